@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One-time machine set-up shared by the README's two commands and by .ci/run.
+# Oxigraph's RocksDB binding runs bindgen (needs libclang) and compiles RocksDB
+# from C++; ccache makes rebuilds of that C++ take seconds instead of minutes.
+# Idempotent: it installs only what is missing, and does nothing on a ready machine.
+set -euo pipefail
+
+need=()
+command -v clang >/dev/null 2>&1 || need+=(clang)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
+command -v ccache >/dev/null 2>&1 || need+=(ccache)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]} (needed to build RocksDB)" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,179 @@
+//! The command-line subcommands other than `serve`: `load`, `query`, `dump`.
+//! Each opens the store itself (read-only where it only reads, so it can run
+//! beside a server), does one thing, and reports on stderr.
+
+use crate::config::{CliFormat, DumpArgs, DumpFormat, LoadArgs, QueryArgs};
+use crate::sparql::protocol::parse_query;
+use crate::sparql::results::OutputFormat;
+use crate::store::{GraphTarget, KgStore, ProtocolDataset, QueryJob, StoreLocation, StoreOptions};
+use anyhow::{anyhow, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use oxigraph::io::RdfFormat;
+use oxigraph::model::{NamedNode, Term};
+use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsParser, ReaderQueryResultsParserOutput};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// `treaty-kg load FILE... [--graph IRI]`
+pub fn load(args: LoadArgs) -> anyhow::Result<()> {
+    let graph = args
+        .graph
+        .as_deref()
+        .map(|g| NamedNode::new(g).map_err(|e| anyhow!("--graph must be an absolute IRI, {g:?} is not: {e}")))
+        .transpose()?;
+    let store = KgStore::open(&StoreLocation::Directory(args.store.store.clone()), StoreOptions::default())?;
+    let before = store.quad_count_blocking()?;
+    let started = Instant::now();
+    let mut loaded = 0u64;
+    for file in &args.files {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {pos} quads ({per_sec}, {elapsed})")
+                .expect("valid progress template"),
+        );
+        bar.set_message(file.display().to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        let progress = bar.clone();
+        let file_started = Instant::now();
+        store.bulk_load(file, graph.as_ref(), move |n| progress.set_position(n))?;
+        let count = bar.position();
+        bar.finish_and_clear();
+        loaded += count;
+        eprintln!("{}: {count} quads in {:.1} s", file.display(), file_started.elapsed().as_secs_f64());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let after = store.quad_count_blocking()?;
+    eprintln!(
+        "loaded {loaded} quads from {} file(s) in {seconds:.2} s ({:.0} quads/s); the store now holds {after} quads ({} new)",
+        args.files.len(),
+        loaded as f64 / seconds.max(1e-9),
+        after.saturating_sub(before)
+    );
+    Ok(())
+}
+
+/// `treaty-kg dump [--format nquads|trig] [--graph IRI]`
+pub fn dump(args: DumpArgs) -> anyhow::Result<()> {
+    let store = KgStore::open_read_only(&args.store.store, StoreOptions::default())?;
+    let format = match args.format {
+        DumpFormat::Nquads => RdfFormat::NQuads,
+        DumpFormat::Trig => RdfFormat::TriG,
+    };
+    let target = args
+        .graph
+        .as_deref()
+        .map(|g| NamedNode::new(g).map(GraphTarget::Named).map_err(|e| anyhow!("--graph must be an absolute IRI: {e}")))
+        .transpose()?;
+    let stdout = std::io::stdout().lock();
+    store.dump_blocking(target, format, std::io::BufWriter::new(stdout))?;
+    Ok(())
+}
+
+/// `treaty-kg query (SPARQL | --file F) [--format …]`
+pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
+    let text = match (&args.sparql, &args.file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(file)) => {
+            std::fs::read_to_string(file).with_context(|| format!("{}: cannot read", file.display()))?
+        }
+        (None, None) => unreachable!("clap requires SPARQL or --file"),
+    };
+    let query = parse_query(&text).map_err(|e| anyhow!("{e}"))?;
+    let is_graph = matches!(query, spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. });
+    let format = args.format.unwrap_or(if is_graph { CliFormat::Turtle } else { CliFormat::Table });
+    let output = match (format, is_graph) {
+        (CliFormat::Table, false) | (CliFormat::Json, false) => OutputFormat::Results(QueryResultsFormat::Json),
+        (CliFormat::Csv, false) => OutputFormat::Results(QueryResultsFormat::Csv),
+        (CliFormat::Tsv, false) => OutputFormat::Results(QueryResultsFormat::Tsv),
+        (CliFormat::Xml, false) => OutputFormat::Results(QueryResultsFormat::Xml),
+        (CliFormat::Table | CliFormat::Turtle, true) => OutputFormat::Rdf(RdfFormat::Turtle),
+        (CliFormat::Ntriples, true) => OutputFormat::Rdf(RdfFormat::NTriples),
+        (CliFormat::Nquads, true) => OutputFormat::Rdf(RdfFormat::NQuads),
+        (CliFormat::Trig, true) => OutputFormat::Rdf(RdfFormat::TriG),
+        (CliFormat::Jsonld | CliFormat::Json, true) => OutputFormat::Rdf(crate::conneg::json_ld()),
+        (CliFormat::Xml, true) => OutputFormat::Rdf(RdfFormat::RdfXml),
+        (other, _) => {
+            return Err(anyhow!(
+                "--format {other:?} does not fit a {} query",
+                if is_graph { "CONSTRUCT/DESCRIBE" } else { "SELECT/ASK" }
+            ))
+        }
+    };
+    let options =
+        StoreOptions { union_default_graph: !args.no_union_default_graph, timeout: Duration::from_secs(args.timeout) };
+    let store = KgStore::open_read_only(&args.store.store, options)?;
+    let job = QueryJob { query, dataset: ProtocolDataset::default(), bindings: Vec::new(), label: text };
+    let mut rx = store.query(job, output).await?;
+    let mut stdout = std::io::stdout().lock();
+    if format == CliFormat::Table && !is_graph {
+        let mut json = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            json.extend_from_slice(&chunk?);
+        }
+        stdout.write_all(render_table(&json)?.as_bytes())?;
+    } else {
+        while let Some(chunk) = rx.recv().await {
+            stdout.write_all(&chunk?)?;
+        }
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Renders SPARQL JSON results as an aligned text table (or `true`/`false`).
+pub fn render_table(json: &[u8]) -> anyhow::Result<String> {
+    match QueryResultsParser::from_format(QueryResultsFormat::Json).for_reader(json)? {
+        ReaderQueryResultsParserOutput::Boolean(b) => Ok(format!("{b}\n")),
+        ReaderQueryResultsParserOutput::Solutions(solutions) => {
+            let variables: Vec<String> = solutions.variables().iter().map(|v| v.as_str().to_owned()).collect();
+            let mut rows = Vec::new();
+            for solution in solutions {
+                let solution = solution?;
+                rows.push(
+                    variables
+                        .iter()
+                        .map(|v| solution.get(v.as_str()).map(display_term).unwrap_or_default())
+                        .collect::<Vec<_>>(),
+                );
+            }
+            let mut widths: Vec<usize> = variables.iter().map(|v| v.chars().count()).collect();
+            for row in &rows {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            let line = |cells: &[String]| -> String {
+                let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                format!("| {} |\n", padded.join(" | "))
+            };
+            let mut out = line(&variables);
+            out.push_str(&format!("|{}|\n", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("|")));
+            for row in &rows {
+                out.push_str(&line(row));
+            }
+            out.push_str(&format!("{} row(s)\n", rows.len()));
+            Ok(out)
+        }
+    }
+}
+
+/// A term as a person reads it: IRIs bare, literals as their value
+/// (language tag and non-string datatype kept).
+fn display_term(term: &Term) -> String {
+    match term {
+        Term::NamedNode(n) => n.as_str().to_owned(),
+        Term::BlankNode(b) => b.to_string(),
+        Term::Literal(l) => {
+            let value = l.value().replace('\n', "\\n");
+            if let Some(lang) = l.language() {
+                format!("{value}@{lang}")
+            } else if l.datatype().as_str() == "http://www.w3.org/2001/XMLSchema#string" {
+                value
+            } else {
+                format!("{value}^^{}", l.datatype().as_str())
+            }
+        }
+        #[allow(unreachable_patterns)]
+        other => other.to_string(),
+    }
+}

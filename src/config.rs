@@ -1,0 +1,232 @@
+//! Command-line arguments (clap) and the validated [`Config`] the server runs with.
+//!
+//! Raw flags are checked once here (paths exist, the token file is readable, the
+//! bind address parses); everything downstream takes a `Config`, never loose flags.
+
+use crate::store::{StoreLocation, StoreOptions};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The store directory used when neither `--store` nor `--memory` is given.
+pub const DEFAULT_STORE_DIR: &str = ".treaty-kg/store";
+/// The address the server listens on by default (loopback only).
+pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
+/// Environment variable that may hold the write token.
+pub const TOKEN_ENV: &str = "TREATY_KG_WRITE_TOKEN";
+
+/// treaty-kg: a knowledge graph of states, treaties, officials, threats and
+/// alliances, served over the SPARQL 1.1 Protocol, the Graph Store Protocol and
+/// linked-data URLs from an embedded Oxigraph store.
+#[derive(Debug, Parser)]
+#[command(name = "treaty-kg", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load ontology/ and data/ into the store (only files that changed) and serve HTTP.
+    Serve(ServeArgs),
+    /// Bulk-load RDF files into the store (stop the server first).
+    Load(LoadArgs),
+    /// Run a SPARQL query against the store and print the results.
+    Query(QueryArgs),
+    /// Write the whole store (or one graph) to standard output.
+    Dump(DumpArgs),
+}
+
+/// Where the store is.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// Directory of the persistent RocksDB store (created when missing).
+    #[arg(long, value_name = "DIR", env = "TREATY_KG_STORE", default_value = DEFAULT_STORE_DIR)]
+    pub store: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Keep the store in memory instead (nothing persists after exit).
+    #[arg(long, conflicts_with = "store")]
+    pub memory: bool,
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR:PORT", env = "TREATY_KG_BIND", default_value = DEFAULT_BIND)]
+    pub bind: SocketAddr,
+    /// Extra RDF files or directories to load, each file into its own named graph
+    /// (repeatable; ontology/ and data/ of the working directory are always loaded).
+    #[arg(long, value_name = "PATH")]
+    pub data: Vec<PathBuf>,
+    /// Skip loading ontology/ and data/ of the working directory.
+    #[arg(long)]
+    pub no_default_data: bool,
+    /// Seconds a query or update may run before it is cancelled.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+    /// File holding the bearer token that writes must present
+    /// (or set TREATY_KG_WRITE_TOKEN). Without one the server is read-only.
+    #[arg(long, value_name = "FILE")]
+    pub write_token_file: Option<PathBuf>,
+    /// Largest request body accepted, in bytes (larger ones get 413).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Whether the default graph of queries is the union of all named graphs
+    /// (`--union-default-graph=false` for the store's own, separate default graph).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub union_default_graph: bool,
+    /// The public URL of this server, when it runs behind a proxy
+    /// (defaults to http://<Host header>).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// RDF files (syntax by extension: .ttl .nt .nq .trig .rdf .owl .jsonld, optionally .gz).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Named graph to load triples into (default: the default graph).
+    #[arg(long, value_name = "IRI")]
+    pub graph: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum CliFormat {
+    Table,
+    Csv,
+    Tsv,
+    Json,
+    Xml,
+    Turtle,
+    Ntriples,
+    Nquads,
+    Trig,
+    Jsonld,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The SPARQL query text.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub sparql: Option<String>,
+    /// Read the query from this file instead.
+    #[arg(long, value_name = "F")]
+    pub file: Option<PathBuf>,
+    /// Output format (table for SELECT/ASK, turtle for CONSTRUCT/DESCRIBE when omitted).
+    #[arg(long, value_enum)]
+    pub format: Option<CliFormat>,
+    /// Query the store's own default graph instead of the union of all graphs.
+    #[arg(long)]
+    pub no_union_default_graph: bool,
+    /// Seconds before the query is cancelled.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum DumpFormat {
+    Nquads,
+    Trig,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Output syntax.
+    #[arg(long, value_enum, default_value = "nquads")]
+    pub format: DumpFormat,
+    /// Only this named graph (written as triples in the chosen syntax).
+    #[arg(long, value_name = "IRI")]
+    pub graph: Option<String>,
+}
+
+/// The validated configuration of a running server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub location: StoreLocation,
+    pub bind: SocketAddr,
+    /// Files and directories whose RDF files are loaded at start.
+    pub sources: Vec<PathBuf>,
+    pub store_options: StoreOptions,
+    /// The bearer token writes must carry; `None` makes the server read-only.
+    pub write_token: Option<String>,
+    pub max_body_bytes: usize,
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// A configuration for tests and embedding: in-memory, read-only, no sources.
+    pub fn in_memory() -> Self {
+        Config {
+            location: StoreLocation::Memory,
+            bind: DEFAULT_BIND.parse().expect("valid default bind address"),
+            sources: Vec::new(),
+            store_options: StoreOptions::default(),
+            write_token: None,
+            max_body_bytes: 64 * 1024 * 1024,
+            public_url: None,
+        }
+    }
+
+    /// Validates `serve` flags. `token_from_env` is the value of [`TOKEN_ENV`].
+    pub fn from_serve_args(args: ServeArgs, token_from_env: Option<String>) -> anyhow::Result<Self> {
+        let location = if args.memory { StoreLocation::Memory } else { StoreLocation::Directory(args.store.store) };
+        let write_token = match &args.write_token_file {
+            Some(file) => {
+                let token = std::fs::read_to_string(file)
+                    .with_context(|| format!("{}: cannot read the write token file", file.display()))?;
+                Some(token.trim().to_owned())
+            }
+            None => token_from_env.map(|t| t.trim().to_owned()),
+        };
+        if write_token.as_ref().is_some_and(|t| t.len() < 16) {
+            bail!(
+                "the write token is shorter than 16 characters; use a long random string (e.g. `openssl rand -hex 32`)"
+            );
+        }
+        if args.timeout == 0 {
+            bail!("--timeout must be at least 1 second");
+        }
+        let mut sources = Vec::new();
+        if !args.no_default_data {
+            for dir in ["ontology", "data"] {
+                let dir = PathBuf::from(dir);
+                if dir.is_dir() {
+                    sources.push(dir);
+                }
+            }
+        }
+        for path in args.data {
+            if !path.exists() {
+                bail!("{}: --data path does not exist", path.display());
+            }
+            sources.push(path);
+        }
+        if let Some(url) = &args.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("--public-url must start with http:// or https://, got {url:?}");
+            }
+        }
+        Ok(Config {
+            location,
+            bind: args.bind,
+            sources,
+            store_options: StoreOptions {
+                union_default_graph: args.union_default_graph,
+                timeout: Duration::from_secs(args.timeout),
+            },
+            write_token,
+            max_body_bytes: args.max_body_bytes,
+            public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+        })
+    }
+}

@@ -1,0 +1,99 @@
+//! The HTTP layer: one sub-router per concern, merged here, plus the layers every
+//! request goes through (request log and metrics, CORS, compression, body limit).
+//!
+//! Handlers are thin: extract, call one function of `sparql`/`store`, return
+//! `Result<_, AppError>`. Store errors become `AppError`s in one place (below).
+
+mod gsp;
+mod ops;
+mod sparql;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::store::{ByteReceiver, KgStore, StoreError};
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::response::Response;
+use axum::Router;
+use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: KgStore,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The whole application as a router.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    // Reads are open to any origin; writes need a bearer token, which browsers
+    // only send cross-origin when the server allows the Authorization header.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::POST])
+        .allow_headers([header::ACCEPT, header::CONTENT_TYPE])
+        .expose_headers([header::CONTENT_TYPE, header::ETAG]);
+    Router::new()
+        .merge(sparql::routes())
+        .merge(gsp::routes())
+        .merge(ops::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
+        .layer(CompressionLayer::new())
+        .layer(cors)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .with_state(state)
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Timeout(secs) => AppError::Timeout { secs },
+            StoreError::Cancelled => AppError::Cancelled,
+            StoreError::Refused(m) => AppError::Forbidden(m),
+            StoreError::Evaluation(m) => AppError::BadRequest(m),
+            StoreError::GraphNotFound(g) => AppError::NotFound(format!("graph {g} does not exist")),
+            StoreError::Parse(m) => AppError::MalformedRdf(m),
+            StoreError::Storage(m) => AppError::Internal(m),
+        }
+    }
+}
+
+/// A 200 response streaming `body` with `media_type`.
+fn stream_response(media_type: &str, body: ByteReceiver) -> Response {
+    let mut body = body;
+    // poll_fn (not unfold): compression layers may poll again after the end.
+    let stream = futures::stream::poll_fn(move |cx| body.poll_recv(cx));
+    let mut response = Response::new(Body::from_stream(stream));
+    set_content_type(response.headers_mut(), media_type);
+    response
+}
+
+fn set_content_type(headers: &mut HeaderMap, media_type: &str) {
+    let value =
+        if media_type.starts_with("text/") { format!("{media_type}; charset=utf-8") } else { media_type.to_owned() };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+}
+
+/// The base URL clients reach this server at: `--public-url`, or from `Host`.
+fn public_base(config: &Config, headers: &HeaderMap) -> String {
+    if let Some(url) = &config.public_url {
+        return url.clone();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .map(str::to_owned)
+        .unwrap_or_else(|| config.bind.to_string());
+    format!("http://{host}")
+}

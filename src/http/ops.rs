@@ -1,0 +1,76 @@
+//! Operations routes (`/health`, `/metrics`, `/admin/queries`) and the middleware
+//! that logs one line per request and feeds the metrics.
+
+use super::AppState;
+use crate::auth;
+use crate::error::AppError;
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use std::time::Instant;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/admin/queries", get(running_queries))
+        .route("/admin/queries/{id}", delete(cancel_query))
+}
+
+/// Liveness and store reachability.
+async fn health(State(state): State<AppState>) -> Result<Response, AppError> {
+    state.store.ping().await?;
+    Ok(Json(serde_json::json!({ "status": "ok", "store_generation": state.store.generation() })).into_response())
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
+    let generation = state.store.generation();
+    if state.metrics.quads_stale(generation) {
+        let quads = state.store.quad_count().await?;
+        state.metrics.set_quads(generation, quads);
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response())
+}
+
+/// The queries and updates running now (needs the write token: query texts may be private).
+async fn running_queries(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    auth::require_write(state.config.write_token.as_deref(), &headers)?;
+    Ok(Json(state.store.running().list()).into_response())
+}
+
+async fn cancel_query(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    auth::require_write(state.config.write_token.as_deref(), &headers)?;
+    let id: u64 = id.parse().map_err(|_| AppError::BadRequest(format!("query id must be a number, got {id:?}")))?;
+    if state.store.running().cancel(id) {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(AppError::NotFound(format!("no running query has id {id}")))
+    }
+}
+
+/// One structured log line and one metrics sample per request. Logs the path only,
+/// never the query string or headers, so tokens and parameter values stay out of logs.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let timed_out = response.headers().get("x-error-code").is_some_and(|v| v == "timeout");
+    state.metrics.record(&route, &method, status, elapsed.as_secs_f64(), timed_out);
+    tracing::info!(method = %method, path = %path, status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    response
+}

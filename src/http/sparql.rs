@@ -1,0 +1,124 @@
+//! `/sparql`: the SPARQL 1.1 Protocol endpoint (query, update, service description).
+
+use super::{public_base, set_content_type, stream_response, AppState};
+use crate::auth;
+use crate::conneg;
+use crate::error::AppError;
+use crate::sparql::protocol::{self, SparqlRequest};
+use crate::sparql::results::{rdf_serializer, OutputFormat};
+use crate::sparql::service_description;
+use crate::store::QueryJob;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/sparql",
+        get(query_by_get).post(query_by_post).fallback(|| async {
+            AppError::MethodNotAllowed {
+                message: "/sparql answers GET (queries) and POST (queries and updates)".into(),
+                allow: "GET, HEAD, POST",
+            }
+        }),
+    )
+}
+
+async fn query_by_get(State(state): State<AppState>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+    let outcome = match protocol::from_get(raw.as_deref()) {
+        Ok(request) => respond(&state, request, &headers).await,
+        Err(e) => Err(e),
+    };
+    with_vary(outcome)
+}
+
+async fn query_by_post(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let outcome = match protocol::from_post(raw.as_deref(), content_type, &body) {
+        Ok(request) => respond(&state, request, &headers).await,
+        Err(e) => Err(e),
+    };
+    with_vary(outcome)
+}
+
+/// Every answer of the endpoint depends on `Accept`, errors included.
+fn with_vary(outcome: Result<Response, AppError>) -> Response {
+    let mut response = outcome.unwrap_or_else(IntoResponse::into_response);
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
+async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) -> Result<Response, AppError> {
+    match request {
+        SparqlRequest::Query { text, query, dataset, format } => {
+            let (media_type, output) = negotiate_query(&query, headers, format.as_deref())?;
+            let job = QueryJob { query: *query, dataset, bindings: Vec::new(), label: text };
+            let body = state.store.query(job, output).await?;
+            Ok(stream_response(media_type, body))
+        }
+        SparqlRequest::Update { text, update, dataset } => {
+            auth::require_write(state.config.write_token.as_deref(), headers)?;
+            state.store.update(update, dataset, &text).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        SparqlRequest::ServiceDescription => service_description(state, headers).await,
+    }
+}
+
+/// Chooses the answer's format from the query form, `format=` and `Accept`.
+pub fn negotiate_query(
+    query: &spargebra::Query,
+    headers: &HeaderMap,
+    format_param: Option<&str>,
+) -> Result<(&'static str, OutputFormat), AppError> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    match query {
+        spargebra::Query::Select { .. } | spargebra::Query::Ask { .. } => {
+            pick(conneg::RESULTS_FORMATS, accept, format_param).map(|(m, f)| (m, OutputFormat::Results(f)))
+        }
+        spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. } => {
+            pick(&conneg::rdf_formats(), accept, format_param).map(|(m, f)| (m, OutputFormat::Rdf(f)))
+        }
+    }
+}
+
+/// `format=` wins over `Accept`; an unknown `format=` is a 400, an unsatisfiable
+/// `Accept` a 406 naming what is offered.
+pub fn pick<T: Clone>(
+    offers: &[(&'static str, T)],
+    accept: Option<&str>,
+    format_param: Option<&str>,
+) -> Result<(&'static str, T), AppError> {
+    if let Some(param) = format_param {
+        return conneg::from_format_param(param, offers).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "unknown format {param:?}; use a media type or one of json, xml, csv, tsv, ttl, nt, nq, trig, rdfxml, jsonld that fits the query form"
+            ))
+        });
+    }
+    conneg::negotiate(accept, offers).ok_or_else(|| AppError::NotAcceptable { offered: conneg::offered(offers) })
+}
+
+async fn service_description(state: &AppState, headers: &HeaderMap) -> Result<Response, AppError> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let (media_type, format) = pick(&conneg::rdf_formats(), accept, None)?;
+    let endpoint = format!("{}/sparql", public_base(&state.config, headers));
+    let graphs = state.store.named_graphs(1000).await?;
+    let graph = service_description::describe(&endpoint, state.store.options().union_default_graph, &graphs);
+    let mut serializer = rdf_serializer(format).for_writer(Vec::new());
+    for triple in &graph {
+        serializer.serialize_triple(triple).map_err(AppError::internal)?;
+    }
+    let body = serializer.finish().map_err(AppError::internal)?;
+    let mut response = body.into_response();
+    set_content_type(response.headers_mut(), media_type);
+    Ok(response)
+}

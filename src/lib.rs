@@ -1,0 +1,104 @@
+//! # treaty-kg
+//!
+//! A knowledge-graph query server: an embedded Oxigraph store behind the SPARQL 1.1
+//! Protocol (`/sparql`), the Graph Store HTTP Protocol (`/store`) and operations
+//! routes (`/health`, `/metrics`, `/admin/queries`).
+//!
+//! ## Layout
+//! - `main.rs` — wiring only: parse flags, init logging, build the state, serve.
+//! - [`config`] — clap flags → validated [`config::Config`].
+//! - [`sources`] — which RDF files are loaded at start and the graph each goes into.
+//! - [`store`] — **the only module that touches Oxigraph's `Store`**: evaluation on
+//!   the blocking pool with a deadline, transactional writes, source sync, dumps.
+//! - [`sparql`] — protocol rules (pure), result serialization, service description.
+//! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
+//! - [`http`] — thin handlers, one sub-router per concern, and the layers.
+//! - [`error`] — `AppError`, the one place errors become status codes.
+//! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump).
+//!
+//! ## How a request flows
+//! `GET /sparql?query=…` with `Accept: text/csv`: the `ops::track` middleware starts
+//! a timer → `http::sparql` calls `sparql::protocol::from_get` (400/405/415 for
+//! protocol violations, 400 with position for a malformed query) → the format is
+//! negotiated from the query form (`conneg`, 406 listing the offers) →
+//! `store::KgStore::query` registers the query with a deadline, evaluates it on the
+//! blocking pool and peeks the first result (so a timeout or refused `SERVICE`
+//! still gets a status) → the rest is serialized into a bounded channel that is
+//! the response body → the middleware logs one line and records metrics.
+//!
+//! ## Invariants
+//! - Only `store` uses Oxigraph's `Store`; handlers never block the runtime.
+//! - Every write is one transaction and bumps the store generation after commit.
+//! - Writes need the bearer token; without a configured token the server is read-only.
+//! - The server makes no outbound requests: `SERVICE` and `LOAD` are refused.
+//! - 5xx bodies never carry internal details; they are logged instead.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod conneg;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod sources;
+pub mod sparql;
+pub mod store;
+pub mod vocab;
+
+use crate::config::Config;
+use crate::http::AppState;
+use crate::store::{KgStore, SourceSync};
+use anyhow::Context;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub use crate::http::router;
+
+/// Opens the store and syncs the configured source files into it.
+pub fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let store = KgStore::open(&config.location, config.store_options.clone())?;
+    let files = sources::discover(&config.sources)?;
+    let report =
+        store.sync_sources(&files).context("loading the source files failed; nothing of that file was written")?;
+    for entry in &report {
+        match entry {
+            SourceSync::Loaded { graph, quads } => tracing::info!(%graph, quads, "loaded source file"),
+            SourceSync::Unchanged { graph } => tracing::debug!(%graph, "source file unchanged"),
+        }
+    }
+    Ok(AppState { store, config: Arc::new(config), metrics: Arc::default() })
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight
+/// requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

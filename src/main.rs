@@ -1,0 +1,52 @@
+//! The `treaty-kg` binary: wiring only (flags → logging → state → serve).
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use treaty_kg::config::{Cli, Command, Config, TOKEN_ENV};
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("treaty_kg=info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Load(args) => {
+            tokio::task::spawn_blocking(move || treaty_kg::cli::load(args)).await.unwrap_or_else(|e| Err(e.into()))
+        }
+        Command::Query(args) => treaty_kg::cli::query(args).await,
+        Command::Dump(args) => {
+            tokio::task::spawn_blocking(move || treaty_kg::cli::dump(args)).await.unwrap_or_else(|e| Err(e.into()))
+        }
+    };
+    if let Err(error) = outcome {
+        if error
+            .chain()
+            .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+        {
+            return;
+        }
+        eprintln!("treaty-kg: error: {error:#}");
+        std::process::exit(2);
+    }
+}
+
+async fn serve(args: treaty_kg::config::ServeArgs) -> anyhow::Result<()> {
+    let config = Config::from_serve_args(args, std::env::var(TOKEN_ENV).ok())?;
+    let bind = config.bind;
+    let read_only = config.write_token.is_none();
+    let state = tokio::task::spawn_blocking(move || treaty_kg::build_state(config)).await??;
+    let quads = state.store.quad_count().await?;
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        quads,
+        read_only,
+        "treaty-kg is serving: SPARQL at /sparql, Graph Store at /store"
+    );
+    treaty_kg::serve(listener, state, treaty_kg::shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Prometheus metrics: requests by route, method and status; latency by route;
+//! timeouts; the store's size. Rendered in the text exposition format at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicI64;
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+/// The server's metrics and their registry.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    timeouts: Counter,
+    store_quads: Gauge<i64, AtomicI64>,
+    /// The store generation `store_quads` was counted at (counting is a full scan).
+    counted_at: Mutex<Option<u64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("treaty_kg");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 18))
+        });
+        let timeouts = Counter::default();
+        let store_quads = Gauge::<i64, AtomicI64>::default();
+        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
+        registry.register("http_request_duration_seconds", "Time to the response head, by route", latency.clone());
+        registry.register("query_timeouts", "Queries and updates cancelled at their deadline", timeouts.clone());
+        registry.register("store_quads", "Quads in the store", store_quads.clone());
+        Metrics { registry, requests, latency, timeouts, store_quads, counted_at: Mutex::new(None) }
+    }
+}
+
+impl Metrics {
+    pub fn record(&self, route: &str, method: &str, status: u16, seconds: f64, timed_out: bool) {
+        self.requests
+            .get_or_create(&RequestLabels { route: route.to_owned(), method: method.to_owned(), status })
+            .inc();
+        self.latency.get_or_create(&RouteLabels { route: route.to_owned() }).observe(seconds);
+        if timed_out {
+            self.timeouts.inc();
+        }
+    }
+
+    /// Whether the quad count must be recomputed for store generation `generation`.
+    pub fn quads_stale(&self, generation: u64) -> bool {
+        *self.counted_at.lock().expect("metrics lock") != Some(generation)
+    }
+
+    pub fn set_quads(&self, generation: u64, quads: usize) {
+        self.store_quads.set(i64::try_from(quads).unwrap_or(i64::MAX));
+        *self.counted_at.lock().expect("metrics lock") = Some(generation);
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,250 @@
+//! The SPARQL 1.1 Protocol's request rules, as pure functions from the parts of an
+//! HTTP request (method, query string, content type, body) to a [`SparqlRequest`].
+//!
+//! Each error case the Recommendation names is an `AppError` with its status here:
+//! two `query` parameters, `query` and `update` together, an update by GET, a
+//! missing or wrong media type (415), a body that is not UTF-8, a graph IRI that is
+//! not absolute, USING in an update that also has `using-graph-uri`.
+
+use crate::error::AppError;
+use crate::store::ProtocolDataset;
+use oxigraph::model::NamedNode;
+use spargebra::{GraphUpdateOperation, SparqlParser};
+
+/// What a request to the SPARQL endpoint asks for.
+#[derive(Debug)]
+pub enum SparqlRequest {
+    Query {
+        text: String,
+        query: Box<spargebra::Query>,
+        dataset: ProtocolDataset,
+        format: Option<String>,
+    },
+    Update {
+        text: String,
+        update: spargebra::Update,
+        dataset: ProtocolDataset,
+    },
+    /// No operation at all: the service description.
+    ServiceDescription,
+}
+
+/// Parameters gathered from the URL and a form body.
+#[derive(Debug, Default)]
+struct Params {
+    query: Vec<String>,
+    update: Vec<String>,
+    default_graph_uri: Vec<String>,
+    named_graph_uri: Vec<String>,
+    using_graph_uri: Vec<String>,
+    using_named_graph_uri: Vec<String>,
+    /// `format=` (Fuseki) or `output=` (Virtuoso): a format name overriding `Accept`.
+    format: Option<String>,
+}
+
+impl Params {
+    fn parse(&mut self, encoded: &[u8]) {
+        for (name, value) in form_urlencoded::parse(encoded) {
+            let value = value.into_owned();
+            match name.as_ref() {
+                "query" => self.query.push(value),
+                "update" => self.update.push(value),
+                "default-graph-uri" => self.default_graph_uri.push(value),
+                "named-graph-uri" => self.named_graph_uri.push(value),
+                "using-graph-uri" => self.using_graph_uri.push(value),
+                "using-named-graph-uri" => self.using_named_graph_uri.push(value),
+                "format" | "output" => self.format = Some(value),
+                _ => {} // unknown parameters are ignored, as the protocol allows
+            }
+        }
+    }
+}
+
+/// A `GET /sparql`: a query in the URL, or nothing (service description).
+pub fn from_get(query_string: Option<&str>) -> Result<SparqlRequest, AppError> {
+    let mut params = Params::default();
+    params.parse(query_string.unwrap_or_default().as_bytes());
+    if !params.update.is_empty() {
+        return Err(AppError::MethodNotAllowed {
+            message: "SPARQL updates must be sent by POST (SPARQL 1.1 Protocol §2.2); GET only carries queries".into(),
+            allow: "POST",
+        });
+    }
+    if params.query.is_empty() {
+        return Ok(SparqlRequest::ServiceDescription);
+    }
+    build_query(params)
+}
+
+/// A `POST /sparql`, dispatched on its media type.
+pub fn from_post(
+    query_string: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<SparqlRequest, AppError> {
+    let mut params = Params::default();
+    params.parse(query_string.unwrap_or_default().as_bytes());
+    let media_type =
+        content_type.and_then(|c| c.split(';').next()).map(|m| m.trim().to_ascii_lowercase()).unwrap_or_default();
+    match media_type.as_str() {
+        "application/x-www-form-urlencoded" => {
+            params.parse(body);
+            match (params.query.is_empty(), params.update.is_empty()) {
+                (false, false) => {
+                    Err(AppError::BadRequest("a request carries either `query` or `update`, not both".into()))
+                }
+                (true, true) => {
+                    Err(AppError::BadRequest("the form has neither a `query` nor an `update` parameter".into()))
+                }
+                (false, true) => build_query(params),
+                (true, false) => build_update(params),
+            }
+        }
+        "application/sparql-query" => {
+            if !params.query.is_empty() || !params.update.is_empty() {
+                return Err(AppError::BadRequest(
+                    "with Content-Type application/sparql-query the query is the body; remove the `query`/`update` URL parameter".into(),
+                ));
+            }
+            params.query.push(utf8(body)?);
+            build_query(params)
+        }
+        "application/sparql-update" => {
+            if !params.query.is_empty() || !params.update.is_empty() {
+                return Err(AppError::BadRequest(
+                    "with Content-Type application/sparql-update the update is the body; remove the `query`/`update` URL parameter".into(),
+                ));
+            }
+            params.update.push(utf8(body)?);
+            build_update(params)
+        }
+        _ => Err(AppError::UnsupportedMediaType {
+            got: if media_type.is_empty() { "(none)".into() } else { media_type },
+            accepted: vec![
+                "application/x-www-form-urlencoded",
+                "application/sparql-query",
+                "application/sparql-update",
+            ],
+        }),
+    }
+}
+
+fn utf8(body: &[u8]) -> Result<String, AppError> {
+    String::from_utf8(body.to_vec()).map_err(|e| {
+        AppError::BadRequest(format!(
+            "the request body is not UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+fn single(mut values: Vec<String>, name: &str) -> Result<String, AppError> {
+    match values.len() {
+        1 => Ok(values.remove(0)),
+        0 => Err(AppError::BadRequest(format!("missing `{name}` parameter"))),
+        n => Err(AppError::BadRequest(format!("{n} `{name}` parameters given; the protocol allows exactly one"))),
+    }
+}
+
+fn iris(values: &[String], parameter: &str) -> Result<Vec<NamedNode>, AppError> {
+    values
+        .iter()
+        .map(|v| {
+            NamedNode::new(v.as_str())
+                .map_err(|e| AppError::BadRequest(format!("`{parameter}` must be an absolute IRI; {v:?} is not: {e}")))
+        })
+        .collect()
+}
+
+/// Parses a query and checks it is a query. Shared with the saved-query catalogue.
+pub fn parse_query(text: &str) -> Result<spargebra::Query, AppError> {
+    SparqlParser::new().parse_query(text).map_err(|e| AppError::MalformedSparql(e.to_string()))
+}
+
+fn build_query(params: Params) -> Result<SparqlRequest, AppError> {
+    if !params.update.is_empty() {
+        return Err(AppError::BadRequest("a request carries either `query` or `update`, not both".into()));
+    }
+    let text = single(params.query, "query")?;
+    let query = parse_query(&text)?;
+    let dataset = ProtocolDataset {
+        default_graphs: iris(&params.default_graph_uri, "default-graph-uri")?,
+        named_graphs: iris(&params.named_graph_uri, "named-graph-uri")?,
+    };
+    Ok(SparqlRequest::Query { text, query: Box::new(query), dataset, format: params.format })
+}
+
+fn build_update(params: Params) -> Result<SparqlRequest, AppError> {
+    let text = single(params.update, "update")?;
+    let update = SparqlParser::new().parse_update(&text).map_err(|e| AppError::MalformedSparql(e.to_string()))?;
+    let dataset = ProtocolDataset {
+        default_graphs: iris(&params.using_graph_uri, "using-graph-uri")?,
+        named_graphs: iris(&params.using_named_graph_uri, "using-named-graph-uri")?,
+    };
+    if !dataset.is_empty()
+        && update.operations.iter().any(|op| matches!(op, GraphUpdateOperation::DeleteInsert { using: Some(_), .. }))
+    {
+        return Err(AppError::BadRequest(
+            "the update has a USING clause and the request has using-graph-uri/using-named-graph-uri; the protocol forbids both".into(),
+        ));
+    }
+    Ok(SparqlRequest::Update { text, update, dataset })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(r: Result<SparqlRequest, AppError>) -> u16 {
+        r.map(|_| 200).unwrap_or_else(|e| e.status().as_u16())
+    }
+
+    #[test]
+    fn get_without_operation_is_the_service_description() {
+        assert!(matches!(from_get(None), Ok(SparqlRequest::ServiceDescription)));
+        assert!(matches!(from_get(Some("format=json")), Ok(SparqlRequest::ServiceDescription)));
+    }
+
+    #[test]
+    fn get_query_with_dataset() {
+        let r =
+            from_get(Some("query=SELECT%20*%20%7B%7D&default-graph-uri=http%3A%2F%2Fa&named-graph-uri=http%3A%2F%2Fb"))
+                .unwrap();
+        let SparqlRequest::Query { dataset, .. } = r else { panic!("not a query") };
+        assert_eq!(dataset.default_graphs[0].as_str(), "http://a");
+        assert_eq!(dataset.named_graphs[0].as_str(), "http://b");
+    }
+
+    #[test]
+    fn protocol_error_cases() {
+        assert_eq!(status(from_get(Some("query=ASK%7B%7D&query=ASK%7B%7D"))), 400);
+        assert_eq!(status(from_get(Some("update=CLEAR%20ALL"))), 405);
+        assert_eq!(status(from_get(Some("query=SELEKT"))), 400);
+        assert_eq!(status(from_get(Some("query=ASK%7B%7D&default-graph-uri=relative"))), 400);
+        assert_eq!(status(from_post(None, Some("text/plain"), b"ASK {}")), 415);
+        assert_eq!(status(from_post(None, None, b"query=ASK%7B%7D")), 415);
+        assert_eq!(
+            status(from_post(None, Some("application/x-www-form-urlencoded"), b"query=ASK%7B%7D&update=CLEAR%20ALL")),
+            400
+        );
+        assert_eq!(status(from_post(None, Some("application/sparql-query"), &[0xff, 0xfe])), 400);
+        assert_eq!(
+            status(from_post(
+                Some("using-graph-uri=http%3A%2F%2Fa"),
+                Some("application/sparql-update"),
+                b"DELETE { ?s ?p ?o } USING <http://b> WHERE { ?s ?p ?o }"
+            )),
+            400
+        );
+    }
+
+    #[test]
+    fn post_forms() {
+        assert_eq!(status(from_post(None, Some("application/x-www-form-urlencoded"), b"query=ASK%7B%7D")), 200);
+        assert_eq!(status(from_post(None, Some("application/sparql-query; charset=utf-8"), b"ASK {}")), 200);
+        assert!(matches!(
+            from_post(None, Some("application/sparql-update"), b"CLEAR DEFAULT"),
+            Ok(SparqlRequest::Update { .. })
+        ));
+    }
+}

@@ -1,0 +1,69 @@
+//! The SPARQL 1.1 Service Description of the endpoint, as an RDF graph.
+//!
+//! Built from what the server really does (languages, result formats, whether the
+//! default graph is the union, the named graphs of the store), so it cannot drift
+//! from the behaviour it describes.
+
+use crate::vocab::{FORMATS, RDF_TYPE, SD};
+use oxigraph::model::{BlankNode, Graph, NamedNode, NamedOrBlankNode, Term, Triple};
+
+/// Formats the endpoint writes, as W3C format IRIs (`http://www.w3.org/ns/formats/…`).
+const RESULT_FORMATS: &[&str] = &[
+    "SPARQL_Results_JSON",
+    "SPARQL_Results_XML",
+    "SPARQL_Results_CSV",
+    "SPARQL_Results_TSV",
+    "Turtle",
+    "N-Triples",
+    "N-Quads",
+    "TriG",
+    "RDF_XML",
+    "JSON-LD",
+];
+
+/// Formats the Graph Store and update endpoints read.
+const INPUT_FORMATS: &[&str] = &["Turtle", "N-Triples", "N-Quads", "TriG", "RDF_XML", "JSON-LD"];
+
+fn sd(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("{SD}{local}"))
+}
+
+/// Describes the endpoint at `endpoint` (an absolute URL) over a store holding
+/// `named_graphs`.
+pub fn describe(endpoint: &str, union_default_graph: bool, named_graphs: &[NamedNode]) -> Graph {
+    let mut graph = Graph::new();
+    let service = NamedNode::new(endpoint).unwrap_or_else(|_| NamedNode::new_unchecked("urn:treaty-kg:endpoint"));
+    let rdf_type = NamedNode::new_unchecked(RDF_TYPE);
+    let mut add = |s: &NamedOrBlankNode, p: NamedNode, o: Term| {
+        graph.insert(&Triple::new(s.clone(), p, o));
+    };
+    let s: NamedOrBlankNode = service.clone().into();
+    add(&s, rdf_type.clone(), sd("Service").into());
+    add(&s, sd("endpoint"), service.clone().into());
+    add(&s, sd("supportedLanguage"), sd("SPARQL11Query").into());
+    add(&s, sd("supportedLanguage"), sd("SPARQL11Update").into());
+    add(&s, sd("defaultEntailmentRegime"), NamedNode::new_unchecked("http://www.w3.org/ns/entailment/Simple").into());
+    add(&s, sd("feature"), sd("EmptyGraphs").into());
+    if union_default_graph {
+        add(&s, sd("feature"), sd("UnionDefaultGraph").into());
+    }
+    for format in RESULT_FORMATS {
+        add(&s, sd("resultFormat"), NamedNode::new_unchecked(format!("{FORMATS}{format}")).into());
+    }
+    for format in INPUT_FORMATS {
+        add(&s, sd("inputFormat"), NamedNode::new_unchecked(format!("{FORMATS}{format}")).into());
+    }
+    let dataset: NamedOrBlankNode = BlankNode::default().into();
+    add(&s, sd("defaultDataset"), dataset.clone().into());
+    add(&dataset, rdf_type.clone(), sd("Dataset").into());
+    let default_graph: NamedOrBlankNode = BlankNode::default().into();
+    add(&dataset, sd("defaultGraph"), default_graph.clone().into());
+    add(&default_graph, rdf_type.clone(), sd("Graph").into());
+    for name in named_graphs {
+        let entry: NamedOrBlankNode = BlankNode::default().into();
+        add(&dataset, sd("namedGraph"), entry.clone().into());
+        add(&entry, rdf_type.clone(), sd("NamedGraph").into());
+        add(&entry, sd("name"), name.clone().into());
+    }
+    graph
+}

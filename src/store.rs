@@ -1,0 +1,844 @@
+//! The store: the only module that touches Oxigraph's `Store`.
+//!
+//! Everything else asks this module for one of a few operations: evaluate a query
+//! into a stream of bytes in a format, apply an update, read/replace/merge/delete
+//! a graph, sync the repository's source files, dump. That narrow surface is the
+//! seam where a remote SPARQL backend can be added later without touching handlers.
+//!
+//! Invariants:
+//! - Oxigraph's evaluation is synchronous: every call that reads or writes the store
+//!   from a request runs on tokio's blocking pool (`spawn_blocking`), never on a
+//!   runtime worker thread.
+//! - Every query and update carries a `CancellationToken` cancelled at its deadline;
+//!   a running query is listed in [`RunningQueries`] and can be cancelled by id.
+//! - Every write is one transaction: it applies whole or not at all, and bumps
+//!   [`KgStore::generation`] after commit.
+//! - Results are serialized in the blocking thread into a bounded channel, so a
+//!   large result streams with back-pressure and is never held in memory.
+
+use crate::sparql::results::{self, OutputFormat, Peeked};
+use crate::vocab;
+use bytes::Bytes;
+use oxigraph::io::{RdfFormat, RdfParser};
+use oxigraph::model::{
+    GraphName, GraphNameRef, Literal, NamedNode, NamedNodeRef, NamedOrBlankNode, Quad, QuadRef, Term, TermRef, Variable,
+};
+use oxigraph::sparql::{CancellationToken, QueryEvaluationError, SparqlEvaluator, UpdateEvaluationError};
+use oxigraph::store::{StorageError, Store};
+use sha2::{Digest, Sha256};
+use spargebra::GraphUpdateOperation;
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{mpsc, oneshot};
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreLocation {
+    /// In memory: gone when the process ends (tests, demos).
+    Memory,
+    /// A RocksDB directory, created when missing.
+    Directory(PathBuf),
+}
+
+/// What went wrong in the store layer. Mapped to HTTP statuses in `http`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("query evaluation exceeded the time limit of {0} s")]
+    Timeout(u64),
+    #[error("cancelled by an operator")]
+    Cancelled,
+    /// The operation would make an outbound request, which is switched off.
+    #[error("{0}")]
+    Refused(String),
+    /// Evaluation failed because of the request (a missing graph for DROP, …).
+    #[error("{0}")]
+    Evaluation(String),
+    #[error("graph {0} does not exist")]
+    GraphNotFound(String),
+    /// A body in an RDF syntax failed to parse; nothing was written.
+    #[error("{0}")]
+    Parse(String),
+    /// The storage itself failed.
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+impl From<StorageError> for StoreError {
+    fn from(e: StorageError) -> Self {
+        StoreError::Storage(e.to_string())
+    }
+}
+
+/// A graph addressed by the Graph Store Protocol.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GraphTarget {
+    /// The store's own default graph (never the union).
+    Default,
+    Named(NamedNode),
+}
+
+impl GraphTarget {
+    fn as_ref(&self) -> GraphNameRef<'_> {
+        match self {
+            GraphTarget::Default => GraphNameRef::DefaultGraph,
+            GraphTarget::Named(n) => n.as_ref().into(),
+        }
+    }
+}
+
+/// The RDF dataset a request names through the protocol
+/// (`default-graph-uri`/`named-graph-uri`, or `using-…` for updates).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProtocolDataset {
+    pub default_graphs: Vec<NamedNode>,
+    pub named_graphs: Vec<NamedNode>,
+}
+
+impl ProtocolDataset {
+    pub fn is_empty(&self) -> bool {
+        self.default_graphs.is_empty() && self.named_graphs.is_empty()
+    }
+}
+
+/// A parsed query ready to run.
+pub struct QueryJob {
+    pub query: spargebra::Query,
+    pub dataset: ProtocolDataset,
+    /// Values bound to variables of the query (saved-query parameters).
+    pub bindings: Vec<(Variable, Term)>,
+    /// The text shown in the running-queries list.
+    pub label: String,
+}
+
+/// Outcome of syncing one source file at start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSync {
+    Loaded { graph: String, quads: usize },
+    Unchanged { graph: String },
+}
+
+/// A source file of the repository (`ontology/…`, `data/…`) and its graph.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// The path shown to people and recorded in the system graph.
+    pub display: String,
+    pub graph: NamedNode,
+}
+
+/// Body chunks of a streamed answer. Dropping it stops the evaluation.
+pub type ByteReceiver = mpsc::Receiver<io::Result<Bytes>>;
+
+/// The embedded store and its runtime bookkeeping. Cheap to clone.
+#[derive(Clone)]
+pub struct KgStore {
+    store: Store,
+    generation: Arc<AtomicU64>,
+    running: Arc<RunningQueries>,
+    options: Arc<StoreOptions>,
+}
+
+/// Evaluation options fixed at start.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The default graph of queries is the union of all graphs.
+    pub union_default_graph: bool,
+    /// Deadline of every query and update.
+    pub timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { union_default_graph: true, timeout: Duration::from_secs(30) }
+    }
+}
+
+impl KgStore {
+    /// Opens (creating if needed) the store at `location`.
+    pub fn open(location: &StoreLocation, options: StoreOptions) -> Result<Self, StoreError> {
+        let store = match location {
+            StoreLocation::Memory => Store::new()?,
+            StoreLocation::Directory(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Storage(format!("{}: cannot create the store directory: {e}", dir.display()))
+                })?;
+                Store::open(dir).map_err(|e| {
+                    StoreError::Storage(format!(
+                        "{}: cannot open the store ({e}); is another treaty-kg process using it? Stop it, or pass another --store",
+                        dir.display()
+                    ))
+                })?
+            }
+        };
+        Ok(Self::from_store(store, options))
+    }
+
+    /// Opens an existing store read-only (allowed while a server holds it).
+    pub fn open_read_only(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        if !dir.exists() {
+            return Err(StoreError::Storage(format!(
+                "{}: no store here; load data first or pass --store",
+                dir.display()
+            )));
+        }
+        let store = Store::open_read_only(dir).map_err(|e| StoreError::Storage(format!("{}: {e}", dir.display())))?;
+        Ok(Self::from_store(store, options))
+    }
+
+    fn from_store(store: Store, options: StoreOptions) -> Self {
+        KgStore {
+            store,
+            generation: Arc::new(AtomicU64::new(0)),
+            running: Arc::new(RunningQueries::default()),
+            options: Arc::new(options),
+        }
+    }
+
+    /// A counter bumped after every committed write: caches and ETags key on it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    pub fn running(&self) -> &RunningQueries {
+        &self.running
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Number of quads in the store.
+    pub async fn quad_count(&self) -> Result<usize, StoreError> {
+        let store = self.store.clone();
+        blocking(move || Ok(store.len()?)).await
+    }
+
+    /// Number of quads, synchronously (CLI and start-up only).
+    pub fn quad_count_blocking(&self) -> Result<usize, StoreError> {
+        Ok(self.store.len()?)
+    }
+
+    /// Evaluates `job` and streams its results in `format`. Returns once the first
+    /// result is known (so early errors and timeouts get a proper status), then
+    /// the rest of the serialization runs in the background into the receiver.
+    pub async fn query(&self, job: QueryJob, format: OutputFormat) -> Result<ByteReceiver, StoreError> {
+        let running = self.running.start("query", &job.label, self.options.timeout);
+        let mut prepared = self.evaluator(running.token.clone()).for_query(job.query);
+        if !job.dataset.is_empty() {
+            let dataset = prepared.dataset_mut();
+            dataset.set_default_graph(job.dataset.default_graphs.into_iter().map(GraphName::from).collect());
+            if !job.dataset.named_graphs.is_empty() {
+                dataset.set_available_named_graphs(
+                    job.dataset.named_graphs.into_iter().map(NamedOrBlankNode::from).collect(),
+                );
+            }
+        } else if self.options.union_default_graph && prepared.dataset().is_default_dataset() {
+            prepared.dataset_mut().set_default_graph_as_union();
+        }
+        for (variable, term) in job.bindings {
+            prepared = prepared.substitute_variable(variable, term);
+        }
+        let store = self.store.clone();
+        let (head_tx, head_rx) = oneshot::channel();
+        let (tx, rx) = mpsc::channel(8);
+        tokio::task::spawn_blocking(move || {
+            let peeked =
+                prepared.on_store(&store).execute().and_then(Peeked::new).map_err(|e| running.evaluation_error(e));
+            match peeked {
+                Err(e) => {
+                    let _ = head_tx.send(Err(e));
+                }
+                Ok(peeked) => {
+                    if head_tx.send(Ok(())).is_ok() {
+                        stream_into(tx, Some(running.token.clone()), |w| results::serialize(peeked, format, w));
+                    }
+                }
+            }
+            drop(running);
+        });
+        // The engine checks its cancellation token only when it reads the store, so a
+        // query stuck in an in-memory join may notice late: answer the client at the
+        // deadline anyway (the token is cancelled; the thread stops at its next check
+        // and stays listed in /admin/queries until it does).
+        match tokio::time::timeout(self.options.timeout + Duration::from_millis(250), head_rx).await {
+            Ok(head) => head.map_err(|_| StoreError::Storage("the evaluation task ended unexpectedly".into()))??,
+            Err(_) => return Err(StoreError::Timeout(self.options.timeout.as_secs())),
+        }
+        Ok(rx)
+    }
+
+    /// Applies a SPARQL update in one transaction.
+    pub async fn update(
+        &self,
+        update: spargebra::Update,
+        dataset: ProtocolDataset,
+        label: &str,
+    ) -> Result<(), StoreError> {
+        if update.operations.iter().any(|op| matches!(op, GraphUpdateOperation::Load { .. })) {
+            return Err(StoreError::Refused(
+                "LOAD is switched off: this server makes no outbound requests; load files with `treaty-kg load` or PUT them to /store"
+                    .into(),
+            ));
+        }
+        let running = self.running.start("update", label, self.options.timeout);
+        let mut prepared = self.evaluator(running.token.clone()).for_update(update);
+        for using in prepared.using_datasets_mut() {
+            if !dataset.is_empty() {
+                using.set_default_graph(dataset.default_graphs.iter().cloned().map(GraphName::from).collect());
+                if !dataset.named_graphs.is_empty() {
+                    using.set_available_named_graphs(
+                        dataset.named_graphs.iter().cloned().map(NamedOrBlankNode::from).collect(),
+                    );
+                }
+            } else if self.options.union_default_graph && using.is_default_dataset() {
+                using.set_default_graph_as_union();
+            }
+        }
+        let store = self.store.clone();
+        let result = blocking(move || {
+            let outcome = prepared.on_store(&store).execute();
+            outcome.map_err(|e| match e {
+                UpdateEvaluationError::Storage(e) => StoreError::from(e),
+                UpdateEvaluationError::Unexpected(e) => StoreError::Storage(e.to_string()),
+                UpdateEvaluationError::Service(_)
+                | UpdateEvaluationError::UnsupportedService(_)
+                | UpdateEvaluationError::UnboundService
+                | UpdateEvaluationError::InvalidServiceName(_) => StoreError::Refused(service_refusal()),
+                other => match running.cancel_reason() {
+                    Some(reason) => reason,
+                    None => StoreError::Evaluation(other.to_string()),
+                },
+            })
+        })
+        .await;
+        if result.is_ok() {
+            self.bump();
+        }
+        result
+    }
+
+    /// Up to `limit` named graphs of the store, in store order.
+    pub async fn named_graphs(&self, limit: usize) -> Result<Vec<NamedNode>, StoreError> {
+        let store = self.store.clone();
+        blocking(move || {
+            let mut graphs = Vec::new();
+            for graph in store.named_graphs().take(limit) {
+                if let NamedOrBlankNode::NamedNode(n) = graph? {
+                    graphs.push(n);
+                }
+            }
+            Ok(graphs)
+        })
+        .await
+    }
+
+    /// A cheap read that proves the storage answers (health checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let store = self.store.clone();
+        blocking(move || {
+            store.contains_named_graph(NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH))?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Whether a graph exists (the default graph always does).
+    pub async fn graph_exists(&self, target: &GraphTarget) -> Result<bool, StoreError> {
+        let store = self.store.clone();
+        let target = target.clone();
+        blocking(move || match &target {
+            GraphTarget::Default => Ok(true),
+            GraphTarget::Named(g) => Ok(store.contains_named_graph(g)?),
+        })
+        .await
+    }
+
+    /// Streams the triples of one graph, or the whole dataset when `target` is `None`.
+    pub async fn read_graph(&self, target: Option<GraphTarget>, format: RdfFormat) -> Result<ByteReceiver, StoreError> {
+        if let Some(t) = &target {
+            if !self.graph_exists(t).await? {
+                return Err(StoreError::GraphNotFound(graph_label(t)));
+            }
+        }
+        let store = self.store.clone();
+        let (tx, rx) = mpsc::channel(8);
+        tokio::task::spawn_blocking(move || {
+            stream_into(tx, None, |w| match &target {
+                Some(t) => results::write_graph(store.quads_for_pattern(None, None, None, Some(t.as_ref())), format, w),
+                None => results::write_dataset(store.iter(), format, w),
+            })
+        });
+        Ok(rx)
+    }
+
+    /// Writes the store (or one graph) to `writer`, synchronously (CLI `dump`).
+    pub fn dump_blocking(&self, target: Option<GraphTarget>, format: RdfFormat, writer: impl Write) -> io::Result<()> {
+        match &target {
+            Some(t) => {
+                results::write_graph(self.store.quads_for_pattern(None, None, None, Some(t.as_ref())), format, writer)
+            }
+            None => results::write_dataset(self.store.iter(), format, writer),
+        }
+    }
+
+    /// Replaces (`replace = true`, GSP PUT) or merges into (POST) a graph with the
+    /// triples of `body`. Parses the whole body before writing anything. Returns
+    /// whether the graph was created by this call.
+    pub async fn write_graph(
+        &self,
+        target: GraphTarget,
+        body: Bytes,
+        format: RdfFormat,
+        replace: bool,
+    ) -> Result<bool, StoreError> {
+        let store = self.store.clone();
+        let created = blocking(move || {
+            let base = match &target {
+                GraphTarget::Named(g) => g.as_str().to_owned(),
+                GraphTarget::Default => vocab::BASE_IRI.to_owned(),
+            };
+            let quads = parse_body(&body, format, &base)?;
+            if let Some(q) = quads.iter().find(|q| !q.graph_name.is_default_graph()) {
+                return Err(StoreError::Parse(format!(
+                    "the body names graph {}, but a Graph Store request addresses exactly one graph; send triples, or POST a dataset to /store without ?graph",
+                    q.graph_name
+                )));
+            }
+            let existed = match &target {
+                GraphTarget::Default => true,
+                GraphTarget::Named(g) => store.contains_named_graph(g)?,
+            };
+            let mut transaction = store.start_transaction()?;
+            if replace {
+                transaction.clear_graph(target.as_ref())?;
+            }
+            if let GraphTarget::Named(g) = &target {
+                transaction.insert_named_graph(g);
+            }
+            for quad in &quads {
+                transaction.insert(QuadRef::new(&quad.subject, &quad.predicate, &quad.object, target.as_ref()));
+            }
+            transaction.commit()?;
+            Ok(!existed)
+        })
+        .await?;
+        self.bump();
+        Ok(created)
+    }
+
+    /// Adds every quad of a dataset body (N-Quads, TriG) in one transaction.
+    pub async fn add_dataset(&self, body: Bytes, format: RdfFormat) -> Result<usize, StoreError> {
+        let store = self.store.clone();
+        let count = blocking(move || {
+            let quads = parse_body(&body, format, vocab::BASE_IRI)?;
+            let mut transaction = store.start_transaction()?;
+            transaction.extend(&quads);
+            transaction.commit()?;
+            Ok(quads.len())
+        })
+        .await?;
+        self.bump();
+        Ok(count)
+    }
+
+    /// Deletes a named graph (or empties the default graph).
+    pub async fn delete_graph(&self, target: GraphTarget) -> Result<(), StoreError> {
+        let store = self.store.clone();
+        blocking(move || match &target {
+            GraphTarget::Default => Ok(store.clear_graph(GraphNameRef::DefaultGraph)?),
+            GraphTarget::Named(g) => {
+                let mut transaction = store.start_transaction()?;
+                if !transaction.contains_named_graph(g)? {
+                    return Err(StoreError::GraphNotFound(g.to_string()));
+                }
+                transaction.remove_named_graph(g)?;
+                Ok(transaction.commit()?)
+            }
+        })
+        .await?;
+        self.bump();
+        Ok(())
+    }
+
+    /// Loads each source file whose content changed since it was last loaded
+    /// (tracked by a SHA-256 in the system graph), replacing its graph in one
+    /// transaction per file. Unchanged files are skipped, so restarts neither
+    /// duplicate nor lose triples. Synchronous: call at start-up or from a blocking task.
+    pub fn sync_sources(&self, files: &[SourceFile]) -> Result<Vec<SourceSync>, StoreError> {
+        let system = NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH);
+        let hash_p = NamedNodeRef::new_unchecked(vocab::CONTENT_HASH);
+        let file_p = NamedNodeRef::new_unchecked(vocab::SOURCE_FILE);
+        let contains_p = NamedNodeRef::new_unchecked(vocab::CONTAINS_GRAPH);
+        let mut report = Vec::new();
+        for file in files {
+            let bytes = std::fs::read(&file.path).map_err(|e| StoreError::Parse(format!("{}: {e}", file.display)))?;
+            let hash = hex::encode(Sha256::digest(&bytes));
+            let graph = file.graph.as_ref();
+            let known = self
+                .store
+                .quads_for_pattern(Some(graph.into()), Some(hash_p), None, Some(system.into()))
+                .next()
+                .transpose()?
+                .map(|q| q.object);
+            if known.as_ref().is_some_and(|o| matches!(o, Term::Literal(l) if l.value() == hash)) {
+                report.push(SourceSync::Unchanged { graph: graph.to_string() });
+                continue;
+            }
+            let format = format_of_path(&file.path).ok_or_else(|| {
+                StoreError::Parse(format!("{}: unknown RDF syntax for this file extension", file.display))
+            })?;
+            let content =
+                decompress(&file.path, bytes).map_err(|e| StoreError::Parse(format!("{}: {e}", file.display)))?;
+            let quads = parse_body(&content, format, vocab::BASE_IRI)
+                .map_err(|e| StoreError::Parse(format!("{}: {e}", file.display)))?;
+            let mut transaction = self.store.start_transaction()?;
+            // Forget what this file brought in last time: its graph, the named graphs
+            // it contained, and its bookkeeping.
+            let old_contained: Vec<Term> = transaction
+                .quads_for_pattern(Some(graph.into()), Some(contains_p), None, Some(system.into()))
+                .map(|q| q.map(|q| q.object))
+                .collect::<Result<_, _>>()?;
+            for old in old_contained {
+                if let Term::NamedNode(g) = old {
+                    transaction.remove_named_graph(&g)?;
+                }
+            }
+            transaction.remove_named_graph(graph)?;
+            let old_meta: Vec<Quad> = transaction
+                .quads_for_pattern(Some(graph.into()), None, None, Some(system.into()))
+                .collect::<Result<_, _>>()?;
+            for q in &old_meta {
+                transaction.remove(q);
+            }
+            transaction.insert_named_graph(graph);
+            let mut contained = Vec::new();
+            for quad in &quads {
+                let target = match &quad.graph_name {
+                    GraphName::DefaultGraph => graph.into(),
+                    other => {
+                        if let GraphName::NamedNode(n) = other {
+                            contained.push(n.clone());
+                        }
+                        other.as_ref()
+                    }
+                };
+                transaction.insert(QuadRef::new(&quad.subject, &quad.predicate, &quad.object, target));
+            }
+            contained.sort();
+            contained.dedup();
+            let file_literal = Literal::new_simple_literal(&file.display);
+            let hash_literal = Literal::new_simple_literal(&hash);
+            transaction.insert(QuadRef::new(graph, file_p, &file_literal, system));
+            transaction.insert(QuadRef::new(graph, hash_p, &hash_literal, system));
+            for g in &contained {
+                transaction.insert(QuadRef::new(graph, contains_p, TermRef::from(g.as_ref()), system));
+            }
+            transaction.commit()?;
+            report.push(SourceSync::Loaded { graph: graph.to_string(), quads: quads.len() });
+        }
+        if report.iter().any(|r| matches!(r, SourceSync::Loaded { .. })) {
+            self.bump();
+        }
+        Ok(report)
+    }
+
+    /// Bulk-loads one file (any RDF syntax by extension, `.gz` accepted) with
+    /// Oxigraph's bulk loader, atomically (committed at the end). `progress` is
+    /// called with the running quad count; returns the number of quads read.
+    pub fn bulk_load(
+        &self,
+        path: &Path,
+        graph: Option<&NamedNode>,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<u64, StoreError> {
+        let format = format_of_path(path).ok_or_else(|| {
+            StoreError::Parse(format!("{}: unknown RDF syntax for this file extension", path.display()))
+        })?;
+        let file = std::fs::File::open(path).map_err(|e| StoreError::Parse(format!("{}: {e}", path.display())))?;
+        let reader: Box<dyn Read> = if is_gzip(path) {
+            Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))
+        } else {
+            Box::new(io::BufReader::new(file))
+        };
+        let mut parser = RdfParser::from_format(format).with_base_iri(vocab::BASE_IRI).expect("the base IRI is valid");
+        if let Some(g) = graph {
+            parser = parser.with_default_graph(g.clone());
+        }
+        let mut count = 0u64;
+        let quads = parser.rename_blank_nodes().for_reader(reader).inspect(|_| {
+            count += 1;
+            if count.is_multiple_of(10_000) {
+                progress(count);
+            }
+        });
+        let mut loader = self.store.bulk_loader();
+        loader
+            .load_ok_quads::<_, LoadFailure>(quads)
+            .and_then(|()| loader.commit().map_err(LoadFailure::from))
+            .map_err(|e| StoreError::Parse(format!("{}: {e}", path.display())))?;
+        progress(count);
+        self.store.flush()?;
+        self.bump();
+        Ok(count)
+    }
+
+    fn evaluator(&self, token: CancellationToken) -> SparqlEvaluator {
+        SparqlEvaluator::new().with_cancellation_token(token)
+    }
+}
+
+/// Why a bulk load stopped: the file or the storage.
+#[derive(Debug, thiserror::Error)]
+enum LoadFailure {
+    #[error(transparent)]
+    Parse(#[from] oxigraph::io::RdfParseError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+fn service_refusal() -> String {
+    "SERVICE is switched off: this server makes no outbound requests from SPARQL".into()
+}
+
+fn graph_label(target: &GraphTarget) -> String {
+    match target {
+        GraphTarget::Default => "default graph".into(),
+        GraphTarget::Named(g) => g.to_string(),
+    }
+}
+
+/// Runs store work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Storage(format!("store task failed: {e}")))?
+}
+
+/// Parses a whole RDF body into memory, so nothing is written when it is malformed.
+fn parse_body(body: &[u8], format: RdfFormat, base: &str) -> Result<Vec<Quad>, StoreError> {
+    let parser = RdfParser::from_format(format)
+        .with_base_iri(base)
+        .map_err(|e| StoreError::Parse(format!("bad base IRI {base}: {e}")))?
+        .rename_blank_nodes();
+    parser.for_slice(body).collect::<Result<Vec<_>, _>>().map_err(|e| StoreError::Parse(e.to_string()))
+}
+
+fn is_gzip(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+/// The RDF syntax of a file from its extension (`x.ttl`, `x.nq.gz`).
+pub fn format_of_path(path: &Path) -> Option<RdfFormat> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let (_, extension) = name.rsplit_once('.')?;
+    match extension {
+        "owl" => Some(RdfFormat::RdfXml),
+        "json" => Some(crate::conneg::json_ld()),
+        other => RdfFormat::from_extension(other),
+    }
+}
+
+fn decompress(path: &Path, bytes: Vec<u8>) -> io::Result<Vec<u8>> {
+    if !is_gzip(path) {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// A `Write` that sends its bytes as chunks into a bounded channel, blocking the
+/// (blocking-pool) thread when the client reads slowly.
+struct ChunkWriter {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    buffer: Vec<u8>,
+    /// Stops the serialization once the query is cancelled (deadline or operator).
+    token: Option<CancellationToken>,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.token.as_ref().is_some_and(CancellationToken::is_cancelled) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the query was cancelled while its results were being sent",
+            ));
+        }
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK)));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+/// Runs `write` against a channel-backed writer; a failure mid-stream is sent as
+/// an error chunk, which aborts the response (the status line is already out).
+fn stream_into(
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    token: Option<CancellationToken>,
+    write: impl FnOnce(&mut ChunkWriter) -> io::Result<()>,
+) {
+    let mut writer = ChunkWriter { tx: tx.clone(), buffer: Vec::with_capacity(CHUNK), token };
+    if let Err(e) = write(&mut writer).and_then(|()| writer.flush()) {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            tracing::warn!(error = %e, "result stream failed after the response started");
+            let _ = tx.blocking_send(Err(e));
+        }
+    }
+}
+
+const NOT_CANCELLED: u8 = 0;
+const TIMED_OUT: u8 = 1;
+const BY_OPERATOR: u8 = 2;
+
+/// The queries and updates being evaluated now, for listing and cancelling.
+#[derive(Default)]
+pub struct RunningQueries {
+    next_id: AtomicU64,
+    entries: Mutex<HashMap<u64, RunningEntry>>,
+}
+
+struct RunningEntry {
+    kind: &'static str,
+    label: String,
+    started_at: SystemTime,
+    started: Instant,
+    token: CancellationToken,
+    reason: Arc<AtomicU8>,
+}
+
+/// A snapshot of one running query, for the operations API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunningInfo {
+    pub id: u64,
+    pub kind: &'static str,
+    pub query: String,
+    pub started_unix_ms: u128,
+    pub elapsed_ms: u128,
+}
+
+impl RunningQueries {
+    fn start(self: &Arc<Self>, kind: &'static str, label: &str, timeout: Duration) -> RunningGuard {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let token = CancellationToken::new();
+        let reason = Arc::new(AtomicU8::new(NOT_CANCELLED));
+        let label: String = label.chars().take(2000).collect();
+        self.entries.lock().expect("running-queries lock").insert(
+            id,
+            RunningEntry {
+                kind,
+                label,
+                started_at: SystemTime::now(),
+                started: Instant::now(),
+                token: token.clone(),
+                reason: reason.clone(),
+            },
+        );
+        let timer = {
+            let (token, reason) = (token.clone(), reason.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                let _ = reason.compare_exchange(NOT_CANCELLED, TIMED_OUT, Ordering::SeqCst, Ordering::SeqCst);
+                token.cancel();
+            })
+        };
+        RunningGuard { id, registry: self.clone(), token, reason, timer, timeout }
+    }
+
+    /// The running queries, oldest first.
+    pub fn list(&self) -> Vec<RunningInfo> {
+        let entries = self.entries.lock().expect("running-queries lock");
+        let mut list: Vec<RunningInfo> = entries
+            .iter()
+            .map(|(id, e)| RunningInfo {
+                id: *id,
+                kind: e.kind,
+                query: e.label.clone(),
+                started_unix_ms: e
+                    .started_at
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or(0),
+                elapsed_ms: e.started.elapsed().as_millis(),
+            })
+            .collect();
+        list.sort_by_key(|i| i.id);
+        list
+    }
+
+    /// Cancels a running query; false when no query has this id.
+    pub fn cancel(&self, id: u64) -> bool {
+        let entries = self.entries.lock().expect("running-queries lock");
+        match entries.get(&id) {
+            Some(e) => {
+                let _ = e.reason.compare_exchange(NOT_CANCELLED, BY_OPERATOR, Ordering::SeqCst, Ordering::SeqCst);
+                e.token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Registration of one running query; dropping it unregisters and stops its timer.
+struct RunningGuard {
+    id: u64,
+    registry: Arc<RunningQueries>,
+    token: CancellationToken,
+    reason: Arc<AtomicU8>,
+    timer: tokio::task::JoinHandle<()>,
+    timeout: Duration,
+}
+
+impl RunningGuard {
+    fn cancel_reason(&self) -> Option<StoreError> {
+        match self.reason.load(Ordering::SeqCst) {
+            TIMED_OUT => Some(StoreError::Timeout(self.timeout.as_secs())),
+            BY_OPERATOR => Some(StoreError::Cancelled),
+            _ => None,
+        }
+    }
+
+    fn evaluation_error(&self, error: QueryEvaluationError) -> StoreError {
+        match error {
+            QueryEvaluationError::Cancelled => self.cancel_reason().unwrap_or(StoreError::Cancelled),
+            QueryEvaluationError::Dataset(e) | QueryEvaluationError::Unexpected(e) => {
+                StoreError::Storage(e.to_string())
+            }
+            QueryEvaluationError::Service(_)
+            | QueryEvaluationError::UnsupportedService(_)
+            | QueryEvaluationError::UnboundService
+            | QueryEvaluationError::InvalidServiceName(_) => StoreError::Refused(service_refusal()),
+            other => StoreError::Evaluation(other.to_string()),
+        }
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.timer.abort();
+        if let Ok(mut entries) = self.registry.entries.lock() {
+            entries.remove(&self.id);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Write tokens, the query timeout, the body limit, refused outbound requests,
+//! CORS and compression.
+
+use crate::common::*;
+use std::time::{Duration, Instant};
+
+const INSERT: &str = "INSERT DATA { <http://example.org/t> <http://example.org/p> 1 }";
+
+/// No token configured: every write is 403 with a message saying how to enable writes.
+#[tokio::test]
+async fn read_only_without_a_token() {
+    let server = TestServer::with(Options { token: None, ..Options::default() }).await;
+    let r = server.update(INSERT).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("--write-token-file"));
+    let r = server
+        .client
+        .put(server.url("/store?default"))
+        .header("content-type", "text/turtle")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = server.client.delete(server.url("/store?default")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(server.query("ASK {}", "application/sparql-results+json").await.status(), 200, "reads stay public");
+}
+
+/// With a token: missing → 401 with WWW-Authenticate, wrong → 401, right → 204.
+#[tokio::test]
+async fn token_rules() {
+    let server = TestServer::start().await;
+    let post = |token: Option<&'static str>| {
+        let mut request =
+            server.client.post(server.url("/sparql")).header("content-type", "application/sparql-update").body(INSERT);
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        request.send()
+    };
+    let r = post(None).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    let r = post(Some("test-token-0123456789abcdeX")).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(server.count("SELECT * { <http://example.org/t> ?p ?o }").await, 0);
+    let r = post(Some(TOKEN)).await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(server.count("SELECT * { <http://example.org/t> ?p ?o }").await, 1);
+    let r = server.client.get(server.url("/admin/queries")).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the running-queries list needs the token");
+}
+
+/// An expensive query is cancelled at the deadline (503, within timeout + slack),
+/// and a cheap request is answered promptly while it runs.
+#[tokio::test]
+async fn timeout_cancels_evaluation_and_others_are_served() {
+    let server = TestServer::with(Options { timeout_secs: 2, ..Options::default() }).await;
+    let rows: String = (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> \"{i}\"^^<http://www.w3.org/2001/XMLSchema#integer> .\n")).collect();
+    server
+        .client
+        .put(server.url("/store?default"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/n-triples")
+        .body(rows)
+        .send()
+        .await
+        .unwrap();
+    // 300^4 = 8.1e9 combinations: never finishes without cancellation.
+    let expensive = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }";
+    let started = Instant::now();
+    let slow = server.query(expensive, "application/sparql-results+json");
+    let cheap = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let t = Instant::now();
+        let r = server.query("ASK { ?s ?p ?o }", "application/sparql-results+json").await;
+        assert_eq!(r.status(), 200);
+        t.elapsed()
+    };
+    let (slow, cheap_elapsed) = tokio::join!(slow, cheap);
+    let elapsed = started.elapsed();
+    assert_eq!(slow.status(), 503);
+    assert_eq!(slow.headers()["x-error-code"], "timeout");
+    assert!(slow.text().await.unwrap().contains("time limit of 2 s"));
+    assert!(elapsed < Duration::from_secs(4), "answered late: {elapsed:?}");
+    assert!(elapsed >= Duration::from_secs(2), "cancelled early: {elapsed:?}");
+    assert!(cheap_elapsed < Duration::from_secs(1), "a cheap query waited {cheap_elapsed:?}");
+}
+
+/// A body over the limit is refused with 413 and nothing is written.
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let server = TestServer::with(Options { max_body_bytes: 1024, ..Options::default() }).await;
+    let before = server.dataset().await;
+    let big = format!("<http://example.org/a> <http://example.org/p> \"{}\" .", "x".repeat(4096));
+    let r = server
+        .client
+        .put(server.url("/store?default"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/n-triples")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_datasets_isomorphic(&server.dataset().await, &before);
+}
+
+/// SERVICE and LOAD are refused: the server makes no outbound requests.
+#[tokio::test]
+async fn outbound_requests_are_refused() {
+    let server = TestServer::start().await;
+    let r = server
+        .query("SELECT * WHERE { SERVICE <http://example.com/sparql> { ?s ?p ?o } }", "application/sparql-results+json")
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("SERVICE is switched off"));
+    let r = server.update("LOAD <http://example.com/data.ttl>").await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("LOAD is switched off"));
+}
+
+/// Reads are open to other origins; responses are compressed on request.
+#[tokio::test]
+async fn cors_and_compression() {
+    let server = TestServer::start().await;
+    let r = server
+        .client
+        .get(server.url("/sparql?query=ASK%7B%7D"))
+        .header("origin", "https://yasgui.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let preflight = server
+        .client
+        .request(reqwest::Method::OPTIONS, server.url("/sparql"))
+        .header("origin", "https://yasgui.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert!(preflight.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+
+    let query = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }";
+    for (encoding, expected) in [("gzip", "gzip"), ("br", "br")] {
+        let r = server
+            .client
+            .get(server.url("/sparql"))
+            .query(&[("query", query)])
+            .header("accept", "application/n-triples")
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["content-encoding"], expected);
+    }
+    let r = server
+        .client
+        .get(server.url("/sparql"))
+        .query(&[("query", query)])
+        .header("accept", "application/n-triples")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    let compressed = r.bytes().await.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(compressed.as_ref()), &mut text).unwrap();
+    assert_eq!(text.lines().count(), 24);
+}

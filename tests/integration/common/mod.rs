@@ -1,0 +1,174 @@
+//! Shared test helpers: a real server on an ephemeral loopback port, a client,
+//! result and graph parsers, and isomorphism checks.
+
+#![allow(dead_code)]
+
+use oxigraph::io::{RdfFormat, RdfParser};
+use oxigraph::model::dataset::CanonicalizationAlgorithm;
+use oxigraph::model::{Dataset, Graph, Term};
+use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsParser, SliceQueryResultsParserOutput};
+use std::path::PathBuf;
+use std::time::Duration;
+use treaty_kg::config::Config;
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// A running server (in-process router, real socket) and a client for it.
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: treaty_kg::http::AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub struct Options {
+    pub token: Option<String>,
+    pub timeout_secs: u64,
+    pub sources: Vec<PathBuf>,
+    pub max_body_bytes: usize,
+    pub union_default_graph: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            token: Some(TOKEN.to_owned()),
+            timeout_secs: 30,
+            sources: vec![fixture("sample.ttl"), fixture("extra.nt")],
+            max_body_bytes: 1024 * 1024,
+            union_default_graph: true,
+        }
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> Self {
+        let mut config = Config::in_memory();
+        config.write_token = options.token;
+        config.store_options.timeout = Duration::from_secs(options.timeout_secs);
+        config.store_options.union_default_graph = options.union_default_graph;
+        config.sources = options.sources;
+        config.max_body_bytes = options.max_body_bytes;
+        let state = tokio::task::spawn_blocking(move || treaty_kg::build_state(config)).await.unwrap().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            treaty_kg::serve(listener, served, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer { base, client: reqwest::Client::new(), state, shutdown: Some(tx) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// GET /sparql?query=… with an Accept header.
+    pub async fn query(&self, query: &str, accept: &str) -> reqwest::Response {
+        self.client.get(self.url("/sparql")).query(&[("query", query)]).header("accept", accept).send().await.unwrap()
+    }
+
+    /// POST application/sparql-update with the token.
+    pub async fn update(&self, update: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/sparql"))
+            .header("content-type", "application/sparql-update")
+            .bearer_auth(TOKEN)
+            .body(update.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The number of solutions of a SELECT.
+    pub async fn count(&self, query: &str) -> usize {
+        let response = self.query(query, "application/sparql-results+json").await;
+        assert_eq!(response.status(), 200, "query failed: {query}");
+        solutions(&response.bytes().await.unwrap(), QueryResultsFormat::Json).len()
+    }
+
+    /// The whole store as a dataset.
+    pub async fn dataset(&self) -> Dataset {
+        let response =
+            self.client.get(self.url("/store")).header("accept", "application/n-quads").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        dataset(&response.bytes().await.unwrap(), RdfFormat::NQuads)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Parses SELECT results into rows of (variable, term) pairs, sorted.
+pub fn solutions(body: &[u8], format: QueryResultsFormat) -> Vec<Vec<(String, Term)>> {
+    match QueryResultsParser::from_format(format).for_slice(body).unwrap() {
+        SliceQueryResultsParserOutput::Solutions(s) => {
+            let mut rows: Vec<Vec<(String, Term)>> = s
+                .map(|row| {
+                    let row = row.unwrap();
+                    let mut cells: Vec<(String, Term)> =
+                        row.iter().map(|(v, t)| (v.as_str().to_owned(), t.clone())).collect();
+                    cells.sort_by(|a, b| a.0.cmp(&b.0));
+                    cells
+                })
+                .collect();
+            rows.sort_by_key(|r| format!("{r:?}"));
+            rows
+        }
+        SliceQueryResultsParserOutput::Boolean(_) => panic!("expected solutions, got a boolean"),
+    }
+}
+
+pub fn boolean(body: &[u8], format: QueryResultsFormat) -> bool {
+    match QueryResultsParser::from_format(format).for_slice(body).unwrap() {
+        SliceQueryResultsParserOutput::Boolean(b) => b,
+        SliceQueryResultsParserOutput::Solutions(_) => panic!("expected a boolean"),
+    }
+}
+
+pub fn graph(body: &[u8], format: RdfFormat) -> Graph {
+    let mut graph = Graph::new();
+    for quad in RdfParser::from_format(format).for_slice(body) {
+        let quad = quad.unwrap_or_else(|e| panic!("unparseable {format:?}: {e}\n{}", String::from_utf8_lossy(body)));
+        graph.insert(quad.as_ref());
+    }
+    graph
+}
+
+pub fn dataset(body: &[u8], format: RdfFormat) -> Dataset {
+    RdfParser::from_format(format).for_slice(body).map(|q| q.unwrap()).collect()
+}
+
+#[track_caller]
+pub fn assert_isomorphic(a: &Graph, b: &Graph) {
+    let (mut a, mut b) = (a.clone(), b.clone());
+    a.canonicalize(CanonicalizationAlgorithm::Unstable);
+    b.canonicalize(CanonicalizationAlgorithm::Unstable);
+    assert_eq!(a, b, "graphs are not isomorphic");
+}
+
+#[track_caller]
+pub fn assert_datasets_isomorphic(a: &Dataset, b: &Dataset) {
+    let (mut a, mut b) = (a.clone(), b.clone());
+    a.canonicalize(CanonicalizationAlgorithm::Unstable);
+    b.canonicalize(CanonicalizationAlgorithm::Unstable);
+    assert_eq!(a, b, "datasets are not isomorphic");
+}

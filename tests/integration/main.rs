@@ -1,0 +1,11 @@
+//! One integration test binary (fewer link steps): every module starts real
+//! servers on ephemeral loopback ports and talks HTTP to them.
+
+mod common;
+
+mod auth_limits;
+mod formats;
+mod graph_store;
+mod lifecycle;
+mod operations;
+mod sparql_protocol;
