@@ -2,7 +2,7 @@
 //! Each opens the store itself (read-only where it only reads, so it can run
 //! beside a server), does one thing, and reports on stderr.
 
-use crate::config::{CliFormat, DumpArgs, DumpFormat, LoadArgs, QueryArgs};
+use crate::config::{CliFormat, DumpArgs, DumpFormat, LoadArgs, QueryArgs, ValidateArgs};
 use crate::sparql::protocol::parse_query;
 use crate::sparql::results::OutputFormat;
 use crate::store::{GraphTarget, KgStore, ProtocolDataset, QueryJob, StoreLocation, StoreOptions};
@@ -67,6 +67,26 @@ pub fn dump(args: DumpArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout().lock();
     store.dump_blocking(target, format, std::io::BufWriter::new(stdout))?;
     Ok(())
+}
+
+/// `treaty-kg validate [FILES] [--shapes F]`: prints each violation; returns
+/// whether the files conform.
+pub fn validate(args: ValidateArgs) -> anyhow::Result<bool> {
+    let roots = if args.files.is_empty() {
+        vec![std::path::PathBuf::from("ontology"), std::path::PathBuf::from("data")]
+    } else {
+        args.files
+    };
+    let violations = crate::validate::validate(&roots, &args.shapes)?;
+    for violation in &violations {
+        println!("{violation}");
+    }
+    if violations.is_empty() {
+        eprintln!("conforms: no violations of {}", args.shapes.display());
+    } else {
+        eprintln!("{} violation(s) of {}", violations.len(), args.shapes.display());
+    }
+    Ok(violations.is_empty())
 }
 
 /// `treaty-kg query (SPARQL | --file F) [--format …]`

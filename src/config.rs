@@ -37,6 +37,18 @@ pub enum Command {
     Query(QueryArgs),
     /// Write the whole store (or one graph) to standard output.
     Dump(DumpArgs),
+    /// Check RDF files against the SHACL shapes; print each violation and exit 1 if any.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// RDF files or directories to validate (default: ontology/ and data/).
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+    /// The SHACL shapes graph (Turtle).
+    #[arg(long, value_name = "FILE", default_value = "ontology/shapes.ttl")]
+    pub shapes: PathBuf,
 }
 
 /// Where the store is.

@@ -14,7 +14,8 @@
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
 //! - [`http`] — thin handlers, one sub-router per concern, and the layers.
 //! - [`error`] — `AppError`, the one place errors become status codes.
-//! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump).
+//! - [`validate`] — SHACL validation of the repository's RDF (rudof's engine).
+//! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump/validate).
 //!
 //! ## How a request flows
 //! `GET /sparql?query=…` with `Accept: text/csv`: the `ops::track` middleware starts
@@ -43,6 +44,7 @@ pub mod metrics;
 pub mod sources;
 pub mod sparql;
 pub mod store;
+pub mod validate;
 pub mod vocab;
 
 use crate::config::Config;

@@ -21,6 +21,11 @@ async fn main() {
         Command::Dump(args) => {
             tokio::task::spawn_blocking(move || treaty_kg::cli::dump(args)).await.unwrap_or_else(|e| Err(e.into()))
         }
+        Command::Validate(args) => match treaty_kg::cli::validate(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(1),
+            Err(e) => Err(e),
+        },
     };
     if let Err(error) = outcome {
         if error

@@ -16,6 +16,7 @@
 //! - Results are serialized in the blocking thread into a bounded channel, so a
 //!   large result streams with back-pressure and is never held in memory.
 
+use crate::sources::{self, SourceFile};
 use crate::sparql::results::{self, OutputFormat, Peeked};
 use crate::vocab;
 use bytes::Bytes;
@@ -25,7 +26,6 @@ use oxigraph::model::{
 };
 use oxigraph::sparql::{CancellationToken, QueryEvaluationError, SparqlEvaluator, UpdateEvaluationError};
 use oxigraph::store::{StorageError, Store};
-use sha2::{Digest, Sha256};
 use spargebra::GraphUpdateOperation;
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -119,15 +119,6 @@ pub struct QueryJob {
 pub enum SourceSync {
     Loaded { graph: String, quads: usize },
     Unchanged { graph: String },
-}
-
-/// A source file of the repository (`ontology/…`, `data/…`) and its graph.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    pub path: PathBuf,
-    /// The path shown to people and recorded in the system graph.
-    pub display: String,
-    pub graph: NamedNode,
 }
 
 /// Body chunks of a streamed answer. Dropping it stops the evaluation.
@@ -480,7 +471,7 @@ impl KgStore {
         let mut report = Vec::new();
         for file in files {
             let bytes = std::fs::read(&file.path).map_err(|e| StoreError::Parse(format!("{}: {e}", file.display)))?;
-            let hash = hex::encode(Sha256::digest(&bytes));
+            let hash = sources::content_hash(&bytes);
             let graph = file.graph.as_ref();
             let known = self
                 .store
@@ -492,13 +483,7 @@ impl KgStore {
                 report.push(SourceSync::Unchanged { graph: graph.to_string() });
                 continue;
             }
-            let format = format_of_path(&file.path).ok_or_else(|| {
-                StoreError::Parse(format!("{}: unknown RDF syntax for this file extension", file.display))
-            })?;
-            let content =
-                decompress(&file.path, bytes).map_err(|e| StoreError::Parse(format!("{}: {e}", file.display)))?;
-            let quads = parse_body(&content, format, vocab::BASE_IRI)
-                .map_err(|e| StoreError::Parse(format!("{}: {e}", file.display)))?;
+            let quads = sources::parse(file, &bytes).map_err(StoreError::Parse)?;
             let mut transaction = self.store.start_transaction()?;
             // Forget what this file brought in last time: its graph, the named graphs
             // it contained, and its bookkeeping.
@@ -521,16 +506,12 @@ impl KgStore {
             transaction.insert_named_graph(graph);
             let mut contained = Vec::new();
             for quad in &quads {
-                let target = match &quad.graph_name {
-                    GraphName::DefaultGraph => graph.into(),
-                    other => {
-                        if let GraphName::NamedNode(n) = other {
-                            contained.push(n.clone());
-                        }
-                        other.as_ref()
+                if let GraphName::NamedNode(n) = &quad.graph_name {
+                    if n != &file.graph {
+                        contained.push(n.clone());
                     }
-                };
-                transaction.insert(QuadRef::new(&quad.subject, &quad.predicate, &quad.object, target));
+                }
+                transaction.insert(quad);
             }
             contained.sort();
             contained.dedup();
@@ -559,11 +540,11 @@ impl KgStore {
         graph: Option<&NamedNode>,
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<u64, StoreError> {
-        let format = format_of_path(path).ok_or_else(|| {
+        let format = sources::format_of_path(path).ok_or_else(|| {
             StoreError::Parse(format!("{}: unknown RDF syntax for this file extension", path.display()))
         })?;
         let file = std::fs::File::open(path).map_err(|e| StoreError::Parse(format!("{}: {e}", path.display())))?;
-        let reader: Box<dyn Read> = if is_gzip(path) {
+        let reader: Box<dyn Read> = if sources::is_gzip(path) {
             Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))
         } else {
             Box::new(io::BufReader::new(file))
@@ -622,38 +603,8 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Storage(format!("store task failed: {e}")))?
 }
 
-/// Parses a whole RDF body into memory, so nothing is written when it is malformed.
 fn parse_body(body: &[u8], format: RdfFormat, base: &str) -> Result<Vec<Quad>, StoreError> {
-    let parser = RdfParser::from_format(format)
-        .with_base_iri(base)
-        .map_err(|e| StoreError::Parse(format!("bad base IRI {base}: {e}")))?
-        .rename_blank_nodes();
-    parser.for_slice(body).collect::<Result<Vec<_>, _>>().map_err(|e| StoreError::Parse(e.to_string()))
-}
-
-fn is_gzip(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"))
-}
-
-/// The RDF syntax of a file from its extension (`x.ttl`, `x.nq.gz`).
-pub fn format_of_path(path: &Path) -> Option<RdfFormat> {
-    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-    let name = name.strip_suffix(".gz").unwrap_or(&name);
-    let (_, extension) = name.rsplit_once('.')?;
-    match extension {
-        "owl" => Some(RdfFormat::RdfXml),
-        "json" => Some(crate::conneg::json_ld()),
-        other => RdfFormat::from_extension(other),
-    }
-}
-
-fn decompress(path: &Path, bytes: Vec<u8>) -> io::Result<Vec<u8>> {
-    if !is_gzip(path) {
-        return Ok(bytes);
-    }
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_end(&mut out)?;
-    Ok(out)
+    sources::parse_rdf(body, format, base).map_err(StoreError::Parse)
 }
 
 /// A `Write` that sends its bytes as chunks into a bounded channel, blocking the

@@ -18,6 +18,10 @@ pub const CONTENT_HASH: &str = "https://w3id.org/treaty-kg/ontology#contentHash"
 /// `tkg:containsGraph`: a named graph that a quad file (TriG, N-Quads) brought in.
 pub const CONTAINS_GRAPH: &str = "https://w3id.org/treaty-kg/ontology#containsGraph";
 
+/// `tkg:assertedIn`: derived by the validator, never stored: the named graph a
+/// statement about the subject is asserted in.
+pub const ASSERTED_IN: &str = "https://w3id.org/treaty-kg/ontology#assertedIn";
+
 pub const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 pub const SD: &str = "http://www.w3.org/ns/sparql-service-description#";
 pub const FORMATS: &str = "http://www.w3.org/ns/formats/";

@@ -6,6 +6,7 @@ mod common;
 mod auth_limits;
 mod formats;
 mod graph_store;
+mod knowledge_graph;
 mod lifecycle;
 mod operations;
 mod sparql_protocol;

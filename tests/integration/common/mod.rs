@@ -172,3 +172,59 @@ pub fn assert_datasets_isomorphic(a: &Dataset, b: &Dataset) {
     b.canonicalize(CanonicalizationAlgorithm::Unstable);
     assert_eq!(a, b, "datasets are not isomorphic");
 }
+
+/// A path in the repository.
+pub fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A server loaded with the repository's ontology/ and data/.
+pub async fn knowledge_graph_server() -> TestServer {
+    TestServer::with(Options { sources: vec![repo("ontology"), repo("data")], ..Options::default() }).await
+}
+
+/// A term as plain text: IRIs bare, literals by value.
+pub fn plain(term: &Term) -> String {
+    match term {
+        Term::NamedNode(n) => n.as_str().to_owned(),
+        Term::Literal(l) => l.value().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+impl TestServer {
+    /// The rows of a SELECT as plain text, columns in the order of the head, rows sorted.
+    pub async fn table(&self, query: &str) -> Vec<Vec<String>> {
+        let response = self.query(query, "application/sparql-results+json").await;
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        assert_eq!(status, 200, "{query}\n{}", String::from_utf8_lossy(&body));
+        match QueryResultsParser::from_format(QueryResultsFormat::Json).for_slice(&body).unwrap() {
+            SliceQueryResultsParserOutput::Solutions(solutions) => {
+                let variables = solutions.variables().to_vec();
+                let mut rows: Vec<Vec<String>> = solutions
+                    .map(|s| {
+                        let s = s.unwrap();
+                        variables.iter().map(|v| s.get(v).map(plain).unwrap_or_default()).collect()
+                    })
+                    .collect();
+                rows.sort();
+                rows
+            }
+            SliceQueryResultsParserOutput::Boolean(_) => panic!("expected solutions"),
+        }
+    }
+
+    pub async fn ask(&self, query: &str) -> bool {
+        let response = self.query(query, "application/sparql-results+json").await;
+        assert_eq!(response.status(), 200, "{query}");
+        boolean(&response.bytes().await.unwrap(), QueryResultsFormat::Json)
+    }
+}
+
+/// Rows from string literals, sorted, for comparing with `TestServer::table`.
+pub fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = expected.iter().map(|r| r.iter().map(|c| (*c).to_owned()).collect()).collect();
+    rows.sort();
+    rows
+}

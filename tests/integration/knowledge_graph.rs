@@ -1,0 +1,446 @@
+//! The knowledge graph itself: ontology and data parse, every term the data uses
+//! is declared, every resource is labelled, the SHACL shapes conform (and catch a
+//! broken file), and competency questions a researcher would ask, each answered
+//! by SPARQL over HTTP against the loaded store with its exact expected answer.
+
+use crate::common::*;
+use oxigraph::model::{Graph, NamedNode};
+use std::collections::BTreeSet;
+use std::process::Command;
+use treaty_kg::sources;
+
+const PREFIXES: &str = "
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX org: <http://www.w3.org/ns/org#>
+PREFIX schema: <https://schema.org/>
+PREFIX time: <http://www.w3.org/2006/time#>
+PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>
+PREFIX st: <https://w3id.org/treaty-kg/id/state/>
+PREFIX treaty: <https://w3id.org/treaty-kg/id/treaty/>
+PREFIX evt: <https://w3id.org/treaty-kg/id/event/>
+PREFIX wd: <https://w3id.org/treaty-kg/id/withdrawal/>
+PREFIX body: <https://w3id.org/treaty-kg/id/organization/>
+PREFIX person: <https://w3id.org/treaty-kg/id/person/>
+PREFIX concept: <https://w3id.org/treaty-kg/id/concept/>
+";
+
+const ID: &str = "https://w3id.org/treaty-kg/id/";
+
+fn q(body: &str) -> String {
+    format!("{PREFIXES}\n{body}")
+}
+
+fn read_graph(roots: &[&str]) -> Graph {
+    let roots: Vec<_> = roots.iter().map(|r| repo(r)).collect();
+    let mut graph = Graph::new();
+    for file in sources::discover(&roots).unwrap() {
+        let bytes = std::fs::read(&file.path).unwrap();
+        for quad in sources::parse(&file, &bytes).unwrap_or_else(|e| panic!("{e}")) {
+            graph.insert(&oxigraph::model::Triple::new(quad.subject, quad.predicate, quad.object));
+        }
+    }
+    graph
+}
+
+fn iri(s: &str) -> NamedNode {
+    NamedNode::new(s).unwrap()
+}
+
+/// Every class and property of the ontology has a label and a comment; every
+/// predicate and class the data uses is either ours (declared) or a reused term
+/// the ontology lists with rdfs:isDefinedBy an imported vocabulary.
+#[test]
+fn every_term_the_data_uses_is_declared() {
+    let ontology = read_graph(&["ontology/treaty-kg.ttl"]);
+    let data = read_graph(&["data"]);
+    let rdf_type = iri("http://www.w3.org/1999/02/22-rdf-syntax-ns#type");
+    let label = iri("http://www.w3.org/2000/01/rdf-schema#label");
+    let comment = iri("http://www.w3.org/2000/01/rdf-schema#comment");
+    let defined_by = iri("http://www.w3.org/2000/01/rdf-schema#isDefinedBy");
+    let imports = iri("http://www.w3.org/2002/07/owl#imports");
+    let ours = "https://w3id.org/treaty-kg/ontology#";
+
+    for kind in ["Class", "ObjectProperty", "DatatypeProperty"] {
+        let kind = iri(&format!("http://www.w3.org/2002/07/owl#{kind}"));
+        for term in ontology.subjects_for_predicate_object(&rdf_type, &kind) {
+            assert!(ontology.object_for_subject_predicate(term, &label).is_some(), "{term} has no rdfs:label");
+            assert!(ontology.object_for_subject_predicate(term, &comment).is_some(), "{term} has no rdfs:comment");
+        }
+    }
+    let mut vocabularies: BTreeSet<String> = ontology
+        .triples_for_predicate(&imports)
+        .map(|t| t.object.to_string().trim_matches(['<', '>']).to_owned())
+        .collect();
+    vocabularies.insert("http://www.w3.org/2000/01/rdf-schema#".into());
+    vocabularies.insert("http://www.w3.org/1999/02/22-rdf-syntax-ns#".into());
+
+    let mut used: BTreeSet<NamedNode> = data.iter().map(|t| t.predicate.into_owned()).collect();
+    for t in data.triples_for_predicate(&rdf_type) {
+        if let oxigraph::model::TermRef::NamedNode(c) = t.object {
+            used.insert(c.into_owned());
+        }
+    }
+    let mut undeclared = Vec::new();
+    for term in &used {
+        let declared = if term.as_str().starts_with(ours) {
+            ontology.object_for_subject_predicate(term, &label).is_some()
+        } else {
+            ontology
+                .objects_for_subject_predicate(term, &defined_by)
+                .any(|v| vocabularies.contains(v.to_string().trim_matches(['<', '>'])))
+        };
+        if !declared {
+            undeclared.push(term.to_string());
+        }
+    }
+    assert!(undeclared.is_empty(), "terms used in data/ but not declared in ontology/: {undeclared:?}");
+}
+
+/// Every resource minted under …/id/ has a label somewhere in ontology/ or data/.
+#[test]
+fn every_resource_has_a_label() {
+    let all = read_graph(&["ontology", "data"]);
+    let label = iri("http://www.w3.org/2000/01/rdf-schema#label");
+    let mut unlabelled = BTreeSet::new();
+    for t in all.iter() {
+        let mut candidates = vec![];
+        if let oxigraph::model::NamedOrBlankNodeRef::NamedNode(s) = t.subject {
+            candidates.push(s.into_owned());
+        }
+        if let oxigraph::model::TermRef::NamedNode(o) = t.object {
+            candidates.push(o.into_owned());
+        }
+        for c in candidates {
+            if c.as_str().starts_with(ID) && all.object_for_subject_predicate(&c, &label).is_none() {
+                unlabelled.insert(c.to_string());
+            }
+        }
+    }
+    assert!(unlabelled.is_empty(), "resources without rdfs:label: {unlabelled:?}");
+}
+
+/// The data conforms to the SHACL shapes (rudof's engine).
+#[test]
+fn shapes_conform() {
+    let violations =
+        treaty_kg::validate::validate(&[repo("ontology"), repo("data")], &repo("ontology/shapes.ttl")).unwrap();
+    assert!(violations.is_empty(), "{}", violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+}
+
+/// `treaty-kg validate` passes on the repository and fails, naming each problem,
+/// on a deliberately broken file.
+#[test]
+fn validate_command_catches_a_broken_file() {
+    let bin = env!("CARGO_BIN_EXE_treaty-kg");
+    let ok = Command::new(bin).current_dir(repo("")).arg("validate").output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(String::from_utf8_lossy(&ok.stderr).contains("conforms"));
+
+    let bad = Command::new(bin)
+        .current_dir(repo(""))
+        .args(["validate", "ontology", "data", "tests/fixtures/broken.ttl"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&bad.stdout);
+    for expected in [
+        "focus https://w3id.org/treaty-kg/id/state/atlantis, path https://w3id.org/treaty-kg/ontology#iso3166Alpha2",
+        "focus https://w3id.org/treaty-kg/id/quotation/anonymous, path https://schema.org/creator",
+        "focus https://w3id.org/treaty-kg/id/post/vacant, path http://www.w3.org/ns/org#heldBy",
+        "focus https://w3id.org/treaty-kg/graph/broken, path https://w3id.org/treaty-kg/ontology#assertedIn",
+    ] {
+        assert!(report.contains(expected), "missing {expected:?} in:\n{report}");
+    }
+    assert!(report.contains("MinCount(1) not satisfied"));
+}
+
+/// Every sentence of the source article is in the graph, verbatim and in order.
+#[tokio::test]
+async fn every_sentence_of_the_article_is_in_the_graph() {
+    let server = knowledge_graph_server().await;
+    let sentences = server
+        .table(&q("SELECT ?n ?text { ?s a tkg:Sentence ; schema:position ?n ; schema:text ?text } ORDER BY ?n"))
+        .await;
+    assert_eq!(sentences.len(), 14);
+    let mut ordered = sentences.clone();
+    ordered.sort_by_key(|r| r[0].parse::<u32>().unwrap());
+    let joined: String = ordered.iter().map(|r| r[1].as_str()).collect::<Vec<_>>().join(" ");
+    let seed = repo("../shared/seed/000_ab8ee8623a11ff01.txt");
+    match std::fs::read_to_string(&seed) {
+        Ok(article) => {
+            let article = article.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(joined.split_whitespace().collect::<Vec<_>>().join(" "), article);
+        }
+        Err(_) => eprintln!("note: {} not found; checked the 14 sentences only", seed.display()),
+    }
+    // Each sentence graph has statements.
+    let graphs = server
+        .table(&q("SELECT ?g (COUNT(*) AS ?n) { ?g prov:wasDerivedFrom ?s . ?s a tkg:Sentence . GRAPH ?g { ?a ?b ?c } } GROUP BY ?g"))
+        .await;
+    assert_eq!(graphs.len(), 14);
+}
+
+// ------------------------------------------------------ competency questions --
+
+#[tokio::test]
+async fn which_states_announced_their_withdrawal_from_the_ottawa_convention() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?state { ?a a tkg:Announcement ; tkg:announces ?w . ?w tkg:withdrawingState ?state ; tkg:fromTreaty treaty:ottawa-convention }"))
+        .await;
+    let expected: Vec<String> =
+        ["estonia", "latvia", "lithuania", "poland"].iter().map(|s| format!("{ID}state/{s}")).collect();
+    assert_eq!(answer, expected.into_iter().map(|s| vec![s]).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn what_does_the_ottawa_convention_prohibit() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?activity ?weapon { treaty:ottawa-convention tkg:prohibits ?p . ?p tkg:prohibitedActivity/rdfs:label ?activity ; tkg:concernsWeapon/rdfs:label ?weapon }"))
+        .await;
+    assert_eq!(
+        answer,
+        rows(&[
+            &["production", "anti-personnel mine"],
+            &["stockpiling", "anti-personnel mine"],
+            &["transfer", "anti-personnel mine"],
+            &["use", "anti-personnel mine"],
+        ])
+    );
+}
+
+#[tokio::test]
+async fn what_is_the_purpose_of_the_ottawa_convention() {
+    let server = knowledge_graph_server().await;
+    let answer = server.table(&q("SELECT ?purpose { treaty:ottawa-convention tkg:purpose/rdfs:label ?purpose }")).await;
+    assert_eq!(answer, rows(&[&["prevent civilian casualties"]]));
+}
+
+#[tokio::test]
+async fn whose_withdrawal_needs_parliamentary_approval_and_from_which_body() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?state ?body { ?w tkg:withdrawingState/rdfs:label ?state ; tkg:requires/tkg:approvingBody/rdfs:label ?body }"))
+        .await;
+    assert_eq!(
+        answer,
+        rows(&[
+            &["Estonia", "Parliament of Estonia"],
+            &["Lithuania", "Parliament of Lithuania"],
+            &["Poland", "Parliament of Poland"],
+        ])
+    );
+}
+
+#[tokio::test]
+async fn where_does_the_parliamentary_approval_claim_come_from() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT DISTINCT ?text { GRAPH ?g { wd:poland-ottawa-convention tkg:requires ?r } ?g prov:wasDerivedFrom ?s . ?s schema:text ?text }"))
+        .await;
+    assert_eq!(
+        answer,
+        rows(&[&["Withdrawal to the treaty requires parliamentary approval in Poland, Lithuania, and Estonia."]])
+    );
+}
+
+#[tokio::test]
+async fn which_officials_hold_which_posts() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?person ?post ?state { ?p a org:Post ; org:heldBy/rdfs:label ?person ; rdfs:label ?post ; org:postIn/org:subOrganizationOf/rdfs:label ?state }"))
+        .await;
+    assert_eq!(
+        answer,
+        rows(&[
+            &["Evika Siliņa", "Prime Minister of Latvia", "Latvia"],
+            &["Raimundas Vaikšnoras", "Chief of Defence of Lithuania", "Lithuania"],
+        ])
+    );
+}
+
+#[tokio::test]
+async fn names_keep_their_diacritics_and_the_article_spelling_is_an_alternative() {
+    let server = knowledge_graph_server().await;
+    let answer =
+        server.table(&q("SELECT ?label ?alt { ?p a tkg:Official ; rdfs:label ?label ; skos:altLabel ?alt }")).await;
+    assert_eq!(answer, rows(&[&["Evika Siliņa", "Evika Silina"], &["Raimundas Vaikšnoras", "Raimundas Vaiksnoras"]]));
+}
+
+#[tokio::test]
+async fn what_did_evika_silina_say() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q(
+            "SELECT ?text { ?quote a schema:Quotation ; schema:creator person:evika-silina ; schema:text ?text }",
+        ))
+        .await;
+    assert_eq!(
+        answer,
+        rows(&[&[
+            "This decision will give our National Armed Forces additional capabilities, when they can buy and what"
+        ]])
+    );
+}
+
+#[tokio::test]
+async fn which_threats_were_cited_and_who_poses_them() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT DISTINCT ?threat ?by { ?x tkg:citesThreat ?t . ?t rdfs:label ?threat . OPTIONAL { ?t tkg:posedBy/rdfs:label ?by } }"))
+        .await;
+    assert_eq!(
+        answer,
+        rows(&[
+            &["Russia's aggression and its ongoing threat to the Euro-Atlantic community", "Russia"],
+            &["growing security threats from Russia", "Russia"],
+            &["military threats to NATO member states bordering Russia and Belarus", ""],
+        ])
+    );
+}
+
+#[tokio::test]
+async fn what_reasons_justify_the_withdrawals() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT DISTINCT ?reason { ?w a tkg:TreatyWithdrawal ; tkg:justifiedBy/rdfs:label ?reason }"))
+        .await;
+    assert_eq!(answer, rows(&[&["proximity to Russian military activities"], &["the current security environment"]]));
+}
+
+#[tokio::test]
+async fn which_withdrawing_states_border_russia_and_which_border_belarus() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?state ?neighbour { ?w tkg:withdrawingState ?s . ?s rdfs:label ?state ; tkg:borders ?n . VALUES ?n { st:russia st:belarus } ?n rdfs:label ?neighbour }"))
+        .await;
+    assert_eq!(
+        answer,
+        rows(&[
+            &["Estonia", "Russia"],
+            &["Latvia", "Belarus"],
+            &["Latvia", "Russia"],
+            &["Lithuania", "Belarus"],
+            &["Lithuania", "Russia"],
+            &["Poland", "Belarus"],
+            &["Poland", "Russia"],
+        ])
+    );
+}
+
+#[tokio::test]
+async fn when_did_the_withdrawing_states_join_nato() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?state ?date { ?m a org:Membership ; org:member/rdfs:label ?state ; org:organization body:nato ; org:memberDuring/time:hasBeginning/time:inXSDDate ?date }"))
+        .await;
+    assert_eq!(
+        answer,
+        rows(&[
+            &["Estonia", "2004-03-29"],
+            &["Latvia", "2004-03-29"],
+            &["Lithuania", "2004-03-29"],
+            &["Poland", "1999-03-12"]
+        ])
+    );
+}
+
+#[tokio::test]
+async fn which_state_is_considering_domestic_landmine_production_and_who_revealed_it() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?state ?by { ?p a tkg:Plan ; tkg:concernsWeapon concept:landmine ; tkg:status concept:under-consideration ; tkg:plannedBy/rdfs:label ?state ; tkg:revealedBy/rdfs:label ?by }"))
+        .await;
+    assert_eq!(answer, rows(&[&["Latvia", "Evika Siliņa"]]));
+}
+
+#[tokio::test]
+async fn which_state_plans_more_explosives_manufacturing_and_what_its_chief_of_defence_said() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?state ?speaker { ?p tkg:concernsWeapon concept:explosives ; tkg:trend concept:increasing ; tkg:plannedBy/rdfs:label ?state . ?quote tkg:about ?p ; schema:creator/rdfs:label ?speaker }"))
+        .await;
+    assert_eq!(answer, rows(&[&["Lithuania", "Raimundas Vaikšnoras"]]));
+}
+
+#[tokio::test]
+async fn what_have_the_four_states_increased_since_russias_invasion_of_ukraine() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?plan { ?p tkg:since evt:russian-invasion-of-ukraine ; tkg:trend concept:increasing ; tkg:plannedBy st:poland , st:lithuania , st:latvia , st:estonia ; rdfs:label ?plan }"))
+        .await;
+    assert_eq!(answer, rows(&[&["increased defence spending"], &["increased military aid to Ukraine"]]));
+}
+
+#[tokio::test]
+async fn what_commitments_did_the_four_states_reaffirm() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT DISTINCT ?principle { st:latvia tkg:reaffirms/tkg:committedTo/rdfs:label ?principle }"))
+        .await;
+    assert_eq!(answer, rows(&[&["international humanitarian law"], &["protection of civilians"]]));
+}
+
+#[tokio::test]
+async fn how_precisely_does_the_article_date_the_announcement() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?stated ?precision { GRAPH ?g { evt:ottawa-convention-withdrawal-announcement tkg:dateAsStated ?stated ; tkg:datePrecision ?p } ?g prov:wasDerivedFrom ?sentence . ?sentence a tkg:Sentence . ?p rdfs:label ?precision }"))
+        .await;
+    assert_eq!(answer, rows(&[&["Tuesday", "day of the week only"]]));
+}
+
+#[tokio::test]
+async fn what_goes_to_latvias_parliament_next_week() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT ?proposal ?when ?confirmedBy { ?e a tkg:ParliamentarySubmission ; tkg:submits/rdfs:label ?proposal ; tkg:submittedTo body:parliament-of-latvia ; tkg:dateAsStated ?when ; tkg:confirmedBy/rdfs:label ?confirmedBy }"))
+        .await;
+    assert_eq!(
+        answer,
+        rows(&[&["Latvia's draft proposal to withdraw from the Ottawa Convention", "next week", "Evika Siliņa"]])
+    );
+}
+
+#[tokio::test]
+async fn which_region_do_the_states_want_to_strengthen() {
+    let server = knowledge_graph_server().await;
+    let answer = server
+        .table(&q("SELECT DISTINCT ?region ?of { ?state tkg:pursues ?o . ?o tkg:strengthens ?r . ?r rdfs:label ?region ; tkg:regionOf/rdfs:label ?of }"))
+        .await;
+    assert_eq!(answer, rows(&[&["NATO's Eastern Flank", "NATO"]]));
+}
+
+#[tokio::test]
+async fn background_knowledge_is_kept_apart_from_the_article() {
+    let server = knowledge_graph_server().await;
+    let bg = "https://w3id.org/treaty-kg/graph/data/background";
+    assert!(server.ask(&q(&format!("ASK {{ GRAPH <{bg}> {{ st:latvia tkg:iso3166Alpha2 \"LV\" }} }}"))).await);
+    assert!(
+        !server
+            .ask(&q("ASK { GRAPH ?g { ?s tkg:iso3166Alpha2 ?code } ?g prov:wasDerivedFrom ?sentence . ?sentence a tkg:Sentence }"))
+            .await,
+        "ISO codes are not in the article"
+    );
+    let answer = server
+        .table(&q(&format!("SELECT ?date ?source {{ GRAPH <{bg}> {{ ?e tkg:adoptedTreaty treaty:ottawa-convention ; a tkg:TreatyAdoption ; tkg:date ?date }} <{bg}> prov:wasDerivedFrom ?source FILTER(CONTAINS(STR(?source), 'treaties.un.org')) }}")))
+        .await;
+    assert_eq!(answer.len(), 1);
+    assert_eq!(answer[0][0], "1997-09-18");
+}
+
+/// Every named graph holding statements about a resource of the article says
+/// where it comes from.
+#[tokio::test]
+async fn every_statement_graph_has_provenance() {
+    let server = knowledge_graph_server().await;
+    let unsourced = server
+        .table(&q(&format!("SELECT DISTINCT ?g {{ GRAPH ?g {{ ?s ?p ?o FILTER(STRSTARTS(STR(?s), '{ID}')) }} FILTER NOT EXISTS {{ ?g prov:wasDerivedFrom ?source }} FILTER(!STRSTARTS(STR(?g), 'https://w3id.org/treaty-kg/graph/ontology/')) FILTER(!STRSTARTS(STR(?g), 'https://w3id.org/treaty-kg/graph/data/articles/')) }}")))
+        .await;
+    assert!(unsourced.is_empty(), "graphs without provenance: {unsourced:?}");
+}
