@@ -5,7 +5,7 @@
 use crate::config::{CliFormat, DumpArgs, DumpFormat, LoadArgs, QueryArgs, ValidateArgs};
 use crate::sparql::protocol::parse_query;
 use crate::sparql::results::OutputFormat;
-use crate::store::{GraphTarget, KgStore, ProtocolDataset, QueryJob, StoreLocation, StoreOptions};
+use crate::store::{GraphTarget, KgStore, QueryJob, StoreLocation, StoreOptions};
 use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use oxigraph::io::RdfFormat;
@@ -122,7 +122,7 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let options =
         StoreOptions { union_default_graph: !args.no_union_default_graph, timeout: Duration::from_secs(args.timeout) };
     let store = KgStore::open_read_only(&args.store.store, options)?;
-    let job = QueryJob { query, dataset: ProtocolDataset::default(), bindings: Vec::new(), label: text };
+    let job = QueryJob::new(query, text);
     let mut rx = store.query(job, output).await?;
     let mut stdout = std::io::stdout().lock();
     if format == CliFormat::Table && !is_graph {

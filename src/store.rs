@@ -24,7 +24,7 @@ use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::{
     GraphName, GraphNameRef, Literal, NamedNode, NamedNodeRef, NamedOrBlankNode, Quad, QuadRef, Term, TermRef, Variable,
 };
-use oxigraph::sparql::{CancellationToken, QueryEvaluationError, SparqlEvaluator, UpdateEvaluationError};
+use oxigraph::sparql::{CancellationToken, QueryEvaluationError, QueryResults, SparqlEvaluator, UpdateEvaluationError};
 use oxigraph::store::{StorageError, Store};
 use spargebra::GraphUpdateOperation;
 use std::collections::HashMap;
@@ -112,6 +112,23 @@ pub struct QueryJob {
     pub bindings: Vec<(Variable, Term)>,
     /// The text shown in the running-queries list.
     pub label: String,
+    /// A deadline shorter than the server's (a saved query's own timeout).
+    pub timeout: Option<Duration>,
+}
+
+impl QueryJob {
+    /// A query on the default dataset, with no bindings and the server's deadline.
+    pub fn new(query: spargebra::Query, label: impl Into<String>) -> Self {
+        QueryJob { query, dataset: ProtocolDataset::default(), bindings: Vec::new(), label: label.into(), timeout: None }
+    }
+}
+
+/// A materialized, capped answer (saved queries).
+#[derive(Debug, Clone)]
+pub struct CappedAnswer {
+    pub body: Bytes,
+    /// More rows (or triples) existed than the cap; only the first `cap` were written.
+    pub truncated: bool,
 }
 
 /// Outcome of syncing one source file at start.
@@ -129,6 +146,9 @@ pub type ByteReceiver = mpsc::Receiver<io::Result<Bytes>>;
 pub struct KgStore {
     store: Store,
     generation: Arc<AtomicU64>,
+    /// A digest of the system graph (source-file hashes and the persisted write
+    /// count): the citable version of the data, stable across restarts.
+    data_version: Arc<std::sync::RwLock<String>>,
     running: Arc<RunningQueries>,
     options: Arc<StoreOptions>,
 }
@@ -181,12 +201,15 @@ impl KgStore {
     }
 
     fn from_store(store: Store, options: StoreOptions) -> Self {
-        KgStore {
+        let this = KgStore {
             store,
             generation: Arc::new(AtomicU64::new(0)),
+            data_version: Arc::default(),
             running: Arc::new(RunningQueries::default()),
             options: Arc::new(options),
-        }
+        };
+        this.refresh_version();
+        this
     }
 
     /// A counter bumped after every committed write: caches and ETags key on it.
@@ -202,8 +225,31 @@ impl KgStore {
         &self.running
     }
 
-    fn bump(&self) {
+    /// The citable version of the data: changes with every loaded source file and
+    /// every write, and is the same after a restart when nothing changed.
+    pub fn data_version(&self) -> String {
+        self.data_version.read().expect("data version lock").clone()
+    }
+
+    /// Records a committed write: bumps the generation and recomputes the data
+    /// version. Synchronous (reads the small system graph): call it on the
+    /// blocking pool, right after the commit.
+    fn committed(&self) {
+        self.refresh_version();
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn refresh_version(&self) {
+        let system = NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH);
+        let mut lines: Vec<String> = self
+            .store
+            .quads_for_pattern(None, None, None, Some(system.into()))
+            .filter_map(Result::ok)
+            .map(|q| q.to_string())
+            .collect();
+        lines.sort();
+        let digest = sources::content_hash(lines.join("\n").as_bytes());
+        *self.data_version.write().expect("data version lock") = digest[..16].to_owned();
     }
 
     /// Number of quads in the store.
@@ -221,22 +267,7 @@ impl KgStore {
     /// result is known (so early errors and timeouts get a proper status), then
     /// the rest of the serialization runs in the background into the receiver.
     pub async fn query(&self, job: QueryJob, format: OutputFormat) -> Result<ByteReceiver, StoreError> {
-        let running = self.running.start("query", &job.label, self.options.timeout);
-        let mut prepared = self.evaluator(running.token.clone()).for_query(job.query);
-        if !job.dataset.is_empty() {
-            let dataset = prepared.dataset_mut();
-            dataset.set_default_graph(job.dataset.default_graphs.into_iter().map(GraphName::from).collect());
-            if !job.dataset.named_graphs.is_empty() {
-                dataset.set_available_named_graphs(
-                    job.dataset.named_graphs.into_iter().map(NamedOrBlankNode::from).collect(),
-                );
-            }
-        } else if self.options.union_default_graph && prepared.dataset().is_default_dataset() {
-            prepared.dataset_mut().set_default_graph_as_union();
-        }
-        for (variable, term) in job.bindings {
-            prepared = prepared.substitute_variable(variable, term);
-        }
+        let (prepared, running, timeout) = self.prepare(job);
         let store = self.store.clone();
         let (head_tx, head_rx) = oneshot::channel();
         let (tx, rx) = mpsc::channel(8);
@@ -259,11 +290,102 @@ impl KgStore {
         // query stuck in an in-memory join may notice late: answer the client at the
         // deadline anyway (the token is cancelled; the thread stops at its next check
         // and stays listed in /admin/queries until it does).
-        match tokio::time::timeout(self.options.timeout + Duration::from_millis(250), head_rx).await {
+        match tokio::time::timeout(timeout + Duration::from_millis(250), head_rx).await {
             Ok(head) => head.map_err(|_| StoreError::Storage("the evaluation task ended unexpectedly".into()))??,
-            Err(_) => return Err(StoreError::Timeout(self.options.timeout.as_secs())),
+            Err(_) => return Err(StoreError::Timeout(timeout.as_secs())),
         }
         Ok(rx)
+    }
+
+    /// Evaluates `job` into memory, writing at most `cap` solutions or triples in
+    /// `format` and saying whether more existed. For saved queries, whose answers
+    /// are bounded, cached and carry their truncation in a header.
+    pub async fn query_capped(&self, job: QueryJob, format: OutputFormat, cap: usize) -> Result<CappedAnswer, StoreError> {
+        let (prepared, running, timeout) = self.prepare(job);
+        let store = self.store.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let peeked =
+                prepared.on_store(&store).execute().and_then(Peeked::new).map_err(|e| running.evaluation_error(e))?;
+            let mut body = Vec::new();
+            let truncated = results::serialize_capped(peeked, format, &mut body, cap)
+                .map_err(|e| running.cancel_reason().unwrap_or_else(|| StoreError::Evaluation(e.to_string())))?;
+            Ok(CappedAnswer { body: Bytes::from(body), truncated })
+        });
+        match tokio::time::timeout(timeout + Duration::from_millis(250), task).await {
+            Ok(joined) => joined.map_err(|e| StoreError::Storage(format!("store task failed: {e}")))?,
+            Err(_) => Err(StoreError::Timeout(timeout.as_secs())),
+        }
+    }
+
+    /// Evaluates an ASK query (parameter checks of saved queries).
+    pub async fn ask(&self, job: QueryJob) -> Result<bool, StoreError> {
+        let (prepared, running, _) = self.prepare(job);
+        let store = self.store.clone();
+        blocking(move || match prepared.on_store(&store).execute().map_err(|e| running.evaluation_error(e))? {
+            QueryResults::Boolean(b) => Ok(b),
+            _ => Err(StoreError::Evaluation("not an ASK query".into())),
+        })
+        .await
+    }
+
+    /// The values of the first variable of a SELECT (allowed values of parameters).
+    pub async fn select_terms(&self, job: QueryJob, limit: usize) -> Result<Vec<Term>, StoreError> {
+        let (prepared, running, _) = self.prepare(job);
+        let store = self.store.clone();
+        blocking(move || match prepared.on_store(&store).execute().map_err(|e| running.evaluation_error(e))? {
+            QueryResults::Solutions(solutions) => {
+                let mut terms = Vec::new();
+                for solution in solutions.take(limit) {
+                    let solution = solution.map_err(|e| running.evaluation_error(e))?;
+                    let first = solution.iter().next().map(|(_, term)| term.clone());
+                    terms.extend(first);
+                }
+                Ok(terms)
+            }
+            _ => Err(StoreError::Evaluation("not a SELECT query".into())),
+        })
+        .await
+    }
+
+    /// Checks that `bindings` can be substituted in `query` (each variable is in
+    /// scope, e.g. projected by SELECT), by evaluating it on an empty in-memory
+    /// store. Used when saved queries are loaded.
+    pub fn check_bindings(query: &spargebra::Query, bindings: Vec<(Variable, Term)>) -> Result<(), StoreError> {
+        let empty = Store::new()?;
+        let mut prepared = SparqlEvaluator::new().for_query(query.clone());
+        for (variable, term) in bindings {
+            prepared = prepared.substitute_variable(variable, term);
+        }
+        let result = prepared.on_store(&empty).execute().and_then(Peeked::new);
+        match result {
+            Err(QueryEvaluationError::NotExistingSubstitutedVariable(v)) => {
+                Err(StoreError::Evaluation(format!("variable {v} is not in scope of the query (a SELECT must project it)")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Registers a job, builds its prepared query with dataset and bindings, and
+    /// returns it with its running-query guard and deadline.
+    fn prepare(&self, job: QueryJob) -> (oxigraph::sparql::PreparedSparqlQuery, RunningGuard, Duration) {
+        let timeout = job.timeout.map_or(self.options.timeout, |t| t.min(self.options.timeout));
+        let running = self.running.start("query", &job.label, timeout);
+        let mut prepared = self.evaluator(running.token.clone()).for_query(job.query);
+        if !job.dataset.is_empty() {
+            let dataset = prepared.dataset_mut();
+            dataset.set_default_graph(job.dataset.default_graphs.into_iter().map(GraphName::from).collect());
+            if !job.dataset.named_graphs.is_empty() {
+                dataset.set_available_named_graphs(
+                    job.dataset.named_graphs.into_iter().map(NamedOrBlankNode::from).collect(),
+                );
+            }
+        } else if self.options.union_default_graph && prepared.dataset().is_default_dataset() {
+            prepared.dataset_mut().set_default_graph_as_union();
+        }
+        for (variable, term) in job.bindings {
+            prepared = prepared.substitute_variable(variable, term);
+        }
+        (prepared, running, timeout)
     }
 
     /// Applies a SPARQL update in one transaction.
@@ -293,10 +415,10 @@ impl KgStore {
                 using.set_default_graph_as_union();
             }
         }
-        let store = self.store.clone();
-        let result = blocking(move || {
-            let outcome = prepared.on_store(&store).execute();
-            outcome.map_err(|e| match e {
+        let this = self.clone();
+        blocking(move || {
+            let mut transaction = this.store.start_transaction()?;
+            prepared.on_transaction(&mut transaction).execute().map_err(|e| match e {
                 UpdateEvaluationError::Storage(e) => StoreError::from(e),
                 UpdateEvaluationError::Unexpected(e) => StoreError::Storage(e.to_string()),
                 UpdateEvaluationError::Service(_)
@@ -307,13 +429,13 @@ impl KgStore {
                     Some(reason) => reason,
                     None => StoreError::Evaluation(other.to_string()),
                 },
-            })
+            })?;
+            count_write(&mut transaction)?;
+            transaction.commit()?;
+            this.committed();
+            Ok(())
         })
-        .await;
-        if result.is_ok() {
-            self.bump();
-        }
-        result
+        .await
     }
 
     /// Up to `limit` named graphs of the store, in store order.
@@ -390,8 +512,9 @@ impl KgStore {
         format: RdfFormat,
         replace: bool,
     ) -> Result<bool, StoreError> {
-        let store = self.store.clone();
-        let created = blocking(move || {
+        let this = self.clone();
+        blocking(move || {
+            let store = &this.store;
             let base = match &target {
                 GraphTarget::Named(g) => g.as_str().to_owned(),
                 GraphTarget::Default => vocab::BASE_IRI.to_owned(),
@@ -417,46 +540,49 @@ impl KgStore {
             for quad in &quads {
                 transaction.insert(QuadRef::new(&quad.subject, &quad.predicate, &quad.object, target.as_ref()));
             }
+            count_write(&mut transaction)?;
             transaction.commit()?;
+            this.committed();
             Ok(!existed)
         })
-        .await?;
-        self.bump();
-        Ok(created)
+        .await
     }
 
     /// Adds every quad of a dataset body (N-Quads, TriG) in one transaction.
     pub async fn add_dataset(&self, body: Bytes, format: RdfFormat) -> Result<usize, StoreError> {
-        let store = self.store.clone();
-        let count = blocking(move || {
+        let this = self.clone();
+        blocking(move || {
             let quads = parse_body(&body, format, vocab::BASE_IRI)?;
-            let mut transaction = store.start_transaction()?;
+            let mut transaction = this.store.start_transaction()?;
             transaction.extend(&quads);
+            count_write(&mut transaction)?;
             transaction.commit()?;
+            this.committed();
             Ok(quads.len())
         })
-        .await?;
-        self.bump();
-        Ok(count)
+        .await
     }
 
     /// Deletes a named graph (or empties the default graph).
     pub async fn delete_graph(&self, target: GraphTarget) -> Result<(), StoreError> {
-        let store = self.store.clone();
-        blocking(move || match &target {
-            GraphTarget::Default => Ok(store.clear_graph(GraphNameRef::DefaultGraph)?),
-            GraphTarget::Named(g) => {
-                let mut transaction = store.start_transaction()?;
-                if !transaction.contains_named_graph(g)? {
-                    return Err(StoreError::GraphNotFound(g.to_string()));
+        let this = self.clone();
+        blocking(move || {
+            let mut transaction = this.store.start_transaction()?;
+            match &target {
+                GraphTarget::Default => transaction.clear_graph(GraphNameRef::DefaultGraph)?,
+                GraphTarget::Named(g) => {
+                    if !transaction.contains_named_graph(g)? {
+                        return Err(StoreError::GraphNotFound(g.to_string()));
+                    }
+                    transaction.remove_named_graph(g)?;
                 }
-                transaction.remove_named_graph(g)?;
-                Ok(transaction.commit()?)
             }
+            count_write(&mut transaction)?;
+            transaction.commit()?;
+            this.committed();
+            Ok(())
         })
-        .await?;
-        self.bump();
-        Ok(())
+        .await
     }
 
     /// Loads each source file whose content changed since it was last loaded
@@ -526,7 +652,7 @@ impl KgStore {
             report.push(SourceSync::Loaded { graph: graph.to_string(), quads: quads.len() });
         }
         if report.iter().any(|r| matches!(r, SourceSync::Loaded { .. })) {
-            self.bump();
+            self.committed();
         }
         Ok(report)
     }
@@ -566,8 +692,11 @@ impl KgStore {
             .and_then(|()| loader.commit().map_err(LoadFailure::from))
             .map_err(|e| StoreError::Parse(format!("{}: {e}", path.display())))?;
         progress(count);
+        let mut transaction = self.store.start_transaction()?;
+        count_write(&mut transaction)?;
+        transaction.commit()?;
         self.store.flush()?;
-        self.bump();
+        self.committed();
         Ok(count)
     }
 
@@ -583,6 +712,29 @@ enum LoadFailure {
     Parse(#[from] oxigraph::io::RdfParseError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// Increments the persisted write counter (`tkg:writeCount` of the system graph)
+/// inside a write's own transaction, so the data version changes with every write
+/// and survives restarts.
+fn count_write(transaction: &mut oxigraph::store::Transaction<'_>) -> Result<(), StorageError> {
+    let system = NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH);
+    let count_p = NamedNodeRef::new_unchecked(vocab::WRITE_COUNT);
+    let old: Vec<Quad> =
+        transaction.quads_for_pattern(Some(system.into()), Some(count_p), None, Some(system.into())).collect::<Result<_, _>>()?;
+    let previous = old
+        .first()
+        .and_then(|q| match &q.object {
+            Term::Literal(l) => l.value().parse::<u64>().ok(),
+            _ => None,
+        })
+        .unwrap_or(0);
+    for q in &old {
+        transaction.remove(q);
+    }
+    let next = Literal::from(previous + 1);
+    transaction.insert(QuadRef::new(system, count_p, &next, system));
+    Ok(())
 }
 
 fn service_refusal() -> String {

@@ -18,6 +18,10 @@ pub const CONTENT_HASH: &str = "https://w3id.org/treaty-kg/ontology#contentHash"
 /// `tkg:containsGraph`: a named graph that a quad file (TriG, N-Quads) brought in.
 pub const CONTAINS_GRAPH: &str = "https://w3id.org/treaty-kg/ontology#containsGraph";
 
+/// `tkg:writeCount`: how many writes (updates, Graph Store writes, loads) the
+/// store has committed; part of the data version.
+pub const WRITE_COUNT: &str = "https://w3id.org/treaty-kg/ontology#writeCount";
+
 /// `tkg:assertedIn`: derived by the validator, never stored: the named graph a
 /// statement about the subject is asserted in.
 pub const ASSERTED_IN: &str = "https://w3id.org/treaty-kg/ontology#assertedIn";

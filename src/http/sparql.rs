@@ -60,7 +60,7 @@ async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
     match request {
         SparqlRequest::Query { text, query, dataset, format } => {
             let (media_type, output) = negotiate_query(&query, headers, format.as_deref())?;
-            let job = QueryJob { query: *query, dataset, bindings: Vec::new(), label: text };
+            let job = QueryJob { dataset, ..QueryJob::new(*query, text) };
             let body = state.store.query(job, output).await?;
             Ok(stream_response(media_type, body))
         }

@@ -96,6 +96,43 @@ pub fn serialize(peeked: Peeked<'_>, format: OutputFormat, writer: impl Write) -
     Ok(())
 }
 
+/// Writes at most `cap` solutions (or triples) of a peeked result; returns whether
+/// more existed (the answer is truncated).
+pub fn serialize_capped(peeked: Peeked<'_>, format: OutputFormat, writer: impl Write, cap: usize) -> io::Result<bool> {
+    let mut truncated = false;
+    match (peeked, format) {
+        (Peeked::Boolean(value), OutputFormat::Results(f)) => {
+            QueryResultsSerializer::from_format(f).serialize_boolean_to_writer(writer, value)?;
+        }
+        (Peeked::Solutions { variables, first, rest }, OutputFormat::Results(f)) => {
+            let mut serializer = QueryResultsSerializer::from_format(f).serialize_solutions_to_writer(writer, variables)?;
+            for (i, solution) in first.into_iter().map(Ok).chain(rest).enumerate() {
+                let solution = solution.map_err(io_error)?;
+                if i >= cap {
+                    truncated = true;
+                    break;
+                }
+                serializer.serialize(&solution)?;
+            }
+            serializer.finish()?;
+        }
+        (Peeked::Graph { first, rest }, OutputFormat::Rdf(f)) => {
+            let mut serializer = rdf_serializer(f).for_writer(writer);
+            for (i, triple) in first.into_iter().map(Ok).chain(rest).enumerate() {
+                let triple = triple.map_err(io_error)?;
+                if i >= cap {
+                    truncated = true;
+                    break;
+                }
+                serializer.serialize_triple(&triple)?;
+            }
+            serializer.finish()?;
+        }
+        (_, format) => return Err(io::Error::other(format!("{format:?} cannot carry this kind of query result"))),
+    }
+    Ok(truncated)
+}
+
 /// An RDF serializer with our prefixes where the syntax has them.
 pub fn rdf_serializer(format: RdfFormat) -> RdfSerializer {
     PREFIXES.iter().fold(RdfSerializer::from_format(format), |s, (name, iri)| {
