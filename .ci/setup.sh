@@ -17,3 +17,10 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# The OpenAPI test validates /openapi.json with a real validator (PyPI).
+if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
+  echo "setup: installing openapi-spec-validator (validates /openapi.json in the tests)" >&2
+  python3 -m pip install -q --disable-pip-version-check openapi-spec-validator >/dev/null 2>&1 \
+    || python3 -m pip install -q --break-system-packages openapi-spec-validator
+fi

@@ -2,7 +2,7 @@
 //! Each opens the store itself (read-only where it only reads, so it can run
 //! beside a server), does one thing, and reports on stderr.
 
-use crate::config::{CliFormat, DumpArgs, DumpFormat, LoadArgs, QueryArgs, ValidateArgs};
+use crate::config::{CliFormat, DumpArgs, DumpFormat, LoadArgs, QueriesArgs, QueryArgs, RunArgs, ValidateArgs};
 use crate::sparql::protocol::parse_query;
 use crate::sparql::results::OutputFormat;
 use crate::store::{GraphTarget, KgStore, QueryJob, StoreLocation, StoreOptions};
@@ -100,25 +100,7 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     };
     let query = parse_query(&text).map_err(|e| anyhow!("{e}"))?;
     let is_graph = matches!(query, spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. });
-    let format = args.format.unwrap_or(if is_graph { CliFormat::Turtle } else { CliFormat::Table });
-    let output = match (format, is_graph) {
-        (CliFormat::Table, false) | (CliFormat::Json, false) => OutputFormat::Results(QueryResultsFormat::Json),
-        (CliFormat::Csv, false) => OutputFormat::Results(QueryResultsFormat::Csv),
-        (CliFormat::Tsv, false) => OutputFormat::Results(QueryResultsFormat::Tsv),
-        (CliFormat::Xml, false) => OutputFormat::Results(QueryResultsFormat::Xml),
-        (CliFormat::Table | CliFormat::Turtle, true) => OutputFormat::Rdf(RdfFormat::Turtle),
-        (CliFormat::Ntriples, true) => OutputFormat::Rdf(RdfFormat::NTriples),
-        (CliFormat::Nquads, true) => OutputFormat::Rdf(RdfFormat::NQuads),
-        (CliFormat::Trig, true) => OutputFormat::Rdf(RdfFormat::TriG),
-        (CliFormat::Jsonld | CliFormat::Json, true) => OutputFormat::Rdf(crate::conneg::json_ld()),
-        (CliFormat::Xml, true) => OutputFormat::Rdf(RdfFormat::RdfXml),
-        (other, _) => {
-            return Err(anyhow!(
-                "--format {other:?} does not fit a {} query",
-                if is_graph { "CONSTRUCT/DESCRIBE" } else { "SELECT/ASK" }
-            ))
-        }
-    };
+    let (format, output) = output_format(args.format, is_graph)?;
     let options =
         StoreOptions { union_default_graph: !args.no_union_default_graph, timeout: Duration::from_secs(args.timeout) };
     let store = KgStore::open_read_only(&args.store.store, options)?;
@@ -137,6 +119,80 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
         }
     }
     stdout.flush()?;
+    Ok(())
+}
+
+/// The output of a CLI query: the chosen format (table and turtle by default) and
+/// what the store writes for it.
+fn output_format(format: Option<CliFormat>, is_graph: bool) -> anyhow::Result<(CliFormat, OutputFormat)> {
+    let format = format.unwrap_or(if is_graph { CliFormat::Turtle } else { CliFormat::Table });
+    let output = match (format, is_graph) {
+        (CliFormat::Table, false) | (CliFormat::Json, false) => OutputFormat::Results(QueryResultsFormat::Json),
+        (CliFormat::Csv, false) => OutputFormat::Results(QueryResultsFormat::Csv),
+        (CliFormat::Tsv, false) => OutputFormat::Results(QueryResultsFormat::Tsv),
+        (CliFormat::Xml, false) => OutputFormat::Results(QueryResultsFormat::Xml),
+        (CliFormat::Table | CliFormat::Turtle, true) => OutputFormat::Rdf(RdfFormat::Turtle),
+        (CliFormat::Ntriples, true) => OutputFormat::Rdf(RdfFormat::NTriples),
+        (CliFormat::Nquads, true) => OutputFormat::Rdf(RdfFormat::NQuads),
+        (CliFormat::Trig, true) => OutputFormat::Rdf(RdfFormat::TriG),
+        (CliFormat::Jsonld | CliFormat::Json, true) => OutputFormat::Rdf(crate::conneg::json_ld()),
+        (CliFormat::Xml, true) => OutputFormat::Rdf(RdfFormat::RdfXml),
+        (other, _) => {
+            return Err(anyhow!(
+                "--format {other:?} does not fit a {} query",
+                if is_graph { "CONSTRUCT/DESCRIBE" } else { "SELECT/ASK" }
+            ))
+        }
+    };
+    Ok((format, output))
+}
+
+/// `treaty-kg queries`: the catalogue, one query a line with its parameters.
+pub fn queries(args: QueriesArgs) -> anyhow::Result<()> {
+    let catalogue = crate::queries::Catalogue::load(&args.queries).map_err(|e| anyhow!("{e}"))?;
+    let mut out = std::io::stdout().lock();
+    for q in catalogue.iter() {
+        writeln!(out, "{:<32} {}", q.name, q.summary)?;
+        for p in &q.params {
+            let need = if p.required { "required" } else { "optional" };
+            let default = p.default.as_deref().map(|d| format!(", default {d}")).unwrap_or_default();
+            writeln!(out, "    --param {}=…  {} ({need}{default})", p.name, p.kind.describe())?;
+        }
+    }
+    writeln!(out, "{} saved queries", catalogue.len())?;
+    Ok(())
+}
+
+/// `treaty-kg run NAME [--param k=v]... [--format …]`
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let catalogue = crate::queries::Catalogue::load(&args.queries).map_err(|e| anyhow!("{e}"))?;
+    let query = catalogue
+        .get(&args.name)
+        .ok_or_else(|| anyhow!("no saved query is named {:?}; `treaty-kg queries` lists them", args.name))?;
+    let pairs = args
+        .params
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| anyhow!("--param {p:?} must be NAME=VALUE"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let bindings = crate::queries::params::bind(&query.params, &pairs).map_err(|e| anyhow!("{e}"))?;
+    let (format, output) = output_format(args.format, query.is_graph())?;
+    let store = KgStore::open_read_only(&args.store.store, StoreOptions::default())?;
+    crate::queries::check_against_store(&store, &query, &bindings).await.map_err(|e| anyhow!("{e}"))?;
+    let job = QueryJob { bindings, timeout: query.timeout, ..QueryJob::new(query.query.clone(), &query.name) };
+    let answer = store.query_capped(job, output, query.row_cap).await?;
+    let mut stdout = std::io::stdout().lock();
+    if format == CliFormat::Table && !query.is_graph() {
+        stdout.write_all(render_table(&answer.body)?.as_bytes())?;
+    } else {
+        stdout.write_all(&answer.body)?;
+    }
+    if answer.truncated {
+        eprintln!("note: the answer was cut at {} rows (the query's row cap)", query.row_cap);
+    }
     Ok(())
 }
 

@@ -39,6 +39,34 @@ pub enum Command {
     Dump(DumpArgs),
     /// Check RDF files against the SHACL shapes; print each violation and exit 1 if any.
     Validate(ValidateArgs),
+    /// List the saved queries of the catalogue.
+    Queries(QueriesArgs),
+    /// Run a saved query against the store.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QueriesArgs {
+    /// Folder of saved queries.
+    #[arg(long, value_name = "DIR", default_value = "queries")]
+    pub queries: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The saved query's name (its file stem).
+    pub name: String,
+    /// A parameter value, NAME=VALUE (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Output format (table for SELECT/ASK, turtle for CONSTRUCT/DESCRIBE when omitted).
+    #[arg(long, value_enum)]
+    pub format: Option<CliFormat>,
+    /// Folder of saved queries.
+    #[arg(long, value_name = "DIR", default_value = "queries")]
+    pub queries: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +118,9 @@ pub struct ServeArgs {
     /// (`--union-default-graph=false` for the store's own, separate default graph).
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub union_default_graph: bool,
+    /// Folder of saved queries (`*.rq`); reloaded when it changes.
+    #[arg(long, value_name = "DIR", default_value = "queries")]
+    pub queries: PathBuf,
     /// The public URL of this server, when it runs behind a proxy
     /// (defaults to http://<Host header>).
     #[arg(long, value_name = "URL")]
@@ -173,6 +204,8 @@ pub struct Config {
     pub write_token: Option<String>,
     pub max_body_bytes: usize,
     pub public_url: Option<String>,
+    /// The saved-query folder, if there is one.
+    pub queries_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -186,6 +219,7 @@ impl Config {
             write_token: None,
             max_body_bytes: 64 * 1024 * 1024,
             public_url: None,
+            queries_dir: None,
         }
     }
 
@@ -239,6 +273,7 @@ impl Config {
             write_token,
             max_body_bytes: args.max_body_bytes,
             public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            queries_dir: args.queries.is_dir().then_some(args.queries),
         })
     }
 }

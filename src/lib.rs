@@ -14,6 +14,7 @@
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
 //! - [`http`] — thin handlers, one sub-router per concern, and the layers.
 //! - [`error`] — `AppError`, the one place errors become status codes.
+//! - [`queries`] — saved queries: catalogue, typed parameters, OpenAPI, RDF, cache.
 //! - [`validate`] — SHACL validation of the repository's RDF (rudof's engine).
 //! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump/validate).
 //!
@@ -41,6 +42,7 @@ pub mod conneg;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod queries;
 pub mod sources;
 pub mod sparql;
 pub mod store;
@@ -69,16 +71,26 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
             SourceSync::Unchanged { graph } => tracing::debug!(%graph, "source file unchanged"),
         }
     }
-    Ok(AppState { store, config: Arc::new(config), metrics: Arc::default() })
+    let queries = queries::Registry::open(config.queries_dir.clone())
+        .map_err(|e| anyhow::anyhow!("the saved queries do not load:\n{e}"))?;
+    tracing::info!(queries = queries.current().len(), "saved queries loaded");
+    Ok(AppState {
+        store,
+        config: Arc::new(config),
+        metrics: Arc::default(),
+        queries: Arc::new(queries),
+        cache: Arc::default(),
+    })
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight
-/// requests finish.
+/// requests finish. Also watches the saved-query folder for changes.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state.queries.watch(std::time::Duration::from_secs(2));
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 

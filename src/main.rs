@@ -22,6 +22,8 @@ async fn main() {
         Command::Dump(args) => {
             tokio::task::spawn_blocking(move || treaty_kg::cli::dump(args)).await.unwrap_or_else(|e| Err(e.into()))
         }
+        Command::Queries(args) => treaty_kg::cli::queries(args),
+        Command::Run(args) => treaty_kg::cli::run(args).await,
         Command::Validate(args) => match treaty_kg::cli::validate(args) {
             Ok(true) => Ok(()),
             Ok(false) => std::process::exit(1),

@@ -22,6 +22,17 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SavedQueryLabels {
+    pub query: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueryNameLabels {
+    pub query: String,
+}
+
 /// The server's metrics and their registry.
 pub struct Metrics {
     registry: Registry,
@@ -29,6 +40,8 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     timeouts: Counter,
     store_quads: Gauge<i64, AtomicI64>,
+    saved_calls: Family<SavedQueryLabels, Counter>,
+    saved_latency: Family<QueryNameLabels, Histogram>,
     /// The store generation `store_quads` was counted at (counting is a full scan).
     counted_at: Mutex<Option<u64>>,
 }
@@ -46,7 +59,26 @@ impl Default for Metrics {
         registry.register("http_request_duration_seconds", "Time to the response head, by route", latency.clone());
         registry.register("query_timeouts", "Queries and updates cancelled at their deadline", timeouts.clone());
         registry.register("store_quads", "Quads in the store", store_quads.clone());
-        Metrics { registry, requests, latency, timeouts, store_quads, counted_at: Mutex::new(None) }
+        let saved_calls = Family::<SavedQueryLabels, Counter>::default();
+        let saved_latency = Family::<QueryNameLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 20))
+        });
+        registry.register(
+            "saved_query_calls",
+            "Saved-query calls by query and outcome (ok, cached, not_modified, truncated, timeout, error)",
+            saved_calls.clone(),
+        );
+        registry.register("saved_query_duration_seconds", "Saved-query latency by query", saved_latency.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+            timeouts,
+            store_quads,
+            saved_calls,
+            saved_latency,
+            counted_at: Mutex::new(None),
+        }
     }
 }
 
@@ -59,6 +91,13 @@ impl Metrics {
         if timed_out {
             self.timeouts.inc();
         }
+    }
+
+    pub fn record_saved_query(&self, query: &str, outcome: &str, seconds: f64) {
+        self.saved_calls
+            .get_or_create(&SavedQueryLabels { query: query.to_owned(), outcome: outcome.to_owned() })
+            .inc();
+        self.saved_latency.get_or_create(&QueryNameLabels { query: query.to_owned() }).observe(seconds);
     }
 
     /// Whether the quad count must be recomputed for store generation `generation`.

@@ -108,7 +108,8 @@ impl ProtocolDataset {
 pub struct QueryJob {
     pub query: spargebra::Query,
     pub dataset: ProtocolDataset,
-    /// Values bound to variables of the query (saved-query parameters).
+    /// Values bound to variables of the query (saved-query parameters), joined
+    /// into the query's algebra as a one-row VALUES table (`sparql::bind`).
     pub bindings: Vec<(Variable, Term)>,
     /// The text shown in the running-queries list.
     pub label: String,
@@ -119,7 +120,13 @@ pub struct QueryJob {
 impl QueryJob {
     /// A query on the default dataset, with no bindings and the server's deadline.
     pub fn new(query: spargebra::Query, label: impl Into<String>) -> Self {
-        QueryJob { query, dataset: ProtocolDataset::default(), bindings: Vec::new(), label: label.into(), timeout: None }
+        QueryJob {
+            query,
+            dataset: ProtocolDataset::default(),
+            bindings: Vec::new(),
+            label: label.into(),
+            timeout: None,
+        }
     }
 }
 
@@ -267,7 +274,7 @@ impl KgStore {
     /// result is known (so early errors and timeouts get a proper status), then
     /// the rest of the serialization runs in the background into the receiver.
     pub async fn query(&self, job: QueryJob, format: OutputFormat) -> Result<ByteReceiver, StoreError> {
-        let (prepared, running, timeout) = self.prepare(job);
+        let (prepared, running, timeout) = self.prepare(job)?;
         let store = self.store.clone();
         let (head_tx, head_rx) = oneshot::channel();
         let (tx, rx) = mpsc::channel(8);
@@ -300,8 +307,13 @@ impl KgStore {
     /// Evaluates `job` into memory, writing at most `cap` solutions or triples in
     /// `format` and saying whether more existed. For saved queries, whose answers
     /// are bounded, cached and carry their truncation in a header.
-    pub async fn query_capped(&self, job: QueryJob, format: OutputFormat, cap: usize) -> Result<CappedAnswer, StoreError> {
-        let (prepared, running, timeout) = self.prepare(job);
+    pub async fn query_capped(
+        &self,
+        job: QueryJob,
+        format: OutputFormat,
+        cap: usize,
+    ) -> Result<CappedAnswer, StoreError> {
+        let (prepared, running, timeout) = self.prepare(job)?;
         let store = self.store.clone();
         let task = tokio::task::spawn_blocking(move || {
             let peeked =
@@ -319,7 +331,7 @@ impl KgStore {
 
     /// Evaluates an ASK query (parameter checks of saved queries).
     pub async fn ask(&self, job: QueryJob) -> Result<bool, StoreError> {
-        let (prepared, running, _) = self.prepare(job);
+        let (prepared, running, _) = self.prepare(job)?;
         let store = self.store.clone();
         blocking(move || match prepared.on_store(&store).execute().map_err(|e| running.evaluation_error(e))? {
             QueryResults::Boolean(b) => Ok(b),
@@ -330,7 +342,7 @@ impl KgStore {
 
     /// The values of the first variable of a SELECT (allowed values of parameters).
     pub async fn select_terms(&self, job: QueryJob, limit: usize) -> Result<Vec<Term>, StoreError> {
-        let (prepared, running, _) = self.prepare(job);
+        let (prepared, running, _) = self.prepare(job)?;
         let store = self.store.clone();
         blocking(move || match prepared.on_store(&store).execute().map_err(|e| running.evaluation_error(e))? {
             QueryResults::Solutions(solutions) => {
@@ -347,30 +359,17 @@ impl KgStore {
         .await
     }
 
-    /// Checks that `bindings` can be substituted in `query` (each variable is in
-    /// scope, e.g. projected by SELECT), by evaluating it on an empty in-memory
-    /// store. Used when saved queries are loaded.
-    pub fn check_bindings(query: &spargebra::Query, bindings: Vec<(Variable, Term)>) -> Result<(), StoreError> {
-        let empty = Store::new()?;
-        let mut prepared = SparqlEvaluator::new().for_query(query.clone());
-        for (variable, term) in bindings {
-            prepared = prepared.substitute_variable(variable, term);
-        }
-        let result = prepared.on_store(&empty).execute().and_then(Peeked::new);
-        match result {
-            Err(QueryEvaluationError::NotExistingSubstitutedVariable(v)) => {
-                Err(StoreError::Evaluation(format!("variable {v} is not in scope of the query (a SELECT must project it)")))
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// Registers a job, builds its prepared query with dataset and bindings, and
     /// returns it with its running-query guard and deadline.
-    fn prepare(&self, job: QueryJob) -> (oxigraph::sparql::PreparedSparqlQuery, RunningGuard, Duration) {
+    fn prepare(
+        &self,
+        job: QueryJob,
+    ) -> Result<(oxigraph::sparql::PreparedSparqlQuery, RunningGuard, Duration), StoreError> {
         let timeout = job.timeout.map_or(self.options.timeout, |t| t.min(self.options.timeout));
         let running = self.running.start("query", &job.label, timeout);
-        let mut prepared = self.evaluator(running.token.clone()).for_query(job.query);
+        let query =
+            crate::sparql::bind::bind(job.query, &job.bindings).map_err(|e| StoreError::Evaluation(e.to_string()))?;
+        let mut prepared = self.evaluator(running.token.clone()).for_query(query);
         if !job.dataset.is_empty() {
             let dataset = prepared.dataset_mut();
             dataset.set_default_graph(job.dataset.default_graphs.into_iter().map(GraphName::from).collect());
@@ -382,10 +381,7 @@ impl KgStore {
         } else if self.options.union_default_graph && prepared.dataset().is_default_dataset() {
             prepared.dataset_mut().set_default_graph_as_union();
         }
-        for (variable, term) in job.bindings {
-            prepared = prepared.substitute_variable(variable, term);
-        }
-        (prepared, running, timeout)
+        Ok((prepared, running, timeout))
     }
 
     /// Applies a SPARQL update in one transaction.
@@ -720,8 +716,9 @@ enum LoadFailure {
 fn count_write(transaction: &mut oxigraph::store::Transaction<'_>) -> Result<(), StorageError> {
     let system = NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH);
     let count_p = NamedNodeRef::new_unchecked(vocab::WRITE_COUNT);
-    let old: Vec<Quad> =
-        transaction.quads_for_pattern(Some(system.into()), Some(count_p), None, Some(system.into())).collect::<Result<_, _>>()?;
+    let old: Vec<Quad> = transaction
+        .quads_for_pattern(Some(system.into()), Some(count_p), None, Some(system.into()))
+        .collect::<Result<_, _>>()?;
     let previous = old
         .first()
         .and_then(|q| match &q.object {

@@ -6,6 +6,7 @@
 
 mod gsp;
 mod ops;
+mod queries;
 mod sparql;
 
 use crate::config::Config;
@@ -14,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::store::{ByteReceiver, KgStore, StoreError};
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use axum::Router;
 use std::sync::Arc;
@@ -28,6 +29,10 @@ pub struct AppState {
     pub store: KgStore,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// The saved-query catalogue in service (reloadable).
+    pub queries: Arc<crate::queries::Registry>,
+    /// Answers of saved queries, keyed by query, bindings, format and data version.
+    pub cache: Arc<crate::queries::cache::AnswerCache>,
 }
 
 /// The whole application as a router.
@@ -39,11 +44,19 @@ pub fn router(state: AppState) -> Router {
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD, Method::POST])
         .allow_headers([header::ACCEPT, header::CONTENT_TYPE])
-        .expose_headers([header::CONTENT_TYPE, header::ETAG]);
+        .expose_headers([
+            header::CONTENT_TYPE,
+            header::ETAG,
+            header::LINK,
+            HeaderName::from_static("x-query-version"),
+            HeaderName::from_static("x-data-version"),
+            HeaderName::from_static("x-result-truncated"),
+        ]);
     Router::new()
         .merge(sparql::routes())
         .merge(gsp::routes())
         .merge(ops::routes())
+        .merge(queries::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         .layer(CompressionLayer::new())
         .layer(cors)

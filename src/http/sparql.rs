@@ -110,9 +110,12 @@ pub fn pick<T: Clone>(
 async fn service_description(state: &AppState, headers: &HeaderMap) -> Result<Response, AppError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let (media_type, format) = pick(&conneg::rdf_formats(), accept, None)?;
-    let endpoint = format!("{}/sparql", public_base(&state.config, headers));
+    let base = public_base(&state.config, headers);
+    let endpoint = format!("{base}/sparql");
+    let catalogue = format!("{base}/queries");
     let graphs = state.store.named_graphs(1000).await?;
-    let graph = service_description::describe(&endpoint, state.store.options().union_default_graph, &graphs);
+    let graph =
+        service_description::describe(&endpoint, state.store.options().union_default_graph, &graphs, Some(&catalogue));
     let mut serializer = rdf_serializer(format).for_writer(Vec::new());
     for triple in &graph {
         serializer.serialize_triple(triple).map_err(AppError::internal)?;

@@ -36,7 +36,6 @@ pub const PREFIXES: &[(&str, &str)] = &[
     ("sd", "http://www.w3.org/ns/sparql-service-description#"),
     ("void", "http://rdfs.org/ns/void#"),
     ("tkg", "https://w3id.org/treaty-kg/ontology#"),
-    ("id", "https://w3id.org/treaty-kg/id/"),
 ];
 
 /// A query result whose first item has been evaluated, so that errors raised before
@@ -105,7 +104,8 @@ pub fn serialize_capped(peeked: Peeked<'_>, format: OutputFormat, writer: impl W
             QueryResultsSerializer::from_format(f).serialize_boolean_to_writer(writer, value)?;
         }
         (Peeked::Solutions { variables, first, rest }, OutputFormat::Results(f)) => {
-            let mut serializer = QueryResultsSerializer::from_format(f).serialize_solutions_to_writer(writer, variables)?;
+            let mut serializer =
+                QueryResultsSerializer::from_format(f).serialize_solutions_to_writer(writer, variables)?;
             for (i, solution) in first.into_iter().map(Ok).chain(rest).enumerate() {
                 let solution = solution.map_err(io_error)?;
                 if i >= cap {

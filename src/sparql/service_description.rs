@@ -29,8 +29,13 @@ fn sd(local: &str) -> NamedNode {
 }
 
 /// Describes the endpoint at `endpoint` (an absolute URL) over a store holding
-/// `named_graphs`.
-pub fn describe(endpoint: &str, union_default_graph: bool, named_graphs: &[NamedNode]) -> Graph {
+/// `named_graphs`, linking the saved-query `catalogue` when there is one.
+pub fn describe(
+    endpoint: &str,
+    union_default_graph: bool,
+    named_graphs: &[NamedNode],
+    catalogue: Option<&str>,
+) -> Graph {
     let mut graph = Graph::new();
     let service = NamedNode::new(endpoint).unwrap_or_else(|_| NamedNode::new_unchecked("urn:treaty-kg:endpoint"));
     let rdf_type = NamedNode::new_unchecked(RDF_TYPE);
@@ -52,6 +57,14 @@ pub fn describe(endpoint: &str, union_default_graph: bool, named_graphs: &[Named
     }
     for format in INPUT_FORMATS {
         add(&s, sd("inputFormat"), NamedNode::new_unchecked(format!("{FORMATS}{format}")).into());
+    }
+    if let Some(catalogue) = catalogue {
+        // The saved-query catalogue (a dcat:Catalog of the queries this server runs).
+        add(
+            &s,
+            NamedNode::new_unchecked("http://www.w3.org/2000/01/rdf-schema#seeAlso"),
+            NamedNode::new_unchecked(catalogue).into(),
+        );
     }
     let dataset: NamedOrBlankNode = BlankNode::default().into();
     add(&s, sd("defaultDataset"), dataset.clone().into());

@@ -175,7 +175,9 @@ fn cli_load_query_dump() {
     let dumped = dataset(&out.stdout, oxigraph::io::RdfFormat::NQuads);
     // The 20 loaded quads, and the write counter in the system graph (one load per file).
     assert_eq!(dumped.len(), 21);
-    assert!(dumped.iter().any(|q| q.predicate.as_str().ends_with("#writeCount") && q.object.to_string().starts_with("\"2\"")));
+    assert!(dumped
+        .iter()
+        .any(|q| q.predicate.as_str().ends_with("#writeCount") && q.object.to_string().starts_with("\"2\"")));
     let out = Command::new(BIN)
         .args(["dump", "--format", "trig", "--graph", "http://example.org/g", "--store"])
         .arg(&store)

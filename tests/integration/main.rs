@@ -9,4 +9,5 @@ mod graph_store;
 mod knowledge_graph;
 mod lifecycle;
 mod operations;
+mod saved_queries;
 mod sparql_protocol;

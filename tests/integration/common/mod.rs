@@ -31,6 +31,7 @@ pub struct Options {
     pub sources: Vec<PathBuf>,
     pub max_body_bytes: usize,
     pub union_default_graph: bool,
+    pub queries_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -41,6 +42,7 @@ impl Default for Options {
             sources: vec![fixture("sample.ttl"), fixture("extra.nt")],
             max_body_bytes: 1024 * 1024,
             union_default_graph: true,
+            queries_dir: None,
         }
     }
 }
@@ -57,6 +59,7 @@ impl TestServer {
         config.store_options.union_default_graph = options.union_default_graph;
         config.sources = options.sources;
         config.max_body_bytes = options.max_body_bytes;
+        config.queries_dir = options.queries_dir;
         let state = tokio::task::spawn_blocking(move || treaty_kg::build_state(config)).await.unwrap().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -180,7 +183,12 @@ pub fn repo(path: &str) -> PathBuf {
 
 /// A server loaded with the repository's ontology/ and data/.
 pub async fn knowledge_graph_server() -> TestServer {
-    TestServer::with(Options { sources: vec![repo("ontology"), repo("data")], ..Options::default() }).await
+    TestServer::with(Options {
+        sources: vec![repo("ontology"), repo("data")],
+        queries_dir: Some(repo("queries")),
+        ..Options::default()
+    })
+    .await
 }
 
 /// A term as plain text: IRIs bare, literals by value.
@@ -199,26 +207,31 @@ impl TestServer {
         let status = response.status();
         let body = response.bytes().await.unwrap();
         assert_eq!(status, 200, "{query}\n{}", String::from_utf8_lossy(&body));
-        match QueryResultsParser::from_format(QueryResultsFormat::Json).for_slice(&body).unwrap() {
-            SliceQueryResultsParserOutput::Solutions(solutions) => {
-                let variables = solutions.variables().to_vec();
-                let mut rows: Vec<Vec<String>> = solutions
-                    .map(|s| {
-                        let s = s.unwrap();
-                        variables.iter().map(|v| s.get(v).map(plain).unwrap_or_default()).collect()
-                    })
-                    .collect();
-                rows.sort();
-                rows
-            }
-            SliceQueryResultsParserOutput::Boolean(_) => panic!("expected solutions"),
-        }
+        results_table(&body)
     }
 
     pub async fn ask(&self, query: &str) -> bool {
         let response = self.query(query, "application/sparql-results+json").await;
         assert_eq!(response.status(), 200, "{query}");
         boolean(&response.bytes().await.unwrap(), QueryResultsFormat::Json)
+    }
+}
+
+/// SPARQL JSON results as plain-text rows, columns in head order, rows sorted.
+pub fn results_table(body: &[u8]) -> Vec<Vec<String>> {
+    match QueryResultsParser::from_format(QueryResultsFormat::Json).for_slice(body).unwrap() {
+        SliceQueryResultsParserOutput::Solutions(solutions) => {
+            let variables = solutions.variables().to_vec();
+            let mut rows: Vec<Vec<String>> = solutions
+                .map(|s| {
+                    let s = s.unwrap();
+                    variables.iter().map(|v| s.get(v).map(plain).unwrap_or_default()).collect()
+                })
+                .collect();
+            rows.sort();
+            rows
+        }
+        SliceQueryResultsParserOutput::Boolean(_) => panic!("expected solutions"),
     }
 }
 

@@ -1,0 +1,276 @@
+//! `/queries`, `/queries/{name}`, `/queries/{name}.rq`, `/openapi.json`: the
+//! saved-query catalogue and its runs.
+
+use super::sparql::{negotiate_query, pick};
+use super::{public_base, set_content_type, AppState};
+use crate::conneg;
+use crate::error::AppError;
+use crate::queries::cache::{CacheKey, CachedAnswer};
+use crate::queries::params;
+use crate::queries::{describe, openapi, SavedQuery};
+use crate::sparql::results::rdf_serializer;
+use crate::store::QueryJob;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use oxigraph::model::Term;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/queries", get(catalogue))
+        .route("/queries/{name}", get(run_by_get).post(run_by_post))
+        .route("/openapi.json", get(openapi_document))
+}
+
+/// The catalogue: JSON by default, RDF (DCAT + SHACL) by content negotiation.
+async fn catalogue(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let catalogue = state.queries.current();
+    let base = public_base(&state.config, &headers);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let mut offers: Vec<(&'static str, Option<oxigraph::io::RdfFormat>)> = vec![("application/json", None)];
+    offers
+        .extend(conneg::rdf_formats().into_iter().filter(|(m, _)| *m != "application/json").map(|(m, f)| (m, Some(f))));
+    let (media_type, format) = pick(&offers, accept, None)?;
+    let mut response = match format {
+        None => {
+            let list: Vec<Value> = catalogue.iter().map(|q| summary_json(q, &base)).collect();
+            Json(json!({ "queries": list, "openapi": format!("{base}/openapi.json") })).into_response()
+        }
+        Some(format) => {
+            let graph = describe::describe(&catalogue, &base);
+            let mut serializer = rdf_serializer(format).for_writer(Vec::new());
+            for triple in &graph {
+                serializer.serialize_triple(triple).map_err(AppError::internal)?;
+            }
+            let mut response = serializer.finish().map_err(AppError::internal)?.into_response();
+            set_content_type(response.headers_mut(), media_type);
+            response
+        }
+    };
+    let link = format!("<{base}/queries>; rel=\"describedby\"; type=\"text/turtle\", <{base}/openapi.json>; rel=\"service-desc\"; type=\"application/vnd.oai.openapi+json\"");
+    if let Ok(v) = HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LINK, v);
+    }
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    Ok(response)
+}
+
+fn summary_json(q: &SavedQuery, base: &str) -> Value {
+    json!({
+        "name": q.name,
+        "summary": q.summary,
+        "description": q.description,
+        "tags": q.tags,
+        "form": q.form(),
+        "version": q.version,
+        "url": format!("{base}/queries/{}", q.name),
+        "source": format!("{base}/queries/{}.rq", q.name),
+        "example": q.example,
+        "timeout_secs": q.timeout.map(|t| t.as_secs()),
+        "row_cap": q.row_cap,
+        "params": q.params.iter().map(|p| json!({
+            "name": p.name,
+            "type": p.kind.describe(),
+            "required": p.required,
+            "default": p.default,
+            "description": p.description,
+            "values": p.values,
+            "example": p.kind.example(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+async fn openapi_document(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let catalogue = state.queries.current();
+    let mut allowed = openapi::AllowedValues::new();
+    for query in catalogue.iter() {
+        for param in &query.params {
+            if let Some(text) = &param.values_query {
+                let values = crate::queries::allowed_values(&state.store, text).await?;
+                allowed.insert((query.name.clone(), param.name.clone()), values.iter().map(plain).collect());
+            }
+        }
+    }
+    let document = openapi::document(&catalogue, &public_base(&state.config, &headers), &allowed);
+    Ok(Json(document).into_response())
+}
+
+fn plain(term: &Term) -> String {
+    match term {
+        Term::NamedNode(n) => n.as_str().to_owned(),
+        Term::Literal(l) => l.value().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+async fn run_by_get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if let Some(stem) = name.strip_suffix(".rq") {
+        let query = lookup(&state, stem)?;
+        let mut response = query.source.clone().into_response();
+        set_content_type(response.headers_mut(), "application/sparql-query");
+        insert(response.headers_mut(), "x-query-version", &query.version);
+        return Ok(response);
+    }
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    run(&state, &name, pairs, &headers).await
+}
+
+async fn run_by_post(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/x-www-form-urlencoded" => {
+            pairs.extend(form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+        }
+        "application/json" => {
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|e| AppError::BadRequest(format!("the JSON body does not parse: {e}")))?;
+            let Value::Object(object) = value else {
+                return Err(AppError::BadRequest("the JSON body must be an object of parameter values".into()));
+            };
+            for (key, value) in object {
+                let text = match value {
+                    Value::String(s) => s,
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    other => {
+                        return Err(AppError::BadRequest(format!(
+                            "parameter `{key}`: JSON values must be strings, numbers or booleans, got {other}"
+                        )))
+                    }
+                };
+                pairs.push((key, text));
+            }
+        }
+        "" if body.is_empty() => {}
+        _ => {
+            return Err(AppError::UnsupportedMediaType {
+                got: if media_type.is_empty() { "(none)".into() } else { media_type },
+                accepted: vec!["application/x-www-form-urlencoded", "application/json"],
+            })
+        }
+    }
+    run(&state, &name, pairs, &headers).await
+}
+
+fn lookup(state: &AppState, name: &str) -> Result<Arc<SavedQuery>, AppError> {
+    state
+        .queries
+        .current()
+        .get(name)
+        .ok_or_else(|| AppError::NotFound(format!("no saved query is named {name:?}; the catalogue is at /queries")))
+}
+
+/// Runs a saved query: bind, negotiate, answer from the cache or evaluate.
+async fn run(
+    state: &AppState,
+    name: &str,
+    pairs: Vec<(String, String)>,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let started = Instant::now();
+    let query = lookup(state, name)?;
+    let outcome = answer(state, &query, pairs, headers).await;
+    let label = match &outcome {
+        Ok((_, label)) => *label,
+        Err(AppError::Timeout { .. }) => "timeout",
+        Err(_) => "error",
+    };
+    state.metrics.record_saved_query(&query.name, label, started.elapsed().as_secs_f64());
+    outcome.map(|(response, _)| response)
+}
+
+async fn answer(
+    state: &AppState,
+    query: &SavedQuery,
+    mut pairs: Vec<(String, String)>,
+    headers: &HeaderMap,
+) -> Result<(Response, &'static str), AppError> {
+    let format_param = pairs.iter().position(|(k, _)| k == "format").map(|i| pairs.remove(i).1);
+    let bindings = params::bind(&query.params, &pairs)?;
+    let (media_type, output) = negotiate_query(&query.query, headers, format_param.as_deref())?;
+    let key = CacheKey {
+        query_version: query.version.clone(),
+        bindings: bindings.iter().map(|(v, t)| format!("{v}={t}")).collect::<Vec<_>>().join("&"),
+        media_type,
+        data_version: state.store.data_version(),
+    };
+    let etag = format!(
+        "\"{}\"",
+        &crate::sources::content_hash(
+            format!("{}|{}|{}|{}", key.query_version, key.bindings, key.media_type, key.data_version).as_bytes()
+        )[..32]
+    );
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if not_modified {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        common_headers(response.headers_mut(), query, &key, &etag, None);
+        return Ok((response, "not_modified"));
+    }
+    let (answer, label) = match state.cache.get(&key) {
+        Some(hit) => (hit, "cached"),
+        None => {
+            crate::queries::check_against_store(&state.store, query, &bindings).await?;
+            let job = QueryJob { bindings, timeout: query.timeout, ..QueryJob::new(query.query.clone(), &query.name) };
+            let capped = state.store.query_capped(job, output, query.row_cap).await?;
+            let answer = CachedAnswer { body: capped.body, truncated: capped.truncated };
+            state.cache.put(key.clone(), answer.clone());
+            let label = if answer.truncated { "truncated" } else { "ok" };
+            (answer, label)
+        }
+    };
+    let mut response = answer.body.clone().into_response();
+    set_content_type(response.headers_mut(), media_type);
+    common_headers(response.headers_mut(), query, &key, &etag, Some(&answer));
+    insert(response.headers_mut(), "x-cache", if label == "cached" { "hit" } else { "miss" });
+    Ok((response, label))
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}
+
+fn common_headers(
+    headers: &mut HeaderMap,
+    query: &SavedQuery,
+    key: &CacheKey,
+    etag: &str,
+    answer: Option<&CachedAnswer>,
+) {
+    insert(headers, "etag", etag);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache"));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+    insert(headers, "x-query-version", &query.version);
+    insert(headers, "x-data-version", &key.data_version);
+    insert(headers, "x-result-limit", &query.row_cap.to_string());
+    if let Some(answer) = answer {
+        insert(headers, "x-result-truncated", if answer.truncated { "true" } else { "false" });
+    }
+}
