@@ -4,6 +4,7 @@
 # from C++; ccache makes rebuilds of that C++ take seconds instead of minutes.
 # Idempotent: it installs only what is missing, and does nothing on a ready machine.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need=()
 command -v clang >/dev/null 2>&1 || need+=(clang)
@@ -23,4 +24,15 @@ if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
   echo "setup: installing openapi-spec-validator (validates /openapi.json in the tests)" >&2
   python3 -m pip install -q --disable-pip-version-check openapi-spec-validator >/dev/null 2>&1 \
     || python3 -m pip install -q --break-system-packages openapi-spec-validator
+fi
+
+# The linked-data tests run a real Triple Pattern Fragments client (Comunica 4;
+# version 5 needs Node 22) against the server.
+if [ ! -x .ci/comunica/node_modules/.bin/comunica-sparql ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "setup: installing @comunica/query-sparql@4 into .ci/comunica (the TPF client of the tests)" >&2
+    npm install --prefix .ci/comunica --no-audit --no-fund --silent @comunica/query-sparql@4 >/dev/null
+  else
+    echo "setup: npm is missing; the TPF client test will fail (install Node.js 20 and npm)" >&2
+  fi
 fi

@@ -14,6 +14,7 @@
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
 //! - [`http`] — thin handlers, one sub-router per concern, and the layers.
 //! - [`error`] — `AppError`, the one place errors become status codes.
+//! - [`linked_data`] — dereferenceable IRIs (303, RDF documents, HTML pages), ontology docs, VoID, dump, TPF.
 //! - [`queries`] — saved queries: catalogue, typed parameters, OpenAPI, RDF, cache.
 //! - [`validate`] — SHACL validation of the repository's RDF (rudof's engine).
 //! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump/validate).
@@ -41,6 +42,7 @@ pub mod config;
 pub mod conneg;
 pub mod error;
 pub mod http;
+pub mod linked_data;
 pub mod metrics;
 pub mod queries;
 pub mod sources;

@@ -156,6 +156,8 @@ pub struct KgStore {
     /// A digest of the system graph (source-file hashes and the persisted write
     /// count): the citable version of the data, stable across restarts.
     data_version: Arc<std::sync::RwLock<String>>,
+    /// When the data last changed (start-up, or the last committed write).
+    last_modified: Arc<std::sync::RwLock<SystemTime>>,
     running: Arc<RunningQueries>,
     options: Arc<StoreOptions>,
 }
@@ -212,6 +214,7 @@ impl KgStore {
             store,
             generation: Arc::new(AtomicU64::new(0)),
             data_version: Arc::default(),
+            last_modified: Arc::new(std::sync::RwLock::new(SystemTime::now())),
             running: Arc::new(RunningQueries::default()),
             options: Arc::new(options),
         };
@@ -241,7 +244,13 @@ impl KgStore {
     /// Records a committed write: bumps the generation and recomputes the data
     /// version. Synchronous (reads the small system graph): call it on the
     /// blocking pool, right after the commit.
+    /// When the data last changed (for `Last-Modified`).
+    pub fn last_modified(&self) -> SystemTime {
+        *self.last_modified.read().expect("last-modified lock")
+    }
+
     fn committed(&self) {
+        *self.last_modified.write().expect("last-modified lock") = SystemTime::now();
         self.refresh_version();
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
@@ -457,6 +466,188 @@ impl KgStore {
             Ok(())
         })
         .await
+    }
+
+    /// Everything a linked-data document says about `resource`: the statements
+    /// about it (both directions, every graph), the labels and types of the
+    /// resources they mention, and the provenance of the graphs they are in
+    /// (`prov:wasDerivedFrom` and the source's text). At most `limit` statements
+    /// about the resource; returns whether it was cut.
+    pub async fn describe(&self, resource: NamedNode, limit: usize) -> Result<(Vec<Quad>, bool), StoreError> {
+        let store = self.store.clone();
+        blocking(move || {
+            let r = resource.as_ref();
+            let mut statements: Vec<Quad> = Vec::new();
+            let mut truncated = false;
+            for quad in store.quads_for_pattern(Some(r.into()), None, None, None).chain(store.quads_for_pattern(
+                None,
+                None,
+                Some(r.into()),
+                None,
+            )) {
+                let quad = quad?;
+                if quad.graph_name.as_ref() == GraphNameRef::NamedNode(NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH))
+                {
+                    continue;
+                }
+                if statements.len() >= limit {
+                    truncated = true;
+                    break;
+                }
+                statements.push(quad);
+            }
+            let mut extra: Vec<Quad> = Vec::new();
+            let label = NamedNodeRef::new_unchecked("http://www.w3.org/2000/01/rdf-schema#label");
+            let rdf_type = NamedNodeRef::new_unchecked(vocab::RDF_TYPE);
+            let derived = NamedNodeRef::new_unchecked("http://www.w3.org/ns/prov#wasDerivedFrom");
+            let text = NamedNodeRef::new_unchecked("https://schema.org/text");
+            let mut neighbours: Vec<NamedOrBlankNode> = Vec::new();
+            let mut graphs: Vec<NamedOrBlankNode> = Vec::new();
+            for q in &statements {
+                neighbours.push(q.subject.clone());
+                neighbours.push(q.predicate.clone().into());
+                if let Term::NamedNode(n) = &q.object {
+                    neighbours.push(n.clone().into());
+                }
+                if let GraphName::NamedNode(g) = &q.graph_name {
+                    graphs.push(g.clone().into());
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            neighbours.retain(|n| seen.insert(n.clone()));
+            let mut seen = std::collections::HashSet::new();
+            graphs.retain(|g| seen.insert(g.clone()));
+            for n in neighbours.iter().filter(|n| n.as_ref() != r.into()) {
+                for p in [label, rdf_type] {
+                    for q in store.quads_for_pattern(Some(n.as_ref()), Some(p), None, None).take(16) {
+                        extra.push(q?);
+                    }
+                }
+            }
+            for g in &graphs {
+                for q in store.quads_for_pattern(Some(g.as_ref()), Some(derived), None, None) {
+                    let q = q?;
+                    if let Term::NamedNode(source) = &q.object {
+                        for t in store.quads_for_pattern(Some(source.as_ref().into()), Some(text), None, None).take(1) {
+                            extra.push(t?);
+                        }
+                        for t in store.quads_for_pattern(Some(source.as_ref().into()), Some(label), None, None).take(1)
+                        {
+                            extra.push(t?);
+                        }
+                    }
+                    extra.push(q);
+                }
+            }
+            statements.extend(extra);
+            Ok((statements, truncated))
+        })
+        .await
+    }
+
+    /// One page of the triples matching a pattern over the union of all graphs
+    /// (each triple once, in index order): Triple Pattern Fragments. Also counts
+    /// the matches up to `count_cap`; the flag says whether the count is exact.
+    pub async fn fragment(
+        &self,
+        subject: Option<NamedOrBlankNode>,
+        predicate: Option<NamedNode>,
+        object: Option<Term>,
+        offset: usize,
+        limit: usize,
+        count_cap: usize,
+    ) -> Result<(Vec<oxigraph::model::Triple>, usize, bool), StoreError> {
+        let store = self.store.clone();
+        blocking(move || {
+            let system = GraphNameRef::NamedNode(NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH));
+            let mut previous: Option<oxigraph::model::Triple> = None;
+            let mut page = Vec::new();
+            let mut index = 0usize;
+            for quad in store.quads_for_pattern(
+                subject.as_ref().map(|s| s.as_ref()),
+                predicate.as_ref().map(|p| p.as_ref()),
+                object.as_ref().map(|o| o.as_ref()),
+                None,
+            ) {
+                let quad = quad?;
+                if quad.graph_name.as_ref() == system {
+                    continue;
+                }
+                let triple = oxigraph::model::Triple::new(quad.subject, quad.predicate, quad.object);
+                // A triple stated in several graphs counts once: at its first graph in
+                // index order (the default graph first), whatever order this scan has.
+                if previous.as_ref() == Some(&triple) {
+                    continue;
+                }
+                let first = store
+                    .quads_for_pattern(
+                        Some(triple.subject.as_ref()),
+                        Some(triple.predicate.as_ref()),
+                        Some(triple.object.as_ref()),
+                        None,
+                    )
+                    .find(|q| q.as_ref().map_or(true, |q| q.graph_name.as_ref() != system))
+                    .transpose()?;
+                if first.is_some_and(|f| f.graph_name != quad.graph_name) {
+                    continue;
+                }
+                if index >= offset && page.len() < limit {
+                    page.push(triple.clone());
+                }
+                index += 1;
+                previous = Some(triple);
+                if index >= count_cap.max(offset + limit) {
+                    // Stop counting: the total is at least `index` (an estimate).
+                    return Ok((page, index, false));
+                }
+            }
+            Ok((page, index, true))
+        })
+        .await
+    }
+
+    /// Rows of a SELECT (at most `cap`), each cell a term or unbound.
+    pub async fn select_rows(&self, job: QueryJob, cap: usize) -> Result<Vec<Vec<Option<Term>>>, StoreError> {
+        let (prepared, running, _) = self.prepare(job)?;
+        let store = self.store.clone();
+        blocking(move || match prepared.on_store(&store).execute().map_err(|e| running.evaluation_error(e))? {
+            QueryResults::Solutions(solutions) => {
+                let variables = solutions.variables().to_vec();
+                let mut rows = Vec::new();
+                for solution in solutions.take(cap) {
+                    let solution = solution.map_err(|e| running.evaluation_error(e))?;
+                    rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect());
+                }
+                Ok(rows)
+            }
+            _ => Err(StoreError::Evaluation("not a SELECT query".into())),
+        })
+        .await
+    }
+
+    /// Streams the whole dataset in a quad syntax, gzip-compressed when `gzip`.
+    pub async fn dump(&self, format: RdfFormat, gzip: bool) -> Result<ByteReceiver, StoreError> {
+        let store = self.store.clone();
+        let (tx, rx) = mpsc::channel(8);
+        tokio::task::spawn_blocking(move || {
+            stream_into(tx, None, |w| {
+                let quads = store.iter().filter(|q| {
+                    q.as_ref().map_or(true, |q| {
+                        q.graph_name.as_ref()
+                            != GraphNameRef::NamedNode(NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH))
+                    })
+                });
+                if gzip {
+                    let mut encoder = flate2::write::GzEncoder::new(w, flate2::Compression::fast());
+                    results::write_dataset(quads, format, &mut encoder)?;
+                    encoder.finish()?;
+                    Ok(())
+                } else {
+                    results::write_dataset(quads, format, w)
+                }
+            })
+        });
+        Ok(rx)
     }
 
     /// Whether a graph exists (the default graph always does).

@@ -5,6 +5,7 @@
 //! `Result<_, AppError>`. Store errors become `AppError`s in one place (below).
 
 mod gsp;
+mod linked_data;
 mod ops;
 mod queries;
 mod sparql;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(gsp::routes())
         .merge(ops::routes())
         .merge(queries::routes())
+        .merge(linked_data::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         .layer(CompressionLayer::new())
         .layer(cors)

@@ -8,6 +8,7 @@ mod formats;
 mod graph_store;
 mod knowledge_graph;
 mod lifecycle;
+mod linked_data;
 mod operations;
 mod saved_queries;
 mod sparql_protocol;

@@ -1,0 +1,499 @@
+//! Linked-data routes: `/id/…` (303), `/data/…` (RDF), `/page/…` (HTML),
+//! `/ontology`, `/.well-known/void`, `/dump`, `/fragments`, `/` and the stylesheet.
+//! Every read carries an `ETag` (data version) and `Last-Modified`; conditional
+//! requests are answered 304.
+
+use super::sparql::pick;
+use super::{public_base, set_content_type, stream_response, AppState};
+use crate::conneg;
+use crate::error::AppError;
+use crate::linked_data::document::ResourceDoc;
+use crate::linked_data::fragments::{self, Selector, PAGE_SIZE};
+use crate::linked_data::iri::{extensions, resource_iri, split_extension};
+use crate::linked_data::{html, jsonld, ontology, void};
+use crate::sparql::protocol::parse_query;
+use crate::sparql::results::{rdf_serializer, OutputFormat};
+use crate::store::QueryJob;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use maud::{html as markup, Markup};
+use oxigraph::io::RdfFormat;
+use oxigraph::model::{Quad, Triple};
+
+/// The most statements a resource document carries.
+const DESCRIBE_LIMIT: usize = 2_000;
+
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new()
+        .route("/", get(home))
+        .route("/assets/style.css", get(stylesheet))
+        .route("/id/{*path}", get(redirect))
+        .route("/data/{*path}", get(data))
+        .route("/page/{*path}", get(page))
+        .route("/ontology", get(ontology_document))
+        .route("/.well-known/void", get(void_description))
+        .route("/dump", get(dump))
+        .route("/fragments", get(fragment));
+    for (ext, _, _) in extensions() {
+        router =
+            router.route(&format!("/ontology.{ext}"), get(move |state, headers| ontology_file(state, headers, ext)));
+    }
+    router
+}
+
+fn html_response(markup: Markup) -> Response {
+    Html(markup.into_string()).into_response()
+}
+
+/// Answers 304 when the client's copy is current; otherwise returns the ETag and
+/// Last-Modified to send.
+fn validators(state: &AppState, headers: &HeaderMap, key: &str) -> Result<(String, String), Box<Response>> {
+    let etag = format!(
+        "\"{}\"",
+        &crate::sources::content_hash(format!("{}|{key}", state.store.data_version()).as_bytes())[..24]
+    );
+    let modified = state.store.last_modified();
+    let last_modified = httpdate::fmt_http_date(modified);
+    let matches_etag = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let not_modified = match matches_etag {
+        Some(matched) => matched,
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .is_some_and(|since| modified.duration_since(since).map_or(true, |d| d.as_secs() == 0)),
+    };
+    if not_modified {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        apply(&mut response, &etag, &last_modified);
+        return Err(Box::new(response));
+    }
+    Ok((etag, last_modified))
+}
+
+fn apply(response: &mut Response, etag: &str, last_modified: &str) {
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(last_modified) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+}
+
+/// Runs `build` unless the client's copy is current, then adds the validators.
+async fn cached<F, Fut>(state: &AppState, headers: &HeaderMap, key: &str, build: F) -> Result<Response, AppError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Response, AppError>>,
+{
+    match validators(state, headers, key) {
+        Err(not_modified) => Ok(*not_modified),
+        Ok((etag, last_modified)) => {
+            let mut response = build().await?;
+            if response.status().is_success() {
+                apply(&mut response, &etag, &last_modified);
+            }
+            Ok(response)
+        }
+    }
+}
+
+fn accept(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())
+}
+
+/// RDF formats and HTML, for negotiating between a page and a document.
+fn page_or_data(headers: &HeaderMap) -> Result<Option<(&'static str, &'static str)>, AppError> {
+    let mut offers: Vec<(&'static str, Option<&'static str>)> =
+        extensions().into_iter().map(|(ext, media, _)| (media, Some(ext))).collect();
+    offers.insert(0, ("text/html", None));
+    offers.push(("application/xhtml+xml", None));
+    let (media, ext) = pick(&offers, accept(headers), None)?;
+    // No Accept at all (curl, crawlers): RDF, since only people need HTML.
+    if accept(headers).is_none() {
+        return Ok(Some(("text/turtle", "ttl")));
+    }
+    Ok(ext.map(|e| (media, e)))
+}
+
+async fn load(state: &AppState, path: &str) -> Result<ResourceDoc, AppError> {
+    let iri = resource_iri(path).ok_or_else(|| {
+        AppError::BadRequest(format!("{path:?} is not a resource path (segments of letters, digits, `-._~`)"))
+    })?;
+    let (quads, truncated) = state.store.describe(iri.clone(), DESCRIBE_LIMIT).await?;
+    Ok(ResourceDoc::new(iri, quads, truncated))
+}
+
+fn not_found(headers: &HeaderMap, what: &str) -> Response {
+    let wants_html = accept(headers).is_some_and(|a| a.contains("text/html"));
+    let hint = "No statement in this dataset has this IRI as subject or object.";
+    let mut response = if wants_html {
+        html_response(html::not_found_page(what, hint))
+    } else {
+        AppError::NotFound(format!("{what}: {hint} Search labels at /queries/search?text=…")).into_response()
+    };
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// `/id/{path}`: 303 See Other to the page or the document, by `Accept`.
+async fn redirect(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let doc = load(&state, &path).await?;
+    if !doc.exists() {
+        return Ok(not_found(&headers, doc.iri.as_str()));
+    }
+    let location = match page_or_data(&headers)? {
+        None => format!("/page/{path}"),
+        Some((_, ext)) => format!("/data/{path}.{ext}"),
+    };
+    let mut response = (StatusCode::SEE_OTHER, format!("See {location}\n")).into_response();
+    response.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&location).map_err(AppError::internal)?);
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    Ok(response)
+}
+
+/// `/data/{path}[.ext]`: the RDF document of a resource.
+async fn data(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let (stem, ext) = split_extension(&path);
+    let (media, format) = match ext {
+        Some(ext) => match extensions().into_iter().find(|(e, _, _)| *e == ext) {
+            Some((_, media, format)) => (media, format),
+            None => {
+                let known: Vec<String> = extensions().iter().map(|(e, _, _)| format!(".{e}")).collect();
+                return Err(AppError::NotFound(format!(
+                    "unknown document extension .{ext}; this server writes {}",
+                    known.join(" ")
+                )));
+            }
+        },
+        None => {
+            let offers: Vec<(&'static str, RdfFormat)> = extensions().into_iter().map(|(_, m, f)| (m, f)).collect();
+            pick(&offers, accept(&headers), None)?
+        }
+    };
+    let key = format!("data/{stem}|{media}");
+    let stem = stem.to_owned();
+    let state2 = state.clone();
+    let headers2 = headers.clone();
+    cached(&state, &headers, &key, || async move {
+        let doc = load(&state2, &stem).await?;
+        if !doc.exists() {
+            return Ok(not_found(&headers2, doc.iri.as_str()));
+        }
+        let body = if media == "application/ld+json" {
+            serde_json::to_vec_pretty(&jsonld::document(&doc.triples())).map_err(AppError::internal)?
+        } else if format.supports_datasets() {
+            serialize_quads(&doc.quads(), format)?
+        } else {
+            serialize_triples(&doc.triples(), format)?
+        };
+        let mut response = body.into_response();
+        set_content_type(response.headers_mut(), media);
+        Ok(response)
+    })
+    .await
+}
+
+fn serialize_triples(triples: &[Triple], format: RdfFormat) -> Result<Vec<u8>, AppError> {
+    let mut serializer = rdf_serializer(format).for_writer(Vec::new());
+    for t in triples {
+        serializer.serialize_triple(t).map_err(AppError::internal)?;
+    }
+    serializer.finish().map_err(AppError::internal)
+}
+
+fn serialize_quads(quads: &[Quad], format: RdfFormat) -> Result<Vec<u8>, AppError> {
+    let mut serializer = rdf_serializer(format).for_writer(Vec::new());
+    for q in quads {
+        serializer.serialize_quad(q).map_err(AppError::internal)?;
+    }
+    serializer.finish().map_err(AppError::internal)
+}
+
+/// `/page/{path}`: the HTML page of a resource.
+async fn page(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let key = format!("page/{path}");
+    let state2 = state.clone();
+    cached(&state, &headers, &key, || async move {
+        let doc = load(&state2, &path).await?;
+        if !doc.exists() {
+            let mut response = html_response(html::not_found_page(
+                doc.iri.as_str(),
+                "No statement in this dataset has this IRI as subject or object.",
+            ));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            return Ok(response);
+        }
+        let json_ld = jsonld::document(&doc.triples());
+        Ok(html_response(html::resource_page(&doc, &json_ld)))
+    })
+    .await
+}
+
+/// The whole ontology graph (CONSTRUCT over the graph declaring the ontology).
+async fn ontology_rdf(state: &AppState, format: RdfFormat) -> Result<Vec<u8>, AppError> {
+    let query = parse_query(
+        "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { <https://w3id.org/treaty-kg/ontology> a <http://www.w3.org/2002/07/owl#Ontology> } GRAPH ?g { ?s ?p ?o } }",
+    )?;
+    let answer = state
+        .store
+        .query_capped(QueryJob::new(query, "ontology document"), OutputFormat::Rdf(format), 1_000_000)
+        .await?;
+    Ok(answer.body.to_vec())
+}
+
+/// `/ontology`: HTML documentation or RDF, by `Accept`.
+async fn ontology_document(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let chosen = page_or_data(&headers)?;
+    let key = format!("ontology|{chosen:?}");
+    let state2 = state.clone();
+    cached(&state, &headers, &key, || async move {
+        match chosen {
+            None => {
+                let terms = ontology::terms(&state2.store).await?;
+                let stats = void::statistics(&state2.store).await?;
+                Ok(html_response(ontology::page(&terms, &stats)))
+            }
+            Some((media, ext)) => ontology_bytes(&state2, media, ext).await,
+        }
+    })
+    .await
+}
+
+async fn ontology_bytes(state: &AppState, media: &'static str, ext: &str) -> Result<Response, AppError> {
+    let format = extensions().into_iter().find(|(e, _, _)| *e == ext).map(|(_, _, f)| f).unwrap_or(RdfFormat::Turtle);
+    let mut response = ontology_rdf(state, format).await?.into_response();
+    set_content_type(response.headers_mut(), media);
+    Ok(response)
+}
+
+async fn ontology_file(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ext: &'static str,
+) -> Result<Response, AppError> {
+    let media = extensions().into_iter().find(|(e, _, _)| *e == ext).map(|(_, m, _)| m).unwrap_or("text/turtle");
+    let state2 = state.clone();
+    cached(&state, &headers, &format!("ontology.{ext}"), || async move { ontology_bytes(&state2, media, ext).await })
+        .await
+}
+
+/// `/.well-known/void`: the VoID description (RDF by `Accept`, Turtle by default).
+async fn void_description(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let (media, format) = pick(&conneg::rdf_formats(), accept(&headers), None)?;
+    let base = public_base(&state.config, &headers);
+    let state2 = state.clone();
+    cached(&state, &headers, &format!("void|{media}|{base}"), || async move {
+        let stats = void::statistics(&state2.store).await?;
+        let graph = void::describe(&stats, &base);
+        let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();
+        let mut response = serialize_triples(&triples, format)?.into_response();
+        set_content_type(response.headers_mut(), media);
+        Ok(response)
+    })
+    .await
+}
+
+/// `/dump`: the whole dataset, streamed, gzip-compressed N-Quads (or TriG by `Accept`).
+async fn dump(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let offers = [("application/n-quads", RdfFormat::NQuads), ("application/trig", RdfFormat::TriG)];
+    let (media, format) = pick(&offers, accept(&headers), None)?;
+    let body = state.store.dump(format, true).await?;
+    let mut response = stream_response(media, body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    let name = if format == RdfFormat::TriG { "treaty-kg.trig.gz" } else { "treaty-kg.nq.gz" };
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).map_err(AppError::internal)?,
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    Ok(response)
+}
+
+/// `/fragments`: Triple Pattern Fragments.
+async fn fragment(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let selector = Selector::parse(raw.as_deref())?;
+    let mut offers: Vec<(&'static str, Option<RdfFormat>)> = vec![
+        ("application/trig", Some(RdfFormat::TriG)),
+        ("text/turtle", Some(RdfFormat::Turtle)),
+        ("application/n-triples", Some(RdfFormat::NTriples)),
+        ("application/n-quads", Some(RdfFormat::NQuads)),
+        ("application/ld+json", Some(conneg::json_ld())),
+        ("text/html", None),
+    ];
+    if accept(&headers).is_some_and(|a| a.contains("text/html")) {
+        offers.rotate_right(1);
+    }
+    let (media, format) = pick(&offers, accept(&headers), None)?;
+    let base = public_base(&state.config, &headers);
+    let key = format!("fragment|{}|{media}", selector.url(&base, selector.page));
+    let state2 = state.clone();
+    cached(&state, &headers, &key, || async move {
+        let offset = (selector.page - 1) * PAGE_SIZE;
+        let (triples, total, _exact) = state2
+            .store
+            .fragment(
+                selector.subject.clone(),
+                selector.predicate.clone(),
+                selector.object.clone(),
+                offset,
+                PAGE_SIZE,
+                100_000,
+            )
+            .await?;
+        if selector.page > 1 && triples.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "page {} is past the end of this fragment ({total} triples, {PAGE_SIZE} a page)",
+                selector.page
+            )));
+        }
+        let has_next = offset + triples.len() < total;
+        let metadata = fragments::metadata(&selector, &base, total, has_next);
+        let body = match format {
+            None => html_response(fragments_page(&selector, &base, &triples, total, has_next)).into_body(),
+            Some(f) if f.supports_datasets() && media != "application/ld+json" => {
+                let graph = oxigraph::model::NamedNode::new_unchecked(format!(
+                    "{}#metadata",
+                    selector.url(&base, selector.page)
+                ));
+                let mut quads: Vec<Quad> =
+                    triples.iter().map(|t| t.clone().in_graph(oxigraph::model::GraphName::DefaultGraph)).collect();
+                quads.extend(metadata.into_iter().map(|t| t.in_graph(graph.clone())));
+                serialize_quads(&quads, f)?.into()
+            }
+            Some(_) if media == "application/ld+json" => {
+                let mut all = triples.clone();
+                all.extend(metadata);
+                serde_json::to_vec_pretty(&jsonld::document(&all)).map_err(AppError::internal)?.into()
+            }
+            Some(f) => {
+                let mut all = triples.clone();
+                all.extend(metadata);
+                serialize_triples(&all, f)?.into()
+            }
+        };
+        let mut response = Response::new(body);
+        set_content_type(response.headers_mut(), media);
+        Ok(response)
+    })
+    .await
+}
+
+fn fragments_page(selector: &Selector, base: &str, triples: &[Triple], total: usize, has_next: bool) -> Markup {
+    let value = |t: Option<String>| t.unwrap_or_default();
+    html::layout(
+        "Triple Pattern Fragments",
+        markup! {},
+        markup! {
+            h1 { "Triple Pattern Fragments" }
+            form method="get" action="/fragments" {
+                p { label { "subject " input name="subject" value=(value(selector.subject.as_ref().map(|s| match s { oxigraph::model::NamedOrBlankNode::NamedNode(n) => n.as_str().to_owned(), other => other.to_string() }))) size="50"; } }
+                p { label { "predicate " input name="predicate" value=(value(selector.predicate.as_ref().map(|p| p.as_str().to_owned()))) size="50"; } }
+                p { label { "object " input name="object" value=(value(selector.object.as_ref().map(|o| match o { oxigraph::model::Term::NamedNode(n) => n.as_str().to_owned(), other => other.to_string() }))) size="50"; } }
+                p { button type="submit" { "Find matching triples" } }
+            }
+            p { (total) " matching triples; page " (selector.page) "." }
+            table {
+                thead { tr { th scope="col" { "Subject" } th scope="col" { "Predicate" } th scope="col" { "Object" } } }
+                tbody {
+                    @for t in triples {
+                        tr { td { code { (t.subject.to_string()) } } td { code { (t.predicate.to_string()) } } td { code { (t.object.to_string()) } } }
+                    }
+                }
+            }
+            p {
+                @if selector.page > 1 { a rel="prev" href=(selector.url(base, selector.page - 1)) { "previous page" } " " }
+                @if has_next { a rel="next" href=(selector.url(base, selector.page + 1)) { "next page" } }
+            }
+        },
+    )
+}
+
+async fn stylesheet() -> Response {
+    let mut response = include_str!("../../assets/style.css").into_response();
+    set_content_type(response.headers_mut(), "text/css");
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+/// `/`: a plain home page linking the dataset's entry points and featured resources.
+async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
+    let query = parse_query(
+        "SELECT ?s ?label ?kind WHERE {
+           ?s a ?type ; <http://www.w3.org/2000/01/rdf-schema#label> ?label .
+           VALUES (?type ?kind) {
+             (<https://w3id.org/treaty-kg/ontology#SovereignState> \"States\")
+             (<https://w3id.org/treaty-kg/ontology#Treaty> \"Treaties\")
+             (<https://w3id.org/treaty-kg/ontology#Official> \"Officials\")
+             (<https://w3id.org/treaty-kg/ontology#MilitaryAlliance> \"Alliances\")
+           }
+           FILTER(LANG(?label) = 'en' || LANG(?label) = '')
+         } ORDER BY ?kind ?label",
+    )?;
+    let rows = state.store.select_rows(QueryJob::new(query, "home page"), 500).await?;
+    let catalogue = state.queries.current();
+    Ok(html_response(html::layout(
+        "Home",
+        markup! {},
+        markup! {
+            h1 { "treaty-kg" }
+            p { "A knowledge graph of states, treaties, officials, threats and military alliances, every statement traceable to its source." }
+            section {
+                h2 { "Featured resources" }
+                ul {
+                    @for row in &rows {
+                        @if let (Some(oxigraph::model::Term::NamedNode(s)), Some(oxigraph::model::Term::Literal(l)), Some(oxigraph::model::Term::Literal(k))) = (&row[0], &row[1], &row[2]) {
+                            li { (k.value()) ": " a href=(crate::linked_data::iri::page_href(s.as_str())) { (l.value()) } }
+                        }
+                    }
+                }
+            }
+            section {
+                h2 { "Saved queries" }
+                ul {
+                    @for q in catalogue.iter() {
+                        // Queries with required parameters open on their example call.
+                        li { a href=(q.example.clone().filter(|e| e.starts_with('/')).unwrap_or_else(|| format!("/queries/{}", q.name))) { (q.summary) } }
+                    }
+                }
+            }
+            section {
+                h2 { "For machines" }
+                ul {
+                    li { a href="/sparql" { "SPARQL endpoint" } " (service description)" }
+                    li { a href="/.well-known/void" { "VoID description" } }
+                    li { a href="/dump" { "dump (gzip N-Quads)" } }
+                    li { a href="/fragments" { "Triple Pattern Fragments" } }
+                    li { a href="/openapi.json" { "OpenAPI of the saved queries" } }
+                    li { a href="/ontology" { "ontology" } }
+                }
+            }
+        },
+    )))
+}

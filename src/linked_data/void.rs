@@ -1,0 +1,140 @@
+//! The VoID description of the dataset, computed from the store by SPARQL (so
+//! it works over any backend): triples per graph and in all, class and property
+//! partitions, vocabularies used, endpoints, dump, URI space and licence.
+
+use crate::error::AppError;
+use crate::sparql::protocol::parse_query;
+use crate::store::{KgStore, QueryJob};
+use crate::vocab;
+use oxigraph::model::{BlankNode, Graph, Literal, NamedNode, NamedOrBlankNode, Term, Triple};
+
+const VOID: &str = "http://rdfs.org/ns/void#";
+const DCTERMS: &str = "http://purl.org/dc/terms/";
+const SD: &str = "http://www.w3.org/ns/sparql-service-description#";
+const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
+
+/// Counts the dataset behind `store`.
+pub struct Statistics {
+    pub triples: u64,
+    pub graphs: Vec<(NamedNode, u64)>,
+    pub classes: Vec<(NamedNode, u64)>,
+    pub properties: Vec<(NamedNode, u64)>,
+}
+
+fn count(term: &Option<Term>) -> u64 {
+    match term {
+        Some(Term::Literal(l)) => l.value().parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+async fn pairs(store: &KgStore, query: &str) -> Result<Vec<(NamedNode, u64)>, AppError> {
+    let rows = store.select_rows(QueryJob::new(parse_query(query)?, "VoID statistics"), 100_000).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| match (row.first().cloned().flatten(), row.get(1).cloned().flatten()) {
+            (Some(Term::NamedNode(n)), c) => Some((n, count(&c))),
+            _ => None,
+        })
+        .collect())
+}
+
+pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
+    let system = vocab::SYSTEM_GRAPH;
+    let total = store
+        .select_rows(
+            QueryJob::new(
+                parse_query(&format!(
+                    "SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(?g != <{system}>) }} }}"
+                ))?,
+                "VoID statistics",
+            ),
+            1,
+        )
+        .await?;
+    let triples = total.first().map(|r| count(&r[0])).unwrap_or(0);
+    let graphs = pairs(store, &format!("SELECT ?g (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(?g != <{system}>) }} GROUP BY ?g ORDER BY ?g")).await?;
+    let classes = pairs(
+        store,
+        &format!("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH ?g {{ ?s a ?c }} FILTER(?g != <{system}>) }} GROUP BY ?c ORDER BY ?c"),
+    )
+    .await?;
+    let properties = pairs(
+        store,
+        &format!("SELECT ?p (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(?g != <{system}>) }} }} GROUP BY ?p ORDER BY ?p"),
+    )
+    .await?;
+    Ok(Statistics { triples, graphs, classes, properties })
+}
+
+/// The vocabulary namespace of a term (up to its last `#` or `/`).
+fn namespace(iri: &str) -> Option<&str> {
+    iri.rfind(['#', '/']).map(|i| &iri[..=i])
+}
+
+/// The VoID graph for a server at `base`.
+pub fn describe(stats: &Statistics, base: &str) -> Graph {
+    let mut g = Graph::new();
+    let iri = |local: &str| NamedNode::new_unchecked(format!("{VOID}{local}"));
+    let dct = |local: &str| NamedNode::new_unchecked(format!("{DCTERMS}{local}"));
+    let rdf_type = NamedNode::new_unchecked(RDF_TYPE);
+    let dataset: NamedOrBlankNode = NamedNode::new_unchecked(format!("{base}/.well-known/void#dataset")).into();
+    let mut add = |s: &NamedOrBlankNode, p: NamedNode, o: Term| {
+        g.insert(&Triple::new(s.clone(), p, o));
+    };
+    add(&dataset, rdf_type.clone(), iri("Dataset").into());
+    add(
+        &dataset,
+        dct("title"),
+        Literal::new_language_tagged_literal_unchecked("treaty-kg knowledge graph", "en").into(),
+    );
+    add(
+        &dataset,
+        dct("description"),
+        Literal::new_language_tagged_literal_unchecked(
+            "States, treaties, officials, threats and military alliances, with the provenance of every statement.",
+            "en",
+        )
+        .into(),
+    );
+    add(&dataset, dct("license"), NamedNode::new_unchecked("https://creativecommons.org/licenses/by/4.0/").into());
+    add(&dataset, iri("sparqlEndpoint"), NamedNode::new_unchecked(format!("{base}/sparql")).into());
+    add(&dataset, iri("dataDump"), NamedNode::new_unchecked(format!("{base}/dump")).into());
+    add(&dataset, iri("uriSpace"), Literal::new_simple_literal(format!("{}id/", vocab::BASE_IRI)).into());
+    add(&dataset, iri("uriLookupEndpoint"), NamedNode::new_unchecked(format!("{base}/id/")).into());
+    add(
+        &dataset,
+        iri("rootResource"),
+        NamedNode::new_unchecked(format!("{}id/treaty/ottawa-convention", vocab::BASE_IRI)).into(),
+    );
+    add(&dataset, iri("triples"), Literal::from(stats.triples as i64).into());
+    add(&dataset, iri("classes"), Literal::from(stats.classes.len() as i64).into());
+    add(&dataset, iri("properties"), Literal::from(stats.properties.len() as i64).into());
+    let mut vocabularies: Vec<&str> =
+        stats.classes.iter().chain(&stats.properties).filter_map(|(t, _)| namespace(t.as_str())).collect();
+    vocabularies.sort();
+    vocabularies.dedup();
+    for v in vocabularies {
+        add(&dataset, iri("vocabulary"), NamedNode::new_unchecked(v).into());
+    }
+    for (class, n) in &stats.classes {
+        let part: NamedOrBlankNode = BlankNode::default().into();
+        add(&dataset, iri("classPartition"), part.clone().into());
+        add(&part, iri("class"), class.clone().into());
+        add(&part, iri("entities"), Literal::from(*n as i64).into());
+    }
+    for (property, n) in &stats.properties {
+        let part: NamedOrBlankNode = BlankNode::default().into();
+        add(&dataset, iri("propertyPartition"), part.clone().into());
+        add(&part, iri("property"), property.clone().into());
+        add(&part, iri("triples"), Literal::from(*n as i64).into());
+    }
+    for (graph, n) in &stats.graphs {
+        let part: NamedOrBlankNode = BlankNode::default().into();
+        add(&dataset, iri("subset"), part.clone().into());
+        add(&part, rdf_type.clone(), iri("Dataset").into());
+        add(&part, NamedNode::new_unchecked(format!("{SD}name")), graph.clone().into());
+        add(&part, iri("triples"), Literal::from(*n as i64).into());
+    }
+    g
+}

@@ -1,0 +1,435 @@
+//! Linked data over HTTP: 303 flows, RDF documents in every format with their
+//! provenance, HTML pages (well formed, every internal link answering 200, every
+//! resource of the article reachable from the home page), the ontology, VoID
+//! counts, the dump, Triple Pattern Fragments (paging, errors, a real TPF client)
+//! and HTTP caching.
+
+use crate::common::*;
+use oxigraph::io::RdfFormat;
+use oxigraph::model::dataset::CanonicalizationAlgorithm;
+use oxigraph::model::{Dataset, Term};
+use std::collections::{BTreeSet, VecDeque};
+use std::io::Read;
+use std::process::Command;
+
+const ID: &str = "https://w3id.org/treaty-kg/id/";
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// GET /id/… answers 303 to the page or the document chosen by Accept.
+#[tokio::test]
+async fn id_iris_redirect_by_accept() {
+    let server = knowledge_graph_server().await;
+    let client = no_redirects();
+    for (accept, location) in [
+        ("text/html,application/xhtml+xml,*/*;q=0.8", "/page/state/latvia"),
+        ("text/turtle", "/data/state/latvia.ttl"),
+        ("application/n-triples", "/data/state/latvia.nt"),
+        ("application/rdf+xml", "/data/state/latvia.rdf"),
+        ("application/ld+json", "/data/state/latvia.jsonld"),
+        ("application/trig", "/data/state/latvia.trig"),
+        ("application/n-quads;q=1, text/turtle;q=0.5", "/data/state/latvia.nq"),
+    ] {
+        let r = client.get(server.url("/id/state/latvia")).header("accept", accept).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{accept}");
+        assert_eq!(r.headers()["location"], location, "{accept}");
+        assert_eq!(r.headers()["vary"], "Accept");
+    }
+    let r = client.get(server.url("/id/state/latvia")).header("accept", "image/png").send().await.unwrap();
+    assert_eq!(r.status(), 406);
+    let r = client.get(server.url("/id/state/atlantis")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("Nothing is known about this"));
+    let r = client.get(server.url("/id/state/atlantis")).header("accept", "text/turtle").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = client.get(server.url("/data/state/latvia.xyz")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("unknown document extension .xyz"));
+    let r = client.get(server.url("/id/state/..%2F..%2Fetc")).send().await.unwrap();
+    assert!(r.status() == 400 || r.status() == 404, "{}", r.status());
+}
+
+/// The RDF document holds outgoing and incoming statements, neighbours' labels
+/// and types, and provenance; every format parses to the same graph.
+#[tokio::test]
+async fn documents_in_every_format_with_provenance() {
+    let server = knowledge_graph_server().await;
+    let turtle = server.client.get(server.url("/data/person/evika-silina.ttl")).send().await.unwrap();
+    assert_eq!(turtle.status(), 200);
+    assert!(turtle.headers()["content-type"].to_str().unwrap().starts_with("text/turtle"));
+    let reference = graph(&turtle.bytes().await.unwrap(), RdfFormat::Turtle);
+    let text = reference.to_string();
+    let silina = format!("<{ID}person/evika-silina>");
+    for expected in [
+        format!("{silina} <http://www.w3.org/2000/01/rdf-schema#label> \"Evika Siliņa\""),
+        format!("{silina} <http://www.w3.org/2004/02/skos/core#altLabel> \"Evika Silina\""),
+        format!("<{ID}post/prime-minister-of-latvia> <http://www.w3.org/ns/org#heldBy> {silina}"),
+        format!("<{ID}quotation/silina-additional-capabilities> <https://schema.org/creator> {silina}"),
+        format!("<{ID}post/prime-minister-of-latvia> <http://www.w3.org/2000/01/rdf-schema#label> \"Prime Minister of Latvia\"@en"),
+        format!("{silina} <https://w3id.org/treaty-kg/ontology#assertedIn> <https://w3id.org/treaty-kg/graph/article/ab8ee8623a11ff01/s10>"),
+        format!("<https://w3id.org/treaty-kg/graph/article/ab8ee8623a11ff01/s10> <http://www.w3.org/ns/prov#wasDerivedFrom> <{ID}sentence/ab8ee8623a11ff01-10>"),
+        format!("<{ID}sentence/ab8ee8623a11ff01-10> <https://schema.org/text> \"Latvia’s Prime Minister Evika Silina confirmed a draft proposal will go to parliament next week.\"@en"),
+    ] {
+        assert!(text.contains(&expected), "missing {expected}");
+    }
+    for (ext, format) in
+        [("nt", RdfFormat::NTriples), ("rdf", RdfFormat::RdfXml), ("jsonld", treaty_kg::conneg::json_ld())]
+    {
+        let r = server.client.get(server.url(&format!("/data/person/evika-silina.{ext}"))).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{ext}");
+        assert_isomorphic(&graph(&r.bytes().await.unwrap(), format), &reference);
+    }
+    // JSON-LD is compacted, with a usable @context.
+    let json: serde_json::Value =
+        server.client.get(server.url("/data/person/evika-silina.jsonld")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(json["@context"]["rdfs"], "http://www.w3.org/2000/01/rdf-schema#");
+    let node =
+        json["@graph"].as_array().unwrap().iter().find(|n| n["id"] == format!("{ID}person/evika-silina")).unwrap();
+    assert_eq!(node["rdfs:label"], "Evika Siliņa");
+    assert_eq!(node["type"], "tkg:Official");
+    // TriG keeps each statement in its graph.
+    let trig = server.client.get(server.url("/data/person/evika-silina.trig")).send().await.unwrap();
+    let quads = dataset(&trig.bytes().await.unwrap(), RdfFormat::TriG);
+    assert!(quads.iter().any(|q| q.subject.to_string() == silina
+        && q.graph_name.to_string() == "<https://w3id.org/treaty-kg/graph/article/ab8ee8623a11ff01/s10>"));
+    // Conneg on the extension-less document URL.
+    let r = server
+        .client
+        .get(server.url("/data/person/evika-silina"))
+        .header("accept", "application/n-triples")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/n-triples"));
+}
+
+/// Minimal well-formedness of our HTML: every non-void element closes in order.
+fn check_well_formed(html: &str, url: &str) {
+    const VOID: &[&str] =
+        &["meta", "link", "input", "br", "img", "hr", "source", "wbr", "area", "base", "col", "embed", "track"];
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        if rest.starts_with('!') {
+            continue;
+        }
+        let end = rest.find('>').unwrap_or_else(|| panic!("{url}: unterminated tag"));
+        let tag = &rest[..end];
+        if let Some(name) = tag.strip_prefix('/') {
+            let top = stack.pop().unwrap_or_else(|| panic!("{url}: </{name}> closes nothing"));
+            assert_eq!(top, name.trim(), "{url}: <{top}> closed by </{name}>");
+        } else {
+            let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            if name == "script" || name == "style" {
+                let close = format!("</{name}>");
+                let at = rest.find(&close).unwrap_or_else(|| panic!("{url}: unclosed <{name}>"));
+                rest = &rest[at + close.len()..];
+                continue;
+            }
+            if !VOID.contains(&name.as_str()) && !tag.ends_with('/') {
+                stack.push(name);
+            }
+        }
+        rest = &rest[end + 1..];
+    }
+    assert!(stack.is_empty(), "{url}: unclosed elements {stack:?}");
+}
+
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"").skip(1).filter_map(|s| s.split('"').next()).map(|h| h.replace("&amp;", "&")).collect()
+}
+
+/// From the home page, every internal link answers 200, every page is well
+/// formed, and every resource of the article's graph is reached.
+#[tokio::test]
+async fn pages_are_well_formed_linked_and_reach_every_resource() {
+    let server = knowledge_graph_server().await;
+    let mut queue: VecDeque<String> = VecDeque::from(["/".to_owned()]);
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut pages = 0;
+    while let Some(path) = queue.pop_front() {
+        let path = path.split('#').next().unwrap().to_owned();
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let r = server
+            .client
+            .get(server.url(&path))
+            .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let is_html = r.headers()["content-type"].to_str().unwrap().starts_with("text/html");
+        let body = r.text().await.unwrap();
+        if is_html && (path == "/" || path.starts_with("/page/") || path == "/ontology") {
+            pages += 1;
+            check_well_formed(&body, &path);
+            for href in hrefs(&body) {
+                if href.starts_with('/') && !seen.contains(href.split('#').next().unwrap()) {
+                    queue.push_back(href);
+                }
+            }
+        }
+    }
+    assert!(pages > 50, "{pages} pages crawled");
+    let resources = server
+        .table("SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s ?p ?o } FILTER(STRSTARTS(STR(?s), 'https://w3id.org/treaty-kg/id/')) FILTER(STRSTARTS(STR(?g), 'https://w3id.org/treaty-kg/graph/article/')) }")
+        .await;
+    let unreached: Vec<&String> =
+        resources.iter().map(|r| &r[0]).filter(|iri| !seen.contains(&format!("/page/{}", &iri[ID.len()..]))).collect();
+    assert!(unreached.is_empty(), "not reachable from the home page: {unreached:?}");
+    // The page of a person shows the source sentence of each fact and links to the formats.
+    let page = server.client.get(server.url("/page/person/evika-silina")).send().await.unwrap().text().await.unwrap();
+    assert!(page
+        .contains("Latvia’s Prime Minister Evika Silina confirmed a draft proposal will go to parliament next week."));
+    assert!(page.contains("<link rel=\"alternate\" type=\"text/turtle\" href=\"/data/person/evika-silina.ttl\">"));
+    assert!(page.contains("<script type=\"application/ld+json\">"));
+    assert!(page.contains("Referred to by"));
+}
+
+/// The ontology: HTML documentation with an anchor and a usage count per term,
+/// and RDF with the owl:Ontology.
+#[tokio::test]
+async fn ontology_dereferences() {
+    let server = knowledge_graph_server().await;
+    let page = server
+        .client
+        .get(server.url("/ontology"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<section id=\"Treaty\">"));
+    assert!(page.contains("<section id=\"withdrawingState\">"));
+    assert!(page.contains(">4 statements<"), "withdrawingState is used 4 times");
+    assert!(page.contains("superclass of"));
+    let ttl = server.client.get(server.url("/ontology")).header("accept", "text/turtle").send().await.unwrap();
+    let g = graph(&ttl.bytes().await.unwrap(), RdfFormat::Turtle);
+    assert!(g.to_string().contains("<https://w3id.org/treaty-kg/ontology> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/2002/07/owl#Ontology>"));
+    let rdf = server.client.get(server.url("/ontology.rdf")).send().await.unwrap();
+    assert_isomorphic(&graph(&rdf.bytes().await.unwrap(), RdfFormat::RdfXml), &g);
+}
+
+fn number(term: &Term) -> u64 {
+    match term {
+        Term::Literal(l) => l.value().parse().unwrap(),
+        other => panic!("not a number: {other}"),
+    }
+}
+
+/// VoID's counts equal the store's real counts.
+#[tokio::test]
+async fn void_counts_match_the_store() {
+    let server = knowledge_graph_server().await;
+    let r = server.client.get(server.url("/.well-known/void")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let g = graph(&r.bytes().await.unwrap(), RdfFormat::Turtle);
+    let void = |l: &str| oxigraph::model::NamedNode::new_unchecked(format!("http://rdfs.org/ns/void#{l}"));
+    let dataset = oxigraph::model::NamedNode::new_unchecked(format!("{}/.well-known/void#dataset", server.base));
+    let triples = number(&g.object_for_subject_predicate(&dataset, &void("triples")).unwrap().into_owned());
+    let real = server
+        .table("SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?s ?p ?o { GRAPH ?g { ?s ?p ?o } FILTER(?g != <https://w3id.org/treaty-kg/graph/system>) } }")
+        .await;
+    assert_eq!(triples.to_string(), real[0][0]);
+    for (predicate, expected) in [
+        ("sparqlEndpoint", format!("<{}/sparql>", server.base)),
+        ("dataDump", format!("<{}/dump>", server.base)),
+        ("uriSpace", "\"https://w3id.org/treaty-kg/id/\"".to_owned()),
+    ] {
+        assert_eq!(g.object_for_subject_predicate(&dataset, &void(predicate)).unwrap().to_string(), expected);
+    }
+    // Per graph.
+    let sd_name = oxigraph::model::NamedNode::new_unchecked("http://www.w3.org/ns/sparql-service-description#name");
+    let s09 =
+        oxigraph::model::NamedNode::new_unchecked("https://w3id.org/treaty-kg/graph/article/ab8ee8623a11ff01/s09");
+    let subset = g.subject_for_predicate_object(&sd_name, &s09).unwrap();
+    let n = number(&g.object_for_subject_predicate(subset, &void("triples")).unwrap().into_owned());
+    let real = server.table("SELECT (COUNT(*) AS ?n) { GRAPH <https://w3id.org/treaty-kg/graph/article/ab8ee8623a11ff01/s09> { ?s ?p ?o } }").await;
+    assert_eq!(n.to_string(), real[0][0]);
+    // A class partition.
+    let class = void("class");
+    let state = oxigraph::model::NamedNode::new_unchecked("https://w3id.org/treaty-kg/ontology#SovereignState");
+    let part = g.subject_for_predicate_object(&class, &state).unwrap();
+    assert_eq!(number(&g.object_for_subject_predicate(part, &void("entities")).unwrap().into_owned()), 7);
+    assert!(g.to_string().contains("<http://rdfs.org/ns/void#vocabulary> <http://www.w3.org/ns/org#>"));
+}
+
+/// The dump is gzip-compressed N-Quads that, loaded into a fresh store, is
+/// isomorphic to the served dataset (less the server's bookkeeping graph).
+#[tokio::test]
+async fn dump_reloads_to_an_isomorphic_dataset() {
+    let server = knowledge_graph_server().await;
+    let r = server.client.get(server.url("/dump")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/n-quads"));
+    let compressed = r.bytes().await.unwrap();
+    let mut nquads = Vec::new();
+    flate2::read::GzDecoder::new(compressed.as_ref()).read_to_end(&mut nquads).unwrap();
+    let fresh = oxigraph::store::Store::new().unwrap();
+    fresh.load_from_slice(RdfFormat::NQuads, &nquads).unwrap();
+    let reloaded: Dataset = fresh.iter().map(|q| q.unwrap()).collect();
+    let mut served = server.dataset().await;
+    let system: Vec<_> = served
+        .iter()
+        .filter(|q| q.graph_name.to_string() == "<https://w3id.org/treaty-kg/graph/system>")
+        .map(|q| q.into_owned())
+        .collect();
+    for q in &system {
+        served.remove(q);
+    }
+    let (mut a, mut b) = (reloaded, served);
+    a.canonicalize(CanonicalizationAlgorithm::Unstable);
+    b.canonicalize(CanonicalizationAlgorithm::Unstable);
+    assert_eq!(a, b);
+    let trig = server.client.get(server.url("/dump")).header("accept", "application/trig").send().await.unwrap();
+    assert!(trig.headers()["content-type"].to_str().unwrap().starts_with("application/trig"));
+}
+
+/// Follows hydra:next from the first page; returns every data triple seen, and
+/// the totalItems of the first page.
+async fn all_pages(server: &TestServer, first: &str) -> (Vec<String>, u64) {
+    let mut url = server.url(first);
+    let mut triples = Vec::new();
+    let mut total = None;
+    loop {
+        let r = server.client.get(&url).header("accept", "application/trig").send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        let quads = dataset(&r.bytes().await.unwrap(), RdfFormat::TriG);
+        let mut next = None;
+        for q in quads.iter() {
+            if q.graph_name.is_default_graph() {
+                triples.push(format!("{} {} {}", q.subject, q.predicate, q.object));
+            } else if q.predicate.as_str() == "http://www.w3.org/ns/hydra/core#next" {
+                next = Some(q.object.to_string().trim_matches(['<', '>']).to_owned());
+            } else if q.predicate.as_str() == "http://www.w3.org/ns/hydra/core#totalItems" && total.is_none() {
+                total = Some(number(&q.object.into_owned()));
+            }
+        }
+        match next {
+            Some(n) => url = n,
+            None => break,
+        }
+    }
+    (triples, total.unwrap())
+}
+
+/// TPF paging covers every matching triple exactly once, with the right count.
+#[tokio::test]
+async fn fragments_page_through_every_triple_once() {
+    let server = knowledge_graph_server().await;
+    let (triples, total) =
+        all_pages(&server, "/fragments?predicate=http%3A%2F%2Fwww.w3.org%2F2000%2F01%2Frdf-schema%23label").await;
+    let unique: BTreeSet<&String> = triples.iter().collect();
+    assert_eq!(unique.len(), triples.len(), "no triple twice");
+    assert_eq!(triples.len() as u64, total);
+    let expected = server
+        .table(
+            "SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?s ?o { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?o } }",
+        )
+        .await;
+    assert_eq!(total.to_string(), expected[0][0]);
+    assert!(total > 100, "more than one page");
+
+    let (all, total) = all_pages(&server, "/fragments").await;
+    assert_eq!(all.len() as u64, total);
+    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), all.len());
+
+    // An object literal in the explicit representation.
+    let r = server
+        .client
+        .get(server.url("/fragments?object=%22Latvia%22%40en"))
+        .header("accept", "application/n-triples")
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(text.contains(&format!("<{ID}state/latvia> <http://www.w3.org/2000/01/rdf-schema#label> \"Latvia\"@en .")));
+    for (accept, ok) in [("text/turtle", 200), ("application/ld+json", 200), ("text/html", 200), ("image/png", 406)] {
+        let r = server
+            .client
+            .get(server.url("/fragments?subject=https%3A%2F%2Fw3id.org%2Ftreaty-kg%2Fid%2Fstate%2Flatvia"))
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), ok, "{accept}");
+    }
+    assert_eq!(server.client.get(server.url("/fragments?subject=not%20an%20iri")).send().await.unwrap().status(), 400);
+    assert_eq!(server.client.get(server.url("/fragments?object=%22unterminated")).send().await.unwrap().status(), 400);
+    assert_eq!(server.client.get(server.url("/fragments?page=0")).send().await.unwrap().status(), 400);
+    let r = server.client.get(server.url("/fragments?page=999")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("past the end"));
+}
+
+/// A real TPF client (Comunica) evaluates a two-pattern query through /fragments
+/// and gets the same answers as /sparql.
+#[tokio::test]
+async fn a_tpf_client_answers_like_the_sparql_endpoint() {
+    let server = knowledge_graph_server().await;
+    let client = repo(".ci/comunica/node_modules/.bin/comunica-sparql");
+    assert!(
+        client.exists(),
+        "{} is missing: run `bash .ci/setup.sh` (installs @comunica/query-sparql@4)",
+        client.display()
+    );
+    let query = "SELECT ?s ?label WHERE { ?s <https://w3id.org/treaty-kg/ontology#borders> <https://w3id.org/treaty-kg/id/state/russia> . ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label }";
+    let fragments = server.url("/fragments");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(client).arg(fragments).arg(query).args(["-t", "application/sparql-results+xml"]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let via_tpf: Vec<Vec<String>> = solutions(&out.stdout, oxigraph::sparql::results::QueryResultsFormat::Xml)
+        .into_iter()
+        .map(|row| row.into_iter().rev().map(|(_, t)| plain(&t)).collect())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(via_tpf, server.table(query).await);
+    assert_eq!(via_tpf.len(), 6);
+}
+
+/// ETag and Last-Modified on linked-data responses; conditional requests get
+/// 304; a write changes the validators.
+#[tokio::test]
+async fn http_caching_of_linked_data() {
+    let server = knowledge_graph_server().await;
+    let r = server.client.get(server.url("/data/state/latvia.ttl")).send().await.unwrap();
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let modified = r.headers()["last-modified"].to_str().unwrap().to_owned();
+    let again =
+        server.client.get(server.url("/data/state/latvia.ttl")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    let since = server
+        .client
+        .get(server.url("/page/state/latvia"))
+        .header("if-modified-since", &modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(since.status(), 304);
+    for path in ["/.well-known/void", "/fragments", "/ontology"] {
+        let r = server.client.get(server.url(path)).send().await.unwrap();
+        let tag = r.headers()["etag"].to_str().unwrap().to_owned();
+        let r = server.client.get(server.url(path)).header("if-none-match", &tag).send().await.unwrap();
+        assert_eq!(r.status(), 304, "{path}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let write = server.update("INSERT DATA { GRAPH <http://example.org/g> { <https://w3id.org/treaty-kg/id/state/latvia> <http://example.org/p> 1 } }").await;
+    assert_eq!(write.status(), 204);
+    let after =
+        server.client.get(server.url("/data/state/latvia.ttl")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(after.status(), 200, "a write invalidates the ETag");
+    assert_ne!(after.headers()["last-modified"].to_str().unwrap(), modified);
+    assert!(after.text().await.unwrap().contains("<http://example.org/p> 1"));
+}
