@@ -36,3 +36,16 @@ if [ ! -x .ci/comunica/node_modules/.bin/comunica-sparql ]; then
     echo "setup: npm is missing; the TPF client test will fail (install Node.js 20 and npm)" >&2
   fi
 fi
+
+# The browser tests drive Debian's Chromium with playwright-core (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium (browser tests)" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+  echo "setup: installing playwright-core into tests/browser" >&2
+  npm install --prefix tests/browser --no-audit --no-fund --silent >/dev/null
+fi

@@ -16,6 +16,7 @@
 //! - [`error`] — `AppError`, the one place errors become status codes.
 //! - [`linked_data`] — dereferenceable IRIs (303, RDF documents, HTML pages), ontology docs, VoID, dump, TPF.
 //! - [`queries`] — saved queries: catalogue, typed parameters, OpenAPI, RDF, cache.
+//! - [`ui`] — the web interface: layout, home, saved-query pages, editor, SVG pictures.
 //! - [`validate`] — SHACL validation of the repository's RDF (rudof's engine).
 //! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump/validate).
 //!
@@ -48,6 +49,7 @@ pub mod queries;
 pub mod sources;
 pub mod sparql;
 pub mod store;
+pub mod ui;
 pub mod validate;
 pub mod vocab;
 

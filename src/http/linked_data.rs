@@ -28,8 +28,6 @@ const DESCRIBE_LIMIT: usize = 2_000;
 
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new()
-        .route("/", get(home))
-        .route("/assets/style.css", get(stylesheet))
         .route("/id/{*path}", get(redirect))
         .route("/data/{*path}", get(data))
         .route("/page/{*path}", get(page))
@@ -433,67 +431,4 @@ fn fragments_page(selector: &Selector, base: &str, triples: &[Triple], total: us
             }
         },
     )
-}
-
-async fn stylesheet() -> Response {
-    let mut response = include_str!("../../assets/style.css").into_response();
-    set_content_type(response.headers_mut(), "text/css");
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
-    response
-}
-
-/// `/`: a plain home page linking the dataset's entry points and featured resources.
-async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
-    let query = parse_query(
-        "SELECT ?s ?label ?kind WHERE {
-           ?s a ?type ; <http://www.w3.org/2000/01/rdf-schema#label> ?label .
-           VALUES (?type ?kind) {
-             (<https://w3id.org/treaty-kg/ontology#SovereignState> \"States\")
-             (<https://w3id.org/treaty-kg/ontology#Treaty> \"Treaties\")
-             (<https://w3id.org/treaty-kg/ontology#Official> \"Officials\")
-             (<https://w3id.org/treaty-kg/ontology#MilitaryAlliance> \"Alliances\")
-           }
-           FILTER(LANG(?label) = 'en' || LANG(?label) = '')
-         } ORDER BY ?kind ?label",
-    )?;
-    let rows = state.store.select_rows(QueryJob::new(query, "home page"), 500).await?;
-    let catalogue = state.queries.current();
-    Ok(html_response(html::layout(
-        "Home",
-        markup! {},
-        markup! {
-            h1 { "treaty-kg" }
-            p { "A knowledge graph of states, treaties, officials, threats and military alliances, every statement traceable to its source." }
-            section {
-                h2 { "Featured resources" }
-                ul {
-                    @for row in &rows {
-                        @if let (Some(oxigraph::model::Term::NamedNode(s)), Some(oxigraph::model::Term::Literal(l)), Some(oxigraph::model::Term::Literal(k))) = (&row[0], &row[1], &row[2]) {
-                            li { (k.value()) ": " a href=(crate::linked_data::iri::page_href(s.as_str())) { (l.value()) } }
-                        }
-                    }
-                }
-            }
-            section {
-                h2 { "Saved queries" }
-                ul {
-                    @for q in catalogue.iter() {
-                        // Queries with required parameters open on their example call.
-                        li { a href=(q.example.clone().filter(|e| e.starts_with('/')).unwrap_or_else(|| format!("/queries/{}", q.name))) { (q.summary) } }
-                    }
-                }
-            }
-            section {
-                h2 { "For machines" }
-                ul {
-                    li { a href="/sparql" { "SPARQL endpoint" } " (service description)" }
-                    li { a href="/.well-known/void" { "VoID description" } }
-                    li { a href="/dump" { "dump (gzip N-Quads)" } }
-                    li { a href="/fragments" { "Triple Pattern Fragments" } }
-                    li { a href="/openapi.json" { "OpenAPI of the saved queries" } }
-                    li { a href="/ontology" { "ontology" } }
-                }
-            }
-        },
-    )))
 }

@@ -9,6 +9,7 @@ mod linked_data;
 mod ops;
 mod queries;
 mod sparql;
+mod ui;
 
 use crate::config::Config;
 use crate::error::AppError;
@@ -59,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(queries::routes())
         .merge(linked_data::routes())
+        .merge(ui::routes())
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         .layer(CompressionLayer::new())
         .layer(cors)
@@ -111,4 +114,27 @@ fn public_base(config: &Config, headers: &HeaderMap) -> String {
         .map(str::to_owned)
         .unwrap_or_else(|| config.bind.to_string());
     format!("http://{host}")
+}
+
+/// The Content-Security-Policy of every HTML page: scripts and styles only from
+/// this server (no inline script, no inline style), nothing embeds our pages.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Security headers: `nosniff` everywhere; CSP, `Referrer-Policy` and framing
+/// rules on HTML and SVG.
+async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html") || t.starts_with("image/svg+xml"));
+    let h = response.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    if is_page {
+        h.insert("content-security-policy", HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    }
+    response
 }

@@ -13,7 +13,7 @@ use crate::store::QueryJob;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use oxigraph::model::Term;
@@ -33,6 +33,12 @@ async fn catalogue(State(state): State<AppState>, headers: HeaderMap) -> Result<
     let catalogue = state.queries.current();
     let base = public_base(&state.config, &headers);
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if wants_html(accept, false) {
+        let queries: Vec<_> = catalogue.iter().cloned().collect();
+        let mut response = Html(crate::ui::pages::catalogue(&queries).into_string()).into_response();
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+        return Ok(response);
+    }
     let mut offers: Vec<(&'static str, Option<oxigraph::io::RdfFormat>)> = vec![("application/json", None)];
     offers
         .extend(conneg::rdf_formats().into_iter().filter(|(m, _)| *m != "application/json").map(|(m, f)| (m, Some(f))));
@@ -125,7 +131,90 @@ async fn run_by_get(
     let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let is_graph = lookup(&state, &name)?.is_graph();
+    if !pairs.iter().any(|(k, _)| k == "format") && wants_html(accept, is_graph) {
+        return html_page(&state, &name, pairs, &headers).await;
+    }
     run(&state, &name, pairs, &headers).await
+}
+
+/// Whether `Accept` prefers HTML over every data format (browsers do; `*/*` does not).
+fn wants_html(accept: Option<&str>, graph: bool) -> bool {
+    let mut offers: Vec<(&'static str, bool)> = if graph {
+        conneg::rdf_formats().into_iter().map(|(m, _)| (m, false)).collect()
+    } else {
+        conneg::RESULTS_FORMATS.iter().map(|(m, _)| (*m, false)).collect()
+    };
+    offers.push(("text/html", true));
+    accept.is_some() && conneg::negotiate(accept, &offers).is_some_and(|(_, html)| html)
+}
+
+/// A saved query's HTML page: the form, and the answer when nothing required is missing.
+async fn html_page(
+    state: &AppState,
+    name: &str,
+    pairs: Vec<(String, String)>,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let query = lookup(state, name)?;
+    let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    let mut options = std::collections::BTreeMap::new();
+    for param in &query.params {
+        if let Some(values) = &param.values {
+            options.insert(param.name.clone(), values.clone());
+        } else if let Some(text) = &param.values_query {
+            let values = crate::queries::allowed_values(&state.store, text).await?;
+            options.insert(param.name.clone(), values.iter().map(plain).collect());
+        }
+    }
+    let missing = query.params.iter().any(|p| p.required && !pairs.iter().any(|(k, _)| *k == p.name));
+    let mut status = StatusCode::OK;
+    let answer = if missing {
+        crate::ui::pages::Answer::NotRun
+    } else {
+        let mut data_headers = HeaderMap::new();
+        let accept = if query.is_graph() { "text/turtle" } else { "application/sparql-results+json" };
+        data_headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        match answer(state, &query, pairs.clone(), &data_headers).await {
+            Ok((response, _)) => {
+                let truncated = response.headers().get("x-result-truncated").is_some_and(|v| v == "true");
+                let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(AppError::internal)?;
+                if query.is_graph() {
+                    crate::ui::pages::Answer::Graph(String::from_utf8_lossy(&body).into_owned())
+                } else {
+                    parse_results(&body, truncated)?
+                }
+            }
+            Err(e) if e.status().is_client_error() => {
+                status = e.status();
+                crate::ui::pages::Answer::Error(e.to_string())
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let base = public_base(&state.config, headers);
+    let page = crate::ui::pages::saved_query(&query, &pairs, &options, &answer, &base);
+    let mut response = (status, Html(page.into_string())).into_response();
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    Ok(response)
+}
+
+fn parse_results(body: &[u8], truncated: bool) -> Result<crate::ui::pages::Answer, AppError> {
+    use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsParser, SliceQueryResultsParserOutput};
+    match QueryResultsParser::from_format(QueryResultsFormat::Json).for_slice(body).map_err(AppError::internal)? {
+        SliceQueryResultsParserOutput::Boolean(b) => Ok(crate::ui::pages::Answer::Boolean(b)),
+        SliceQueryResultsParserOutput::Solutions(solutions) => {
+            let variables: Vec<String> = solutions.variables().iter().map(|v| v.as_str().to_owned()).collect();
+            let vars = solutions.variables().to_vec();
+            let mut rows = Vec::new();
+            for solution in solutions {
+                let solution = solution.map_err(AppError::internal)?;
+                rows.push(vars.iter().map(|v| solution.get(v).cloned()).collect());
+            }
+            Ok(crate::ui::pages::Answer::Table { variables, rows, truncated })
+        }
+    }
 }
 
 async fn run_by_post(

@@ -1,46 +1,14 @@
 //! HTML pages for people (maud templates: every interpolated value is escaped).
 //!
-//! One layout and one stylesheet (`/assets/style.css`) for all pages; JSON-LD
-//! embedded for search engines with `<` escaped so it cannot close its script.
+//! The layout and stylesheet are the UI's (`crate::ui`); JSON-LD is embedded for
+//! search engines with `<` escaped so it cannot close its script.
 
 use super::document::{local_name, ResourceDoc};
 use super::iri::{extensions, local_path, page_href};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup};
 use oxigraph::model::{NamedOrBlankNode, Term};
 
-/// The shared page layout.
-pub fn layout(title: &str, head: Markup, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — treaty-kg" }
-                link rel="stylesheet" href="/assets/style.css";
-                (head)
-            }
-            body {
-                header {
-                    nav aria-label="site" {
-                        a href="/" { "treaty-kg" }
-                        " · " a href="/queries" { "saved queries" }
-                        " · " a href="/sparql" { "SPARQL" }
-                        " · " a href="/ontology" { "ontology" }
-                        " · " a href="/.well-known/void" { "dataset (VoID)" }
-                        " · " a href="/fragments" { "fragments" }
-                    }
-                }
-                main { (body) }
-            }
-        }
-    }
-}
-
-/// Text safe inside `<script type="application/ld+json">`.
-pub fn script_json(json: &serde_json::Value) -> PreEscaped<String> {
-    PreEscaped(json.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026"))
-}
+pub use crate::ui::{layout, script_json};
 
 fn term_cell(doc: &ResourceDoc, term: &Term) -> Markup {
     match term {
@@ -115,6 +83,10 @@ pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value) -> Markup {
             }
             @if doc.truncated { p.warning { "This resource has more statements than a page shows; query " a href="/sparql" { "/sparql" } " for all of them." } }
             section {
+                h2 { "Neighbourhood" }
+                (neighbourhood(doc, &outgoing, &incoming))
+            }
+            section {
                 h2 { "Statements" }
                 table {
                     thead { tr { th scope="col" { "Property" } th scope="col" { "Value" } th scope="col" { "Source" } } }
@@ -176,4 +148,29 @@ pub fn not_found_page(what: &str, hint: &str) -> Markup {
             }
         },
     )
+}
+
+/// The neighbourhood diagram of a resource page: each distinct direct link.
+fn neighbourhood(
+    doc: &ResourceDoc,
+    outgoing: &[&oxigraph::model::Quad],
+    incoming: &[&oxigraph::model::Quad],
+) -> Markup {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut neighbours = Vec::new();
+    for (q, is_incoming) in outgoing.iter().map(|q| (q, false)).chain(incoming.iter().map(|q| (q, true))) {
+        let other = if is_incoming { Term::from(q.subject.clone()) } else { q.object.clone() };
+        let Term::NamedNode(node) = other else { continue };
+        // A link stated both ways (borders) is drawn once.
+        if !seen.insert((node.as_str().to_owned(), q.predicate.as_str().to_owned())) {
+            continue;
+        }
+        neighbours.push(crate::ui::svg::Neighbour {
+            href: page_href(node.as_str()),
+            label: doc.label_of(node.as_str()),
+            property: doc.label_of(q.predicate.as_str()),
+            incoming: is_incoming,
+        });
+    }
+    crate::ui::svg::neighbourhood(&doc.label_of(doc.iri.as_str()), &neighbours)
 }

@@ -1,0 +1,166 @@
+// treaty-kg SPARQL editor: syntax highlighting, Ctrl/⌘+Enter to run, results as
+// a sortable table (SELECT), a boolean (ASK) or Turtle (CONSTRUCT/DESCRIBE),
+// server errors shown with their position, the query kept in the URL.
+// Plain JavaScript, no dependencies, served from /assets/editor.js.
+(() => {
+  "use strict";
+  const form = document.getElementById("editor-form");
+  const area = document.getElementById("query");
+  const shadow = document.getElementById("highlight");
+  const status = document.getElementById("status");
+  const errorBox = document.getElementById("error");
+  const results = document.getElementById("results");
+  if (!form || !area) return;
+
+  const KEYWORDS = "SELECT|CONSTRUCT|DESCRIBE|ASK|WHERE|PREFIX|BASE|FILTER|OPTIONAL|UNION|MINUS|GRAPH|SERVICE|BIND|VALUES|GROUP|BY|ORDER|HAVING|LIMIT|OFFSET|DISTINCT|REDUCED|AS|FROM|NAMED|NOT|EXISTS|IN|ASC|DESC|COUNT|SUM|MIN|MAX|AVG|SAMPLE|GROUP_CONCAT|INSERT|DELETE|DATA|a";
+  const TOKENS = new RegExp(
+    "(#[^\\n]*)|(\"(?:[^\"\\\\\\n]|\\\\.)*\"|'(?:[^'\\\\\\n]|\\\\.)*')|(<[^<>\\s]*>)|([?$][A-Za-z_][\\w]*)|\\b(" + KEYWORDS + ")\\b",
+    "gi");
+  const KINDS = ["comment", "string", "iri", "variable", "keyword"];
+
+  function escapeHtml(text) {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function highlight() {
+    const text = area.value;
+    let out = "";
+    let last = 0;
+    text.replace(TOKENS, (match, ...groups) => {
+      const offset = groups[5];
+      const kind = KINDS[groups.slice(0, 5).findIndex((g) => g !== undefined)];
+      out += escapeHtml(text.slice(last, offset)) + '<span class="tok-' + kind + '">' + escapeHtml(match) + "</span>";
+      last = offset + match.length;
+      return match;
+    });
+    shadow.innerHTML = out + escapeHtml(text.slice(last)) + "\n";
+    shadow.scrollTop = area.scrollTop;
+  }
+
+  function pageHref(iri) {
+    const ids = "https://w3id.org/treaty-kg/id/";
+    const ontology = "https://w3id.org/treaty-kg/ontology#";
+    if (iri.startsWith(ids)) return "/page/" + iri.slice(ids.length);
+    if (iri.startsWith(ontology)) return "/ontology#" + iri.slice(ontology.length);
+    return iri;
+  }
+
+  function cellValue(term) {
+    return term ? term.value : "";
+  }
+
+  function renderTable(vars, bindings) {
+    const table = document.createElement("table");
+    table.className = "results";
+    const head = table.createTHead().insertRow();
+    let sortBy = -1;
+    let ascending = true;
+    const body = table.createTBody();
+    function fill(rows) {
+      body.textContent = "";
+      for (const binding of rows) {
+        const tr = body.insertRow();
+        for (const v of vars) {
+          const td = tr.insertCell();
+          const term = binding[v];
+          if (!term) continue;
+          if (term.type === "uri") {
+            const a = document.createElement("a");
+            a.href = pageHref(term.value);
+            a.textContent = term.value;
+            td.append(a);
+          } else {
+            td.textContent = term.value;
+            if (term["xml:lang"]) td.lang = term["xml:lang"];
+          }
+        }
+      }
+    }
+    vars.forEach((v, i) => {
+      const th = document.createElement("th");
+      th.scope = "col";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      button.textContent = v;
+      button.addEventListener("click", () => {
+        ascending = sortBy === i ? !ascending : true;
+        sortBy = i;
+        const sorted = [...bindings].sort((a, b) =>
+          cellValue(a[v]).localeCompare(cellValue(b[v]), undefined, { numeric: true }) * (ascending ? 1 : -1));
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        fill(sorted);
+      });
+      th.append(button);
+      head.append(th);
+    });
+    fill(bindings);
+    results.append(table);
+  }
+
+  async function run() {
+    const query = area.value;
+    history.replaceState(null, "", "/editor?query=" + encodeURIComponent(query));
+    status.textContent = "Running…";
+    errorBox.hidden = true;
+    results.textContent = "";
+    const started = performance.now();
+    let response;
+    try {
+      response = await fetch("/sparql", {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/x-www-form-urlencoded",
+          "Accept": "application/sparql-results+json, text/turtle;q=0.9",
+        },
+        body: new URLSearchParams({ query }),
+      });
+    } catch (e) {
+      errorBox.textContent = "The server could not be reached: " + e;
+      errorBox.hidden = false;
+      status.textContent = "";
+      return;
+    }
+    const ms = Math.round(performance.now() - started);
+    if (!response.ok) {
+      errorBox.textContent = await response.text();
+      errorBox.hidden = false;
+      status.textContent = "Error " + response.status;
+      return;
+    }
+    const type = response.headers.get("content-type") || "";
+    if (type.startsWith("application/sparql-results+json")) {
+      const data = await response.json();
+      if (typeof data.boolean === "boolean") {
+        const p = document.createElement("p");
+        p.className = "boolean";
+        p.textContent = data.boolean ? "Yes (true)" : "No (false)";
+        results.append(p);
+        status.textContent = "Answered in " + ms + " ms";
+        return;
+      }
+      renderTable(data.head.vars, data.results.bindings);
+      status.textContent = data.results.bindings.length + " row(s) in " + ms + " ms";
+    } else {
+      const pre = document.createElement("pre");
+      pre.textContent = await response.text();
+      results.append(pre);
+      status.textContent = "Graph in " + ms + " ms";
+    }
+  }
+
+  area.addEventListener("input", highlight);
+  area.addEventListener("scroll", () => { shadow.scrollTop = area.scrollTop; shadow.scrollLeft = area.scrollLeft; });
+  area.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+      event.preventDefault();
+      run();
+    }
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    run();
+  });
+  highlight();
+  if (new URLSearchParams(location.search).has("query") && area.value.trim()) run();
+})();

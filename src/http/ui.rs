@@ -1,0 +1,55 @@
+//! The web interface's routes: `/`, `/editor`, `/timeline.svg` and the static
+//! assets (stylesheet, editor script), compiled into the binary.
+
+use super::{set_content_type, AppState};
+use crate::error::AppError;
+use crate::linked_data::void;
+use crate::ui::{data, pages, svg};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/editor", get(editor))
+        .route("/timeline.svg", get(timeline))
+        .route("/assets/style.css", get(|| async { asset(include_str!("../../assets/style.css"), "text/css") }))
+        .route("/assets/editor.js", get(|| async { asset(include_str!("../../assets/editor.js"), "text/javascript") }))
+}
+
+fn asset(body: &'static str, media_type: &str) -> Response {
+    let mut response = body.into_response();
+    set_content_type(response.headers_mut(), media_type);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
+async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
+    let stats = void::statistics(&state.store).await?;
+    let sources = data::sources(&state.store).await?;
+    let featured = data::featured(&state.store).await?;
+    let events = data::events(&state.store).await?;
+    let queries: Vec<_> = state.queries.current().iter().cloned().collect();
+    Ok(Html(pages::home(&stats, &sources, &featured, &queries, &events).into_string()).into_response())
+}
+
+async fn editor(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    let initial = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "query")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| format!("{}\nSELECT ?state ?label WHERE {{\n  ?state a tkg:SovereignState ; rdfs:label ?label .\n}}\nORDER BY ?label\n", pages::editor_prefixes()));
+    let examples: Vec<_> = state.queries.current().iter().cloned().collect();
+    Html(pages::editor(&initial, &examples).into_string()).into_response()
+}
+
+async fn timeline(State(state): State<AppState>) -> Result<Response, AppError> {
+    let events = data::events(&state.store).await?;
+    let mut response =
+        format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}", svg::timeline(&events, true).into_string())
+            .into_response();
+    set_content_type(response.headers_mut(), "image/svg+xml");
+    Ok(response)
+}

@@ -1,0 +1,84 @@
+//! What the pages show, read from the store by SPARQL (so the pages work over
+//! any backend): events for the timeline, featured resources, source files.
+
+use super::pages::{Featured, SourceSummary};
+use super::svg::Event;
+use crate::error::AppError;
+use crate::linked_data::iri::page_href;
+use crate::sparql::protocol::parse_query;
+use crate::store::{KgStore, QueryJob};
+use oxigraph::model::Term;
+
+fn text(t: &Option<Term>) -> Option<String> {
+    match t {
+        Some(Term::NamedNode(n)) => Some(n.as_str().to_owned()),
+        Some(Term::Literal(l)) => Some(l.value().to_owned()),
+        _ => None,
+    }
+}
+
+async fn rows(store: &KgStore, query: &str, label: &str) -> Result<Vec<Vec<Option<Term>>>, AppError> {
+    Ok(store.select_rows(QueryJob::new(parse_query(query)?, label), 10_000).await?)
+}
+
+/// Every event, with its calendar date when known and its date as stated.
+pub async fn events(store: &KgStore) -> Result<Vec<Event>, AppError> {
+    let query = "PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+        SELECT ?e (SAMPLE(?l) AS ?label) (MIN(?d) AS ?date) (SAMPLE(?s) AS ?stated) WHERE {
+          ?e a ?type ; rdfs:label ?l . ?type rdfs:subClassOf* tkg:Event .
+          FILTER(LANG(?l) = 'en' || LANG(?l) = '')
+          OPTIONAL { ?e tkg:date ?d FILTER(DATATYPE(?d) = xsd:date) }
+          OPTIONAL { ?e tkg:dateAsStated ?s }
+        } GROUP BY ?e ORDER BY ?date";
+    Ok(rows(store, query, "timeline")
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            Some(Event { href: page_href(&text(&r[0])?), label: text(&r[1])?, date: text(&r[2]), stated: text(&r[3]) })
+        })
+        .collect())
+}
+
+/// States, treaties, officials and alliances, for the home page.
+pub async fn featured(store: &KgStore) -> Result<Vec<Featured>, AppError> {
+    let query = "SELECT ?s (SAMPLE(?label) AS ?l) ?kind WHERE {
+           ?s a ?type ; <http://www.w3.org/2000/01/rdf-schema#label> ?label .
+           VALUES (?type ?kind) {
+             (<https://w3id.org/treaty-kg/ontology#SovereignState> \"States\")
+             (<https://w3id.org/treaty-kg/ontology#Treaty> \"Treaties\")
+             (<https://w3id.org/treaty-kg/ontology#Official> \"Officials\")
+             (<https://w3id.org/treaty-kg/ontology#MilitaryAlliance> \"Alliances\")
+           }
+           FILTER(LANG(?label) = 'en' || LANG(?label) = '')
+         } GROUP BY ?s ?kind ORDER BY ?kind ?l";
+    Ok(rows(store, query, "home page")
+        .await?
+        .into_iter()
+        .filter_map(|r| Some(Featured { href: page_href(&text(&r[0])?), label: text(&r[1])?, kind: text(&r[2])? }))
+        .collect())
+}
+
+/// The loaded source files, with the graphs and statements each brought in.
+pub async fn sources(store: &KgStore) -> Result<Vec<SourceSummary>, AppError> {
+    let query = format!(
+        "SELECT ?file (COUNT(DISTINCT ?g) AS ?graphs) (COUNT(*) AS ?n) WHERE {{
+           GRAPH <{system}> {{ ?fg <{file}> ?file . OPTIONAL {{ ?fg <{contains}> ?c }} }}
+           VALUES ?which {{ 1 2 }}
+           BIND(IF(?which = 1, ?fg, ?c) AS ?g)
+           GRAPH ?g {{ ?s ?p ?o }}
+         }} GROUP BY ?file ORDER BY ?file",
+        system = crate::vocab::SYSTEM_GRAPH,
+        file = crate::vocab::SOURCE_FILE,
+        contains = crate::vocab::CONTAINS_GRAPH,
+    );
+    Ok(rows(store, &query, "home page")
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let n = |t: &Option<Term>| text(t).and_then(|v| v.parse().ok()).unwrap_or(0);
+            Some(SourceSummary { file: text(&r[0])?, graphs: n(&r[1]), triples: n(&r[2]) })
+        })
+        .collect())
+}

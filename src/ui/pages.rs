@@ -1,0 +1,317 @@
+//! The pages of the web interface: home, a saved query's page (form, results,
+//! downloads, permalink, curl line, source) and the SPARQL editor.
+
+use super::layout;
+use super::svg::{self, Event};
+use crate::linked_data::iri::page_href;
+use crate::linked_data::void::Statistics;
+use crate::queries::params::{compact, ParamType};
+use crate::queries::SavedQuery;
+use maud::{html, Markup};
+use oxigraph::model::Term;
+use std::collections::BTreeMap;
+
+/// A featured resource on the home page.
+pub struct Featured {
+    pub kind: String,
+    pub href: String,
+    pub label: String,
+}
+
+/// A source file and the graphs it brought in.
+pub struct SourceSummary {
+    pub file: String,
+    pub graphs: u64,
+    pub triples: u64,
+}
+
+/// The home page.
+pub fn home(
+    stats: &Statistics,
+    sources: &[SourceSummary],
+    featured: &[Featured],
+    queries: &[std::sync::Arc<SavedQuery>],
+    events: &[Event],
+) -> Markup {
+    let mut by_tag: BTreeMap<&str, Vec<&SavedQuery>> = BTreeMap::new();
+    for q in queries {
+        if q.tags.is_empty() {
+            by_tag.entry("other").or_default().push(q);
+        }
+        for tag in &q.tags {
+            by_tag.entry(tag.as_str()).or_default().push(q);
+        }
+    }
+    let mut kinds: BTreeMap<&str, Vec<&Featured>> = BTreeMap::new();
+    for f in featured {
+        kinds.entry(f.kind.as_str()).or_default().push(f);
+    }
+    let ours: Vec<&(oxigraph::model::NamedNode, u64)> =
+        stats.classes.iter().filter(|(c, _)| c.as_str().starts_with(crate::vocab::ONTOLOGY_NS)).collect();
+    layout(
+        "Home",
+        html! {},
+        html! {
+            h1 { "treaty-kg" }
+            p.lead {
+                "A knowledge graph of states, treaties, officials, threats and military alliances — "
+                (stats.triples) " statements, every one traceable to the sentence or source it comes from."
+            }
+            div.cards {
+                section {
+                    h2 { "Featured" }
+                    @for (kind, items) in &kinds {
+                        h3 { (kind) }
+                        ul { @for f in items { li { a href=(f.href) { (f.label) } } } }
+                    }
+                }
+                section {
+                    h2 { "Ask a question" }
+                    p { "Saved queries answer common questions without SPARQL:" }
+                    @for (tag, items) in &by_tag {
+                        h3 { (tag) }
+                        ul { @for q in items { li { a href={ "/queries/" (q.name) } { (q.summary) } } } }
+                    }
+                    p { "Or write your own in the " a href="/editor" { "SPARQL editor" } "." }
+                }
+            }
+            section {
+                h2 { "Timeline" }
+                (svg::timeline(events, false))
+                details {
+                    summary { "The events as a list" }
+                    ol { @for e in events { li { a href=(e.href) { (e.label) } " — " (e.date.clone().or(e.stated.clone()).unwrap_or_else(|| "undated".into())) } } }
+                }
+            }
+            section {
+                h2 { "What is in the dataset" }
+                table {
+                    caption { "Classes of the treaty-kg ontology with their number of instances" }
+                    thead { tr { th scope="col" { "Class" } th scope="col" { "Instances" } } }
+                    tbody { @for (class, n) in &ours { tr { td { a href=(page_href(class.as_str())) { (compact(class.as_str())) } } td { (n) } } } }
+                }
+                table {
+                    caption { "Source files and the named graphs they were loaded into" }
+                    thead { tr { th scope="col" { "Source" } th scope="col" { "Graphs" } th scope="col" { "Statements" } } }
+                    tbody { @for s in sources { tr { td { code { (s.file) } } td { (s.graphs) } td { (s.triples) } } } }
+                }
+                p {
+                    (stats.graphs.len()) " named graphs in all · "
+                    a href="/.well-known/void" { "VoID description" } " · "
+                    a href="/dump" { "download everything (N-Quads)" } " · "
+                    a href="/ontology" { "ontology documentation" } " · "
+                    a href="/sparql" { "SPARQL endpoint" } " · "
+                    a href="/fragments" { "Triple Pattern Fragments" }
+                }
+            }
+        },
+    )
+}
+
+/// The rows of an answer to show in a table.
+pub enum Answer {
+    Table {
+        variables: Vec<String>,
+        rows: Vec<Vec<Option<Term>>>,
+        truncated: bool,
+    },
+    Boolean(bool),
+    Graph(String),
+    Error(String),
+    /// Required parameters are missing: show the form only.
+    NotRun,
+}
+
+fn cell(term: &Option<Term>) -> Markup {
+    match term {
+        None => html! {},
+        Some(Term::NamedNode(n)) => html! { a href=(page_href(n.as_str())) { (compact(n.as_str())) } },
+        Some(Term::Literal(l)) => html! {
+            span lang=[l.language()] { (l.value()) }
+        },
+        Some(other) => html! { (other.to_string()) },
+    }
+}
+
+/// A results table whose IRIs link to their pages.
+pub fn results_table(variables: &[String], rows: &[Vec<Option<Term>>]) -> Markup {
+    html! {
+        table.results {
+            thead { tr { @for v in variables { th scope="col" { (v) } } } }
+            tbody { @for row in rows { tr { @for c in row { td { (cell(c)) } } } } }
+        }
+    }
+}
+
+fn input(param: &crate::queries::params::Param, value: &str, options: Option<&Vec<String>>) -> Markup {
+    let id = format!("param-{}", param.name);
+    let required = param.required;
+    html! {
+        p {
+            label for=(id) { (param.name) " " small.meta { "(" (param.kind.describe()) @if required { ", required" } ")" } }
+            br;
+            @if let Some(options) = options {
+                select id=(id) name=(param.name) required[required] {
+                    @if !required { option value="" { "— any —" } }
+                    @for o in options { option value=(o) selected[o == value] { (o) } }
+                }
+            } @else {
+                @let kind = match &param.kind {
+                    ParamType::Iri { .. } => "url",
+                    ParamType::Literal { datatype } => match datatype.as_str().rsplit('#').next().unwrap_or_default() {
+                        "date" => "date",
+                        "integer" | "decimal" | "double" => "number",
+                        _ => "text",
+                    },
+                };
+                input id=(id) name=(param.name) type=(kind) value=(value) required[required] size="60"
+                    placeholder=(param.kind.example()) step=[(kind == "number").then_some("any")];
+            }
+            @if !param.description.is_empty() { br; small.meta { (param.description) } }
+        }
+    }
+}
+
+/// A saved query's page: its form, its answer, downloads and source.
+pub fn saved_query(
+    query: &SavedQuery,
+    supplied: &[(String, String)],
+    options: &BTreeMap<String, Vec<String>>,
+    answer: &Answer,
+    base: &str,
+) -> Markup {
+    let permalink = {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in supplied.iter().filter(|(_, v)| !v.is_empty()) {
+            s.append_pair(k, v);
+        }
+        let q = s.finish();
+        if q.is_empty() {
+            format!("/queries/{}", query.name)
+        } else {
+            format!("/queries/{}?{q}", query.name)
+        }
+    };
+    let with_format = |f: &str| {
+        if permalink.contains('?') {
+            format!("{permalink}&format={f}")
+        } else {
+            format!("{permalink}?format={f}")
+        }
+    };
+    let formats: &[(&str, &str)] = if query.is_graph() {
+        &[("ttl", "Turtle"), ("jsonld", "JSON-LD"), ("nt", "N-Triples")]
+    } else {
+        &[("csv", "CSV"), ("json", "JSON"), ("tsv", "TSV"), ("xml", "XML")]
+    };
+    let curl_accept = if query.is_graph() { "text/turtle" } else { "text/csv" };
+    layout(
+        &query.summary,
+        html! {},
+        html! {
+            p.meta { a href="/queries" { "Saved queries" } " › " (query.name) }
+            h1 { (query.summary) }
+            @if !query.description.is_empty() { p { (query.description) } }
+            p.meta { @for t in &query.tags { span.tag { (t) } " " } }
+            form method="get" action={ "/queries/" (query.name) } {
+                @for param in &query.params {
+                    @let value = supplied.iter().find(|(k, _)| *k == param.name).map(|(_, v)| v.clone())
+                        .or_else(|| param.default.clone()).unwrap_or_default();
+                    (input(param, &value, options.get(&param.name)))
+                }
+                p { button type="submit" { "Run" } }
+            }
+            section aria-live="polite" {
+                h2 { "Answer" }
+                @match answer {
+                    Answer::Table { variables, rows, truncated } => {
+                        p.meta { (rows.len()) " row(s)" @if *truncated { " — cut at the query's row cap" } }
+                        (results_table(variables, rows))
+                    }
+                    Answer::Boolean(b) => p.boolean { (if *b { "Yes (true)" } else { "No (false)" }) },
+                    Answer::Graph(turtle) => pre { code { (turtle) } },
+                    Answer::Error(message) => p.error role="alert" { (message) },
+                    Answer::NotRun => p { "Fill in the required parameters and press Run." },
+                }
+            }
+            section {
+                h2 { "Use this answer" }
+                p {
+                    "Download: "
+                    @for (i, (f, name)) in formats.iter().enumerate() { @if i > 0 { " · " } a href=(with_format(f)) download { (name) } }
+                    " · " a href=(permalink) { "permalink" }
+                }
+                p { label for="curl" { "As a command:" } }
+                input.curl id="curl" readonly value={ "curl -H 'Accept: " (curl_accept) "' '" (base) (permalink) "'" } size="80";
+                p.meta { "Query version " code { (query.version) } " · cite it with the answer's X-Data-Version header." }
+            }
+            section {
+                h2 { "SPARQL" }
+                p { a href={ "/queries/" (query.name) ".rq" } { "source file" } " · " a href={ "/editor?query=" (form_urlencoded::byte_serialize(query.source.as_bytes()).collect::<String>()) } { "open in the editor" } }
+                pre { code { (query.source) } }
+            }
+        },
+    )
+}
+
+/// The catalogue as a page.
+pub fn catalogue(queries: &[std::sync::Arc<SavedQuery>]) -> Markup {
+    layout(
+        "Saved queries",
+        html! {},
+        html! {
+            h1 { "Saved queries" }
+            p { "Named, documented queries over the knowledge graph. Each one is also an API operation (" a href="/openapi.json" { "OpenAPI" } ")." }
+            table {
+                thead { tr { th scope="col" { "Query" } th scope="col" { "Parameters" } th scope="col" { "Tags" } } }
+                tbody {
+                    @for q in queries {
+                        tr {
+                            td { a href={ "/queries/" (q.name) } { (q.summary) } }
+                            td { @for (i, p) in q.params.iter().enumerate() { @if i > 0 { ", " } (p.name) } }
+                            td { @for t in &q.tags { span.tag { (t) } " " } }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The prefixes pre-filled in the editor.
+pub fn editor_prefixes() -> String {
+    crate::sparql::results::PREFIXES
+        .iter()
+        .filter(|(p, _)| ["rdf", "rdfs", "xsd", "skos", "prov", "org", "schema", "tkg", "dcterms"].contains(p))
+        .map(|(p, ns)| format!("PREFIX {p}: <{ns}>\n"))
+        .collect()
+}
+
+/// The SPARQL editor.
+pub fn editor(initial: &str, examples: &[std::sync::Arc<SavedQuery>]) -> Markup {
+    layout(
+        "SPARQL editor",
+        html! { script src="/assets/editor.js" defer {} },
+        html! {
+            h1 { "SPARQL editor" }
+            form #editor-form method="get" action="/sparql" {
+                p { label for="query" { "Query " small.meta { "(Ctrl+Enter or ⌘+Enter runs it)" } } }
+                div.editor {
+                    pre #highlight aria-hidden="true" {}
+                    textarea #query name="query" rows="16" spellcheck="false" autocapitalize="off" { (initial) }
+                }
+                p { button type="submit" { "Run" } " " span #status.meta role="status" {} }
+            }
+            div #error.error role="alert" hidden {}
+            section #results aria-live="polite" {}
+            section {
+                h2 { "Examples" }
+                ul {
+                    @for q in examples {
+                        li { a href={ "/editor?query=" (form_urlencoded::byte_serialize(q.source.as_bytes()).collect::<String>()) } { (q.summary) } }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,108 @@
+// End-to-end tests of the web interface in headless Chromium (Debian's package),
+// driven by playwright-core. Usage: node tests/browser/ui.mjs BASE_URL SCREENSHOT_DIR
+// Prints one line per check and exits non-zero on the first failure.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+
+const [base, shots] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+const problems = [];
+page.on("pageerror", (e) => problems.push("page error: " + e.message));
+// The editor's syntax-error step makes the server answer 400 on purpose.
+page.on("console", (m) => {
+  if (m.type() === "error" && !m.text().includes("status of 400")) problems.push("console: " + m.text());
+});
+let step = 0;
+async function shot(name) {
+  step += 1;
+  await page.screenshot({ path: `${shots}/${String(step).padStart(2, "0")}-${name}.png`, fullPage: true });
+}
+function ok(message) { console.log("ok - " + message); }
+
+try {
+  // 1. The home page, then a state's page, and back.
+  await page.goto(base + "/");
+  assert.equal(await page.locator("h1").first().textContent(), "treaty-kg");
+  await shot("home");
+  ok("home page renders");
+  await page.getByRole("link", { name: "Latvia", exact: true }).first().click();
+  await page.waitForURL("**/page/state/latvia");
+  assert.equal(await page.locator("h1").first().textContent(), "Latvia");
+  assert.ok(await page.locator("svg.neighbourhood").isVisible(), "the neighbourhood diagram is shown");
+  await shot("state-page");
+  ok("followed a link to a state's page");
+  await page.goBack();
+  await page.waitForURL(base + "/");
+  assert.equal(await page.locator("h1").first().textContent(), "treaty-kg");
+  ok("came back to the home page");
+
+  // 2. Three clicks from home: which states need parliamentary approval, and where is that said?
+  await page.getByRole("link", { name: /parliamentary approval/ }).first().click();
+  await page.waitForSelector("table.results tbody tr");
+  const rows = await page.locator("table.results tbody tr").allTextContents();
+  assert.equal(rows.length, 3);
+  for (const state of ["Estonia", "Lithuania", "Poland"]) {
+    assert.ok(rows.some((r) => r.includes(state) && r.includes("requires parliamentary approval")), state);
+  }
+  await shot("parliamentary-approval");
+  ok("one click from home answers the parliamentary-approval question with its source sentence");
+
+  // 3. Fill and run a saved query's form.
+  await page.goto(base + "/queries/borders");
+  await page.selectOption("#param-state", { label: "https://w3id.org/treaty-kg/id/state/estonia" }).catch(async () => {
+    await page.fill("#param-state", "https://w3id.org/treaty-kg/id/state/estonia");
+  });
+  await page.getByRole("button", { name: "Run" }).click();
+  await page.waitForSelector("table.results tbody tr");
+  const borders = await page.locator("table.results tbody tr").allTextContents();
+  assert.equal(borders.length, 2);
+  assert.ok(borders.some((r) => r.includes("Latvia")) && borders.some((r) => r.includes("Russia")));
+  assert.ok((await page.locator("#curl").inputValue()).startsWith("curl -H 'Accept: text/csv'"));
+  await shot("saved-query-form");
+  ok("filled and ran a saved query's form");
+
+  // 4. Run a query in the editor with the keyboard shortcut.
+  await page.goto(base + "/editor");
+  await page.fill("#query", "PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>\nPREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\nSELECT ?label WHERE { ?s a tkg:SovereignState ; rdfs:label ?label FILTER(LANG(?label) = 'en') } ORDER BY ?label");
+  await page.focus("#query");
+  await page.keyboard.press("Control+Enter");
+  await page.waitForSelector("#results table tbody tr");
+  const labels = await page.locator("#results table tbody tr").allTextContents();
+  assert.deepEqual(labels, ["Belarus", "Estonia", "Latvia", "Lithuania", "Poland", "Russia", "Ukraine"]);
+  assert.ok(page.url().includes("/editor?query="), "the query is kept in the URL");
+  await page.getByRole("button", { name: "label" }).click();
+  await page.getByRole("button", { name: "label" }).click();
+  assert.equal(await page.locator("#results table tbody tr").first().textContent(), "Ukraine");
+  await shot("editor-results");
+  ok("ran a query in the editor and sorted its table");
+
+  // 5. A syntax error shows the server's message with its position.
+  await page.fill("#query", "SELECT ?x WHERE { ?x ?y }");
+  await page.keyboard.press("Control+Enter");
+  await page.waitForSelector("#error:not([hidden])");
+  const error = await page.locator("#error").textContent();
+  assert.match(error, /malformed SPARQL/);
+  assert.match(error, /1:\d+/);
+  await shot("editor-error");
+  ok("a syntax error is shown with its position: " + error.trim().slice(0, 80));
+
+  // 6. The timeline links each event to its page.
+  await page.goto(base + "/");
+  const events = await page.locator("svg.timeline a").count();
+  assert.ok(events >= 5, "timeline events: " + events);
+  ok("the timeline shows " + events + " linked events");
+
+  assert.deepEqual(problems, [], "no script errors and no CSP violations");
+  ok("no page errors");
+} catch (e) {
+  await shot("failure").catch(() => {});
+  console.error("not ok - " + (e.stack || e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
