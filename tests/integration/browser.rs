@@ -14,6 +14,7 @@ async fn the_web_interface_works_in_a_real_browser() {
         "playwright-core is missing: run `bash .ci/setup.sh` (installs it and Debian's chromium)"
     );
     let shots = repo("target/screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).unwrap();
     let base = server.base.clone();
     let out =
