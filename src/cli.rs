@@ -2,7 +2,9 @@
 //! Each opens the store itself (read-only where it only reads, so it can run
 //! beside a server), does one thing, and reports on stderr.
 
-use crate::config::{CliFormat, DumpArgs, DumpFormat, LoadArgs, QueriesArgs, QueryArgs, RunArgs, ValidateArgs};
+use crate::config::{
+    BackupArgs, CliFormat, DumpArgs, DumpFormat, LoadArgs, QueriesArgs, QueryArgs, RunArgs, ValidateArgs,
+};
 use crate::sparql::protocol::parse_query;
 use crate::sparql::results::OutputFormat;
 use crate::store::{GraphTarget, KgStore, QueryJob, StoreLocation, StoreOptions};
@@ -101,8 +103,11 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let query = parse_query(&text).map_err(|e| anyhow!("{e}"))?;
     let is_graph = matches!(query, spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. });
     let (format, output) = output_format(args.format, is_graph)?;
-    let options =
-        StoreOptions { union_default_graph: !args.no_union_default_graph, timeout: Duration::from_secs(args.timeout) };
+    let options = StoreOptions {
+        union_default_graph: !args.no_union_default_graph,
+        timeout: Duration::from_secs(args.timeout),
+        ..StoreOptions::default()
+    };
     let store = KgStore::open_read_only(&args.store.store, options)?;
     let job = QueryJob::new(query, text);
     let mut rx = store.query(job, output).await?;
@@ -145,6 +150,20 @@ fn output_format(format: Option<CliFormat>, is_graph: bool) -> anyhow::Result<(C
         }
     };
     Ok((format, output))
+}
+
+/// `treaty-kg backup DIR`: a consistent copy of a store nobody else has open.
+pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let store = KgStore::open(&StoreLocation::Directory(args.store.store.clone()), StoreOptions::default())?;
+    store.backup(args.target.clone()).await?;
+    eprintln!(
+        "backed up {} into {} (data version {}); serve it with --store {}",
+        args.store.store.display(),
+        args.target.display(),
+        store.data_version(),
+        args.target.display()
+    );
+    Ok(())
 }
 
 /// `treaty-kg queries`: the catalogue, one query a line with its parameters.

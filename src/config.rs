@@ -39,10 +39,21 @@ pub enum Command {
     Dump(DumpArgs),
     /// Check RDF files against the SHACL shapes; print each violation and exit 1 if any.
     Validate(ValidateArgs),
+    /// Copy the store into a new directory (stop the server first, or POST /admin/backup).
+    Backup(BackupArgs),
     /// List the saved queries of the catalogue.
     Queries(QueriesArgs),
     /// Run a saved query against the store.
     Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The new directory to write the backup into (it becomes a store: serve it with --store).
+    #[arg(value_name = "DIR")]
+    pub target: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +129,15 @@ pub struct ServeArgs {
     /// (`--union-default-graph=false` for the store's own, separate default graph).
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub union_default_graph: bool,
+    /// Queries, updates and page reads evaluated at once (default: twice the cores).
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_queries: Option<usize>,
+    /// Requests allowed to wait for an evaluation slot; more get 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_queued_queries: usize,
+    /// Seconds a request waits for an evaluation slot before it gets 503.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub queue_timeout: u64,
     /// Folder of saved queries (`*.rq`); reloaded when it changes.
     #[arg(long, value_name = "DIR", default_value = "queries")]
     pub queries: PathBuf,
@@ -269,6 +289,9 @@ impl Config {
             store_options: StoreOptions {
                 union_default_graph: args.union_default_graph,
                 timeout: Duration::from_secs(args.timeout),
+                max_concurrent: args.max_concurrent_queries.unwrap_or_else(crate::store::default_concurrency).max(1),
+                max_queued: args.max_queued_queries,
+                queue_timeout: Duration::from_secs(args.queue_timeout),
             },
             write_token,
             max_body_bytes: args.max_body_bytes,

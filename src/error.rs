@@ -41,6 +41,9 @@ pub enum AppError {
     /// Evaluation ran past the configured timeout and was cancelled.
     #[error("query evaluation exceeded the time limit of {secs} s and was cancelled; narrow the query or ask the operator to raise --timeout")]
     Timeout { secs: u64 },
+    /// Too many requests are being evaluated or waiting.
+    #[error("the server is busy: too many queries are running and waiting; retry in a moment")]
+    Overloaded,
     /// Evaluation was cancelled by an operator.
     #[error("the query was cancelled by an operator")]
     Cancelled,
@@ -64,6 +67,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,6 +86,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Timeout { .. } => "timeout",
             AppError::Cancelled => "cancelled",
+            AppError::Overloaded => "overloaded",
             AppError::Internal(_) => "internal",
         }
     }
@@ -106,6 +111,9 @@ impl IntoResponse for AppError {
         headers.insert("x-error-code", HeaderValue::from_static(self.code()));
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"treaty-kg\""));
+        }
+        if matches!(self, AppError::Overloaded) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let AppError::MethodNotAllowed { allow, .. } = &self {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));

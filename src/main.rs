@@ -23,6 +23,7 @@ async fn main() {
             tokio::task::spawn_blocking(move || treaty_kg::cli::dump(args)).await.unwrap_or_else(|e| Err(e.into()))
         }
         Command::Queries(args) => treaty_kg::cli::queries(args),
+        Command::Backup(args) => treaty_kg::cli::backup(args).await,
         Command::Run(args) => treaty_kg::cli::run(args).await,
         Command::Validate(args) => match treaty_kg::cli::validate(args) {
             Ok(true) => Ok(()),

@@ -51,6 +51,9 @@ pub enum StoreError {
     Timeout(u64),
     #[error("cancelled by an operator")]
     Cancelled,
+    /// Too many evaluations are running and waiting; try again shortly.
+    #[error("the server is busy")]
+    Overloaded,
     /// The operation would make an outbound request, which is switched off.
     #[error("{0}")]
     Refused(String),
@@ -160,6 +163,7 @@ pub struct KgStore {
     last_modified: Arc<std::sync::RwLock<SystemTime>>,
     running: Arc<RunningQueries>,
     options: Arc<StoreOptions>,
+    admission: Arc<Admission>,
 }
 
 /// Evaluation options fixed at start.
@@ -169,11 +173,65 @@ pub struct StoreOptions {
     pub union_default_graph: bool,
     /// Deadline of every query and update.
     pub timeout: Duration,
+    /// Evaluations (queries, updates, page reads) running at once; more wait.
+    pub max_concurrent: usize,
+    /// Evaluations allowed to wait for a slot; past it, requests are refused at once.
+    pub max_queued: usize,
+    /// How long an evaluation waits for a slot before it is refused.
+    pub queue_timeout: Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { union_default_graph: true, timeout: Duration::from_secs(30) }
+        StoreOptions {
+            union_default_graph: true,
+            timeout: Duration::from_secs(30),
+            max_concurrent: default_concurrency(),
+            max_queued: 64,
+            queue_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Twice the cores: evaluation is CPU-bound, and some of it waits on the client.
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get() * 2)
+}
+
+/// Admission control: at most `max_concurrent` evaluations, at most `max_queued`
+/// waiting for one, each for at most `queue_timeout`. Past that the request is
+/// refused (503 with Retry-After) instead of piling up.
+struct Admission {
+    slots: Arc<tokio::sync::Semaphore>,
+    waiting: AtomicU64,
+    max_queued: u64,
+    queue_timeout: Duration,
+}
+
+impl Admission {
+    fn new(options: &StoreOptions) -> Self {
+        Admission {
+            slots: Arc::new(tokio::sync::Semaphore::new(options.max_concurrent.max(1))),
+            waiting: AtomicU64::new(0),
+            max_queued: options.max_queued as u64,
+            queue_timeout: options.queue_timeout,
+        }
+    }
+
+    async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StoreError> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Overloaded);
+        }
+        let waited = tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned()).await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        match waited {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(StoreError::Overloaded),
+        }
     }
 }
 
@@ -216,6 +274,7 @@ impl KgStore {
             data_version: Arc::default(),
             last_modified: Arc::new(std::sync::RwLock::new(SystemTime::now())),
             running: Arc::new(RunningQueries::default()),
+            admission: Arc::new(Admission::new(&options)),
             options: Arc::new(options),
         };
         this.refresh_version();
@@ -283,6 +342,7 @@ impl KgStore {
     /// result is known (so early errors and timeouts get a proper status), then
     /// the rest of the serialization runs in the background into the receiver.
     pub async fn query(&self, job: QueryJob, format: OutputFormat) -> Result<ByteReceiver, StoreError> {
+        let permit = self.admission.admit().await?;
         let (prepared, running, timeout) = self.prepare(job)?;
         let store = self.store.clone();
         let (head_tx, head_rx) = oneshot::channel();
@@ -301,6 +361,7 @@ impl KgStore {
                 }
             }
             drop(running);
+            drop(permit);
         });
         // The engine checks its cancellation token only when it reads the store, so a
         // query stuck in an in-memory join may notice late: answer the client at the
@@ -322,6 +383,7 @@ impl KgStore {
         format: OutputFormat,
         cap: usize,
     ) -> Result<CappedAnswer, StoreError> {
+        let _permit = self.admission.admit().await?;
         let (prepared, running, timeout) = self.prepare(job)?;
         let store = self.store.clone();
         let task = tokio::task::spawn_blocking(move || {
@@ -340,6 +402,7 @@ impl KgStore {
 
     /// Evaluates an ASK query (parameter checks of saved queries).
     pub async fn ask(&self, job: QueryJob) -> Result<bool, StoreError> {
+        let _permit = self.admission.admit().await?;
         let (prepared, running, _) = self.prepare(job)?;
         let store = self.store.clone();
         blocking(move || match prepared.on_store(&store).execute().map_err(|e| running.evaluation_error(e))? {
@@ -351,6 +414,7 @@ impl KgStore {
 
     /// The values of the first variable of a SELECT (allowed values of parameters).
     pub async fn select_terms(&self, job: QueryJob, limit: usize) -> Result<Vec<Term>, StoreError> {
+        let _permit = self.admission.admit().await?;
         let (prepared, running, _) = self.prepare(job)?;
         let store = self.store.clone();
         blocking(move || match prepared.on_store(&store).execute().map_err(|e| running.evaluation_error(e))? {
@@ -400,6 +464,7 @@ impl KgStore {
         dataset: ProtocolDataset,
         label: &str,
     ) -> Result<(), StoreError> {
+        let _permit = self.admission.admit().await?;
         if update.operations.iter().any(|op| matches!(op, GraphUpdateOperation::Load { .. })) {
             return Err(StoreError::Refused(
                 "LOAD is switched off: this server makes no outbound requests; load files with `treaty-kg load` or PUT them to /store"
@@ -474,6 +539,7 @@ impl KgStore {
     /// (`prov:wasDerivedFrom` and the source's text). At most `limit` statements
     /// about the resource; returns whether it was cut.
     pub async fn describe(&self, resource: NamedNode, limit: usize) -> Result<(Vec<Quad>, bool), StoreError> {
+        let _permit = self.admission.admit().await?;
         let store = self.store.clone();
         blocking(move || {
             let r = resource.as_ref();
@@ -557,6 +623,7 @@ impl KgStore {
         limit: usize,
         count_cap: usize,
     ) -> Result<(Vec<oxigraph::model::Triple>, usize, bool), StoreError> {
+        let _permit = self.admission.admit().await?;
         let store = self.store.clone();
         blocking(move || {
             let system = GraphNameRef::NamedNode(NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH));
@@ -608,6 +675,7 @@ impl KgStore {
 
     /// Rows of a SELECT (at most `cap`), each cell a term or unbound.
     pub async fn select_rows(&self, job: QueryJob, cap: usize) -> Result<Vec<Vec<Option<Term>>>, StoreError> {
+        let _permit = self.admission.admit().await?;
         let (prepared, running, _) = self.prepare(job)?;
         let store = self.store.clone();
         blocking(move || match prepared.on_store(&store).execute().map_err(|e| running.evaluation_error(e))? {
@@ -650,6 +718,23 @@ impl KgStore {
         Ok(rx)
     }
 
+    /// Writes a consistent copy of the store into `dir` (which must not exist)
+    /// while it keeps serving: a RocksDB checkpoint, openable as a store.
+    pub async fn backup(&self, dir: PathBuf) -> Result<(), StoreError> {
+        if dir.exists() {
+            return Err(StoreError::Evaluation(format!(
+                "{}: already exists; a backup goes into a new directory",
+                dir.display()
+            )));
+        }
+        let store = self.store.clone();
+        blocking(move || {
+            store.flush()?;
+            store.backup(&dir).map_err(|e| StoreError::Evaluation(format!("{}: backup failed: {e}", dir.display())))
+        })
+        .await
+    }
+
     /// Whether a graph exists (the default graph always does).
     pub async fn graph_exists(&self, target: &GraphTarget) -> Result<bool, StoreError> {
         let store = self.store.clone();
@@ -663,6 +748,7 @@ impl KgStore {
 
     /// Streams the triples of one graph, or the whole dataset when `target` is `None`.
     pub async fn read_graph(&self, target: Option<GraphTarget>, format: RdfFormat) -> Result<ByteReceiver, StoreError> {
+        let _permit = self.admission.admit().await?;
         if let Some(t) = &target {
             if !self.graph_exists(t).await? {
                 return Err(StoreError::GraphNotFound(graph_label(t)));

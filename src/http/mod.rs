@@ -75,6 +75,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::Timeout(secs) => AppError::Timeout { secs },
             StoreError::Cancelled => AppError::Cancelled,
+            StoreError::Overloaded => AppError::Overloaded,
             StoreError::Refused(m) => AppError::Forbidden(m),
             StoreError::Evaluation(m) => AppError::BadRequest(m),
             StoreError::GraphNotFound(g) => AppError::NotFound(format!("graph {g} does not exist")),

@@ -8,7 +8,7 @@ use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use std::time::Instant;
 
@@ -18,6 +18,7 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/admin/queries", get(running_queries))
         .route("/admin/queries/{id}", delete(cancel_query))
+        .route("/admin/backup", post(backup))
 }
 
 /// Liveness and store reachability.
@@ -53,6 +54,23 @@ async fn cancel_query(
     } else {
         Err(AppError::NotFound(format!("no running query has id {id}")))
     }
+}
+
+/// `POST /admin/backup` with form field `dir`: an online, consistent backup of the
+/// store into a new directory on the server (needs the write token).
+async fn backup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    auth::require_write(state.config.write_token.as_deref(), &headers)?;
+    let dir = form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "dir")
+        .map(|(_, v)| std::path::PathBuf::from(v.into_owned()))
+        .ok_or_else(|| AppError::BadRequest("give the target directory as form field `dir`".into()))?;
+    state.store.backup(dir.clone()).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "backup": dir, "data_version": state.store.data_version() })))
+        .into_response())
 }
 
 /// One structured log line and one metrics sample per request. Logs the path only,

@@ -2,42 +2,13 @@
 //! restart), SIGTERM lets an in-flight response finish, and the load/query/dump CLI.
 
 use crate::common::*;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_treaty-kg");
-
-/// A `treaty-kg serve` child process and the address it listens on.
-struct Served {
-    child: Child,
-    base: String,
-}
+use std::process::Command;
 
 fn serve(store: &Path, data: &Path) -> Served {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--bind", "127.0.0.1:0", "--no-default-data", "--store"])
-        .arg(store)
-        .arg("--data")
-        .arg(data)
-        .env("RUST_LOG", "treaty_kg=info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines();
-    let base = loop {
-        let line = lines.next().expect("the server exited before serving").unwrap();
-        if let Some(rest) = line.split("address=").nth(1) {
-            let address = rest.split_whitespace().next().unwrap();
-            break format!("http://{address}");
-        }
-    };
-    // Keep draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Served { child, base }
+    let mut args = vec!["--no-default-data".to_owned(), "--store".to_owned(), store.display().to_string()];
+    args.extend(["--data".to_owned(), data.display().to_string()]);
+    spawn_server(&args, &[])
 }
 
 fn terminate(mut served: Served) -> std::process::ExitStatus {

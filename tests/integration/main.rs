@@ -11,5 +11,6 @@ mod knowledge_graph;
 mod lifecycle;
 mod linked_data;
 mod operations;
+mod reliability;
 mod saved_queries;
 mod sparql_protocol;

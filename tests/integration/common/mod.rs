@@ -32,6 +32,10 @@ pub struct Options {
     pub max_body_bytes: usize,
     pub union_default_graph: bool,
     pub queries_dir: Option<PathBuf>,
+    /// Admission control: evaluations at once, waiting, and how long they wait.
+    pub max_concurrent: usize,
+    pub max_queued: usize,
+    pub queue_timeout: Duration,
 }
 
 impl Default for Options {
@@ -43,6 +47,9 @@ impl Default for Options {
             max_body_bytes: 1024 * 1024,
             union_default_graph: true,
             queries_dir: None,
+            max_concurrent: 8,
+            max_queued: 64,
+            queue_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -60,6 +67,9 @@ impl TestServer {
         config.sources = options.sources;
         config.max_body_bytes = options.max_body_bytes;
         config.queries_dir = options.queries_dir;
+        config.store_options.max_concurrent = options.max_concurrent;
+        config.store_options.max_queued = options.max_queued;
+        config.store_options.queue_timeout = options.queue_timeout;
         let state = tokio::task::spawn_blocking(move || treaty_kg::build_state(config)).await.unwrap().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -240,4 +250,42 @@ pub fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
     let mut rows: Vec<Vec<String>> = expected.iter().map(|r| r.iter().map(|c| (*c).to_owned()).collect()).collect();
     rows.sort();
     rows
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_treaty-kg");
+
+/// A `treaty-kg serve` child process and the address it listens on.
+pub struct Served {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+/// Starts the real binary (`serve --bind 127.0.0.1:0` plus `args`) and waits
+/// until it says where it listens.
+pub fn spawn_server(args: &[String], envs: &[(&str, &str)]) -> Served {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(BIN);
+    command.args(["serve", "--bind", "127.0.0.1:0"]).args(args).env("RUST_LOG", "treaty_kg=info").env("NO_COLOR", "1");
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let mut child = command.stderr(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let mut log = String::new();
+    let base = loop {
+        let line = match lines.next() {
+            Some(Ok(line)) => line,
+            _ => panic!("the server exited before serving:\n{log}"),
+        };
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(rest) = line.split("address=").nth(1) {
+            let address = rest.split_whitespace().next().unwrap();
+            break format!("http://{address}");
+        }
+    };
+    // Keep draining the log so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Served { child, base }
 }
