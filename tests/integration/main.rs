@@ -10,6 +10,7 @@ mod graph_store;
 mod knowledge_graph;
 mod lifecycle;
 mod linked_data;
+mod load;
 mod operations;
 mod reliability;
 mod saved_queries;
