@@ -49,3 +49,22 @@ if [ ! -d tests/browser/node_modules/playwright-core ] && command -v npm >/dev/n
   echo "setup: installing playwright-core into tests/browser" >&2
   npm install --prefix tests/browser --no-audit --no-fund --silent >/dev/null
 fi
+
+# The benchmark harness (benches/run.sh; its smoke variant runs in cargo test)
+# measures against Oxigraph's own server from PyPI, pinned to our crate's version,
+# and times loads with GNU time; the full run also needs wrk.
+missing=()
+[ -x /usr/bin/time ] || missing+=(time)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} (benchmarks)" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ! -x target/bench-venv/bin/oxigraph ]; then
+  echo "setup: installing oxigraph==0.5.13 from PyPI into target/bench-venv (the benchmark peer)" >&2
+  python3 -m venv target/bench-venv
+  target/bench-venv/bin/pip install -q --disable-pip-version-check "oxigraph==0.5.13"
+fi

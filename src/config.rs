@@ -43,6 +43,8 @@ pub enum Command {
     Backup(BackupArgs),
     /// List the saved queries of the catalogue.
     Queries(QueriesArgs),
+    /// Write deterministic synthetic data (N-Quads) to standard output, for benchmarks.
+    Generate(GenerateArgs),
     /// Run a saved query against the store.
     Run(RunArgs),
 }
@@ -54,6 +56,16 @@ pub struct BackupArgs {
     /// The new directory to write the backup into (it becomes a store: serve it with --store).
     #[arg(value_name = "DIR")]
     pub target: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// How many quads to write (at least).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub triples: u64,
+    /// The seed: the same seed gives the same data.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@
 //! - [`queries`] — saved queries: catalogue, typed parameters, OpenAPI, RDF, cache.
 //! - [`ui`] — the web interface: layout, home, saved-query pages, editor, SVG pictures.
 //! - [`validate`] — SHACL validation of the repository's RDF (rudof's engine).
+//! - [`generate`] — deterministic synthetic data for benchmarks.
 //! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump/validate).
 //!
 //! ## How a request flows
@@ -42,6 +43,7 @@ pub mod cli;
 pub mod config;
 pub mod conneg;
 pub mod error;
+pub mod generate;
 pub mod http;
 pub mod linked_data;
 pub mod metrics;

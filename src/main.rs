@@ -23,6 +23,14 @@ async fn main() {
             tokio::task::spawn_blocking(move || treaty_kg::cli::dump(args)).await.unwrap_or_else(|e| Err(e.into()))
         }
         Command::Queries(args) => treaty_kg::cli::queries(args),
+        Command::Generate(args) => {
+            let started = std::time::Instant::now();
+            treaty_kg::generate::generate(args.triples, args.seed, std::io::stdout().lock())
+                .map(|n| {
+                    eprintln!("generated {n} quads in {:.1} s (seed {})", started.elapsed().as_secs_f64(), args.seed);
+                })
+                .map_err(Into::into)
+        }
         Command::Backup(args) => treaty_kg::cli::backup(args).await,
         Command::Run(args) => treaty_kg::cli::run(args).await,
         Command::Validate(args) => match treaty_kg::cli::validate(args) {
