@@ -211,11 +211,11 @@ def main():
                     rows.append((size, "saved query, cold (ms per call)", f"{median(cold):.2f}", "—", "—"))
                     rows.append((size, "saved query, cached c=8 (req/s)", f"{median([m[0] for m in cached]):,.0f}", "—",
                                  f"{median([m[0] for m in cached]) / (1000 / median(cold)):.0f}× the cold rate"))
-                    for path, accept in (("/page/state/s1", "text/html"), ("/data/state/s1.ttl", "text/turtle")):
+                    for path, accept in (("/page/state/s150", "text/html"), ("/data/state/s150.ttl", "text/turtle")):
                         m = [wrk(base_o + path, 8, args.duration, accept) for _ in range(args.runs)]
                         rows.append((size, f"linked data {path} c=8 (req/s)", f"{median([x[0] for x in m]):,.0f}", "—", "—"))
                 else:
-                    for path, accept in (("/page/state/s1", "text/html"), ("/data/state/s1.ttl", "text/turtle")):
+                    for path, accept in (("/page/state/s150", "text/html"), ("/data/state/s150.ttl", "text/turtle")):
                         status, _ = fetch(base_o + path, accept)
                         assert status == 200, path
             finally:

@@ -97,6 +97,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.queries.watch(std::time::Duration::from_secs(2));
+    // TCP_NODELAY: a streamed answer is written as a head and body chunks; without
+    // it, Nagle's algorithm holds the small writes and adds tens of milliseconds.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 

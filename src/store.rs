@@ -222,13 +222,20 @@ impl Admission {
         if let Ok(permit) = self.slots.clone().try_acquire_owned() {
             return Ok(permit);
         }
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        // The count of waiters must go down however the wait ends, including when
+        // the request's future is dropped (the client went away): a guard does it.
+        struct Waiting<'a>(&'a AtomicU64);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
+        if queued >= self.max_queued {
             return Err(StoreError::Overloaded);
         }
-        let waited = tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        match waited {
+        match tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(StoreError::Overloaded),
         }
