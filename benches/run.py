@@ -135,6 +135,20 @@ def main():
     ours, theirs = args.treaty_kg, args.oxigraph
     work = tempfile.mkdtemp(prefix="treaty-kg-bench-")
     rows = []
+    header_printed = False
+
+    def emit(row):
+        nonlocal header_printed
+        rows.append(row)
+        if args.smoke:
+            return
+        if not header_printed:
+            print("| size | measure | treaty-kg | oxigraph serve | ratio |")
+            print("|---:|---|---:|---:|---:|")
+            header_printed = True
+        size, what, a, b, r = row
+        print(f"| {size:,} | {what} | {a} | {b} | {r} |", flush=True)
+
     try:
         for size in sizes:
             data = os.path.join(work, f"data-{size}.nq")
@@ -153,8 +167,8 @@ def main():
                         shutil.rmtree(store)
             tps_o, tps_t = median([t for t, _ in load_ours]), median([t for t, _ in load_theirs])
             rss_o, rss_t = median([r for _, r in load_ours]), median([r for _, r in load_theirs])
-            rows.append((size, "bulk load (triples/s)", f"{tps_o:,.0f}", f"{tps_t:,.0f}", ratio(tps_o, tps_t)))
-            rows.append((size, "bulk load peak RSS (MiB)", f"{rss_o:,.0f}", f"{rss_t:,.0f}", ratio(rss_o, rss_t)))
+            emit((size, "bulk load (triples/s)", f"{tps_o:,.0f}", f"{tps_t:,.0f}", ratio(tps_o, tps_t)))
+            emit((size, "bulk load peak RSS (MiB)", f"{rss_o:,.0f}", f"{rss_t:,.0f}", ratio(rss_o, rss_t)))
             store_o = os.path.join(work, f"ours-{size}-{args.runs - 1}")
             store_t = os.path.join(work, f"theirs-{size}-{args.runs - 1}")
             port_o, port_t = 7301, 7302
@@ -169,14 +183,14 @@ def main():
                     stop(proc)
                 else:
                     server_o = proc
-                proc, cold = start([theirs, "serve-read-only", "--location", store_t, "--bind", f"127.0.0.1:{port_t}",
+                proc, cold = start([theirs, "serve", "--location", store_t, "--bind", f"127.0.0.1:{port_t}",
                                     "--union-default-graph"], f"{base_t}/query?query={probe}")
                 colds_t.append(cold)
                 if run < args.runs - 1:
                     stop(proc)
                 else:
                     server_t = proc
-            rows.append((size, "cold start to first answer (s)", f"{median(colds_o):.2f}", f"{median(colds_t):.2f}", ratio(median(colds_o), median(colds_t))))
+            emit((size, "cold start to first answer (s)", f"{median(colds_o):.2f}", f"{median(colds_t):.2f}", ratio(median(colds_o), median(colds_t))))
             try:
                 for name, text, accept in queries():
                     q = urllib.parse.quote(text)
@@ -192,8 +206,8 @@ def main():
                         rps_o, rps_t = median([m[0] for m in m_o]), median([m[0] for m in m_t])
                         p50_o, p50_t = median([m[1] for m in m_o]), median([m[1] for m in m_t])
                         p99_o, p99_t = median([m[2] for m in m_o]), median([m[2] for m in m_t])
-                        rows.append((size, f"{name} c={c}: req/s", f"{rps_o:,.0f}", f"{rps_t:,.0f}", ratio(rps_o, rps_t)))
-                        rows.append((size, f"{name} c={c}: p50 / p99 (ms)", f"{p50_o:.2f} / {p99_o:.2f}", f"{p50_t:.2f} / {p99_t:.2f}", ratio(p99_o, p99_t)))
+                        emit((size, f"{name} c={c}: req/s", f"{rps_o:,.0f}", f"{rps_t:,.0f}", ratio(rps_o, rps_t)))
+                        emit((size, f"{name} c={c}: p50 / p99 (ms)", f"{p50_o:.2f} / {p99_o:.2f}", f"{p50_t:.2f} / {p99_t:.2f}", ratio(p99_o, p99_t)))
                         log(f"{size} {name} c={c}: {rps_o:.0f} vs {rps_t:.0f} req/s")
                 alliance = "alliance=" + urllib.parse.quote("https://w3id.org/treaty-kg/id/organization/a0")
                 saved = f"{base_o}/queries/alliance-members-bordering?{alliance}&neighbour=" + urllib.parse.quote("https://w3id.org/treaty-kg/id/state/s1")
@@ -208,12 +222,12 @@ def main():
                         fetch(url, ACCEPT)
                         cold.append((time.monotonic() - started) * 1000)
                     cached = [wrk(saved, 8, args.duration, ACCEPT) for _ in range(args.runs)]
-                    rows.append((size, "saved query, cold (ms per call)", f"{median(cold):.2f}", "—", "—"))
-                    rows.append((size, "saved query, cached c=8 (req/s)", f"{median([m[0] for m in cached]):,.0f}", "—",
+                    emit((size, "saved query, cold (ms per call)", f"{median(cold):.2f}", "—", "—"))
+                    emit((size, "saved query, cached c=8 (req/s)", f"{median([m[0] for m in cached]):,.0f}", "—",
                                  f"{median([m[0] for m in cached]) / (1000 / median(cold)):.0f}× the cold rate"))
                     for path, accept in (("/page/state/s150", "text/html"), ("/data/state/s150.ttl", "text/turtle")):
                         m = [wrk(base_o + path, 8, args.duration, accept) for _ in range(args.runs)]
-                        rows.append((size, f"linked data {path} c=8 (req/s)", f"{median([x[0] for x in m]):,.0f}", "—", "—"))
+                        emit((size, f"linked data {path} c=8 (req/s)", f"{median([x[0] for x in m]):,.0f}", "—", "—"))
                 else:
                     for path, accept in (("/page/state/s150", "text/html"), ("/data/state/s150.ttl", "text/turtle")):
                         status, _ = fetch(base_o + path, accept)
@@ -228,11 +242,6 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     if args.smoke:
         print("smoke: every benchmark query answered on both servers")
-        return
-    print("| size | measure | treaty-kg | oxigraph serve | ratio |")
-    print("|---:|---|---:|---:|---:|")
-    for size, what, a, b, r in rows:
-        print(f"| {size:,} | {what} | {a} | {b} | {r} |")
 
 
 if __name__ == "__main__":
