@@ -6,6 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Installs Debian packages, as root or through sudo.
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 need=()
 command -v clang >/dev/null 2>&1 || need+=(clang)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
@@ -13,10 +21,7 @@ command -v ccache >/dev/null 2>&1 || need+=(ccache)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} (needed to build RocksDB)" >&2
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  apt_install "${need[@]}"
 fi
 
 # The OpenAPI test validates /openapi.json with a real validator (PyPI).
@@ -40,10 +45,7 @@ fi
 # The browser tests drive Debian's Chromium with playwright-core (no browser download).
 if ! command -v chromium >/dev/null 2>&1; then
   echo "setup: installing chromium (browser tests)" >&2
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
 fi
 if [ ! -d tests/browser/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
   echo "setup: installing playwright-core into tests/browser" >&2
@@ -58,10 +60,7 @@ missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} (benchmarks)" >&2
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 fi
 if [ ! -x target/bench-venv/bin/oxigraph ]; then
   echo "setup: installing oxigraph==0.5.13 from PyPI into target/bench-venv (the benchmark peer)" >&2

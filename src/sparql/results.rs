@@ -69,30 +69,7 @@ fn io_error(e: QueryEvaluationError) -> io::Error {
 
 /// Writes a peeked result in `format`.
 pub fn serialize(peeked: Peeked<'_>, format: OutputFormat, writer: impl Write) -> io::Result<()> {
-    match (peeked, format) {
-        (Peeked::Boolean(value), OutputFormat::Results(f)) => {
-            QueryResultsSerializer::from_format(f).serialize_boolean_to_writer(writer, value)?;
-        }
-        (Peeked::Solutions { variables, first, rest }, OutputFormat::Results(f)) => {
-            let mut serializer =
-                QueryResultsSerializer::from_format(f).serialize_solutions_to_writer(writer, variables)?;
-            for solution in first.into_iter().map(Ok).chain(rest) {
-                serializer.serialize(&solution.map_err(io_error)?)?;
-            }
-            serializer.finish()?;
-        }
-        (Peeked::Graph { first, rest }, OutputFormat::Rdf(f)) => {
-            let mut serializer = rdf_serializer(f).for_writer(writer);
-            for triple in first.into_iter().map(Ok).chain(rest) {
-                serializer.serialize_triple(&triple.map_err(io_error)?)?;
-            }
-            serializer.finish()?;
-        }
-        (_, format) => {
-            return Err(io::Error::other(format!("{format:?} cannot carry this kind of query result")));
-        }
-    }
-    Ok(())
+    serialize_capped(peeked, format, writer, usize::MAX).map(|_truncated| ())
 }
 
 /// Writes at most `cap` solutions (or triples) of a peeked result; returns whether

@@ -17,17 +17,7 @@ fn terminate(mut served: Served) -> std::process::ExitStatus {
 }
 
 async fn count(base: &str) -> usize {
-    let body = reqwest::Client::new()
-        .get(format!("{base}/sparql"))
-        .query(&[("query", "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")])
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    body.lines().nth(1).unwrap().trim().parse().unwrap()
+    count_at(base, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }").await as usize
 }
 
 /// Start, stop, start: the same triple count; a changed file replaces its graph.

@@ -106,17 +106,8 @@ async fn mixed_load(duration: Duration, connections: usize) {
     }
     let rss = peak_rss_kib(pid);
     let report = Arc::try_unwrap(report).unwrap().into_inner().unwrap();
-    let count = reqwest::Client::new()
-        .get(format!("{base}/sparql"))
-        .query(&[("query", "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH <urn:load> { ?s ?p ?o } }")])
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let stored: usize = count.lines().nth(1).unwrap().trim().parse().unwrap();
+    let stored =
+        count_at(&base, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH <urn:load> { ?s ?p ?o } }").await as usize;
     let mut child = served.child;
     let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
     let _ = child.wait();

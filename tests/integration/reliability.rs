@@ -161,17 +161,7 @@ async fn acknowledged_writes_survive_sigkill() {
             bulk_killed += 1;
         }
         let served = spawn_server(&args, &envs);
-        let bulk = reqwest::Client::new()
-            .get(format!("{}/sparql", served.base))
-            .query(&[("query", "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <urn:bulk> { ?s ?p ?o } }")])
-            .header("accept", "text/csv")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let n: u64 = bulk.lines().nth(1).unwrap().trim().parse().unwrap();
+        let n = count_at(&served.base, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <urn:bulk> { ?s ?p ?o } }").await;
         assert!(n == 0 || n == 300_000, "a killed bulk load left {n} triples");
         let mut child = served.child;
         kill(&mut child);

@@ -289,3 +289,18 @@ pub fn spawn_server(args: &[String], envs: &[(&str, &str)]) -> Served {
     std::thread::spawn(move || for _ in lines {});
     Served { child, base }
 }
+
+/// The single number a `SELECT (COUNT(…) AS ?n)` answers, asked of the server at `base`.
+pub async fn count_at(base: &str, query: &str) -> u64 {
+    let body = reqwest::Client::new()
+        .get(format!("{base}/sparql"))
+        .query(&[("query", query)])
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    body.lines().nth(1).unwrap_or_else(|| panic!("no count in {body:?}")).trim().parse().unwrap()
+}
