@@ -7,7 +7,7 @@ use crate::conneg;
 use crate::error::AppError;
 use crate::queries::cache::{CacheKey, CachedAnswer};
 use crate::queries::params;
-use crate::queries::{describe, openapi, SavedQuery};
+use crate::queries::{describe, openapi, plain, SavedQuery};
 use crate::sparql::results::rdf_serializer;
 use crate::store::QueryJob;
 use axum::body::Bytes;
@@ -16,7 +16,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use oxigraph::model::Term;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -105,14 +104,6 @@ async fn openapi_document(State(state): State<AppState>, headers: HeaderMap) -> 
     }
     let document = openapi::document(&catalogue, &public_base(&state.config, &headers), &allowed);
     Ok(Json(document).into_response())
-}
-
-fn plain(term: &Term) -> String {
-    match term {
-        Term::NamedNode(n) => n.as_str().to_owned(),
-        Term::Literal(l) => l.value().to_owned(),
-        other => other.to_string(),
-    }
 }
 
 async fn run_by_get(

@@ -234,7 +234,8 @@ pub async fn allowed_values(store: &KgStore, text: &str) -> Result<Vec<Term>, Ap
     Ok(store.select_terms(QueryJob::new(query, text), 10_000).await?)
 }
 
-fn plain(term: &Term) -> String {
+/// A term as plain text: IRIs bare, literals by value.
+pub fn plain(term: &Term) -> String {
     match term {
         Term::NamedNode(n) => n.as_str().to_owned(),
         Term::Literal(l) => l.value().to_owned(),
