@@ -20,7 +20,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use axum::Router;
+use futures::StreamExt;
 use std::sync::Arc;
+use tokio::sync::mpsc;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -86,11 +88,23 @@ impl From<StoreError> for AppError {
 }
 
 /// A 200 response streaming `body` with `media_type`.
+/// An answer that is already complete (the usual case for small ones: the store
+/// closes the channel before it releases the head) goes out as one body with a
+/// `Content-Length`; anything else streams chunk by chunk.
 fn stream_response(media_type: &str, body: ByteReceiver) -> Response {
     let mut body = body;
-    // poll_fn (not unfold): compression layers may poll again after the end.
-    let stream = futures::stream::poll_fn(move |cx| body.poll_recv(cx));
-    let mut response = Response::new(Body::from_stream(stream));
+    let first = body.try_recv().ok();
+    let second = body.try_recv();
+    let body = match (first, second) {
+        (Some(Ok(whole)), Err(mpsc::error::TryRecvError::Disconnected)) => Body::from(whole),
+        (first, second) => {
+            let ready = first.into_iter().chain(second.ok());
+            // poll_fn (not unfold): compression layers may poll again after the end.
+            let rest = futures::stream::poll_fn(move |cx| body.poll_recv(cx));
+            Body::from_stream(futures::stream::iter(ready).chain(rest))
+        }
+    };
+    let mut response = Response::new(body);
     set_content_type(response.headers_mut(), media_type);
     response
 }

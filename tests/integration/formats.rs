@@ -140,9 +140,16 @@ async fn large_results_stream_before_evaluation_ends() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    // A small answer is complete before its head is sent: one body with a length.
+    let small = server.query("SELECT ?a WHERE { ?x <http://example.org/v> ?a }", "text/tab-separated-values").await;
+    assert_eq!(small.status(), 200);
+    let length = small.content_length().expect("a small answer has a Content-Length");
+    assert_eq!(small.bytes().await.unwrap().len() as u64, length);
+    // A large one streams (no length) and its first chunk arrives while it is evaluated.
     let query = "SELECT ?a ?b WHERE { ?x <http://example.org/v> ?a . ?y <http://example.org/v> ?b }";
     let mut response = server.query(query, "text/tab-separated-values").await;
     assert_eq!(response.status(), 200);
+    assert_eq!(response.content_length(), None);
     let first = response.chunk().await.unwrap().expect("a first chunk");
     assert!(!first.is_empty());
     assert_eq!(server.state.store.running().list().len(), 1, "evaluation is still running when the first bytes arrive");
