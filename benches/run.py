@@ -83,8 +83,14 @@ def to_ms(value, unit):
 def wrk(url, connections, duration, accept):
     threads = min(connections, 2)
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-H", f"Accept: {accept}", url],
+        # A 30 s timeout (wrk's default is 2 s) so that slow answers at 10M count
+        # instead of vanishing as socket timeouts.
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "--latency",
+         "-H", f"Accept: {accept}", url],
         capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Socket errors: .*", out)
+    if errors:
+        log(f"{url[:60]}… c={connections}: {errors.group(0)}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
