@@ -26,10 +26,12 @@
 //! a timer → `http::sparql` calls `sparql::protocol::from_get` (400/405/415 for
 //! protocol violations, 400 with position for a malformed query) → the format is
 //! negotiated from the query form (`conneg`, 406 listing the offers) →
-//! `store::KgStore::query` registers the query with a deadline, evaluates it on the
-//! blocking pool and peeks the first result (so a timeout or refused `SERVICE`
-//! still gets a status) → the rest is serialized into a bounded channel that is
-//! the response body → the middleware logs one line and records metrics.
+//! `store::KgStore::query` registers the query with a deadline (one watcher thread
+//! cancels overdue queries), evaluates it on the blocking pool and serializes until
+//! the first 64 KiB chunk or the end (so a timeout or refused `SERVICE` still gets
+//! a status) → a complete small answer goes out with a `Content-Length`, a large
+//! one streams through a bounded channel that is the response body → the
+//! middleware logs one line and records metrics.
 //!
 //! ## Invariants
 //! - Only `store` uses Oxigraph's `Store`; handlers never block the runtime.
