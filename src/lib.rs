@@ -88,6 +88,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         metrics: Arc::default(),
         queries: Arc::new(queries),
         cache: Arc::default(),
+        statistics: Arc::default(),
     })
 }
 

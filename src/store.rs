@@ -340,11 +340,6 @@ impl KgStore {
         blocking(move || Ok(store.len()?)).await
     }
 
-    /// Number of quads, synchronously (CLI and start-up only).
-    pub fn quad_count_blocking(&self) -> Result<usize, StoreError> {
-        Ok(self.store.len()?)
-    }
-
     /// Evaluates `job` and streams its results in `format`. Returns once the first
     /// chunk (64 KiB) is serialized or the whole answer is, whichever comes first,
     /// so that errors and timeouts before it get a proper status and a small answer

@@ -270,7 +270,7 @@ async fn ontology_document(State(state): State<AppState>, headers: HeaderMap) ->
         match chosen {
             None => {
                 let terms = ontology::terms(&state2.store).await?;
-                let stats = void::statistics(&state2.store).await?;
+                let stats = state2.statistics.get(&state2.store).await?;
                 Ok(html_response(ontology::page(&terms, &stats)))
             }
             Some((media, ext)) => ontology_bytes(&state2, media, ext).await,
@@ -303,7 +303,7 @@ async fn void_description(State(state): State<AppState>, headers: HeaderMap) -> 
     let base = public_base(&state.config, &headers);
     let state2 = state.clone();
     cached(&state, &headers, &format!("void|{media}|{base}"), || async move {
-        let stats = void::statistics(&state2.store).await?;
+        let stats = state2.statistics.get(&state2.store).await?;
         let graph = void::describe(&stats, &base);
         let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();
         let mut response = serialize_triples(&triples, format)?.into_response();

@@ -37,6 +37,8 @@ pub struct AppState {
     pub queries: Arc<crate::queries::Registry>,
     /// Answers of saved queries, keyed by query, bindings, format and data version.
     pub cache: Arc<crate::queries::cache::AnswerCache>,
+    /// VoID statistics (full scans), computed once per store generation.
+    pub statistics: Arc<crate::linked_data::void::StatisticsCache>,
 }
 
 /// The whole application as a router.

@@ -3,7 +3,6 @@
 
 use super::{set_content_type, AppState};
 use crate::error::AppError;
-use crate::linked_data::void;
 use crate::ui::{data, pages, svg};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
@@ -28,7 +27,7 @@ fn asset(body: &'static str, media_type: &str) -> Response {
 }
 
 async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
-    let stats = void::statistics(&state.store).await?;
+    let stats = state.statistics.get(&state.store).await?;
     let sources = data::sources(&state.store).await?;
     let featured = data::featured(&state.store).await?;
     let events = data::events(&state.store).await?;

@@ -24,12 +24,7 @@ pub struct TermDoc {
 }
 
 fn text(t: &Option<Term>) -> String {
-    match t {
-        Some(Term::NamedNode(n)) => n.as_str().to_owned(),
-        Some(Term::Literal(l)) => l.value().to_owned(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    }
+    t.as_ref().map(crate::queries::plain).unwrap_or_default()
 }
 
 /// The ontology's terms, read from the store.

@@ -7,6 +7,7 @@ use crate::sparql::protocol::parse_query;
 use crate::store::{KgStore, QueryJob};
 use crate::vocab;
 use oxigraph::model::{BlankNode, Graph, Literal, NamedNode, NamedOrBlankNode, Term, Triple};
+use std::sync::{Arc, Mutex};
 
 const VOID: &str = "http://rdfs.org/ns/void#";
 const DCTERMS: &str = "http://purl.org/dc/terms/";
@@ -14,6 +15,7 @@ const SD: &str = "http://www.w3.org/ns/sparql-service-description#";
 const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 
 /// Counts the dataset behind `store`.
+#[derive(Debug)]
 pub struct Statistics {
     pub triples: u64,
     pub graphs: Vec<(NamedNode, u64)>,
@@ -39,7 +41,7 @@ async fn pairs(store: &KgStore, query: &str) -> Result<Vec<(NamedNode, u64)>, Ap
         .collect())
 }
 
-pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
+async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     let system = vocab::SYSTEM_GRAPH;
     let total = store
         .select_rows(
@@ -65,6 +67,27 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     )
     .await?;
     Ok(Statistics { triples, graphs, classes, properties })
+}
+
+/// The statistics of the current data, computed once per store generation: they
+/// scan the whole dataset, and the home page, `/ontology` and VoID all show them.
+#[derive(Default)]
+pub struct StatisticsCache(Mutex<Option<(u64, Arc<Statistics>)>>);
+
+impl StatisticsCache {
+    pub async fn get(&self, store: &KgStore) -> Result<Arc<Statistics>, AppError> {
+        // Read the generation first: a write during the count makes the entry
+        // stale at once, so it is never served for data newer than it counted.
+        let generation = store.generation();
+        if let Some((counted_at, stats)) = &*self.0.lock().expect("statistics lock") {
+            if *counted_at == generation {
+                return Ok(stats.clone());
+            }
+        }
+        let stats = Arc::new(statistics(store).await?);
+        *self.0.lock().expect("statistics lock") = Some((generation, stats.clone()));
+        Ok(stats)
+    }
 }
 
 /// The vocabulary namespace of a term (up to its last `#` or `/`).

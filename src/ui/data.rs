@@ -9,12 +9,9 @@ use crate::sparql::protocol::parse_query;
 use crate::store::{KgStore, QueryJob};
 use oxigraph::model::Term;
 
+/// An IRI or a literal's value as text (`None` for blank nodes and unbound cells).
 fn text(t: &Option<Term>) -> Option<String> {
-    match t {
-        Some(Term::NamedNode(n)) => Some(n.as_str().to_owned()),
-        Some(Term::Literal(l)) => Some(l.value().to_owned()),
-        _ => None,
-    }
+    t.as_ref().filter(|t| !matches!(t, Term::BlankNode(_))).map(crate::queries::plain)
 }
 
 async fn rows(store: &KgStore, query: &str, label: &str) -> Result<Vec<Vec<Option<Term>>>, AppError> {

@@ -259,6 +259,16 @@ async fn void_counts_match_the_store() {
     let part = g.subject_for_predicate_object(&class, &state).unwrap();
     assert_eq!(number(&g.object_for_subject_predicate(part, &void("entities")).unwrap().into_owned()), 7);
     assert!(g.to_string().contains("<http://rdfs.org/ns/void#vocabulary> <http://www.w3.org/ns/org#>"));
+
+    // The statistics are computed once per version of the data: a write shows at once.
+    let r = server
+        .update("INSERT DATA { GRAPH <http://example.org/new> { <http://example.org/s> <http://example.org/p> 1 } }")
+        .await;
+    assert_eq!(r.status(), 204);
+    let r = server.client.get(server.url("/.well-known/void")).send().await.unwrap();
+    let g = graph(&r.bytes().await.unwrap(), RdfFormat::Turtle);
+    let after = number(&g.object_for_subject_predicate(&dataset, &void("triples")).unwrap().into_owned());
+    assert_eq!(after, triples + 1);
 }
 
 /// The dump is gzip-compressed N-Quads that, loaded into a fresh store, is
