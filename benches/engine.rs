@@ -5,8 +5,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use oxigraph::sparql::results::QueryResultsFormat;
-use treaty_kg::sparql::protocol::parse_query;
 use treaty_kg::sparql::results::OutputFormat;
+use treaty_kg::sparql::{depth, parse};
 use treaty_kg::store::{KgStore, QueryJob, StoreLocation, StoreOptions};
 
 fn engine(c: &mut Criterion) {
@@ -25,7 +25,7 @@ fn engine(c: &mut Criterion) {
     for file in files {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&file).unwrap();
-        let query = parse_query(&text).unwrap();
+        let query = parse::query(&text, None, depth::DEFAULT_MAX_DEPTH).unwrap();
         let format = if text.contains("CONSTRUCT") {
             OutputFormat::Rdf(oxigraph::io::RdfFormat::NTriples)
         } else {

@@ -5,7 +5,6 @@
 use crate::config::{
     BackupArgs, CliFormat, DumpArgs, DumpFormat, LoadArgs, QueriesArgs, QueryArgs, RunArgs, ValidateArgs,
 };
-use crate::sparql::protocol::parse_query;
 use crate::sparql::results::OutputFormat;
 use crate::store::{GraphTarget, KgStore, QueryJob, StoreLocation, StoreOptions};
 use anyhow::{anyhow, Context};
@@ -99,8 +98,10 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
         }
         (None, None) => unreachable!("clap requires SPARQL or --file"),
     };
-    let query = parse_query(&text).map_err(|e| anyhow!("{e}"))?;
-    let is_graph = matches!(query, spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. });
+    let is_graph = matches!(
+        crate::sparql::depth::form(&text),
+        Some(crate::sparql::depth::QueryForm::Construct | crate::sparql::depth::QueryForm::Describe)
+    );
     let (format, output) = output_format(args.format, is_graph)?;
     let options = StoreOptions {
         union_default_graph: !args.no_union_default_graph,
@@ -108,8 +109,8 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
         ..StoreOptions::default()
     };
     let store = KgStore::open_read_only(&args.store.store, options)?;
-    let job = QueryJob::new(query, text);
-    let mut rx = store.query(job, output).await?;
+    let job = QueryJob::text(text.clone(), text);
+    let mut rx = store.query(job, output).await.map_err(|e| anyhow!("{}", e.chain()))?;
     let mut stdout = std::io::stdout().lock();
     if format == CliFormat::Table && !is_graph {
         let mut json = Vec::new();

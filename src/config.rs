@@ -137,6 +137,15 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest query text accepted, in bytes (larger ones get 413; updates, which
+    /// need the token, may use the whole body).
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_query_bytes: usize,
+    /// Deepest structure a SPARQL query or update may have: each `{`, `(`, `[`
+    /// or `<<` opens a level, and each operator or pattern keyword chained inside
+    /// a level adds one. Deeper text gets 400 with the position.
+    #[arg(long, value_name = "N", default_value_t = crate::sparql::depth::DEFAULT_MAX_DEPTH)]
+    pub max_query_depth: usize,
     /// Whether the default graph of queries is the union of all named graphs
     /// (`--union-default-graph=false` for the store's own, separate default graph).
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
@@ -150,9 +159,17 @@ pub struct ServeArgs {
     /// Seconds a request waits for an evaluation slot before it gets 503.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub queue_timeout: u64,
-    /// Folder of saved queries (`*.rq`); reloaded when it changes.
-    #[arg(long, value_name = "DIR", default_value = "queries")]
-    pub queries: PathBuf,
+    /// Milliseconds after which a running read moves to the heavy lane (and is
+    /// cancelled with 503 when that lane is full).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub heavy_after_ms: u64,
+    /// Seconds a dump or whole-store read may stream before it is cut.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub transfer_timeout: u64,
+    /// Folder of saved queries (`*.rq`); reloaded when it changes. Default:
+    /// `queries` when that folder exists. A path given here must be a folder.
+    #[arg(long, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
     /// The public URL of this server, when it runs behind a proxy
     /// (defaults to http://<Host header>).
     #[arg(long, value_name = "URL")]
@@ -235,6 +252,8 @@ pub struct Config {
     /// The bearer token writes must carry; `None` makes the server read-only.
     pub write_token: Option<String>,
     pub max_body_bytes: usize,
+    /// Largest anonymous query text, in bytes.
+    pub max_query_bytes: usize,
     pub public_url: Option<String>,
     /// The saved-query folder, if there is one.
     pub queries_dir: Option<PathBuf>,
@@ -250,6 +269,7 @@ impl Config {
             store_options: StoreOptions::default(),
             write_token: None,
             max_body_bytes: 64 * 1024 * 1024,
+            max_query_bytes: 4 * 1024 * 1024,
             public_url: None,
             queries_dir: None,
         }
@@ -274,6 +294,17 @@ impl Config {
         if args.timeout == 0 {
             bail!("--timeout must be at least 1 second");
         }
+        if args.max_query_depth < 8 {
+            bail!("--max-query-depth must be at least 8; {} would refuse even simple queries", args.max_query_depth);
+        }
+        if args.max_query_depth > 100_000 {
+            bail!("--max-query-depth must be at most 100000: deeper text would not fit the evaluation threads' stacks");
+        }
+        let queries_dir = match args.queries {
+            Some(dir) if dir.is_dir() => Some(dir),
+            Some(dir) => bail!("{}: --queries must name a folder of saved queries (*.rq)", dir.display()),
+            None => Some(PathBuf::from("queries")).filter(|d| d.is_dir()),
+        };
         let mut sources = Vec::new();
         if !args.no_default_data {
             for dir in ["ontology", "data"] {
@@ -304,11 +335,16 @@ impl Config {
                 max_concurrent: args.max_concurrent_queries.unwrap_or_else(crate::store::default_concurrency).max(1),
                 max_queued: args.max_queued_queries,
                 queue_timeout: Duration::from_secs(args.queue_timeout),
+                heavy_after: Duration::from_millis(args.heavy_after_ms.max(1)),
+                transfer_timeout: Duration::from_secs(args.transfer_timeout.max(1)),
+                max_depth: args.max_query_depth,
+                ..StoreOptions::default()
             },
             write_token,
             max_body_bytes: args.max_body_bytes,
+            max_query_bytes: args.max_query_bytes.min(args.max_body_bytes),
             public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
-            queries_dir: args.queries.is_dir().then_some(args.queries),
+            queries_dir,
         })
     }
 }

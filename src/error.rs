@@ -3,13 +3,19 @@
 //!
 //! Every handler returns `Result<_, AppError>`. 4xx answers say exactly what was
 //! wrong (and where, when a parser told us); 5xx answers are logged with their
-//! details and sent to the client as a generic sentence, so internals never leak.
+//! details and sent to the client as a generic sentence with the request's id,
+//! so internals never leak and an operator can find the cause in the log.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+tokio::task_local! {
+    /// The id of the request being answered (set by the request middleware).
+    pub static REQUEST_ID: String;
+}
+
 /// An error answered to an HTTP client.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     /// The request is malformed (parameters, protocol rules).
     #[error("{0}")]
@@ -17,9 +23,15 @@ pub enum AppError {
     /// The SPARQL text does not parse; the message carries the parser's position.
     #[error("malformed SPARQL: {0}")]
     MalformedSparql(String),
+    /// The text nests deeper than the parsers may recurse.
+    #[error("{0}")]
+    TooDeep(String),
     /// A request body in an RDF syntax that does not parse.
     #[error("malformed RDF body: {0}")]
     MalformedRdf(String),
+    /// The request (or one part of it) is larger than this server takes.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// No offered format satisfies the `Accept` header.
     #[error("none of the formats offered here is acceptable; offered: {}", .offered.join(", "))]
     NotAcceptable { offered: Vec<&'static str> },
@@ -39,11 +51,11 @@ pub enum AppError {
     #[error("{0}")]
     NotFound(String),
     /// Evaluation ran past the configured timeout and was cancelled.
-    #[error("query evaluation exceeded the time limit of {secs} s and was cancelled; narrow the query or ask the operator to raise --timeout")]
+    #[error("evaluation exceeded the time limit of {secs} s and was cancelled; narrow the query or ask the operator to raise --timeout")]
     Timeout { secs: u64 },
     /// Too many requests are being evaluated or waiting.
-    #[error("the server is busy: too many queries are running and waiting; retry in a moment")]
-    Overloaded,
+    #[error("the server is busy: {reason}")]
+    Overloaded { reason: String, retry_after_secs: u64 },
     /// Evaluation was cancelled by an operator.
     #[error("the query was cancelled by an operator")]
     Cancelled,
@@ -56,9 +68,11 @@ impl AppError {
     /// The status code of each variant, in one place.
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::BadRequest(_) | AppError::MalformedSparql(_) | AppError::MalformedRdf(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            AppError::BadRequest(_)
+            | AppError::MalformedSparql(_)
+            | AppError::TooDeep(_)
+            | AppError::MalformedRdf(_) => StatusCode::BAD_REQUEST,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             AppError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -67,7 +81,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,7 +91,9 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => "bad_request",
             AppError::MalformedSparql(_) => "malformed_sparql",
+            AppError::TooDeep(_) => "too_deep",
             AppError::MalformedRdf(_) => "malformed_rdf",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::NotAcceptable { .. } => "not_acceptable",
             AppError::UnsupportedMediaType { .. } => "unsupported_media_type",
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -86,7 +102,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Timeout { .. } => "timeout",
             AppError::Cancelled => "cancelled",
-            AppError::Overloaded => "overloaded",
+            AppError::Overloaded { .. } => "overloaded",
             AppError::Internal(_) => "internal",
         }
     }
@@ -94,26 +110,37 @@ impl AppError {
     pub fn internal(error: impl std::fmt::Display) -> Self {
         AppError::Internal(error.to_string())
     }
+
+    /// The body sent to the client.
+    fn message(&self) -> String {
+        let request = REQUEST_ID.try_with(Clone::clone).ok();
+        let text = if matches!(self, AppError::Internal(_)) {
+            "internal server error; the details are in the server log".to_owned()
+        } else {
+            self.to_string()
+        };
+        match request.filter(|_| self.status().is_server_error()) {
+            Some(id) => format!("{text} (request id {id})\n"),
+            None => format!("{text}\n"),
+        }
+    }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() && matches!(self, AppError::Internal(_)) {
-            tracing::error!(error = %self, "internal error");
-            "internal server error; the details are in the server log\n".to_owned()
-        } else {
-            format!("{self}\n")
-        };
-        let mut response = (status, message).into_response();
+        if let AppError::Internal(details) = &self {
+            tracing::error!(error = %details, "internal error");
+        }
+        let mut response = (status, self.message()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         headers.insert("x-error-code", HeaderValue::from_static(self.code()));
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"treaty-kg\""));
         }
-        if matches!(self, AppError::Overloaded) {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if let AppError::Overloaded { retry_after_secs, .. } = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         if let AppError::MethodNotAllowed { allow, .. } = &self {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));

@@ -1,20 +1,25 @@
 //! # treaty-kg
 //!
 //! A knowledge-graph query server: an embedded Oxigraph store behind the SPARQL 1.1
-//! Protocol (`/sparql`), the Graph Store HTTP Protocol (`/store`) and operations
-//! routes (`/health`, `/metrics`, `/admin/queries`).
+//! Protocol (`/sparql`), the Graph Store HTTP Protocol (`/store`), saved queries,
+//! linked data and operations routes (`/health`, `/metrics`, `/admin/queries`).
 //!
 //! ## Layout
 //! - `main.rs` — wiring only: parse flags, init logging, build the state, serve.
 //! - [`config`] — clap flags → validated [`config::Config`].
 //! - [`sources`] — which RDF files are loaded at start and the graph each goes into.
-//! - [`store`] — **the only module that touches Oxigraph's `Store`**: evaluation on
-//!   the blocking pool with a deadline, transactional writes, source sync, dumps.
-//! - [`sparql`] — protocol rules (pure), result serialization, service description.
+//! - [`store`] — **the only module that touches a storage engine**: the façade
+//!   (`KgStore`) over the embedded backend, with admission by expected cost, the
+//!   running-work registry and deadline watcher, streaming, and versioning.
+//! - [`exec`] — the deep-stack thread pool every SPARQL parse and evaluation runs on.
+//! - [`sparql`] — protocol rules (pure), the depth pre-scan, parsing, result
+//!   serialization, the service description, binding values into the algebra.
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
 //! - [`http`] — thin handlers, one sub-router per concern, and the layers.
 //! - [`error`] — `AppError`, the one place errors become status codes.
-//! - [`linked_data`] — dereferenceable IRIs (303, RDF documents, HTML pages), ontology docs, VoID, dump, TPF.
+//! - [`memo`] — shared computations, once per data version, single-flight.
+//! - [`linked_data`] — dereferenceable IRIs (303, RDF documents, HTML pages), how a
+//!   resource is described, ontology docs, VoID, dump, TPF.
 //! - [`queries`] — saved queries: catalogue, typed parameters, OpenAPI, RDF, cache.
 //! - [`ui`] — the web interface: layout, home, saved-query pages, editor, SVG pictures.
 //! - [`validate`] — SHACL validation of the repository's RDF (rudof's engine).
@@ -22,32 +27,47 @@
 //! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump/validate).
 //!
 //! ## How a request flows
-//! `GET /sparql?query=…` with `Accept: text/csv`: the `ops::track` middleware starts
-//! a timer → `http::sparql` calls `sparql::protocol::from_get` (400/405/415 for
-//! protocol violations, 400 with position for a malformed query) → the format is
-//! negotiated from the query form (`conneg`, 406 listing the offers) →
-//! `store::KgStore::query` registers the query with a deadline (one watcher thread
-//! cancels overdue queries), evaluates it on the blocking pool and serializes until
-//! the first 64 KiB chunk or the end (so a timeout or refused `SERVICE` still gets
-//! a status) → a complete small answer goes out with a `Content-Length`, a large
-//! one streams through a bounded channel that is the response body → the
-//! middleware logs one line and records metrics.
+//! `GET /sparql?query=…` with `Accept: text/csv`: the `ops::track` middleware opens
+//! the request's span (its id goes into every log line, `X-Request-Id` and any 5xx
+//! body) → the body-limit layer has checked the size → `http::sparql` calls
+//! `sparql::protocol::from_get` (400/405/415 for protocol violations) → the format
+//! is negotiated from the query form, read from the text's first keyword (406
+//! listing the offers) → `store::KgStore::query` admits the work into a lane by
+//! its remembered cost (503 + `Retry-After` when the lane's queue is full), then
+//! on the deep-stack pool: scans the text's depth (400 with the position past
+//! the limit), parses it (400 with the position), evaluates it with a deadline
+//! (the watcher thread cancels overdue work and moves long work to the heavy
+//! lane) and serializes until the first 64 KiB chunk or the end → a complete
+//! small answer goes out with a `Content-Length`, a large one streams through a
+//! bounded channel that is the response body, the admission slot held until the
+//! last byte → the middleware logs one line and records metrics.
+//!
+//! An update (`POST /sparql`, `application/sparql-update`) is checked in the order
+//! method, size, token (from the headers, before the body is read), then parsed.
 //!
 //! ## Invariants
-//! - Only `store` uses Oxigraph's `Store`; handlers never block the runtime.
+//! - Only `store` touches a storage engine; handlers never block the runtime, and
+//!   no SPARQL is parsed or evaluated outside the deep-stack pool.
+//! - Every piece of work (query, update, page read, dump, write) is admitted,
+//!   registered with a deadline and cancellable; it holds its slot until it ends.
 //! - Every write is one transaction and bumps the store generation after commit.
 //! - Writes need the bearer token; without a configured token the server is read-only.
 //! - The server makes no outbound requests: `SERVICE` and `LOAD` are refused.
-//! - 5xx bodies never carry internal details; they are logged instead.
+//! - 5xx bodies never carry internal details; they carry the request id, and the
+//!   details are logged with it.
+//! - Shared page computations (statistics, timeline, home, ontology) run once per
+//!   data version, whoever asks and however many ask at once.
 
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod conneg;
 pub mod error;
+pub mod exec;
 pub mod generate;
 pub mod http;
 pub mod linked_data;
+pub mod memo;
 pub mod metrics;
 pub mod queries;
 pub mod sources;
@@ -71,8 +91,10 @@ pub use crate::http::router;
 pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     let store = KgStore::open(&config.location, config.store_options.clone())?;
     let files = sources::discover(&config.sources)?;
-    let report =
-        store.sync_sources(&files).context("loading the source files failed; nothing of that file was written")?;
+    let report = store
+        .sync_sources(&files)
+        .map_err(|e| anyhow::anyhow!("{}", e.chain()))
+        .context("loading the source files failed; nothing of that file was written")?;
     for entry in &report {
         match entry {
             SourceSync::Loaded { graph, quads } => tracing::info!(%graph, quads, "loaded source file"),
@@ -88,7 +110,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         metrics: Arc::default(),
         queries: Arc::new(queries),
         cache: Arc::default(),
-        statistics: Arc::default(),
+        memos: Arc::default(),
     })
 }
 

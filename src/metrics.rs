@@ -42,7 +42,8 @@ pub struct Metrics {
     store_quads: Gauge<i64, AtomicI64>,
     saved_calls: Family<SavedQueryLabels, Counter>,
     saved_latency: Family<QueryNameLabels, Histogram>,
-    /// The store generation `store_quads` was counted at (counting is a full scan).
+    /// The store generation `store_quads` was (or is being) counted at: counting
+    /// is a full scan, so one count runs at a time, in the background.
     counted_at: Mutex<Option<u64>>,
 }
 
@@ -100,14 +101,24 @@ impl Metrics {
         self.saved_latency.get_or_create(&QueryNameLabels { query: query.to_owned() }).observe(seconds);
     }
 
-    /// Whether the quad count must be recomputed for store generation `generation`.
-    pub fn quads_stale(&self, generation: u64) -> bool {
-        *self.counted_at.lock().expect("metrics lock") != Some(generation)
+    /// Claims the quad count of store generation `generation`: true (once per
+    /// generation) when the caller must start counting.
+    pub fn start_count(&self, generation: u64) -> bool {
+        let mut counted_at = self.counted_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *counted_at == Some(generation) {
+            return false;
+        }
+        *counted_at = Some(generation);
+        true
     }
 
-    pub fn set_quads(&self, generation: u64, quads: usize) {
+    pub fn set_quads(&self, _generation: u64, quads: usize) {
         self.store_quads.set(i64::try_from(quads).unwrap_or(i64::MAX));
-        *self.counted_at.lock().expect("metrics lock") = Some(generation);
+    }
+
+    /// A count failed: the next request may try again.
+    pub fn count_failed(&self) {
+        *self.counted_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// The text exposition of every metric.

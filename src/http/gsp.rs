@@ -1,19 +1,22 @@
-//! `/store`: the SPARQL 1.1 Graph Store HTTP Protocol (`?default`, `?graph=IRI`).
+//! `/store`: the SPARQL 1.1 Graph Store HTTP Protocol, with indirect graph
+//! identification (`/store?default`, `/store?graph=IRI`) and direct
+//! identification (`/store/{path}`: the graph whose IRI is that very URL).
 //!
 //! Statuses follow the Recommendation: GET of a missing graph is 404; PUT/POST
 //! that create a graph answer 201, that change one 204; DELETE of a missing graph
-//! is 404; POST of triples to `/store` itself creates a new graph (201 + Location).
+//! is 404; POST of triples to `/store` itself creates a new graph, answered 201
+//! with the new graph's IRI in `Location` (a `/store/…` URL, served directly).
+//! Writes check the token before the body is read; the body's relative IRIs
+//! resolve against the graph's IRI (the request's URL for the default graph).
 
 use super::sparql::pick;
-use super::{public_base, stream_response, AppState};
-use crate::auth;
+use super::{public_base, stream_response, AppState, WriteAccess};
 use crate::conneg;
 use crate::error::AppError;
 use crate::store::GraphTarget;
-use crate::vocab;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{OriginalUri, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -22,14 +25,15 @@ use oxigraph::model::NamedNode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/store",
-        get(read).put(replace).post(merge).delete(remove).fallback(|| async {
-            AppError::MethodNotAllowed {
-                message: "/store answers GET, HEAD, PUT, POST and DELETE".into(),
-                allow: "GET, HEAD, PUT, POST, DELETE",
-            }
-        }),
+    let not_allowed = || async {
+        AppError::MethodNotAllowed {
+            message: "the Graph Store answers GET, HEAD, PUT, POST and DELETE".into(),
+            allow: "GET, HEAD, PUT, POST, DELETE",
+        }
+    };
+    Router::new().route("/store", get(read).put(replace).post(merge).delete(remove).fallback(not_allowed)).route(
+        "/store/{*path}",
+        get(direct_read).put(direct_replace).post(direct_merge).delete(direct_remove).fallback(not_allowed),
     )
 }
 
@@ -54,6 +58,14 @@ fn target(raw: Option<&str>) -> Result<Option<GraphTarget>, AppError> {
     }
 }
 
+/// The graph a directly identified request addresses: its own URL (no query).
+fn direct_target(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<GraphTarget, AppError> {
+    let iri = format!("{}{}", public_base(&state.config, headers), uri.path());
+    NamedNode::new(&iri)
+        .map(GraphTarget::Named)
+        .map_err(|e| AppError::BadRequest(format!("{iri:?} is not a valid graph IRI: {e}")))
+}
+
 fn body_format(headers: &HeaderMap) -> Result<RdfFormat, AppError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     conneg::rdf_format_of_content_type(content_type).ok_or_else(|| AppError::UnsupportedMediaType {
@@ -62,12 +74,33 @@ fn body_format(headers: &HeaderMap) -> Result<RdfFormat, AppError> {
     })
 }
 
+/// The IRI a body's relative IRIs resolve against: the graph's own IRI, or the
+/// request's URL for the default graph and whole-store requests.
+fn body_base(state: &AppState, headers: &HeaderMap, target: Option<&GraphTarget>, uri: &Uri) -> String {
+    match target {
+        Some(GraphTarget::Named(g)) => g.as_str().to_owned(),
+        _ => format!("{}{}", public_base(&state.config, headers), uri),
+    }
+}
+
 async fn read(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let target = target(raw.as_deref())?;
+    read_target(&state, target(raw.as_deref())?, &headers).await
+}
+
+async fn direct_read(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let target = direct_target(&state, &headers, &uri)?;
+    read_target(&state, Some(target), &headers).await
+}
+
+async fn read_target(state: &AppState, target: Option<GraphTarget>, headers: &HeaderMap) -> Result<Response, AppError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let offers = if target.is_some() { conneg::rdf_formats() } else { conneg::quad_formats() };
     let (media_type, format) = pick(&offers, accept, None)?;
@@ -79,45 +112,64 @@ async fn read(
 
 async fn replace(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
+    _access: WriteAccess,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    auth::require_write(state.config.write_token.as_deref(), &headers)?;
     let target =
         target(raw.as_deref())?.ok_or_else(|| AppError::BadRequest("PUT needs `?default` or `?graph=IRI`".into()))?;
-    let format = body_format(&headers)?;
-    let created = state.store.write_graph(target, body, format, true).await?;
-    Ok(created_or_changed(created))
+    write_target(&state, target, &headers, &uri, body, true).await
+}
+
+async fn direct_replace(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    _access: WriteAccess,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let target = direct_target(&state, &headers, &uri)?;
+    write_target(&state, target, &headers, &uri, body, true).await
+}
+
+async fn write_target(
+    state: &AppState,
+    target: GraphTarget,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: Bytes,
+    replace: bool,
+) -> Result<Response, AppError> {
+    let format = body_format(headers)?;
+    let base = body_base(state, headers, Some(&target), uri);
+    let created = state.store.write_graph(target, body, format, base, replace).await?;
+    Ok(if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT }.into_response())
 }
 
 async fn merge(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
+    _access: WriteAccess,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    auth::require_write(state.config.write_token.as_deref(), &headers)?;
     let format = body_format(&headers)?;
     match target(raw.as_deref())? {
-        Some(target) => {
-            let created = state.store.write_graph(target, body, format, false).await?;
-            Ok(created_or_changed(created))
-        }
+        Some(target) => write_target(&state, target, &headers, &uri, body, false).await,
         None if format.supports_datasets() => {
-            state.store.add_dataset(body, format).await?;
+            let base = body_base(&state, &headers, None, &uri);
+            state.store.add_dataset(body, format, base).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         None => {
-            let graph = mint_graph();
-            state.store.write_graph(GraphTarget::Named(graph.clone()), body, format, false).await?;
-            let location = format!(
-                "{}/store?graph={}",
-                public_base(&state.config, &headers),
-                form_urlencoded::byte_serialize(graph.as_str().as_bytes()).collect::<String>()
-            );
+            let graph = mint_graph(&public_base(&state.config, &headers));
+            let base = graph.as_str().to_owned();
+            state.store.write_graph(GraphTarget::Named(graph.clone()), body, format, base, false).await?;
             let mut response = StatusCode::CREATED.into_response();
-            if let Ok(v) = HeaderValue::from_str(&location) {
+            if let Ok(v) = HeaderValue::from_str(graph.as_str()) {
                 response.headers_mut().insert(header::LOCATION, v);
             }
             Ok(response)
@@ -125,26 +177,45 @@ async fn merge(
     }
 }
 
+async fn direct_merge(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    _access: WriteAccess,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let target = direct_target(&state, &headers, &uri)?;
+    write_target(&state, target, &headers, &uri, body, false).await
+}
+
 async fn remove(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    _access: WriteAccess,
 ) -> Result<Response, AppError> {
-    auth::require_write(state.config.write_token.as_deref(), &headers)?;
     let target = target(raw.as_deref())?
         .ok_or_else(|| AppError::BadRequest("DELETE needs `?default` or `?graph=IRI`".into()))?;
     state.store.delete_graph(target).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn created_or_changed(created: bool) -> Response {
-    if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT }.into_response()
+async fn direct_remove(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    _access: WriteAccess,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let target = direct_target(&state, &headers, &uri)?;
+    state.store.delete_graph(target).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// A fresh graph IRI for POST /store: time-based and unique within the process.
-fn mint_graph() -> NamedNode {
+/// A fresh graph IRI for POST /store, under this server's `/store/`, so the
+/// Graph Store serves it by direct identification: time-based and unique
+/// within the process.
+fn mint_graph(base: &str) -> NamedNode {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    NamedNode::new_unchecked(format!("{}graph/upload/{nanos:x}-{n}", vocab::BASE_IRI))
+    NamedNode::new_unchecked(format!("{base}/store/upload/{nanos:x}-{n}"))
 }

@@ -11,7 +11,6 @@ use crate::linked_data::document::ResourceDoc;
 use crate::linked_data::fragments::{self, Selector, PAGE_SIZE};
 use crate::linked_data::iri::{extensions, resource_iri, split_extension};
 use crate::linked_data::{html, jsonld, ontology, void};
-use crate::sparql::protocol::parse_query;
 use crate::sparql::results::{rdf_serializer, OutputFormat};
 use crate::store::QueryJob;
 use axum::extract::{Path, RawQuery, State};
@@ -127,7 +126,13 @@ async fn load(state: &AppState, path: &str) -> Result<ResourceDoc, AppError> {
     let iri = resource_iri(path).ok_or_else(|| {
         AppError::BadRequest(format!("{path:?} is not a resource path (segments of letters, digits, `-._~`)"))
     })?;
-    let (quads, truncated) = state.store.describe(iri.clone(), DESCRIBE_LIMIT).await?;
+    let resource = iri.clone();
+    let (quads, truncated) = state
+        .store
+        .read(&format!("describe {iri}"), "describe", move |reader| {
+            crate::linked_data::describe::describe(reader, &resource, DESCRIBE_LIMIT)
+        })
+        .await?;
     Ok(ResourceDoc::new(iri, quads, truncated))
 }
 
@@ -251,12 +256,11 @@ async fn page(
 
 /// The whole ontology graph (CONSTRUCT over the graph declaring the ontology).
 async fn ontology_rdf(state: &AppState, format: RdfFormat) -> Result<Vec<u8>, AppError> {
-    let query = parse_query(
-        "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { <https://w3id.org/treaty-kg/ontology> a <http://www.w3.org/2002/07/owl#Ontology> } GRAPH ?g { ?s ?p ?o } }",
-    )?;
+    let query =
+        "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { <https://w3id.org/treaty-kg/ontology> a <http://www.w3.org/2002/07/owl#Ontology> } GRAPH ?g { ?s ?p ?o } }";
     let answer = state
         .store
-        .query_capped(QueryJob::new(query, "ontology document"), OutputFormat::Rdf(format), 1_000_000)
+        .query_capped(QueryJob::text(query, "ontology document"), OutputFormat::Rdf(format), 1_000_000)
         .await?;
     Ok(answer.body.to_vec())
 }
@@ -269,8 +273,13 @@ async fn ontology_document(State(state): State<AppState>, headers: HeaderMap) ->
     cached(&state, &headers, &key, || async move {
         match chosen {
             None => {
-                let terms = ontology::terms(&state2.store).await?;
-                let stats = state2.statistics.get(&state2.store).await?;
+                let store = state2.store.clone();
+                let terms = state2
+                    .memos
+                    .ontology_terms
+                    .get((), state2.store.generation(), move || async move { ontology::terms(&store).await })
+                    .await?;
+                let stats = state2.statistics().await?;
                 Ok(html_response(ontology::page(&terms, &stats)))
             }
             Some((media, ext)) => ontology_bytes(&state2, media, ext).await,
@@ -303,7 +312,7 @@ async fn void_description(State(state): State<AppState>, headers: HeaderMap) -> 
     let base = public_base(&state.config, &headers);
     let state2 = state.clone();
     cached(&state, &headers, &format!("void|{media}|{base}"), || async move {
-        let stats = state2.statistics.get(&state2.store).await?;
+        let stats = state2.statistics().await?;
         let graph = void::describe(&stats, &base);
         let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();
         let mut response = serialize_triples(&triples, format)?.into_response();
@@ -354,17 +363,14 @@ async fn fragment(
     let state2 = state.clone();
     cached(&state, &headers, &key, || async move {
         let offset = (selector.page - 1) * PAGE_SIZE;
-        let (triples, total, _exact) = state2
+        let scanned = selector.clone();
+        let page = state2
             .store
-            .fragment(
-                selector.subject.clone(),
-                selector.predicate.clone(),
-                selector.object.clone(),
-                offset,
-                PAGE_SIZE,
-                100_000,
-            )
+            .read(&format!("fragment {}", selector.url("", selector.page)), "fragment", move |reader| {
+                fragments::read(reader, &scanned, offset, PAGE_SIZE, 100_000)
+            })
             .await?;
+        let (triples, total) = (page.triples, page.total);
         if selector.page > 1 && triples.is_empty() {
             return Err(AppError::NotFound(format!(
                 "page {} is past the end of this fragment ({total} triples, {PAGE_SIZE} a page)",

@@ -13,6 +13,7 @@ mod ui;
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::memo::Memo;
 use crate::metrics::Metrics;
 use crate::store::{ByteReceiver, KgStore, StoreError};
 use axum::body::Body;
@@ -37,8 +38,44 @@ pub struct AppState {
     pub queries: Arc<crate::queries::Registry>,
     /// Answers of saved queries, keyed by query, bindings, format and data version.
     pub cache: Arc<crate::queries::cache::AnswerCache>,
-    /// VoID statistics (full scans), computed once per store generation.
-    pub statistics: Arc<crate::linked_data::void::StatisticsCache>,
+    /// Shared computations (statistics, page data), once per data version.
+    pub memos: Arc<Memos>,
+}
+
+/// The shared computations behind pages: each is a full scan or close to one,
+/// so it is done once per store generation, single-flight, whoever asks.
+#[derive(Default)]
+pub struct Memos {
+    pub statistics: Memo<(), crate::linked_data::void::Statistics>,
+    pub sources: Memo<(), Vec<crate::ui::pages::SourceSummary>>,
+    pub featured: Memo<(), Vec<crate::ui::pages::Featured>>,
+    pub events: Memo<(), Vec<crate::ui::svg::Event>>,
+    pub ontology_terms: Memo<(), Vec<crate::linked_data::ontology::TermDoc>>,
+    /// Allowed values of saved-query parameters, by their `values_query` text.
+    pub allowed_values: Memo<String, Vec<oxigraph::model::Term>>,
+}
+
+impl AppState {
+    /// The VoID statistics of the current data.
+    pub async fn statistics(&self) -> Result<Arc<crate::linked_data::void::Statistics>, AppError> {
+        let store = self.store.clone();
+        self.memos
+            .statistics
+            .get((), self.store.generation(), move || async move { crate::linked_data::void::statistics(&store).await })
+            .await
+    }
+
+    /// The values a `values_query` allows, for the current data.
+    pub async fn allowed_values(&self, text: &str) -> Result<Arc<Vec<oxigraph::model::Term>>, AppError> {
+        let store = self.store.clone();
+        let owned = text.to_owned();
+        self.memos
+            .allowed_values
+            .get(text.to_owned(), self.store.generation(), move || async move {
+                crate::queries::allowed_values(&store, &owned).await
+            })
+            .await
+    }
 }
 
 /// The whole application as a router.
@@ -76,16 +113,64 @@ pub fn router(state: AppState) -> Router {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
+        if e.is_server_fault() {
+            return AppError::Internal(e.chain());
+        }
         match e {
             StoreError::Timeout(secs) => AppError::Timeout { secs },
             StoreError::Cancelled => AppError::Cancelled,
-            StoreError::Overloaded => AppError::Overloaded,
+            StoreError::Overloaded { reason, retry_after_secs } => {
+                AppError::Overloaded { reason: reason.to_owned(), retry_after_secs }
+            }
+            StoreError::TooDeep(e) => AppError::TooDeep(e.to_string()),
+            StoreError::Syntax { message, .. } => AppError::MalformedSparql(message),
             StoreError::Refused(m) => AppError::Forbidden(m),
-            StoreError::Evaluation(m) => AppError::BadRequest(m),
+            StoreError::Request(m) => AppError::BadRequest(m),
+            StoreError::BadBody(m) => AppError::MalformedRdf(m),
             StoreError::GraphNotFound(g) => AppError::NotFound(format!("graph {g} does not exist")),
-            StoreError::Parse(m) => AppError::MalformedRdf(m),
-            StoreError::Storage(m) => AppError::Internal(m),
+            other => AppError::Internal(other.chain()),
         }
+    }
+}
+
+impl From<crate::exec::TaskFailed> for AppError {
+    fn from(e: crate::exec::TaskFailed) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+/// Proof that a write request carries the write token, checked from the
+/// headers alone, before the body is read (an extractor that runs before `Bytes`).
+pub struct WriteAccess;
+
+impl axum::extract::FromRequestParts<AppState> for WriteAccess {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, AppError> {
+        crate::auth::require_write(state.config.write_token.as_deref(), &parts.headers)?;
+        Ok(WriteAccess)
+    }
+}
+
+/// For `POST /sparql`: a body whose media type says it is an update is not read
+/// without the write token (a form may still hold `update`; that one is checked
+/// after the form is read, before the update is parsed).
+pub struct UpdateGate;
+
+impl axum::extract::FromRequestParts<AppState> for UpdateGate {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, AppError> {
+        let is_update = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/sparql-update"));
+        if is_update {
+            crate::auth::require_write(state.config.write_token.as_deref(), &parts.headers)?;
+        }
+        Ok(UpdateGate)
     }
 }
 

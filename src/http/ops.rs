@@ -4,13 +4,16 @@
 use super::AppState;
 use crate::auth;
 use crate::error::AppError;
+use crate::error::REQUEST_ID;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use tracing::Instrument;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,11 +30,22 @@ async fn health(State(state): State<AppState>) -> Result<Response, AppError> {
     Ok(Json(serde_json::json!({ "status": "ok", "store_generation": state.store.generation() })).into_response())
 }
 
+/// The metrics as they are now. The quad count is a full scan: when the data
+/// changed since it was counted, one background count starts (admitted as bulk
+/// work) and this answer carries the previous count.
 async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
     let generation = state.store.generation();
-    if state.metrics.quads_stale(generation) {
-        let quads = state.store.quad_count().await?;
-        state.metrics.set_quads(generation, quads);
+    if state.metrics.start_count(generation) {
+        let (store, metrics) = (state.store.clone(), state.metrics.clone());
+        tokio::spawn(async move {
+            match store.quad_count().await {
+                Ok(quads) => metrics.set_quads(generation, quads),
+                Err(e) => {
+                    metrics.count_failed();
+                    tracing::warn!(error = %e.chain(), "counting the quads for /metrics failed");
+                }
+            }
+        });
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response())
 }
@@ -73,22 +87,42 @@ async fn backup(
         .into_response())
 }
 
-/// One structured log line and one metrics sample per request. Logs the path only,
-/// never the query string or headers, so tokens and parameter values stay out of logs.
+/// One span per request (its id, method and route), one structured log line
+/// and one metrics sample. The id goes back in `X-Request-Id` and into the body
+/// of every 5xx, and every log line of the request carries it. Logs the path
+/// only, never the query string or headers, so tokens and parameter values stay
+/// out of logs.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let id = request_id();
+    let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let response = next.run(request).await;
+    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(request).instrument(span.clone())).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
     let timed_out = response.headers().get("x-error-code").is_some_and(|v| v == "timeout");
-    state.metrics.record(&route, &method, status, elapsed.as_secs_f64(), timed_out);
-    tracing::info!(method = %method, path = %path, status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    state.metrics.record(&route, method.as_str(), status, elapsed.as_secs_f64(), timed_out);
+    span.in_scope(|| {
+        tracing::info!(path = %path, status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    });
     response
+}
+
+/// A request id unique across restarts: the process's start time, then a counter.
+fn request_id() -> String {
+    static EPOCH: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let epoch = *EPOCH.get_or_init(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) & 0xff_ffff
+    });
+    format!("{epoch:06x}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }

@@ -97,7 +97,7 @@ async fn openapi_document(State(state): State<AppState>, headers: HeaderMap) -> 
     for query in catalogue.iter() {
         for param in &query.params {
             if let Some(text) = &param.values_query {
-                let values = crate::queries::allowed_values(&state.store, text).await?;
+                let values = state.allowed_values(text).await?;
                 allowed.insert((query.name.clone(), param.name.clone()), values.iter().map(plain).collect());
             }
         }
@@ -155,7 +155,7 @@ async fn html_page(
         if let Some(values) = &param.values {
             options.insert(param.name.clone(), values.clone());
         } else if let Some(text) = &param.values_query {
-            let values = crate::queries::allowed_values(&state.store, text).await?;
+            let values = state.allowed_values(text).await?;
             options.insert(param.name.clone(), values.iter().map(plain).collect());
         }
     }
@@ -290,7 +290,7 @@ async fn answer(
 ) -> Result<(Response, &'static str), AppError> {
     let format_param = pairs.iter().position(|(k, _)| k == "format").map(|i| pairs.remove(i).1);
     let bindings = params::bind(&query.params, &pairs)?;
-    let (media_type, output) = negotiate_query(&query.query, headers, format_param.as_deref())?;
+    let (media_type, output) = negotiate_query(query.is_graph(), headers, format_param.as_deref())?;
     let key = CacheKey {
         query_version: query.version.clone(),
         bindings: bindings.iter().map(|(v, t)| format!("{v}={t}")).collect::<Vec<_>>().join("&"),
@@ -316,7 +316,12 @@ async fn answer(
         Some(hit) => (hit, "cached"),
         None => {
             crate::queries::check_against_store(&state.store, query, &bindings).await?;
-            let job = QueryJob { bindings, timeout: query.timeout, ..QueryJob::new(query.query.clone(), &query.name) };
+            let job = QueryJob {
+                bindings,
+                timeout: query.timeout,
+                cost_key: Some(crate::store::cost_key(&["saved", &query.name, &key.bindings])),
+                ..QueryJob::new(query.query.clone(), &query.name)
+            };
             let capped = state.store.query_capped(job, output, query.row_cap).await?;
             let answer = CachedAnswer { body: capped.body, truncated: capped.truncated };
             state.cache.put(key.clone(), answer.clone());

@@ -1,13 +1,19 @@
 //! `/sparql`: the SPARQL 1.1 Protocol endpoint (query, update, service description).
+//!
+//! Order of checks: the method (router), the body size (body-limit layer), the
+//! write token of an update (before its body is read, when the media type says
+//! it is one; right after reading a form that holds `update`), then parsing,
+//! which the store does on a deep-stack thread under admission.
 
-use super::{public_base, set_content_type, stream_response, AppState};
+use super::{public_base, set_content_type, stream_response, AppState, UpdateGate};
 use crate::auth;
 use crate::conneg;
 use crate::error::AppError;
+use crate::sparql::depth::{self, QueryForm};
 use crate::sparql::protocol::{self, SparqlRequest};
 use crate::sparql::results::{rdf_serializer, OutputFormat};
 use crate::sparql::service_description;
-use crate::store::QueryJob;
+use crate::store::{QueryJob, UpdateJob};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -38,6 +44,7 @@ async fn query_by_get(State(state): State<AppState>, RawQuery(raw): RawQuery, he
 async fn query_by_post(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
+    _gate: UpdateGate,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -56,17 +63,31 @@ fn with_vary(outcome: Result<Response, AppError>) -> Response {
     response
 }
 
+/// The IRI relative IRIs of a query or update resolve against: the endpoint's URL.
+fn endpoint(state: &AppState, headers: &HeaderMap) -> String {
+    format!("{}/sparql", public_base(&state.config, headers))
+}
+
 async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) -> Result<Response, AppError> {
     match request {
-        SparqlRequest::Query { text, query, dataset, format } => {
-            let (media_type, output) = negotiate_query(&query, headers, format.as_deref())?;
-            let job = QueryJob { dataset, ..QueryJob::new(*query, text) };
+        SparqlRequest::Query { text, dataset, format } => {
+            if text.len() > state.config.max_query_bytes {
+                return Err(AppError::PayloadTooLarge(format!(
+                    "the query is {} bytes; this server takes queries of at most {} bytes (--max-query-bytes)",
+                    text.len(),
+                    state.config.max_query_bytes
+                )));
+            }
+            let is_graph = matches!(depth::form(&text), Some(QueryForm::Construct | QueryForm::Describe));
+            let (media_type, output) = negotiate_query(is_graph, headers, format.as_deref())?;
+            let base = endpoint(state, headers);
+            let job = QueryJob { dataset, ..QueryJob::text(text, "") }.with_base(base);
             let body = state.store.query(job, output).await?;
             Ok(stream_response(media_type, body))
         }
-        SparqlRequest::Update { text, update, dataset } => {
+        SparqlRequest::Update { text, dataset } => {
             auth::require_write(state.config.write_token.as_deref(), headers)?;
-            state.store.update(update, dataset, &text).await?;
+            state.store.update(UpdateJob { text, base: Some(endpoint(state, headers)), dataset }).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         SparqlRequest::ServiceDescription => service_description(state, headers).await,
@@ -75,18 +96,15 @@ async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
 
 /// Chooses the answer's format from the query form, `format=` and `Accept`.
 pub fn negotiate_query(
-    query: &spargebra::Query,
+    is_graph: bool,
     headers: &HeaderMap,
     format_param: Option<&str>,
 ) -> Result<(&'static str, OutputFormat), AppError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    match query {
-        spargebra::Query::Select { .. } | spargebra::Query::Ask { .. } => {
-            pick(conneg::RESULTS_FORMATS, accept, format_param).map(|(m, f)| (m, OutputFormat::Results(f)))
-        }
-        spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. } => {
-            pick(&conneg::rdf_formats(), accept, format_param).map(|(m, f)| (m, OutputFormat::Rdf(f)))
-        }
+    if is_graph {
+        pick(&conneg::rdf_formats(), accept, format_param).map(|(m, f)| (m, OutputFormat::Rdf(f)))
+    } else {
+        pick(conneg::RESULTS_FORMATS, accept, format_param).map(|(m, f)| (m, OutputFormat::Results(f)))
     }
 }
 

@@ -27,12 +27,27 @@ fn asset(body: &'static str, media_type: &str) -> Response {
 }
 
 async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
-    let stats = state.statistics.get(&state.store).await?;
-    let sources = data::sources(&state.store).await?;
-    let featured = data::featured(&state.store).await?;
-    let events = data::events(&state.store).await?;
+    let generation = state.store.generation();
+    let (stats, sources, featured, events) = tokio::try_join!(
+        state.statistics(),
+        state.memos.sources.get((), generation, {
+            let store = state.store.clone();
+            move || async move { data::sources(&store).await }
+        }),
+        state.memos.featured.get((), generation, {
+            let store = state.store.clone();
+            move || async move { data::featured(&store).await }
+        }),
+        events(&state),
+    )?;
     let queries: Vec<_> = state.queries.current().iter().cloned().collect();
     Ok(Html(pages::home(&stats, &sources, &featured, &queries, &events).into_string()).into_response())
+}
+
+/// The timeline's events of the current data (shared by the home page and the picture).
+async fn events(state: &AppState) -> Result<std::sync::Arc<Vec<svg::Event>>, AppError> {
+    let store = state.store.clone();
+    state.memos.events.get((), state.store.generation(), move || async move { data::events(&store).await }).await
 }
 
 async fn editor(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
@@ -45,7 +60,7 @@ async fn editor(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Respo
 }
 
 async fn timeline(State(state): State<AppState>) -> Result<Response, AppError> {
-    let events = data::events(&state.store).await?;
+    let events = events(&state).await?;
     let mut response =
         format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}", svg::timeline(&events, true).into_string())
             .into_response();

@@ -1,9 +1,64 @@
 //! Triple Pattern Fragments (Linked Data Fragments, TPF 1.0): parsing the
-//! selector, and the metadata and controls (hydra) a TPF client needs.
+//! selector, reading one page of matching triples over the union of all graphs
+//! (each triple once), and the metadata and controls (hydra) a TPF client needs.
 
 use crate::error::AppError;
+use crate::store::{QuadReader, StoreError};
 use oxigraph::model::{BlankNode, Literal, NamedNode, NamedOrBlankNode, Term, Triple};
 use std::str::FromStr;
+
+/// One page of a fragment: its triples, the count of matches (exact, or at
+/// least this many when `exact` is false).
+pub struct Page {
+    pub triples: Vec<Triple>,
+    pub total: usize,
+    pub exact: bool,
+}
+
+/// Reads the page of `selector` starting at `offset` over the union of all
+/// graphs, counting matches up to `count_cap`. A triple stated in several graphs
+/// counts once: at its first graph in index order (the default graph first),
+/// whatever order this scan meets it in.
+pub fn read(
+    reader: &QuadReader<'_>,
+    selector: &Selector,
+    offset: usize,
+    limit: usize,
+    count_cap: usize,
+) -> Result<Page, StoreError> {
+    let mut previous: Option<Triple> = None;
+    let mut triples = Vec::new();
+    let mut index = 0usize;
+    let matches = reader.quads(
+        selector.subject.as_ref().map(|s| s.as_ref()),
+        selector.predicate.as_ref().map(|p| p.as_ref()),
+        selector.object.as_ref().map(|o| o.as_ref()),
+        None,
+    );
+    for quad in matches {
+        let quad = quad?;
+        let triple = Triple::new(quad.subject, quad.predicate, quad.object);
+        if previous.as_ref() == Some(&triple) {
+            continue;
+        }
+        let first = reader
+            .quads(Some(triple.subject.as_ref()), Some(triple.predicate.as_ref()), Some(triple.object.as_ref()), None)
+            .next()
+            .transpose()?;
+        if first.is_some_and(|f| f.graph_name != quad.graph_name) {
+            continue;
+        }
+        if index >= offset && triples.len() < limit {
+            triples.push(triple.clone());
+        }
+        index += 1;
+        previous = Some(triple);
+        if index >= count_cap.max(offset + limit) {
+            return Ok(Page { triples, total: index, exact: false });
+        }
+    }
+    Ok(Page { triples, total: index, exact: true })
+}
 
 pub const PAGE_SIZE: usize = 100;
 const HYDRA: &str = "http://www.w3.org/ns/hydra/core#";

@@ -3,11 +3,13 @@
 //! (VoID), dumped, and served as Triple Pattern Fragments.
 //!
 //! - `iri` — the IRI ↔ URL mapping (the one place it lives);
+//! - `describe` — which statements describe a resource (over the store's quad reader);
 //! - `document` — a resource's statements, context and provenance;
 //! - `jsonld` — compacted JSON-LD;
 //! - `html` — the pages (maud, escaped);
 //! - `ontology`, `void`, `fragments` — the ontology page, VoID, TPF.
 
+pub mod describe;
 pub mod document;
 pub mod fragments;
 pub mod html;

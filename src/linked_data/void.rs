@@ -1,22 +1,29 @@
 //! The VoID description of the dataset, computed from the store by SPARQL (so
-//! it works over any backend): triples per graph and in all, class and property
-//! partitions, vocabularies used, endpoints, dump, URI space and licence.
+//! it works over any backend): statements per named graph and in all of them, class and
+//! property partitions, vocabularies used, endpoints, dump, URI space and licence.
+//!
+//! The counts are of statements, in streaming aggregates whose memory is bounded
+//! by the number of graphs, classes and properties, never by the data: a triple
+//! stated in two graphs counts twice, and `void:entities` counts `rdf:type`
+//! statements. (Counting distinct triples needs memory proportional to the data.)
 
 use crate::error::AppError;
-use crate::sparql::protocol::parse_query;
 use crate::store::{KgStore, QueryJob};
 use crate::vocab;
 use oxigraph::model::{BlankNode, Graph, Literal, NamedNode, NamedOrBlankNode, Term, Triple};
-use std::sync::{Arc, Mutex};
 
 const VOID: &str = "http://rdfs.org/ns/void#";
 const DCTERMS: &str = "http://purl.org/dc/terms/";
 const SD: &str = "http://www.w3.org/ns/sparql-service-description#";
 const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 
+/// The most graphs, classes or properties listed; VoID says when a list was cut.
+const MAX_PARTITIONS: usize = 100_000;
+
 /// Counts the dataset behind `store`.
 #[derive(Debug)]
 pub struct Statistics {
+    /// Statements in named graphs.
     pub triples: u64,
     pub graphs: Vec<(NamedNode, u64)>,
     pub classes: Vec<(NamedNode, u64)>,
@@ -30,8 +37,8 @@ fn count(term: &Option<Term>) -> u64 {
     }
 }
 
-async fn pairs(store: &KgStore, query: &str) -> Result<Vec<(NamedNode, u64)>, AppError> {
-    let rows = store.select_rows(QueryJob::new(parse_query(query)?, "VoID statistics"), 100_000).await?;
+async fn pairs(store: &KgStore, query: String) -> Result<Vec<(NamedNode, u64)>, AppError> {
+    let rows = store.select_rows(QueryJob::text(query, "VoID statistics"), MAX_PARTITIONS).await?;
     Ok(rows
         .into_iter()
         .filter_map(|row| match (row.first().cloned().flatten(), row.get(1).cloned().flatten()) {
@@ -41,53 +48,19 @@ async fn pairs(store: &KgStore, query: &str) -> Result<Vec<(NamedNode, u64)>, Ap
         .collect())
 }
 
-async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
-    let system = vocab::SYSTEM_GRAPH;
-    let total = store
-        .select_rows(
-            QueryJob::new(
-                parse_query(&format!(
-                    "SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(?g != <{system}>) }} }}"
-                ))?,
-                "VoID statistics",
-            ),
-            1,
-        )
-        .await?;
-    let triples = total.first().map(|r| count(&r[0])).unwrap_or(0);
-    let graphs = pairs(store, &format!("SELECT ?g (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(?g != <{system}>) }} GROUP BY ?g ORDER BY ?g")).await?;
-    let classes = pairs(
-        store,
-        &format!("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH ?g {{ ?s a ?c }} FILTER(?g != <{system}>) }} GROUP BY ?c ORDER BY ?c"),
-    )
-    .await?;
-    let properties = pairs(
-        store,
-        &format!("SELECT ?p (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(?g != <{system}>) }} }} GROUP BY ?p ORDER BY ?p"),
-    )
-    .await?;
+/// Counts the data (three scans, each a streaming GROUP BY).
+pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
+    let graphs =
+        pairs(store, "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g".to_owned())
+            .await?;
+    let triples = graphs.iter().map(|(_, n)| n).sum();
+    let classes =
+        pairs(store, "SELECT ?c (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s a ?c } } GROUP BY ?c ORDER BY ?c".to_owned())
+            .await?;
+    let properties =
+        pairs(store, "SELECT ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?p ORDER BY ?p".to_owned())
+            .await?;
     Ok(Statistics { triples, graphs, classes, properties })
-}
-
-/// The statistics of the current data, computed once per store generation: they
-/// scan the whole dataset, and the home page, `/ontology` and VoID all show them.
-#[derive(Default)]
-pub struct StatisticsCache(Mutex<Option<(u64, Arc<Statistics>)>>);
-
-impl StatisticsCache {
-    pub async fn get(&self, store: &KgStore) -> Result<Arc<Statistics>, AppError> {
-        // Read the generation first: a write during the count makes the entry
-        // stale at once, so it is never served for data newer than it counted.
-        let generation = store.generation();
-        if let Some((counted_at, stats)) = &*self.0.lock().expect("statistics lock") {
-            if *counted_at == generation {
-                return Ok(stats.clone());
-            }
-        }
-        let stats = Arc::new(statistics(store).await?);
-        *self.0.lock().expect("statistics lock") = Some((generation, stats.clone()));
-        Ok(stats)
-    }
 }
 
 /// The vocabulary namespace of a term (up to its last `#` or `/`).

@@ -4,7 +4,6 @@
 //! Every error names the file and the line it is about.
 
 use super::params::{Param, ParamType};
-use crate::sparql::protocol::parse_query;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -177,6 +176,13 @@ fn build_param(raw: RawParam) -> Result<Param, String> {
         }
     }
     Ok(param)
+}
+
+/// Parses a saved query's SPARQL (on the deep-stack pool's thread that loads
+/// the catalogue; the depth limit applies as to any other text).
+fn parse_query(text: &str) -> Result<spargebra::Query, String> {
+    crate::sparql::parse::query(text, None, crate::sparql::depth::DEFAULT_MAX_DEPTH)
+        .map_err(|e| format!("malformed SPARQL: {e}"))
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@ pub mod params;
 pub use header::SavedQuery;
 
 use crate::error::AppError;
-use crate::sparql::protocol::parse_query;
 use crate::store::{KgStore, QueryJob};
 use oxigraph::model::{Term, Variable};
 use params::ParamType;
@@ -37,7 +36,13 @@ pub struct Catalogue {
 
 impl Catalogue {
     /// Loads every `.rq` file of `dir`; all problems are reported together.
+    /// Parsing recurses, so it runs on the deep-stack pool; this call blocks.
     pub fn load(dir: &Path) -> Result<Self, String> {
+        let dir = dir.to_owned();
+        crate::exec::run_blocking(move || Self::load_here(&dir)).map_err(|e| e.to_string())?
+    }
+
+    fn load_here(dir: &Path) -> Result<Self, String> {
         let mut queries = BTreeMap::new();
         let mut problems = Vec::new();
         for path in rq_files(dir).map_err(|e| format!("{}: cannot list the queries folder: {e}", dir.display()))? {
@@ -195,15 +200,13 @@ pub async fn check_against_store(
     for (variable, term) in bindings {
         let Some(param) = query.params.iter().find(|p| p.name == variable.as_str()) else { continue };
         if let ParamType::Iri { class: Some(class) } = &param.kind {
-            let ask = parse_query(
-                "ASK { ?value a ?type . ?type <http://www.w3.org/2000/01/rdf-schema#subClassOf>* ?class }",
-            )?;
+            let ask = "ASK { ?value a ?type . ?type <http://www.w3.org/2000/01/rdf-schema#subClassOf>* ?class }";
             let job = QueryJob {
                 bindings: vec![
                     (Variable::new_unchecked("value"), term.clone()),
                     (Variable::new_unchecked("class"), Term::from(class.clone())),
                 ],
-                ..QueryJob::new(ask, "parameter class check")
+                ..QueryJob::text(ask, "parameter class check")
             };
             if !store.ask(job).await? {
                 return Err(AppError::BadRequest(format!(
@@ -230,8 +233,7 @@ pub async fn check_against_store(
 
 /// The values of the first variable of a parameter's `values_query`.
 pub async fn allowed_values(store: &KgStore, text: &str) -> Result<Vec<Term>, AppError> {
-    let query = parse_query(text)?;
-    Ok(store.select_terms(QueryJob::new(query, text), 10_000).await?)
+    Ok(store.select_terms(QueryJob::text(text, text), 10_000).await?)
 }
 
 /// A term as plain text: IRIs bare, literals by value.

@@ -4,6 +4,9 @@
 //! Nothing here touches the store; `http::sparql` wires these to `store`.
 
 pub mod bind;
+pub mod checkpoints;
+pub mod depth;
+pub mod parse;
 pub mod protocol;
 pub mod results;
 pub mod service_description;

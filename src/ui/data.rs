@@ -5,7 +5,6 @@ use super::pages::{Featured, SourceSummary};
 use super::svg::Event;
 use crate::error::AppError;
 use crate::linked_data::iri::page_href;
-use crate::sparql::protocol::parse_query;
 use crate::store::{KgStore, QueryJob};
 use oxigraph::model::Term;
 
@@ -15,7 +14,7 @@ fn text(t: &Option<Term>) -> Option<String> {
 }
 
 async fn rows(store: &KgStore, query: &str, label: &str) -> Result<Vec<Vec<Option<Term>>>, AppError> {
-    Ok(store.select_rows(QueryJob::new(parse_query(query)?, label), 10_000).await?)
+    Ok(store.select_rows(QueryJob::text(query, label), 10_000).await?)
 }
 
 /// Every event, with its calendar date when known and its date as stated.
@@ -57,18 +56,35 @@ pub async fn featured(store: &KgStore) -> Result<Vec<Featured>, AppError> {
         .collect())
 }
 
-/// The loaded source files, with the graphs and statements each brought in.
+/// The loaded source files (from the store's ledger), with the graphs and
+/// statements each brought in (one streaming count per graph).
 pub async fn sources(store: &KgStore) -> Result<Vec<SourceSummary>, AppError> {
+    let records = store.sources();
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut values = String::new();
+    for (graph, record) in &records {
+        let file: String = record
+            .file
+            .chars()
+            .flat_map(|c| match c {
+                '\\' | '"' => vec!['\\', c],
+                '\n' => vec!['\\', 'n'],
+                '\r' => vec!['\\', 'r'],
+                c => vec![c],
+            })
+            .collect();
+        values.push_str(&format!("(<{graph}> \"{file}\") "));
+        for contained in &record.contains {
+            values.push_str(&format!("(<{contained}> \"{file}\") "));
+        }
+    }
     let query = format!(
-        "SELECT ?file (COUNT(DISTINCT ?g) AS ?graphs) (COUNT(*) AS ?n) WHERE {{
-           GRAPH <{system}> {{ ?fg <{file}> ?file . OPTIONAL {{ ?fg <{contains}> ?c }} }}
-           VALUES ?which {{ 1 2 }}
-           BIND(IF(?which = 1, ?fg, ?c) AS ?g)
-           GRAPH ?g {{ ?s ?p ?o }}
-         }} GROUP BY ?file ORDER BY ?file",
-        system = crate::vocab::SYSTEM_GRAPH,
-        file = crate::vocab::SOURCE_FILE,
-        contains = crate::vocab::CONTAINS_GRAPH,
+        "SELECT ?file (COUNT(DISTINCT ?g) AS ?graphs) (COUNT(?s) AS ?n) WHERE {{
+           VALUES (?g ?file) {{ {values} }}
+           OPTIONAL {{ GRAPH ?g {{ ?s ?p ?o }} }}
+         }} GROUP BY ?file ORDER BY ?file"
     );
     Ok(rows(store, &query, "home page")
         .await?

@@ -8,6 +8,7 @@ mod bench_smoke;
 mod browser;
 mod formats;
 mod graph_store;
+mod hardening;
 mod knowledge_graph;
 mod lifecycle;
 mod linked_data;

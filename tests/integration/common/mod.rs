@@ -254,10 +254,33 @@ pub fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_treaty-kg");
 
-/// A `treaty-kg serve` child process and the address it listens on.
+/// A `treaty-kg serve` child process, the address it listens on, and its log.
 pub struct Served {
     pub child: std::process::Child,
     pub base: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Served {
+    /// The lines the server has logged so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+/// Kills a served child when dropped (tests that panic leave no server behind).
+pub struct KillOnDrop(pub Served);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
+    }
 }
 
 /// Starts the real binary (`serve --bind 127.0.0.1:0` plus `args`) and waits
@@ -285,9 +308,15 @@ pub fn spawn_server(args: &[String], envs: &[(&str, &str)]) -> Served {
             break format!("http://{address}");
         }
     };
-    // Keep draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Served { child, base }
+    // Keep draining the log (and keeping it) so the child never blocks on a full pipe.
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(log.lines().map(str::to_owned).collect::<Vec<_>>()));
+    let sink = kept.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    Served { child, base, log: kept }
 }
 
 /// The single number a `SELECT (COUNT(…) AS ?n)` answers, asked of the server at `base`.

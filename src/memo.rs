@@ -1,0 +1,113 @@
+//! Shared computations, done once per data version: the first request starts
+//! the computation in a task of its own (so it finishes even if that client goes
+//! away), and every request for the same key and version awaits that one
+//! computation instead of starting another (single flight). A failure is not
+//! kept: the next request tries again.
+
+use crate::error::AppError;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+type Flight<T> = Shared<BoxFuture<'static, Result<Arc<T>, AppError>>>;
+
+/// Values of type `T` by key, each computed once per data version.
+pub struct Memo<K, T> {
+    entries: Mutex<HashMap<K, (u64, Flight<T>)>>,
+    /// Most keys kept; past it, entries of the current version are dropped too.
+    capacity: usize,
+}
+
+impl<K, T> Default for Memo<K, T> {
+    fn default() -> Self {
+        Memo { entries: Mutex::default(), capacity: 256 }
+    }
+}
+
+impl<K, T> Memo<K, T>
+where
+    K: Eq + Hash + Clone + Send + 'static,
+    T: Send + Sync + 'static,
+{
+    /// A memo keeping at most `capacity` keys.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Memo { entries: Mutex::default(), capacity: capacity.max(1) }
+    }
+
+    /// The value for `key` at data version `version`, computing it (once, for all
+    /// concurrent callers) when it is missing or older.
+    pub async fn get<F, Fut>(&self, key: K, version: u64, compute: F) -> Result<Arc<T>, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, AppError>> + Send + 'static,
+    {
+        let flight = {
+            let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match entries.get(&key) {
+                Some((at, flight)) if *at == version => flight.clone(),
+                _ => {
+                    entries.retain(|_, (at, _)| *at == version);
+                    if entries.len() >= self.capacity {
+                        entries.clear();
+                    }
+                    let task = tokio::spawn(compute());
+                    let flight: Flight<T> = async move {
+                        match task.await {
+                            Ok(Ok(value)) => Ok(Arc::new(value)),
+                            Ok(Err(e)) => Err(e),
+                            Err(e) => Err(AppError::internal(format!("a shared computation failed: {e}"))),
+                        }
+                    }
+                    .boxed()
+                    .shared();
+                    entries.insert(key.clone(), (version, flight.clone()));
+                    flight
+                }
+            }
+        };
+        let result = flight.await;
+        if result.is_err() {
+            let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if entries.get(&key).is_some_and(|(at, f)| *at == version && f.peek().is_some_and(Result::is_err)) {
+                entries.remove(&key);
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_computation_per_version() {
+        let memo: Arc<Memo<(), usize>> = Arc::default();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let call = |version: u64| {
+            let (memo, runs) = (memo.clone(), runs.clone());
+            async move {
+                memo.get((), version, move || async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    Ok(runs.fetch_add(1, Ordering::SeqCst))
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let answers = futures::future::join_all((0..10).map(|_| call(1))).await;
+        assert!(answers.iter().all(|a| **a == 0));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(*call(2).await, 1, "a new version computes again");
+    }
+
+    #[tokio::test]
+    async fn failures_are_not_kept() {
+        let memo: Memo<(), u8> = Memo::default();
+        assert!(memo.get((), 1, || async { Err(AppError::BadRequest("no".into())) }).await.is_err());
+        assert_eq!(*memo.get((), 1, || async { Ok(7) }).await.unwrap(), 7);
+    }
+}

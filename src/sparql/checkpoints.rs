@@ -1,0 +1,235 @@
+//! Cancellation checkpoints woven into a query's algebra.
+//!
+//! Oxigraph's engine looks at its cancellation token only when it reads the
+//! store. Work done in memory between two reads (a join whose sides are small
+//! but whose product is huge, a filter or an aggregate over that product) never
+//! looks, so a cancelled query could run on for minutes, holding its thread.
+//!
+//! This rewrite adds a call to a checkpoint function where rows are produced in
+//! memory: a `BIND` above every outermost join (of groups, of a basic graph
+//! pattern's several triple patterns, of OPTIONAL, MINUS and lateral joins),
+//! and a guard inside every `FILTER` (`IF(checkpoint(), e, false)`, which keeps
+//! the filter's meaning, errors included). The checkpoint is a custom function
+//! the store registers per evaluation: it returns `true`, or unwinds the
+//! evaluation once the work is cancelled (see `store::embedded`).
+//!
+//! Joins nested directly in joins are left alone, so the optimizer still sees
+//! and reorders the whole join tree; the bound variables have names no query
+//! can use and are never projected (`SELECT *` was expanded by the parser).
+
+use spargebra::algebra::{AggregateExpression, Expression, Function, GraphPattern, OrderExpression};
+use spargebra::term::{NamedNode, Variable};
+use spargebra::{GraphUpdateOperation, Query, Update};
+
+/// The checkpoint function's IRI.
+pub const CHECKPOINT: &str = "urn:treaty-kg:checkpoint";
+
+/// Adds checkpoints to every pattern of `query`.
+pub fn query(query: Query) -> Query {
+    let mut rewriter = Rewriter::default();
+    match query {
+        Query::Select { dataset, pattern, base_iri } => {
+            Query::Select { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
+        }
+        Query::Construct { template, dataset, pattern, base_iri } => {
+            Query::Construct { template, dataset, pattern: rewriter.pattern(pattern, false), base_iri }
+        }
+        Query::Describe { dataset, pattern, base_iri } => {
+            Query::Describe { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
+        }
+        Query::Ask { dataset, pattern, base_iri } => {
+            Query::Ask { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
+        }
+    }
+}
+
+/// Adds checkpoints to the `WHERE` patterns of `update`.
+pub fn update(mut update: Update) -> Update {
+    let mut rewriter = Rewriter::default();
+    for operation in &mut update.operations {
+        if let GraphUpdateOperation::DeleteInsert { pattern, .. } = operation {
+            let taken = std::mem::replace(pattern.as_mut(), GraphPattern::Bgp { patterns: Vec::new() });
+            **pattern = rewriter.pattern(taken, false);
+        }
+    }
+    update
+}
+
+#[derive(Default)]
+struct Rewriter {
+    next: usize,
+}
+
+fn checkpoint() -> Expression {
+    Expression::FunctionCall(Function::Custom(NamedNode::new_unchecked(CHECKPOINT)), Vec::new())
+}
+
+impl Rewriter {
+    /// A `BIND(checkpoint() AS ?fresh)` above `inner`.
+    fn bind(&mut self, inner: GraphPattern) -> GraphPattern {
+        self.next += 1;
+        // `?` variables cannot start with a hyphen in SPARQL text, so no query can name it.
+        let variable = Variable::new_unchecked(format!("-treaty-kg-checkpoint-{}", self.next));
+        GraphPattern::Extend { inner: Box::new(inner), variable, expression: checkpoint() }
+    }
+
+    fn boxed(&mut self, pattern: GraphPattern, in_join: bool) -> Box<GraphPattern> {
+        Box::new(self.pattern(pattern, in_join))
+    }
+
+    /// Rewrites `pattern`; `in_join` says its parent is a join of the same
+    /// tree (which gets the checkpoint above the whole tree instead).
+    fn pattern(&mut self, pattern: GraphPattern, in_join: bool) -> GraphPattern {
+        match pattern {
+            GraphPattern::Bgp { patterns } if patterns.len() > 1 && !in_join => {
+                self.bind(GraphPattern::Bgp { patterns })
+            }
+            GraphPattern::Join { left, right } => {
+                let join = GraphPattern::Join { left: self.boxed(*left, true), right: self.boxed(*right, true) };
+                if in_join {
+                    join
+                } else {
+                    self.bind(join)
+                }
+            }
+            GraphPattern::LeftJoin { left, right, expression } => {
+                let join = GraphPattern::LeftJoin {
+                    left: self.boxed(*left, true),
+                    right: self.boxed(*right, false),
+                    expression: expression.map(|e| self.guarded(e)),
+                };
+                if in_join {
+                    join
+                } else {
+                    self.bind(join)
+                }
+            }
+            GraphPattern::Lateral { left, right } => {
+                let join = GraphPattern::Lateral { left: self.boxed(*left, false), right: self.boxed(*right, false) };
+                self.bind(join)
+            }
+            GraphPattern::Minus { left, right } => {
+                let minus = GraphPattern::Minus { left: self.boxed(*left, false), right: self.boxed(*right, false) };
+                if in_join {
+                    minus
+                } else {
+                    self.bind(minus)
+                }
+            }
+            GraphPattern::Filter { expr, inner } => {
+                GraphPattern::Filter { expr: self.guarded(expr), inner: self.boxed(*inner, false) }
+            }
+            GraphPattern::Union { left, right } => {
+                GraphPattern::Union { left: self.boxed(*left, false), right: self.boxed(*right, false) }
+            }
+            GraphPattern::Graph { name, inner } => GraphPattern::Graph { name, inner: self.boxed(*inner, false) },
+            GraphPattern::Extend { inner, variable, expression } => GraphPattern::Extend {
+                inner: self.boxed(*inner, false),
+                variable,
+                expression: self.expression(expression),
+            },
+            GraphPattern::OrderBy { inner, expression } => GraphPattern::OrderBy {
+                inner: self.boxed(*inner, false),
+                expression: expression
+                    .into_iter()
+                    .map(|e| match e {
+                        OrderExpression::Asc(e) => OrderExpression::Asc(self.expression(e)),
+                        OrderExpression::Desc(e) => OrderExpression::Desc(self.expression(e)),
+                    })
+                    .collect(),
+            },
+            GraphPattern::Project { inner, variables } => {
+                GraphPattern::Project { inner: self.boxed(*inner, false), variables }
+            }
+            GraphPattern::Distinct { inner } => GraphPattern::Distinct { inner: self.boxed(*inner, false) },
+            GraphPattern::Reduced { inner } => GraphPattern::Reduced { inner: self.boxed(*inner, false) },
+            GraphPattern::Slice { inner, start, length } => {
+                GraphPattern::Slice { inner: self.boxed(*inner, false), start, length }
+            }
+            GraphPattern::Group { inner, variables, aggregates } => GraphPattern::Group {
+                inner: self.boxed(*inner, false),
+                variables,
+                aggregates: aggregates
+                    .into_iter()
+                    .map(|(v, a)| {
+                        let a = match a {
+                            AggregateExpression::FunctionCall { name, expr, distinct } => {
+                                AggregateExpression::FunctionCall { name, expr: self.expression(expr), distinct }
+                            }
+                            count => count,
+                        };
+                        (v, a)
+                    })
+                    .collect(),
+            },
+            GraphPattern::Service { name, inner, silent } => {
+                GraphPattern::Service { name, inner: self.boxed(*inner, false), silent }
+            }
+            leaf => leaf,
+        }
+    }
+
+    /// `IF(checkpoint(), e, false)`: `e` evaluated as before, behind a checkpoint.
+    fn guarded(&mut self, expression: Expression) -> Expression {
+        let inner = self.expression(expression);
+        Expression::If(
+            Box::new(checkpoint()),
+            Box::new(inner),
+            Box::new(Expression::Literal(spargebra::term::Literal::from(false))),
+        )
+    }
+
+    /// Rewrites the patterns inside an expression's `EXISTS`.
+    fn expression(&mut self, expression: Expression) -> Expression {
+        let mut e = |x: Box<Expression>| Box::new(self.expression(*x));
+        match expression {
+            Expression::Exists(pattern) => Expression::Exists(Box::new(self.pattern(*pattern, false))),
+            Expression::Or(a, b) => Expression::Or(e(a), e(b)),
+            Expression::And(a, b) => Expression::And(e(a), e(b)),
+            Expression::Equal(a, b) => Expression::Equal(e(a), e(b)),
+            Expression::SameTerm(a, b) => Expression::SameTerm(e(a), e(b)),
+            Expression::Greater(a, b) => Expression::Greater(e(a), e(b)),
+            Expression::GreaterOrEqual(a, b) => Expression::GreaterOrEqual(e(a), e(b)),
+            Expression::Less(a, b) => Expression::Less(e(a), e(b)),
+            Expression::LessOrEqual(a, b) => Expression::LessOrEqual(e(a), e(b)),
+            Expression::Add(a, b) => Expression::Add(e(a), e(b)),
+            Expression::Subtract(a, b) => Expression::Subtract(e(a), e(b)),
+            Expression::Multiply(a, b) => Expression::Multiply(e(a), e(b)),
+            Expression::Divide(a, b) => Expression::Divide(e(a), e(b)),
+            Expression::UnaryPlus(a) => Expression::UnaryPlus(e(a)),
+            Expression::UnaryMinus(a) => Expression::UnaryMinus(e(a)),
+            Expression::Not(a) => Expression::Not(e(a)),
+            Expression::If(a, b, c) => Expression::If(e(a), e(b), e(c)),
+            Expression::In(a, list) => {
+                let a = e(a);
+                Expression::In(a, list.into_iter().map(|x| self.expression(x)).collect())
+            }
+            Expression::Coalesce(list) => Expression::Coalesce(list.into_iter().map(|x| self.expression(x)).collect()),
+            Expression::FunctionCall(f, args) => {
+                Expression::FunctionCall(f, args.into_iter().map(|x| self.expression(x)).collect())
+            }
+            leaf => leaf,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(text: &str) -> String {
+        let text = text.replace("<p>", "<http://p>").replace("<q>", "<http://q>");
+        let text = text.as_str();
+        query(spargebra::SparqlParser::new().parse_query(text).unwrap()).to_sse()
+    }
+
+    #[test]
+    fn joins_and_filters_get_checkpoints_and_nested_joins_do_not() {
+        let sse = rewritten("SELECT * WHERE { ?a <p> ?b . ?c <p> ?d { ?e <p> ?f } FILTER(?a = ?c) }");
+        assert_eq!(sse.matches(CHECKPOINT).count(), 2, "one above the join tree, one in the filter: {sse}");
+        let sse = rewritten("SELECT * WHERE { ?a <p> ?b }");
+        assert!(!sse.contains(CHECKPOINT), "{sse}");
+        let sse = rewritten("ASK { ?a <p> ?b FILTER EXISTS { ?a <q> ?c . ?c <q> ?d } }");
+        assert_eq!(sse.matches(CHECKPOINT).count(), 2, "{sse}");
+    }
+}

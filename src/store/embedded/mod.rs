@@ -1,0 +1,285 @@
+//! The embedded backend: an Oxigraph store in this process (RocksDB on disk, or
+//! memory). Everything here is synchronous; the façade calls it on the
+//! deep-stack pool with the work's [`RunningGuard`], whose token stops it.
+//!
+//! - this file: opening, query preparation and evaluation, updates, the
+//!   quad-pattern reader, small reads (named graphs, ping, size);
+//! - `graphs`: the Graph Store operations and the dump;
+//! - `load`: source-file sync, bulk load, backup.
+
+mod graphs;
+mod load;
+
+use super::error::{from_query_error, from_update_error, StoreError};
+use super::job::{ProtocolDataset, QueryJob, QuerySource, StoreLocation, StoreOptions, UpdateJob};
+use super::running::RunningGuard;
+use super::version::{Ledger, SourceRecord};
+use crate::sparql::{checkpoints, parse};
+use crate::vocab;
+use oxigraph::model::{
+    GraphName, GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, QuadRef, TermRef,
+};
+use oxigraph::sparql::{PreparedSparqlQuery, QueryDatasetSpecification, QueryResults, SparqlEvaluator};
+use oxigraph::store::Store;
+use spargebra::GraphUpdateOperation;
+use std::path::Path;
+
+/// How often long loops over the store look at their cancellation token.
+const CHECK_EVERY: usize = 1024;
+
+/// An Oxigraph store in this process. Cheap to clone.
+#[derive(Clone)]
+pub struct Embedded {
+    store: Store,
+    /// Nothing on disk: no backup possible.
+    in_memory: bool,
+}
+
+fn system_graph() -> GraphNameRef<'static> {
+    GraphNameRef::NamedNode(NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH))
+}
+
+impl Embedded {
+    /// Opens (creating if needed) the store at `location`.
+    pub fn open(location: &StoreLocation) -> Result<Self, StoreError> {
+        let store = match location {
+            StoreLocation::Memory => Store::new()?,
+            StoreLocation::Directory(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::io(format!("{}: cannot create the store directory", dir.display()), e))?;
+                Store::open(dir).map_err(|e| StoreError::Io {
+                    context: format!(
+                        "{}: cannot open the store; is another treaty-kg process using it? Stop it, or pass another --store",
+                        dir.display()
+                    ),
+                    source: std::io::Error::other(e),
+                })?
+            }
+        };
+        Ok(Embedded { store, in_memory: *location == StoreLocation::Memory })
+    }
+
+    /// Opens an existing store read-only (allowed while a server holds it).
+    pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        if !dir.exists() {
+            return Err(StoreError::io(
+                format!("{}: no store here; load data first or pass --store", dir.display()),
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        let store = Store::open_read_only(dir).map_err(|e| StoreError::Io {
+            context: format!("{}: cannot open the store read-only", dir.display()),
+            source: std::io::Error::other(e),
+        })?;
+        Ok(Embedded { store, in_memory: false })
+    }
+
+    /// The bookkeeping of a store written by an earlier version of treaty-kg,
+    /// which kept it in a named graph of the data (`vocab::SYSTEM_GRAPH`); when
+    /// `remove`, that graph is then dropped, so no query sees it again.
+    pub fn take_legacy_ledger(&self, remove: bool) -> Result<Option<Ledger>, StoreError> {
+        let system = NamedNodeRef::new_unchecked(vocab::SYSTEM_GRAPH);
+        if !self.store.contains_named_graph(system)? {
+            return Ok(None);
+        }
+        let mut ledger = Ledger::default();
+        for quad in self.store.quads_for_pattern(None, None, None, Some(system_graph())) {
+            let quad = quad?;
+            let value = match &quad.object {
+                oxigraph::model::Term::Literal(l) => l.value().to_owned(),
+                oxigraph::model::Term::NamedNode(n) => n.as_str().to_owned(),
+                _ => continue,
+            };
+            let graph = match &quad.subject {
+                NamedOrBlankNode::NamedNode(n) => n.as_str().to_owned(),
+                _ => continue,
+            };
+            match quad.predicate.as_str() {
+                vocab::WRITE_COUNT => ledger.writes = ledger.writes.max(value.parse().unwrap_or(0)),
+                vocab::SOURCE_FILE => ledger.sources.entry(graph).or_insert_with(SourceRecord::default).file = value,
+                vocab::CONTENT_HASH => ledger.sources.entry(graph).or_insert_with(SourceRecord::default).hash = value,
+                vocab::CONTAINS_GRAPH => {
+                    ledger.sources.entry(graph).or_insert_with(SourceRecord::default).contains.push(value)
+                }
+                _ => {}
+            }
+        }
+        if remove {
+            self.store.remove_named_graph(system)?;
+        }
+        Ok(Some(ledger))
+    }
+
+    /// An evaluator stopped by `guard`'s token: at store reads (Oxigraph's own
+    /// check) and at the checkpoints woven into the algebra
+    /// ([`crate::sparql::checkpoints`]), which unwind a cancelled evaluation.
+    fn evaluator(guard: &RunningGuard) -> SparqlEvaluator {
+        let token = guard.token.clone();
+        SparqlEvaluator::new().with_cancellation_token(guard.token.clone()).with_custom_function(
+            NamedNode::new_unchecked(checkpoints::CHECKPOINT),
+            move |_| {
+                if token.is_cancelled() {
+                    // Not a panic: `resume_unwind` skips the panic hook; `unwound` catches it.
+                    std::panic::resume_unwind(Box::new(Unwound));
+                }
+                Some(oxigraph::model::Literal::from(true).into())
+            },
+        )
+    }
+
+    /// Parses (when given as text), binds and prepares a query on its dataset.
+    /// `graph_form` says whether the caller expects CONSTRUCT/DESCRIBE (its
+    /// output format was negotiated from the text before parsing).
+    pub fn prepare(
+        &self,
+        job: QueryJob,
+        options: &StoreOptions,
+        graph_form: Option<bool>,
+        guard: &RunningGuard,
+    ) -> Result<PreparedSparqlQuery, StoreError> {
+        let query = match job.query {
+            QuerySource::Parsed(query) => *query,
+            QuerySource::Text { text, base } => parse::query(&text, base.as_deref(), options.max_depth)?,
+        };
+        let is_graph = matches!(query, spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. });
+        if graph_form.is_some_and(|expected| expected != is_graph) {
+            return Err(StoreError::Request(
+                "the query's form differs from the one its text starts with; send one query per request".into(),
+            ));
+        }
+        let query = crate::sparql::bind::bind(query, &job.bindings).map_err(|e| StoreError::Request(e.to_string()))?;
+        let query = checkpoints::query(query);
+        let mut prepared = Self::evaluator(guard).for_query(query);
+        let dataset = prepared.dataset_mut();
+        apply_dataset(dataset, &job.dataset, options.union_default_graph);
+        Ok(prepared)
+    }
+
+    /// Runs a prepared query.
+    pub fn execute(&self, prepared: PreparedSparqlQuery) -> Result<QueryResults<'static>, StoreError> {
+        prepared.on_store(&self.store).execute().map_err(from_query_error)
+    }
+
+    /// Parses and applies an update in one transaction that bumps the write
+    /// counter; nothing is written when any part fails or the work is cancelled.
+    pub fn update(&self, job: UpdateJob, options: &StoreOptions, guard: &RunningGuard) -> Result<(), StoreError> {
+        let update = parse::update(&job.text, job.base.as_deref(), options.max_depth)?;
+        if update.operations.iter().any(|op| matches!(op, GraphUpdateOperation::Load { .. })) {
+            return Err(StoreError::Refused(
+                "LOAD is switched off: this server makes no outbound requests; load files with `treaty-kg load` or PUT them to /store"
+                    .into(),
+            ));
+        }
+        crate::sparql::protocol::check_update_dataset(&update, &job.dataset).map_err(StoreError::Request)?;
+        let mut prepared = Self::evaluator(guard).for_update(checkpoints::update(update));
+        for using in prepared.using_datasets_mut() {
+            apply_dataset(using, &job.dataset, options.union_default_graph);
+        }
+        let mut transaction = self.store.start_transaction()?;
+        unwound(guard, || {
+            prepared.on_transaction(&mut transaction).execute().map_err(|e| guard.resolve(from_update_error(e)))
+        })??;
+        guard.check()?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// A reader of quad patterns for `guard`'s work.
+    pub fn reader<'a>(&'a self, guard: &'a RunningGuard) -> QuadReader<'a> {
+        QuadReader { store: &self.store, guard }
+    }
+
+    /// Up to `limit` named graphs, in store order.
+    pub fn named_graphs(&self, limit: usize) -> Result<Vec<NamedNode>, StoreError> {
+        let mut graphs = Vec::new();
+        for graph in self.store.named_graphs().take(limit) {
+            if let NamedOrBlankNode::NamedNode(n) = graph? {
+                graphs.push(n);
+            }
+        }
+        Ok(graphs)
+    }
+
+    /// A cheap read that proves the storage answers.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.store.contains_named_graph(NamedNodeRef::new_unchecked(vocab::BASE_IRI))?;
+        Ok(())
+    }
+
+    /// The Oxigraph store itself, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn raw(&self) -> &Store {
+        &self.store
+    }
+
+    /// The number of quads (a full scan on disk).
+    pub fn len(&self) -> Result<usize, StoreError> {
+        Ok(self.store.len()?)
+    }
+}
+
+/// The payload a cancelled evaluation unwinds with.
+struct Unwound;
+
+/// Runs evaluation work, turning the unwinding of a cancelled evaluation into
+/// the cancellation's reason; any other panic goes on unwinding.
+pub fn unwound<T>(guard: &RunningGuard, work: impl FnOnce() -> T) -> Result<T, StoreError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(value) => Ok(value),
+        Err(payload) if payload.is::<Unwound>() => Err(guard.cancel_reason().unwrap_or(StoreError::Cancelled)),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// Sets a query's or update's dataset from the protocol's parameters, or makes
+/// the default graph the union of all graphs when configured and the text names
+/// no dataset itself.
+fn apply_dataset(dataset: &mut QueryDatasetSpecification, given: &ProtocolDataset, union: bool) {
+    if !given.is_empty() {
+        dataset.set_default_graph(given.default_graphs.iter().cloned().map(GraphName::from).collect());
+        if !given.named_graphs.is_empty() {
+            dataset
+                .set_available_named_graphs(given.named_graphs.iter().cloned().map(NamedOrBlankNode::from).collect());
+        }
+    } else if union && dataset.is_default_dataset() {
+        dataset.set_default_graph_as_union();
+    }
+}
+
+/// Reads quad patterns for one piece of running work: the small primitive the
+/// linked-data pages and Triple Pattern Fragments are built on. Every iterator
+/// stops with the work's cancellation reason once its deadline passes.
+pub struct QuadReader<'a> {
+    store: &'a Store,
+    guard: &'a RunningGuard,
+}
+
+impl<'a> QuadReader<'a> {
+    /// The quads matching a pattern, in index order: the default graph's first,
+    /// then the named graphs', each ordered by the bound positions.
+    pub fn quads(
+        &self,
+        subject: Option<NamedOrBlankNodeRef<'_>>,
+        predicate: Option<NamedNodeRef<'_>>,
+        object: Option<TermRef<'_>>,
+        graph: Option<GraphNameRef<'_>>,
+    ) -> impl Iterator<Item = Result<Quad, StoreError>> + 'a {
+        let guard = self.guard;
+        self.store.quads_for_pattern(subject, predicate, object, graph).enumerate().map(move |(i, quad)| {
+            if i % CHECK_EVERY == 0 {
+                guard.check()?;
+            }
+            Ok(quad?)
+        })
+    }
+
+    /// Whether the store holds this quad.
+    pub fn contains(&self, quad: QuadRef<'_>) -> Result<bool, StoreError> {
+        Ok(self.store.contains(quad)?)
+    }
+
+    /// Fails with the cancellation reason once the work is cancelled.
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.guard.check()
+    }
+}

@@ -1,0 +1,144 @@
+//! The store layer's one error type. Each variant says whose fault it is: the
+//! request's (mapped to 4xx in `http`), the load's (503), or the server's (5xx,
+//! logged with its whole chain of causes and never shown to the client).
+
+use crate::exec::TaskFailed;
+use crate::sparql::depth::TooDeep;
+use oxigraph::sparql::{QueryEvaluationError, UpdateEvaluationError};
+use oxigraph::store::StorageError;
+
+/// What went wrong in the store layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    // --- the load -------------------------------------------------------
+    /// The evaluation ran past its deadline and was cancelled.
+    #[error("evaluation exceeded the time limit of {0} s")]
+    Timeout(u64),
+    /// An operator cancelled the evaluation.
+    #[error("cancelled by an operator")]
+    Cancelled,
+    /// Too many evaluations are running and waiting; try again shortly.
+    #[error("the server is busy: {reason}")]
+    Overloaded { reason: &'static str, retry_after_secs: u64 },
+
+    // --- the request ----------------------------------------------------
+    /// The text nests deeper than the parsers may recurse.
+    #[error(transparent)]
+    TooDeep(#[from] TooDeep),
+    /// The SPARQL text does not parse (the message carries the position).
+    #[error("{message}")]
+    Syntax {
+        message: String,
+        #[source]
+        source: Option<spargebra::SparqlSyntaxError>,
+    },
+    /// The operation would make an outbound request, which is switched off.
+    #[error("{0}")]
+    Refused(String),
+    /// Evaluation failed because of what the request asks (DROP of a missing
+    /// graph, CREATE of an existing one, a binding the query cannot take…).
+    #[error("{0}")]
+    Request(String),
+    /// A body in an RDF syntax failed to parse; nothing was written.
+    #[error("{0}")]
+    BadBody(String),
+    #[error("graph {0} does not exist")]
+    GraphNotFound(String),
+
+    // --- the server -----------------------------------------------------
+    /// The storage itself failed.
+    #[error("storage failure")]
+    Storage(#[from] StorageError),
+    /// The engine failed for a reason that is not the request's.
+    #[error("evaluation failed inside the engine")]
+    Engine(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A file or directory the server works with.
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A background task panicked or was lost.
+    #[error(transparent)]
+    Task(#[from] TaskFailed),
+}
+
+impl StoreError {
+    /// Whether the server, not the request or the load, is at fault.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(self, StoreError::Storage(_) | StoreError::Engine(_) | StoreError::Io { .. } | StoreError::Task(_))
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        StoreError::Io { context: context.into(), source }
+    }
+
+    pub(crate) fn syntax(source: spargebra::SparqlSyntaxError) -> Self {
+        StoreError::Syntax { message: source.to_string(), source: Some(source) }
+    }
+
+    pub(crate) fn overloaded(reason: &'static str) -> Self {
+        StoreError::Overloaded { reason, retry_after_secs: 1 }
+    }
+
+    /// The whole chain of causes, for the log.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+}
+
+impl From<crate::sparql::parse::ParseError> for StoreError {
+    fn from(e: crate::sparql::parse::ParseError) -> Self {
+        use crate::sparql::parse::ParseError;
+        match e {
+            ParseError::TooDeep(e) => StoreError::TooDeep(e),
+            ParseError::Syntax(e) => StoreError::syntax(e),
+            ParseError::Base(m) => StoreError::Request(m),
+        }
+    }
+}
+
+/// The refusal of `SERVICE` (the server makes no outbound requests).
+pub(crate) fn service_refusal() -> StoreError {
+    StoreError::Refused("SERVICE is switched off: this server makes no outbound requests from SPARQL".into())
+}
+
+/// Sorts the engine's query errors by fault. `Cancelled` is resolved by the
+/// caller, which knows why the token was cancelled.
+pub(crate) fn from_query_error(error: QueryEvaluationError) -> StoreError {
+    match error {
+        QueryEvaluationError::Dataset(e) => match e.downcast::<StorageError>() {
+            Ok(storage) => StoreError::Storage(*storage),
+            Err(other) => StoreError::Engine(other),
+        },
+        QueryEvaluationError::Unexpected(e) => StoreError::Engine(e),
+        QueryEvaluationError::Service(_)
+        | QueryEvaluationError::UnsupportedService(_)
+        | QueryEvaluationError::UnboundService
+        | QueryEvaluationError::InvalidServiceName(_) => service_refusal(),
+        QueryEvaluationError::Cancelled => StoreError::Cancelled,
+        other => StoreError::Request(other.to_string()),
+    }
+}
+
+/// Sorts the engine's update errors by fault.
+pub(crate) fn from_update_error(error: UpdateEvaluationError) -> StoreError {
+    match error {
+        UpdateEvaluationError::Storage(e) => StoreError::Storage(e),
+        UpdateEvaluationError::Unexpected(e) => StoreError::Engine(e),
+        UpdateEvaluationError::Service(_)
+        | UpdateEvaluationError::UnsupportedService(_)
+        | UpdateEvaluationError::UnboundService
+        | UpdateEvaluationError::InvalidServiceName(_) => service_refusal(),
+        UpdateEvaluationError::GraphParsing(e) => StoreError::BadBody(e.to_string()),
+        other => StoreError::Request(other.to_string()),
+    }
+}

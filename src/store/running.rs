@@ -1,0 +1,264 @@
+//! The work being done now, for listing and cancelling, and the one watcher
+//! thread that enforces deadlines and moves long work to the heavy lane.
+//!
+//! Every evaluation, page read, dump and write is registered here for as long
+//! as it runs: its [`RunningGuard`] lives inside the blocking task and owns the
+//! admission [`Ticket`], so the slot is held by the work itself, until its last
+//! byte is written, and not by the request's future (which a timeout or a
+//! client hang-up drops while the work goes on).
+//!
+//! Deadlines are kept by one watcher thread rather than a timer task per query:
+//! it sleeps until the earliest instant it must act on and is woken only when
+//! work with an earlier one arrives.
+
+use super::admission::Ticket;
+use super::error::StoreError;
+use oxigraph::sparql::CancellationToken;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+const NOT_CANCELLED: u8 = 0;
+const TIMED_OUT: u8 = 1;
+const BY_OPERATOR: u8 = 2;
+const SHED: u8 = 3;
+
+/// The registry of running work.
+pub struct RunningQueries {
+    next_id: AtomicU64,
+    shared: Arc<(Mutex<Registry>, Condvar)>,
+}
+
+#[derive(Default)]
+struct Registry {
+    entries: HashMap<u64, RunningEntry>,
+    /// When the watcher will next look (`None`: it waits for work).
+    next_wake: Option<Instant>,
+    /// The registry is gone: the watcher ends.
+    closed: bool,
+}
+
+struct RunningEntry {
+    kind: &'static str,
+    label: String,
+    started_at: SystemTime,
+    started: Instant,
+    deadline: Instant,
+    token: CancellationToken,
+    reason: Arc<AtomicU8>,
+    ticket: Ticket,
+}
+
+impl RunningEntry {
+    /// The next instant the watcher must act on for this entry.
+    fn next_instant(&self) -> Instant {
+        match self.ticket.heavy_at() {
+            Some(heavy) if heavy < self.deadline => heavy,
+            _ => self.deadline,
+        }
+    }
+}
+
+/// A snapshot of one running piece of work, for the operations API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunningInfo {
+    pub id: u64,
+    pub kind: &'static str,
+    pub lane: &'static str,
+    pub query: String,
+    pub started_unix_ms: u128,
+    pub elapsed_ms: u128,
+}
+
+impl Default for RunningQueries {
+    fn default() -> Self {
+        let shared = Arc::new((Mutex::new(Registry::default()), Condvar::new()));
+        let watched = shared.clone();
+        std::thread::Builder::new()
+            .name("query-deadlines".into())
+            .spawn(move || watch(&watched))
+            .expect("the deadline watcher thread starts");
+        RunningQueries { next_id: AtomicU64::new(0), shared }
+    }
+}
+
+impl Drop for RunningQueries {
+    fn drop(&mut self) {
+        let (registry, wake) = &*self.shared;
+        if let Ok(mut registry) = registry.lock() {
+            registry.closed = true;
+        }
+        wake.notify_one();
+    }
+}
+
+/// Cancels work past its deadline, moves work running long to the heavy lane
+/// (cancelling it when that lane is full), then sleeps until the next instant.
+fn watch(shared: &(Mutex<Registry>, Condvar)) {
+    let (registry, wake) = shared;
+    let Ok(mut guard) = registry.lock() else { return };
+    loop {
+        if guard.closed {
+            return;
+        }
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        for entry in guard.entries.values_mut() {
+            if entry.reason.load(Ordering::SeqCst) != NOT_CANCELLED {
+                continue;
+            }
+            if entry.deadline <= now {
+                entry.ticket.remember_elapsed();
+                cancel(entry, TIMED_OUT);
+                continue;
+            }
+            if entry.ticket.heavy_at().is_some_and(|at| at <= now) {
+                entry.ticket.remember_elapsed();
+                if !entry.ticket.move_to_heavy() {
+                    tracing::warn!(kind = entry.kind, "long-running work shed: the heavy lane is full");
+                    cancel(entry, SHED);
+                    continue;
+                }
+            }
+            let at = entry.next_instant();
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+        guard.next_wake = next;
+        guard = match next {
+            Some(at) => match wake.wait_timeout(guard, at.saturating_duration_since(now)) {
+                Ok((guard, _)) => guard,
+                Err(_) => return,
+            },
+            None => match wake.wait(guard) {
+                Ok(guard) => guard,
+                Err(_) => return,
+            },
+        };
+    }
+}
+
+fn cancel(entry: &RunningEntry, why: u8) {
+    if entry.reason.compare_exchange(NOT_CANCELLED, why, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        entry.token.cancel();
+    }
+}
+
+impl RunningQueries {
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.shared.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers work holding `ticket`, with a deadline `timeout` from now.
+    pub fn start(self: &Arc<Self>, kind: &'static str, label: &str, timeout: Duration, ticket: Ticket) -> RunningGuard {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let token = CancellationToken::new();
+        let reason = Arc::new(AtomicU8::new(NOT_CANCELLED));
+        let started = Instant::now();
+        let entry = RunningEntry {
+            kind,
+            label: label.chars().take(2000).collect(),
+            started_at: SystemTime::now(),
+            started,
+            deadline: started + timeout,
+            token: token.clone(),
+            reason: reason.clone(),
+            ticket,
+        };
+        let at = entry.next_instant();
+        let mut registry = self.registry();
+        registry.entries.insert(id, entry);
+        if registry.next_wake.is_none_or(|wake| at < wake) {
+            registry.next_wake = Some(at);
+            self.shared.1.notify_one();
+        }
+        drop(registry);
+        RunningGuard { id, registry: self.clone(), token, reason, timeout }
+    }
+
+    /// The running work, oldest first.
+    pub fn list(&self) -> Vec<RunningInfo> {
+        let registry = self.registry();
+        let mut list: Vec<RunningInfo> = registry
+            .entries
+            .iter()
+            .map(|(id, e)| RunningInfo {
+                id: *id,
+                kind: e.kind,
+                lane: e.ticket.lane().name(),
+                query: e.label.clone(),
+                started_unix_ms: e.started_at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis()),
+                elapsed_ms: e.started.elapsed().as_millis(),
+            })
+            .collect();
+        list.sort_by_key(|i| i.id);
+        list
+    }
+
+    /// Cancels running work; false when nothing has this id.
+    pub fn cancel(&self, id: u64) -> bool {
+        match self.registry().entries.get(&id) {
+            Some(entry) => {
+                cancel(entry, BY_OPERATOR);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many pieces of work are registered now.
+    pub fn len(&self) -> usize {
+        self.registry().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The registration of one piece of running work; dropping it unregisters the
+/// work and frees its admission slot.
+pub struct RunningGuard {
+    id: u64,
+    registry: Arc<RunningQueries>,
+    pub(crate) token: CancellationToken,
+    reason: Arc<AtomicU8>,
+    timeout: Duration,
+}
+
+impl RunningGuard {
+    /// Why the work was cancelled, if it was.
+    pub fn cancel_reason(&self) -> Option<StoreError> {
+        match self.reason.load(Ordering::SeqCst) {
+            TIMED_OUT => Some(StoreError::Timeout(self.timeout.as_secs())),
+            BY_OPERATOR => Some(StoreError::Cancelled),
+            SHED => Some(StoreError::overloaded("too many long-running evaluations; retry later")),
+            _ => None,
+        }
+    }
+
+    /// Fails with the cancellation's reason once the work is cancelled: loops
+    /// that read the store call it every few items.
+    pub fn check(&self) -> Result<(), StoreError> {
+        if self.token.is_cancelled() {
+            return Err(self.cancel_reason().unwrap_or(StoreError::Cancelled));
+        }
+        Ok(())
+    }
+
+    /// An error the engine reported, with `Cancelled` resolved to its reason.
+    pub fn resolve(&self, error: StoreError) -> StoreError {
+        match error {
+            StoreError::Cancelled => self.cancel_reason().unwrap_or(StoreError::Cancelled),
+            other => self.cancel_reason().filter(|_| self.token.is_cancelled()).unwrap_or(other),
+        }
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        // The entry (and its ticket) is dropped outside the lock.
+        let entry = self.registry.registry().entries.remove(&self.id);
+        drop(entry);
+    }
+}

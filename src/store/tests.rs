@@ -1,0 +1,64 @@
+//! Unit tests of the façade over the embedded backend.
+
+use super::*;
+
+/// Bulk loads and transactional writes each change the data version, which
+/// survives a restart and never shows in the data (no bookkeeping graph).
+#[tokio::test]
+async fn bulk_loads_and_writes_both_advance_the_write_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.nt");
+    std::fs::write(&file, "<http://example.org/s> <http://example.org/p> \"o\" .\n").unwrap();
+    let store = KgStore::open(&StoreLocation::Directory(dir.path().join("store")), StoreOptions::default()).unwrap();
+    let mut versions = vec![store.data_version()];
+
+    store.bulk_load(&file, None, |_| {}).unwrap();
+    versions.push(store.data_version());
+    store.bulk_load(&file, None, |_| {}).unwrap();
+    versions.push(store.data_version());
+
+    let update = UpdateJob {
+        text: "INSERT DATA { <http://example.org/s> <http://example.org/p> \"x\" }".into(),
+        base: None,
+        dataset: ProtocolDataset::default(),
+    };
+    store.update(update).await.unwrap();
+    versions.push(store.data_version());
+    assert_eq!(store.inner.backend.raw().len().unwrap(), 2, "only the data is in the store");
+    let last = store.data_version();
+    drop(store);
+    let reopened = KgStore::open(&StoreLocation::Directory(dir.path().join("store")), StoreOptions::default()).unwrap();
+    assert_eq!(reopened.data_version(), last, "the version survives a restart");
+
+    let mut distinct = versions.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), versions.len(), "every write changes the data version: {versions:?}");
+}
+
+/// Text nested beyond the limit is refused before it is parsed; text at the
+/// limit parses and evaluates on the deep-stack pool (a debug build has the
+/// largest stack frames, so this is the case that sizes the pool's stacks).
+#[tokio::test]
+async fn text_at_the_depth_limit_evaluates_and_deeper_text_is_refused() {
+    let options = StoreOptions::default();
+    let limit = options.max_depth;
+    let store = KgStore::open(&StoreLocation::Memory, options).unwrap();
+    let select = |levels: usize| format!("SELECT * WHERE {}{}", "{".repeat(levels), "}".repeat(levels));
+    let format = OutputFormat::Results(oxigraph::sparql::results::QueryResultsFormat::Json);
+    // The top level and `*` count, then each group.
+    let job = QueryJob::text(select(limit - 2), "deep");
+    let answer = store.query_capped(job, format.clone(), 10).await.unwrap();
+    assert!(!answer.body.is_empty());
+    let refused = store.query_capped(QueryJob::text(select(limit), "too deep"), format.clone(), 10).await;
+    assert!(matches!(refused, Err(StoreError::TooDeep(_))), "{refused:?}");
+    let chain = format!("ASK {{ FILTER({}) }}", vec!["true"; limit - 4].join(" || "));
+    let answer = store.query_capped(QueryJob::text(chain, "chain"), format.clone(), 10).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer.body).contains("true"));
+    let update = UpdateJob {
+        text: format!("INSERT {{ <http://a> <http://b> 1 }} WHERE {}{}", "{".repeat(limit - 2), "}".repeat(limit - 2)),
+        base: None,
+        dataset: ProtocolDataset::default(),
+    };
+    store.update(update).await.unwrap();
+}
