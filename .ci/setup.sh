@@ -67,3 +67,7 @@ if [ ! -x target/bench-venv/bin/oxigraph ]; then
   python3 -m venv target/bench-venv
   target/bench-venv/bin/pip install -q --disable-pip-version-check "oxigraph==0.5.13"
 fi
+
+# The W3C SPARQL 1.1 suites (from rdflib's source distribution on PyPI) and the
+# venv of their harness (tests/w3c/run.py, run by tests/integration/w3c.rs).
+bash tests/w3c/fetch.sh >/dev/null

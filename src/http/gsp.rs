@@ -68,9 +68,58 @@ fn direct_target(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Gra
 
 fn body_format(headers: &HeaderMap) -> Result<RdfFormat, AppError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    format_of(content_type)
+}
+
+fn format_of(content_type: &str) -> Result<RdfFormat, AppError> {
     conneg::rdf_format_of_content_type(content_type).ok_or_else(|| AppError::UnsupportedMediaType {
         got: if content_type.is_empty() { "(none)".into() } else { content_type.to_owned() },
         accepted: conneg::offered(&conneg::rdf_formats()),
+    })
+}
+
+/// How deep `multipart/mixed` parts may nest inside a `multipart/form-data` body.
+const MULTIPART_DEPTH: usize = 4;
+
+/// The RDF documents of a write's body: the body in its media type, or each
+/// part of a `multipart/form-data` body (GSP §5.5: the parts are merged), whose
+/// parts may themselves be `multipart/mixed`, up to [`MULTIPART_DEPTH`] levels.
+async fn documents(headers: &HeaderMap, body: Bytes) -> Result<Vec<(Bytes, RdfFormat)>, AppError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mut documents = Vec::new();
+    collect_documents(content_type.to_owned(), body, 0, &mut documents).await?;
+    Ok(documents)
+}
+
+fn collect_documents<'a>(
+    content_type: String,
+    body: Bytes,
+    depth: usize,
+    into: &'a mut Vec<(Bytes, RdfFormat)>,
+) -> futures::future::BoxFuture<'a, Result<(), AppError>> {
+    Box::pin(async move {
+        if !content_type.trim_start().to_ascii_lowercase().starts_with("multipart/") {
+            into.push((body, format_of(&content_type)?));
+            return Ok(());
+        }
+        if depth >= MULTIPART_DEPTH {
+            return Err(AppError::BadRequest(format!("multipart parts nest more than {MULTIPART_DEPTH} levels deep")));
+        }
+        let bad = |e: multer::Error| AppError::BadRequest(format!("the multipart body does not parse: {e}"));
+        // Any multipart type (form-data outside, mixed inside): the boundary parameter.
+        let boundary = content_type
+            .parse::<mime::Mime>()
+            .ok()
+            .and_then(|m| m.get_param(mime::BOUNDARY).map(|b| b.as_str().to_owned()))
+            .ok_or_else(|| AppError::BadRequest(format!("{content_type:?} has no boundary parameter")))?;
+        let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        while let Some(field) = multipart.next_field().await.map_err(bad)? {
+            let part_type = field.content_type().map(ToString::to_string).unwrap_or_default();
+            let part = field.bytes().await.map_err(bad)?;
+            collect_documents(part_type, part, depth + 1, into).await?;
+        }
+        Ok(())
     })
 }
 
@@ -142,9 +191,9 @@ async fn write_target(
     body: Bytes,
     replace: bool,
 ) -> Result<Response, AppError> {
-    let format = body_format(headers)?;
+    let documents = documents(headers, body).await?;
     let base = body_base(state, headers, Some(&target), uri);
-    let created = state.store.write_graph(target, body, format, base, replace).await?;
+    let created = state.store.write_graph(target, documents, base, replace).await?;
     Ok(if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT }.into_response())
 }
 
@@ -156,25 +205,23 @@ async fn merge(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let format = body_format(&headers)?;
-    match target(raw.as_deref())? {
-        Some(target) => write_target(&state, target, &headers, &uri, body, false).await,
-        None if format.supports_datasets() => {
-            let base = body_base(&state, &headers, None, &uri);
-            state.store.add_dataset(body, format, base).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        None => {
-            let graph = mint_graph(&public_base(&state.config, &headers));
-            let base = graph.as_str().to_owned();
-            state.store.write_graph(GraphTarget::Named(graph.clone()), body, format, base, false).await?;
-            let mut response = StatusCode::CREATED.into_response();
-            if let Ok(v) = HeaderValue::from_str(graph.as_str()) {
-                response.headers_mut().insert(header::LOCATION, v);
-            }
-            Ok(response)
-        }
+    if let Some(target) = target(raw.as_deref())? {
+        return write_target(&state, target, &headers, &uri, body, false).await;
     }
+    let format = body_format(&headers)?;
+    if format.supports_datasets() {
+        let base = body_base(&state, &headers, None, &uri);
+        state.store.add_dataset(body, format, base).await?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let graph = mint_graph(&public_base(&state.config, &headers));
+    let base = graph.as_str().to_owned();
+    state.store.write_graph(GraphTarget::Named(graph.clone()), vec![(body, format)], base, false).await?;
+    let mut response = StatusCode::CREATED.into_response();
+    if let Ok(v) = HeaderValue::from_str(graph.as_str()) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
 }
 
 async fn direct_merge(

@@ -24,10 +24,11 @@ use spargebra::{GraphUpdateOperation, Query, Update};
 /// The checkpoint function's IRI.
 pub const CHECKPOINT: &str = "urn:treaty-kg:checkpoint";
 
-/// Adds checkpoints to every pattern of `query`.
-pub fn query(query: Query) -> Query {
+/// Adds checkpoints to every pattern of `query`; also returns the custom
+/// functions the query calls (`sparql::checkpoints::unknown_functions`).
+pub fn query(query: Query) -> (Query, Vec<NamedNode>) {
     let mut rewriter = Rewriter::default();
-    match query {
+    let query = match query {
         Query::Select { dataset, pattern, base_iri } => {
             Query::Select { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
         }
@@ -40,11 +41,13 @@ pub fn query(query: Query) -> Query {
         Query::Ask { dataset, pattern, base_iri } => {
             Query::Ask { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
         }
-    }
+    };
+    (query, rewriter.functions)
 }
 
-/// Adds checkpoints to the `WHERE` patterns of `update`.
-pub fn update(mut update: Update) -> Update {
+/// Adds checkpoints to the `WHERE` patterns of `update`; also returns the
+/// custom functions it calls.
+pub fn update(mut update: Update) -> (Update, Vec<NamedNode>) {
     let mut rewriter = Rewriter::default();
     for operation in &mut update.operations {
         if let GraphUpdateOperation::DeleteInsert { pattern, .. } = operation {
@@ -52,12 +55,29 @@ pub fn update(mut update: Update) -> Update {
             **pattern = rewriter.pattern(taken, false);
         }
     }
-    update
+    (update, rewriter.functions)
+}
+
+/// The XSD namespace: Oxigraph evaluates its casts itself.
+const XSD: &str = "http://www.w3.org/2001/XMLSchema#";
+
+/// The custom functions among `functions` the engine does not know. SPARQL
+/// makes a call to an unknown function an expression error (a FILTER false, an
+/// unbound BIND), not a failed query, so the store registers each as a function
+/// that always errs.
+pub fn unknown_functions(functions: Vec<NamedNode>) -> Vec<NamedNode> {
+    let mut unknown: Vec<NamedNode> =
+        functions.into_iter().filter(|f| !f.as_str().starts_with(XSD) && f.as_str() != CHECKPOINT).collect();
+    unknown.sort();
+    unknown.dedup();
+    unknown
 }
 
 #[derive(Default)]
 struct Rewriter {
     next: usize,
+    /// The custom functions the text calls.
+    functions: Vec<NamedNode>,
 }
 
 fn checkpoint() -> Expression {
@@ -206,6 +226,9 @@ impl Rewriter {
             }
             Expression::Coalesce(list) => Expression::Coalesce(list.into_iter().map(|x| self.expression(x)).collect()),
             Expression::FunctionCall(f, args) => {
+                if let Function::Custom(name) = &f {
+                    self.functions.push(name.clone());
+                }
                 Expression::FunctionCall(f, args.into_iter().map(|x| self.expression(x)).collect())
             }
             leaf => leaf,
@@ -220,7 +243,7 @@ mod tests {
     fn rewritten(text: &str) -> String {
         let text = text.replace("<p>", "<http://p>").replace("<q>", "<http://q>");
         let text = text.as_str();
-        query(spargebra::SparqlParser::new().parse_query(text).unwrap()).to_sse()
+        query(spargebra::SparqlParser::new().parse_query(text).unwrap()).0.to_sse()
     }
 
     #[test]

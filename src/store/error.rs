@@ -26,7 +26,7 @@ pub enum StoreError {
     #[error(transparent)]
     TooDeep(#[from] TooDeep),
     /// The SPARQL text does not parse (the message carries the position).
-    #[error("{message}")]
+    #[error("malformed SPARQL: {message}")]
     Syntax {
         message: String,
         #[source]

@@ -437,18 +437,18 @@ impl KgStore {
     }
 
     /// Replaces (`replace = true`, GSP PUT) or merges into (POST) a graph with the
-    /// triples of `body`, whose relative IRIs resolve against `base`. Returns
-    /// whether the graph was created by this call.
+    /// triples of `documents` (a body and its syntax, or the parts of a multipart
+    /// body), whose relative IRIs resolve against `base`. Returns whether the
+    /// graph was created by this call.
     pub async fn write_graph(
         &self,
         target: GraphTarget,
-        body: Bytes,
-        format: RdfFormat,
+        documents: Vec<(Bytes, RdfFormat)>,
         base: String,
         replace: bool,
     ) -> Result<bool, StoreError> {
         let work = self.write_work(format!("{} {}", if replace { "PUT" } else { "POST" }, target.label()));
-        self.write(work, move |inner, guard| inner.backend.write_graph(&target, &body, format, &base, replace, guard))
+        self.write(work, move |inner, guard| inner.backend.write_graph(&target, &documents, &base, replace, guard))
             .await
     }
 

@@ -170,5 +170,5 @@ async fn cors_and_compression() {
     let compressed = r.bytes().await.unwrap();
     let mut text = String::new();
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(compressed.as_ref()), &mut text).unwrap();
-    assert_eq!(text.lines().count(), 24);
+    assert_eq!(text.lines().count(), 20);
 }

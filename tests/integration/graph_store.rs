@@ -137,7 +137,10 @@ async fn default_graph_and_dataset_requests() {
     let r = send(&server, reqwest::Method::POST, "/store", "text/turtle", TURTLE).await;
     assert_eq!(r.status(), 201);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with(&format!("{}/store?graph=", server.base)), "{location}");
+    // The new graph's IRI, under /store/, served by direct identification.
+    assert!(location.starts_with(&format!("{}/store/upload/", server.base)), "{location}");
+    let named = server.count(&format!("SELECT * {{ GRAPH <{location}> {{ ?s ?p ?o }} }}")).await;
+    assert_eq!(named, 4, "the Location is the graph's IRI");
     let fetched = server.client.get(&location).header("accept", "text/turtle").send().await.unwrap();
     assert_eq!(fetched.status(), 200);
     assert_eq!(graph(&fetched.bytes().await.unwrap(), RdfFormat::Turtle).len(), 4);

@@ -17,3 +17,4 @@ mod operations;
 mod reliability;
 mod saved_queries;
 mod sparql_protocol;
+mod w3c;

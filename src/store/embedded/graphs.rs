@@ -49,18 +49,21 @@ impl Embedded {
     }
 
     /// Replaces (`replace`, GSP PUT) or merges into (POST) a graph with the
-    /// triples of `body`, its relative IRIs resolved against `base`. Returns
-    /// whether the graph was created by this call.
+    /// triples of `documents` (one body, or the parts of a multipart body), their
+    /// relative IRIs resolved against `base`. Returns whether the graph was
+    /// created by this call.
     pub fn write_graph(
         &self,
         target: &GraphTarget,
-        body: &[u8],
-        format: RdfFormat,
+        documents: &[(bytes::Bytes, RdfFormat)],
         base: &str,
         replace: bool,
         guard: &RunningGuard,
     ) -> Result<bool, StoreError> {
-        let quads = parse_body(body, format, base, guard)?;
+        let mut quads = Vec::new();
+        for (body, format) in documents {
+            quads.extend(parse_body(body, *format, base, guard)?);
+        }
         if let Some(q) = quads.iter().find(|q| !q.graph_name.is_default_graph()) {
             return Err(StoreError::BadBody(format!(
                 "the body names graph {}, but a Graph Store request addresses exactly one graph; send triples, or POST a dataset to /store without ?graph",

@@ -113,9 +113,13 @@ impl Embedded {
     /// An evaluator stopped by `guard`'s token: at store reads (Oxigraph's own
     /// check) and at the checkpoints woven into the algebra
     /// ([`crate::sparql::checkpoints`]), which unwind a cancelled evaluation.
-    fn evaluator(guard: &RunningGuard) -> SparqlEvaluator {
+    fn evaluator(guard: &RunningGuard, functions: Vec<NamedNode>) -> SparqlEvaluator {
         let token = guard.token.clone();
-        SparqlEvaluator::new().with_cancellation_token(guard.token.clone()).with_custom_function(
+        let mut evaluator = SparqlEvaluator::new();
+        for unknown in checkpoints::unknown_functions(functions) {
+            evaluator = evaluator.with_custom_function(unknown, |_| None);
+        }
+        evaluator.with_cancellation_token(guard.token.clone()).with_custom_function(
             NamedNode::new_unchecked(checkpoints::CHECKPOINT),
             move |_| {
                 if token.is_cancelled() {
@@ -148,8 +152,8 @@ impl Embedded {
             ));
         }
         let query = crate::sparql::bind::bind(query, &job.bindings).map_err(|e| StoreError::Request(e.to_string()))?;
-        let query = checkpoints::query(query);
-        let mut prepared = Self::evaluator(guard).for_query(query);
+        let (query, functions) = checkpoints::query(query);
+        let mut prepared = Self::evaluator(guard, functions).for_query(query);
         let dataset = prepared.dataset_mut();
         apply_dataset(dataset, &job.dataset, options.union_default_graph);
         Ok(prepared)
@@ -171,7 +175,8 @@ impl Embedded {
             ));
         }
         crate::sparql::protocol::check_update_dataset(&update, &job.dataset).map_err(StoreError::Request)?;
-        let mut prepared = Self::evaluator(guard).for_update(checkpoints::update(update));
+        let (update, functions) = checkpoints::update(update);
+        let mut prepared = Self::evaluator(guard, functions).for_update(update);
         for using in prepared.using_datasets_mut() {
             apply_dataset(using, &job.dataset, options.union_default_graph);
         }
