@@ -79,6 +79,53 @@ struct RawParam {
     values_query: Option<String>,
 }
 
+/// How deep `[` and `{` may nest in a header (the YAML parser's time grows fast
+/// with nesting; real headers nest two levels).
+const MAX_HEADER_NESTING: usize = 16;
+
+/// The line and column (1-based, in the header) where flow collections nest
+/// deeper than `limit`, outside quoted strings and comments.
+fn too_deep(yaml: &str, limit: usize) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut comment = false;
+    for c in yaml.chars() {
+        column += 1;
+        if c == '\n' {
+            (line, column, comment) = (line + 1, 0, false);
+            continue;
+        }
+        if comment {
+            continue;
+        }
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '#' => comment = true,
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > limit {
+                        return Some((line, column));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    None
+}
+
 /// Parses a saved query. `file` is the path shown in errors.
 pub fn parse(name: &str, file: &str, text: &str) -> Result<SavedQuery, String> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
@@ -96,6 +143,12 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<SavedQuery, String> {
     }
     if yaml_lines.is_empty() {
         return Err(format!("{file}:1: no metadata header; start the file with `#+ summary: …` lines"));
+    }
+    if let Some((line, column)) = too_deep(&yaml, MAX_HEADER_NESTING) {
+        let line = yaml_lines.get(line - 1).copied().unwrap_or(yaml_lines[0]);
+        return Err(format!(
+            "{file}:{line}: the header nests `[`/`{{` more than {MAX_HEADER_NESTING} deep (column {column}); a header is a flat list of fields"
+        ));
     }
     let raw: RawHeader = serde_yaml::from_str(&yaml).map_err(|e| {
         let line =

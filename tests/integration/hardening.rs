@@ -207,7 +207,7 @@ fn deep_saved_queries_stop_the_start_with_a_reason() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
-        assert!(stderr.contains(&format!("{name}.rq")), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("{name}.rq")) && stderr.contains("nest"), "{name}: {stderr}");
     }
 }
 

@@ -1,7 +1,7 @@
 //! A mixed read/write load on the real binary over loopback: 64 connections
-//! running queries, saved queries, pages and writes for a bounded time. Records
-//! statuses (no 5xx but the documented 503s), checks no acknowledged write is
-//! lost, and reads the server's peak RSS. The CI variant runs 15 seconds; the
+//! running queries, saved queries, pages and writes for a bounded time. Every
+//! answer must be 2xx (the load is within capacity), no acknowledged write may be
+//! lost, and the server's peak RSS is read. The CI variant runs 15 seconds; the
 //! long one (`cargo test --test integration -- --ignored mixed_load_long`)
 //! runs three minutes and its figures are in BENCHMARKS.md.
 
@@ -121,8 +121,10 @@ async fn mixed_load(duration: Duration, connections: usize) {
         report.acked_writes.len(),
         rss / 1024
     );
-    let bad: Vec<_> = report.by_status.iter().filter(|(s, _)| !(200..300).contains(*s) && **s != 503).collect();
-    assert!(bad.is_empty(), "unexpected statuses: {bad:?}");
+    // A load within capacity is served in full: any answer that is not 2xx (a 503
+    // included) fails the test.
+    let bad: Vec<_> = report.by_status.iter().filter(|(s, _)| !(200..300).contains(*s)).collect();
+    assert!(bad.is_empty(), "answers that are not 2xx: {bad:?}");
     assert_eq!(report.errors, 0, "transport errors");
     assert!(
         stored >= report.acked_writes.len(),
