@@ -58,8 +58,10 @@ fi
 missing=()
 [ -x /usr/bin/time ] || missing+=(time)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+# The remote backend's tests run a real Virtuoso (Debian's Open Source 7).
+command -v virtuoso-t >/dev/null 2>&1 || missing+=(virtuoso-opensource)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]} (benchmarks)" >&2
+  echo "setup: installing ${missing[*]} (benchmarks and the remote backend's tests)" >&2
   apt_install "${missing[@]}"
 fi
 if [ ! -x target/bench-venv/bin/oxigraph ]; then

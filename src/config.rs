@@ -117,6 +117,24 @@ pub struct ServeArgs {
     /// Keep the store in memory instead (nothing persists after exit).
     #[arg(long, conflicts_with = "store")]
     pub memory: bool,
+    /// Front a remote SPARQL 1.1 engine instead of an embedded store: its query
+    /// endpoint (for example Virtuoso's `http://127.0.0.1:8890/sparql`).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["memory", "store"])]
+    pub remote: Option<String>,
+    /// The engine's update endpoint (default: the query endpoint).
+    #[arg(long, value_name = "URL", requires = "remote")]
+    pub remote_update: Option<String>,
+    /// A file holding `user:password` for the engine (HTTP Basic, or Digest when
+    /// the engine asks for it, as Virtuoso's `/sparql-auth` does).
+    #[arg(long, value_name = "FILE", requires = "remote")]
+    pub remote_credentials: Option<PathBuf>,
+    /// Seconds each request to the engine may take (past it: 504).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub remote_timeout: u64,
+    /// Seconds between reads of the engine's data version (writes made to the
+    /// engine directly are seen within this time).
+    #[arg(long, value_name = "SECS", default_value_t = 2)]
+    pub remote_version_poll: u64,
     /// Address and port to listen on.
     #[arg(long, value_name = "ADDR:PORT", env = "TREATY_KG_BIND", default_value = DEFAULT_BIND)]
     pub bind: SocketAddr,
@@ -277,7 +295,32 @@ impl Config {
 
     /// Validates `serve` flags. `token_from_env` is the value of [`TOKEN_ENV`].
     pub fn from_serve_args(args: ServeArgs, token_from_env: Option<String>) -> anyhow::Result<Self> {
-        let location = if args.memory { StoreLocation::Memory } else { StoreLocation::Directory(args.store.store) };
+        let location = match (&args.remote, args.memory) {
+            (Some(query), _) => {
+                let url = |flag: &str, value: &str| -> anyhow::Result<String> {
+                    if value.starts_with("http://") || value.starts_with("https://") {
+                        Ok(value.to_owned())
+                    } else {
+                        bail!("{flag} must be an http:// or https:// URL, got {value:?}")
+                    }
+                };
+                let credentials = args
+                    .remote_credentials
+                    .as_deref()
+                    .map(crate::store::Credentials::from_file)
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                StoreLocation::Remote(crate::store::RemoteConfig {
+                    query: url("--remote", query)?,
+                    update: url("--remote-update", args.remote_update.as_deref().unwrap_or(query))?,
+                    credentials,
+                    timeout: Duration::from_secs(args.remote_timeout.max(1)),
+                    version_poll: Duration::from_secs(args.remote_version_poll.max(1)),
+                })
+            }
+            (None, true) => StoreLocation::Memory,
+            (None, false) => StoreLocation::Directory(args.store.store),
+        };
         let write_token = match &args.write_token_file {
             Some(file) => {
                 let token = std::fs::read_to_string(file)

@@ -59,6 +59,15 @@ pub enum AppError {
     /// Evaluation was cancelled by an operator.
     #[error("the query was cancelled by an operator")]
     Cancelled,
+    /// This server cannot do it here (a remote backend has no local files to back up…).
+    #[error("{0}")]
+    NotImplemented(String),
+    /// The remote SPARQL engine is down, failing or answered something unreadable.
+    #[error("the SPARQL engine is unavailable: {0}")]
+    BadGateway(String),
+    /// The remote SPARQL engine did not answer in time.
+    #[error("the SPARQL engine did not answer within {secs} s (--remote-timeout)")]
+    GatewayTimeout { secs: u64 },
     /// Anything else: a bug or a storage failure. Details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -82,6 +91,9 @@ impl AppError {
             AppError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            AppError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,6 +115,9 @@ impl AppError {
             AppError::Timeout { .. } => "timeout",
             AppError::Cancelled => "cancelled",
             AppError::Overloaded { .. } => "overloaded",
+            AppError::NotImplemented(_) => "not_implemented",
+            AppError::BadGateway(_) => "engine_unavailable",
+            AppError::GatewayTimeout { .. } => "engine_timeout",
             AppError::Internal(_) => "internal",
         }
     }

@@ -128,3 +128,16 @@ impl Metrics {
         out
     }
 }
+
+/// Adds the remote engine's figures to a rendered exposition (before its `# EOF`):
+/// requests sent, requests that failed (502/504), and the time spent waiting.
+pub fn with_engine_stats(rendered: String, stats: &crate::store::EngineStats) -> String {
+    use std::sync::atomic::Ordering;
+    let body = rendered.strip_suffix("# EOF\n").unwrap_or(&rendered).to_owned();
+    format!(
+        "{body}# HELP treaty_kg_engine_requests Requests sent to the remote SPARQL engine.\n# TYPE treaty_kg_engine_requests counter\ntreaty_kg_engine_requests_total {}\n# HELP treaty_kg_engine_errors Requests to the engine that failed (unreachable, failing, past the deadline).\n# TYPE treaty_kg_engine_errors counter\ntreaty_kg_engine_errors_total {}\n# HELP treaty_kg_engine_request_seconds Time spent waiting for the engine's answers.\n# TYPE treaty_kg_engine_request_seconds counter\ntreaty_kg_engine_request_seconds_total {:.6}\n# EOF\n",
+        stats.requests.load(Ordering::Relaxed),
+        stats.errors.load(Ordering::Relaxed),
+        stats.micros.load(Ordering::Relaxed) as f64 / 1e6,
+    )
+}

@@ -7,9 +7,17 @@ pub const BASE_IRI: &str = "https://w3id.org/treaty-kg/";
 /// The ontology namespace (`…/ontology#Treaty`).
 pub const ONTOLOGY_NS: &str = "https://w3id.org/treaty-kg/ontology#";
 
-/// The named graph holding the server's bookkeeping about loaded source files
-/// (which file each source graph came from, and the hash of its content).
+/// The named graph where stores written by earlier versions kept the server's
+/// bookkeeping; it is read once and dropped (the ledger file replaces it).
 pub const SYSTEM_GRAPH: &str = "https://w3id.org/treaty-kg/graph/system";
+
+/// The named graph of a remote engine where treaty-kg keeps its bookkeeping
+/// (the last write's id, the source files): engines have nowhere else, and every
+/// treaty-kg in front of the engine must see the same ledger.
+pub const LEDGER_GRAPH: &str = "https://w3id.org/treaty-kg/graph/ledger";
+
+/// `tkg:lastWrite`: the id of the last write made through treaty-kg (remote engines).
+pub const LAST_WRITE: &str = "https://w3id.org/treaty-kg/ontology#lastWrite";
 
 /// `tkg:sourceFile`: the path of the file a source graph was loaded from.
 pub const SOURCE_FILE: &str = "https://w3id.org/treaty-kg/ontology#sourceFile";

@@ -128,6 +128,10 @@ impl From<StoreError> for AppError {
             StoreError::Request(m) => AppError::BadRequest(m),
             StoreError::BadBody(m) => AppError::MalformedRdf(m),
             StoreError::GraphNotFound(g) => AppError::NotFound(format!("graph {g} does not exist")),
+            StoreError::EngineRefused(m) => AppError::BadRequest(format!("the SPARQL engine refused the request: {m}")),
+            StoreError::NotSupported(m) => AppError::NotImplemented(m),
+            StoreError::EngineUnavailable(m) => AppError::BadGateway(m),
+            StoreError::EngineTimeout(secs) => AppError::GatewayTimeout { secs },
             other => AppError::Internal(other.chain()),
         }
     }

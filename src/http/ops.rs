@@ -25,9 +25,27 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Liveness and store reachability.
-async fn health(State(state): State<AppState>) -> Result<Response, AppError> {
-    state.store.ping().await?;
-    Ok(Json(serde_json::json!({ "status": "ok", "store_generation": state.store.generation() })).into_response())
+/// 200 when the store (or the remote engine) answers, 503 with the reason when not.
+async fn health(State(state): State<AppState>) -> Response {
+    let backend = if state.store.is_remote() { "remote engine" } else { "embedded store" };
+    match state.store.ping().await {
+        Ok(()) => Json(serde_json::json!({
+            "status": "ok",
+            "backend": backend,
+            "store_generation": state.store.generation(),
+            "data_version": state.store.data_version(),
+        }))
+        .into_response(),
+        Err(e) => {
+            let reason = if e.is_engine_fault() { e.to_string() } else { "the store does not answer".to_owned() };
+            tracing::warn!(error = %e.chain(), "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unavailable", "backend": backend, "reason": reason })),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// The metrics as they are now. The quad count is a full scan: when the data
@@ -47,7 +65,11 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
             }
         });
     }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response())
+    let mut text = state.metrics.render();
+    if let Some(stats) = state.store.engine_stats() {
+        text = crate::metrics::with_engine_stats(text, stats);
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 
 /// The queries and updates running now (needs the write token: query texts may be private).

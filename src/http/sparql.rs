@@ -132,8 +132,13 @@ async fn service_description(state: &AppState, headers: &HeaderMap) -> Result<Re
     let endpoint = format!("{base}/sparql");
     let catalogue = format!("{base}/queries");
     let graphs = state.store.named_graphs(1000).await?;
-    let graph =
-        service_description::describe(&endpoint, state.store.options().union_default_graph, &graphs, Some(&catalogue));
+    let graph = service_description::describe(
+        &endpoint,
+        state.store.options().union_default_graph,
+        &graphs,
+        Some(&catalogue),
+        state.store.is_remote(),
+    );
     let mut serializer = rdf_serializer(format).for_writer(Vec::new());
     for triple in &graph {
         serializer.serialize_triple(triple).map_err(AppError::internal)?;

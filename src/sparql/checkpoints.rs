@@ -78,6 +78,33 @@ struct Rewriter {
     next: usize,
     /// The custom functions the text calls.
     functions: Vec<NamedNode>,
+    /// How many `SERVICE` patterns it holds.
+    services: usize,
+}
+
+/// Whether `query` holds a `SERVICE` pattern anywhere (in subqueries and
+/// `EXISTS` too): a remote engine would make that outbound request itself.
+pub fn query_calls_service(query: &Query) -> bool {
+    let mut rewriter = Rewriter::default();
+    let pattern = match query.clone() {
+        Query::Select { pattern, .. }
+        | Query::Construct { pattern, .. }
+        | Query::Describe { pattern, .. }
+        | Query::Ask { pattern, .. } => pattern,
+    };
+    rewriter.pattern(pattern, false);
+    rewriter.services > 0
+}
+
+/// Whether `update` holds a `SERVICE` pattern in a `WHERE` clause.
+pub fn update_calls_service(update: &Update) -> bool {
+    let mut rewriter = Rewriter::default();
+    for operation in &update.operations {
+        if let GraphUpdateOperation::DeleteInsert { pattern, .. } = operation {
+            rewriter.pattern((**pattern).clone(), false);
+        }
+    }
+    rewriter.services > 0
 }
 
 fn checkpoint() -> Expression {
@@ -183,6 +210,7 @@ impl Rewriter {
                     .collect(),
             },
             GraphPattern::Service { name, inner, silent } => {
+                self.services += 1;
                 GraphPattern::Service { name, inner: self.boxed(*inner, false), silent }
             }
             leaf => leaf,
@@ -190,7 +218,12 @@ impl Rewriter {
     }
 
     /// `IF(checkpoint(), e, false)`: `e` evaluated as before, behind a checkpoint.
+    /// Each conjunct of `a && b` is guarded on its own, so the optimizer can
+    /// still push each to where its variables are bound.
     fn guarded(&mut self, expression: Expression) -> Expression {
+        if let Expression::And(a, b) = expression {
+            return Expression::And(Box::new(self.guarded(*a)), Box::new(self.guarded(*b)));
+        }
         let inner = self.expression(expression);
         Expression::If(
             Box::new(checkpoint()),

@@ -29,12 +29,15 @@ fn sd(local: &str) -> NamedNode {
 }
 
 /// Describes the endpoint at `endpoint` (an absolute URL) over a store holding
-/// `named_graphs`, linking the saved-query `catalogue` when there is one.
+/// `named_graphs`, linking the saved-query `catalogue` when there is one. In
+/// front of a remote engine (`remote`), the default graph is the engine's own
+/// setting: the description says so instead of claiming either.
 pub fn describe(
     endpoint: &str,
     union_default_graph: bool,
     named_graphs: &[NamedNode],
     catalogue: Option<&str>,
+    remote: bool,
 ) -> Graph {
     let mut graph = Graph::new();
     let service = NamedNode::new(endpoint).unwrap_or_else(|_| NamedNode::new_unchecked("urn:treaty-kg:endpoint"));
@@ -49,7 +52,17 @@ pub fn describe(
     add(&s, sd("supportedLanguage"), sd("SPARQL11Update").into());
     add(&s, sd("defaultEntailmentRegime"), NamedNode::new_unchecked("http://www.w3.org/ns/entailment/Simple").into());
     add(&s, sd("feature"), sd("EmptyGraphs").into());
-    if union_default_graph {
+    if remote {
+        add(
+            &s,
+            NamedNode::new_unchecked("http://www.w3.org/2000/01/rdf-schema#comment"),
+            oxigraph::model::Literal::new_language_tagged_literal_unchecked(
+                "This endpoint fronts a remote SPARQL engine: its default graph is the engine's own (Virtuoso's is the union of all its graphs, its system graphs included), and the named graphs listed are those holding statements.",
+                "en",
+            )
+            .into(),
+        );
+    } else if union_default_graph {
         add(&s, sd("feature"), sd("UnionDefaultGraph").into());
     }
     for format in RESULT_FORMATS {

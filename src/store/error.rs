@@ -44,6 +44,20 @@ pub enum StoreError {
     BadBody(String),
     #[error("graph {0} does not exist")]
     GraphNotFound(String),
+    /// The remote engine refused the request (its own message).
+    #[error("the SPARQL engine refused the request: {0}")]
+    EngineRefused(String),
+    /// This backend cannot do it; the message says what to do instead.
+    #[error("{0}")]
+    NotSupported(String),
+
+    // --- the remote engine ----------------------------------------------
+    /// The engine is unreachable, failing, or answered something unreadable.
+    #[error("the SPARQL engine is unavailable: {0}")]
+    EngineUnavailable(String),
+    /// The engine did not answer within `--remote-timeout`.
+    #[error("the SPARQL engine did not answer within {0} s")]
+    EngineTimeout(u64),
 
     // --- the server -----------------------------------------------------
     /// The storage itself failed.
@@ -68,6 +82,11 @@ impl StoreError {
     /// Whether the server, not the request or the load, is at fault.
     pub fn is_server_fault(&self) -> bool {
         matches!(self, StoreError::Storage(_) | StoreError::Engine(_) | StoreError::Io { .. } | StoreError::Task(_))
+    }
+
+    /// Whether the remote engine is at fault (502/504).
+    pub fn is_engine_fault(&self) -> bool {
+        matches!(self, StoreError::EngineUnavailable(_) | StoreError::EngineTimeout(_))
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
@@ -117,7 +136,10 @@ pub(crate) fn from_query_error(error: QueryEvaluationError) -> StoreError {
     match error {
         QueryEvaluationError::Dataset(e) => match e.downcast::<StorageError>() {
             Ok(storage) => StoreError::Storage(*storage),
-            Err(other) => StoreError::Engine(other),
+            Err(other) => match other.downcast::<super::remote::BadAnswer>() {
+                Ok(bad) => StoreError::EngineUnavailable(bad.to_string()),
+                Err(other) => StoreError::Engine(other),
+            },
         },
         QueryEvaluationError::Unexpected(e) => StoreError::Engine(e),
         QueryEvaluationError::Service(_)

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where the store lives.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum StoreLocation {
     /// In memory: gone when the process ends (tests, demos).
     Memory,
     /// A RocksDB directory, created when missing.
     Directory(PathBuf),
+    /// A remote SPARQL 1.1 engine.
+    Remote(super::remote::RemoteConfig),
 }
 
 /// Evaluation options fixed at start.

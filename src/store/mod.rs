@@ -25,20 +25,23 @@
 //!   left out of reads, dumps and the quad-pattern reader.
 
 mod admission;
+mod backend;
 mod embedded;
 mod error;
 mod job;
+mod remote;
 mod running;
 mod stream;
 mod version;
 
 pub use admission::{cost_key, Lane, WorkClass};
-pub use embedded::QuadReader;
+pub use backend::QuadReader;
 pub use error::StoreError;
 pub use job::{
     default_concurrency, CappedAnswer, GraphTarget, ProtocolDataset, QueryJob, QuerySource, SourceSync, StoreLocation,
     StoreOptions, UpdateJob,
 };
+pub use remote::{Credentials, EngineStats, RemoteConfig};
 pub use running::{RunningInfo, RunningQueries};
 pub use stream::ByteReceiver;
 pub use version::SourceRecord;
@@ -47,12 +50,14 @@ use crate::exec;
 use crate::sources::SourceFile;
 use crate::sparql::results::{self, OutputFormat, Peeked};
 use admission::{Admission, AdmissionOptions};
+use backend::Backend;
 use bytes::Bytes;
 use embedded::Embedded;
 use error::from_query_error;
 use oxigraph::io::RdfFormat;
 use oxigraph::model::{NamedNode, Term};
 use oxigraph::sparql::QueryResults;
+use remote::Remote;
 use running::RunningGuard;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -72,7 +77,7 @@ pub struct KgStore {
 }
 
 struct Inner {
-    backend: Embedded,
+    backend: Backend,
     versioning: Versioning,
     running: Arc<RunningQueries>,
     admission: Arc<Admission>,
@@ -89,18 +94,41 @@ struct Work {
 }
 
 impl KgStore {
-    /// Opens (creating if needed) the store at `location`.
+    /// Opens (creating if needed) the store at `location`. A remote engine must
+    /// answer now (its ledger is read); later outages are answered 502/504
+    /// until it is back.
     pub fn open(location: &StoreLocation, options: StoreOptions) -> Result<Self, StoreError> {
         let dir = match location {
             StoreLocation::Directory(dir) => Some(dir.as_path()),
-            StoreLocation::Memory => None,
+            StoreLocation::Memory | StoreLocation::Remote(_) => None,
         };
-        let backend = Embedded::open(location)?;
         let versioning = Versioning::open(dir, false)?;
+        if let StoreLocation::Remote(config) = location {
+            let remote = Remote::open(config.clone())?;
+            let (remote, read) = exec::run_blocking(move || {
+                let read = remote.read_ledger().and_then(|ledger| Ok((ledger, remote.fingerprint()?)));
+                (remote, read)
+            })?;
+            match read {
+                Ok((ledger, fingerprint)) => {
+                    versioning.adopt(ledger)?;
+                    versioning.observe(fingerprint);
+                }
+                // Serve anyway: requests answer 502/504 until the engine is back.
+                Err(e) if e.is_engine_fault() => {
+                    tracing::warn!(error = %e.chain(), "the SPARQL engine does not answer yet");
+                }
+                Err(e) => return Err(e),
+            }
+            let store = Self::with_backend(Backend::Remote(remote), versioning, options)?;
+            store.watch_remote_version(config.version_poll);
+            return Ok(store);
+        }
+        let backend = Embedded::open(location)?;
         if let Some(ledger) = backend.take_legacy_ledger(true)? {
             versioning.adopt(ledger)?;
         }
-        Self::with_backend(backend, versioning, options)
+        Self::with_backend(Backend::Embedded(backend), versioning, options)
     }
 
     /// Opens an existing store read-only (allowed while a server holds it).
@@ -110,10 +138,45 @@ impl KgStore {
         if let Some(ledger) = backend.take_legacy_ledger(false)? {
             versioning.adopt(ledger)?;
         }
-        Self::with_backend(backend, versioning, options)
+        Self::with_backend(Backend::Embedded(backend), versioning, options)
     }
 
-    fn with_backend(backend: Embedded, versioning: Versioning, options: StoreOptions) -> Result<Self, StoreError> {
+    /// Reads the remote engine's data version every `interval` (writes made to
+    /// the engine directly, or through another treaty-kg), until the store is dropped.
+    fn watch_remote_version(&self, interval: Duration) {
+        let inner = Arc::downgrade(&self.inner);
+        let spawned = std::thread::Builder::new().name("remote-version".into()).spawn(move || loop {
+            std::thread::sleep(interval);
+            let Some(inner) = inner.upgrade() else { return };
+            let read = inner.clone();
+            match exec::run_blocking(move || match &read.backend {
+                Backend::Remote(remote) => remote.fingerprint(),
+                Backend::Embedded(_) => Err(StoreError::NotSupported("not remote".into())),
+            }) {
+                Ok(Ok(version)) => inner.versioning.observe(version),
+                Ok(Err(e)) => tracing::debug!(error = %e.chain(), "the engine's data version could not be read"),
+                Err(e) => tracing::warn!(error = %e, "the engine's data version could not be read"),
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "the remote data-version watcher did not start");
+        }
+    }
+
+    /// Whether the data lives in a remote engine.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.inner.backend, Backend::Remote(_))
+    }
+
+    /// The engine's request statistics (remote backend only).
+    pub fn engine_stats(&self) -> Option<&remote::EngineStats> {
+        match &self.inner.backend {
+            Backend::Remote(r) => Some(r.stats()),
+            Backend::Embedded(_) => None,
+        }
+    }
+
+    fn with_backend(backend: Backend, versioning: Versioning, options: StoreOptions) -> Result<Self, StoreError> {
         let admission = Arc::new(Admission::new(AdmissionOptions {
             max_concurrent: options.max_concurrent,
             max_queued: options.max_queued,
@@ -157,6 +220,23 @@ impl KgStore {
         work: Work,
         f: impl FnOnce(&Inner, &RunningGuard) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        if self.is_remote() {
+            // The engine keeps the version: read it back right after the write, so
+            // every treaty-kg in front of the engine ends up with the same one.
+            let outcome = self.run(work, f).await?;
+            let inner = self.inner.clone();
+            let read = exec::run(move || match &inner.backend {
+                Backend::Remote(remote) => remote.fingerprint(),
+                Backend::Embedded(_) => unreachable!("remote"),
+            });
+            match read.await {
+                Ok(Ok(version)) => self.inner.versioning.observe(version),
+                other => {
+                    tracing::warn!(outcome = ?other.err(), "the engine's data version could not be read after a write")
+                }
+            }
+            return Ok(outcome);
+        }
         let versioning_inner = self.inner.clone();
         let number = exec::run(move || versioning_inner.versioning.reserve()).await??;
         let outcome = self.run(work, f).await?;
@@ -208,8 +288,7 @@ impl KgStore {
         graph_form: Option<bool>,
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
-        let prepared = inner.backend.prepare(job, &inner.options, graph_form, guard)?;
-        inner.backend.execute(prepared)
+        inner.backend.evaluate(job, &inner.options, graph_form, guard)
     }
 
     /// Evaluates `job` and streams its results in `format`. Returns once the first
@@ -370,7 +449,7 @@ impl KgStore {
     /// Number of quads in the store (a full scan: a bulk read).
     pub async fn quad_count(&self) -> Result<usize, StoreError> {
         let work = self.bulk("quad count");
-        self.run(work, move |inner, _| inner.backend.len()).await
+        self.run(work, move |inner, guard| inner.backend.len(guard)).await
     }
 
     fn bulk(&self, label: &str) -> Work {
@@ -387,7 +466,7 @@ impl KgStore {
     pub async fn graph_exists(&self, target: &GraphTarget) -> Result<bool, StoreError> {
         let target = target.clone();
         let work = self.small_read("graph exists");
-        self.run(work, move |inner, _| inner.backend.graph_exists(&target)).await
+        self.run(work, move |inner, guard| inner.backend.graph_exists(&target, guard)).await
     }
 
     /// Streams the triples of one graph, or the whole dataset when `target` is `None`.
@@ -397,12 +476,15 @@ impl KgStore {
                 return Err(StoreError::GraphNotFound(t.label()));
             }
         }
-        self.stream_bulk("graph read", move |backend, w| backend.write_graph_to(target.as_ref(), format, w)).await
+        self.stream_bulk("graph read", move |backend, guard, w| {
+            backend.write_graph_to(target.as_ref(), format, w, guard)
+        })
+        .await
     }
 
     /// Streams the whole dataset in a quad syntax, gzip-compressed when `gzip`.
     pub async fn dump(&self, format: RdfFormat, gzip: bool) -> Result<ByteReceiver, StoreError> {
-        self.stream_bulk("dump", move |backend, w| backend.dump_to(format, gzip, w)).await
+        self.stream_bulk("dump", move |backend, guard, w| backend.dump_to(format, gzip, w, guard)).await
     }
 
     /// Streams what `write` writes as bulk work (admitted, registered, with the
@@ -410,7 +492,7 @@ impl KgStore {
     async fn stream_bulk(
         &self,
         label: &str,
-        write: impl FnOnce(&Embedded, &mut stream::ChunkWriter) -> io::Result<()> + Send + 'static,
+        write: impl FnOnce(&Backend, &RunningGuard, &mut stream::ChunkWriter) -> io::Result<()> + Send + 'static,
     ) -> Result<ByteReceiver, StoreError> {
         let guard = self.admit(&self.bulk(label)).await?;
         let inner = self.inner.clone();
@@ -421,7 +503,7 @@ impl KgStore {
                 Some(guard.token.clone()),
                 None,
                 |e| stream_error(&guard, e),
-                |w| write(&inner.backend, w),
+                |w| write(&inner.backend, &guard, w),
             );
         });
         Ok(rx)
@@ -429,7 +511,12 @@ impl KgStore {
 
     /// Writes the store (or one graph) to `writer`, synchronously (CLI `dump`).
     pub fn dump_blocking(&self, target: Option<GraphTarget>, format: RdfFormat, writer: impl Write) -> io::Result<()> {
-        self.inner.backend.write_graph_to(target.as_ref(), format, writer)
+        match &self.inner.backend {
+            Backend::Embedded(e) => e.write_graph_to(target.as_ref(), format, writer),
+            Backend::Remote(_) => {
+                Err(io::Error::other("the command line dumps a local store; use GET /dump of a server"))
+            }
+        }
     }
 
     fn write_work(&self, label: String) -> Work {
@@ -511,7 +598,12 @@ impl KgStore {
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<u64, StoreError> {
         let number = self.inner.versioning.reserve()?;
-        let count = self.inner.backend.bulk_load(path, graph, progress)?;
+        let Backend::Embedded(backend) = &self.inner.backend else {
+            return Err(StoreError::NotSupported(
+                "`treaty-kg load` fills a local store; load a remote engine with its own loader".into(),
+            ));
+        };
+        let count = backend.bulk_load(path, graph, progress)?;
         self.inner.versioning.committed(number, None);
         Ok(count)
     }

@@ -24,7 +24,8 @@ async fn bulk_loads_and_writes_both_advance_the_write_counter() {
     };
     store.update(update).await.unwrap();
     versions.push(store.data_version());
-    assert_eq!(store.inner.backend.raw().len().unwrap(), 2, "only the data is in the store");
+    let backend::Backend::Embedded(embedded) = &store.inner.backend else { panic!("embedded") };
+    assert_eq!(embedded.raw().len().unwrap(), 2, "only the data is in the store");
     let last = store.data_version();
     drop(store);
     let reopened = KgStore::open(&StoreLocation::Directory(dir.path().join("store")), StoreOptions::default()).unwrap();

@@ -167,6 +167,17 @@ impl Versioning {
             .map_err(|e| StoreError::io(format!("{}: cannot save the ledger", path.display()), e))
     }
 
+    /// Sets the data version read from elsewhere (a remote engine): when it
+    /// differs from the current one, the generation is bumped and caches miss.
+    pub fn observe(&self, version: String) {
+        let mut current = self.data_version.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *current != version {
+            *current = version;
+            *self.last_modified.write().unwrap_or_else(std::sync::PoisonError::into_inner) = SystemTime::now();
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     /// Takes over bookkeeping found elsewhere (an older store's system graph).
     pub fn adopt(&self, ledger: Ledger) -> Result<(), StoreError> {
         self.reserved.fetch_max(ledger.writes, Ordering::SeqCst);

@@ -4,6 +4,7 @@
 mod common;
 
 mod auth_limits;
+mod backends;
 mod bench_smoke;
 mod browser;
 mod formats;

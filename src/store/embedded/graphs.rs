@@ -8,7 +8,7 @@ use crate::sparql::results;
 use crate::store::error::StoreError;
 use crate::store::job::GraphTarget;
 use crate::store::running::RunningGuard;
-use oxigraph::io::{RdfFormat, RdfParser};
+use oxigraph::io::RdfFormat;
 use oxigraph::model::{GraphNameRef, Quad, QuadRef};
 use std::io::{self, Write};
 
@@ -49,21 +49,15 @@ impl Embedded {
     }
 
     /// Replaces (`replace`, GSP PUT) or merges into (POST) a graph with the
-    /// triples of `documents` (one body, or the parts of a multipart body), their
-    /// relative IRIs resolved against `base`. Returns whether the graph was
-    /// created by this call.
+    /// triples of `quads` (parsed from the request's body or parts). Returns
+    /// whether the graph was created by this call.
     pub fn write_graph(
         &self,
         target: &GraphTarget,
-        documents: &[(bytes::Bytes, RdfFormat)],
-        base: &str,
+        quads: Vec<Quad>,
         replace: bool,
         guard: &RunningGuard,
     ) -> Result<bool, StoreError> {
-        let mut quads = Vec::new();
-        for (body, format) in documents {
-            quads.extend(parse_body(body, *format, base, guard)?);
-        }
         if let Some(q) = quads.iter().find(|q| !q.graph_name.is_default_graph()) {
             return Err(StoreError::BadBody(format!(
                 "the body names graph {}, but a Graph Store request addresses exactly one graph; send triples, or POST a dataset to /store without ?graph",
@@ -90,16 +84,9 @@ impl Embedded {
     }
 
     /// Adds every quad of a dataset body (N-Quads, TriG) in one transaction.
-    pub fn add_dataset(
-        &self,
-        body: &[u8],
-        format: RdfFormat,
-        base: &str,
-        guard: &RunningGuard,
-    ) -> Result<usize, StoreError> {
-        let quads = parse_body(body, format, base, guard)?;
+    pub fn add_dataset(&self, quads: &[Quad], guard: &RunningGuard) -> Result<usize, StoreError> {
         let mut transaction = self.store.start_transaction()?;
-        transaction.extend(&quads);
+        transaction.extend(quads);
         guard.check()?;
         transaction.commit()?;
         Ok(quads.len())
@@ -121,21 +108,4 @@ impl Embedded {
         transaction.commit()?;
         Ok(())
     }
-}
-
-/// Parses a whole RDF body into memory (so nothing is written when it is
-/// malformed), with fresh blank nodes, checking for cancellation as it goes.
-fn parse_body(body: &[u8], format: RdfFormat, base: &str, guard: &RunningGuard) -> Result<Vec<Quad>, StoreError> {
-    let parser = RdfParser::from_format(format)
-        .with_base_iri(base)
-        .map_err(|e| StoreError::Request(format!("bad base IRI {base}: {e}")))?
-        .rename_blank_nodes();
-    let mut quads = Vec::new();
-    for (i, quad) in parser.for_slice(body).enumerate() {
-        if i % CHECK_EVERY == 0 {
-            guard.check()?;
-        }
-        quads.push(quad.map_err(|e| StoreError::BadBody(e.to_string()))?);
-    }
-    Ok(quads)
 }

@@ -17,7 +17,7 @@ use super::version::{Ledger, SourceRecord};
 use crate::sparql::{checkpoints, parse};
 use crate::vocab;
 use oxigraph::model::{
-    GraphName, GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, QuadRef, TermRef,
+    GraphName, GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, TermRef,
 };
 use oxigraph::sparql::{PreparedSparqlQuery, QueryDatasetSpecification, QueryResults, SparqlEvaluator};
 use oxigraph::store::Store;
@@ -44,6 +44,9 @@ impl Embedded {
     pub fn open(location: &StoreLocation) -> Result<Self, StoreError> {
         let store = match location {
             StoreLocation::Memory => Store::new()?,
+            StoreLocation::Remote(_) => {
+                return Err(StoreError::NotSupported("a remote engine is not an embedded store".into()))
+            }
             StoreLocation::Directory(dir) => {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StoreError::io(format!("{}: cannot create the store directory", dir.display()), e))?;
@@ -56,7 +59,7 @@ impl Embedded {
                 })?
             }
         };
-        Ok(Embedded { store, in_memory: *location == StoreLocation::Memory })
+        Ok(Embedded { store, in_memory: matches!(location, StoreLocation::Memory) })
     }
 
     /// Opens an existing store read-only (allowed while a server holds it).
@@ -189,9 +192,23 @@ impl Embedded {
         Ok(())
     }
 
-    /// A reader of quad patterns for `guard`'s work.
-    pub fn reader<'a>(&'a self, guard: &'a RunningGuard) -> QuadReader<'a> {
-        QuadReader { store: &self.store, guard }
+    /// The quads matching a pattern, in index order (the default graph's first,
+    /// then the named graphs', each ordered by the bound positions), stopping
+    /// with the work's cancellation reason once its deadline passes.
+    pub fn quads<'a>(
+        &'a self,
+        subject: Option<NamedOrBlankNodeRef<'_>>,
+        predicate: Option<NamedNodeRef<'_>>,
+        object: Option<TermRef<'_>>,
+        graph: Option<GraphNameRef<'_>>,
+        guard: &'a RunningGuard,
+    ) -> impl Iterator<Item = Result<Quad, StoreError>> + 'a {
+        self.store.quads_for_pattern(subject, predicate, object, graph).enumerate().map(move |(i, quad)| {
+            if i % CHECK_EVERY == 0 {
+                guard.check()?;
+            }
+            Ok(quad?)
+        })
     }
 
     /// Up to `limit` named graphs, in store order.
@@ -248,43 +265,5 @@ fn apply_dataset(dataset: &mut QueryDatasetSpecification, given: &ProtocolDatase
         }
     } else if union && dataset.is_default_dataset() {
         dataset.set_default_graph_as_union();
-    }
-}
-
-/// Reads quad patterns for one piece of running work: the small primitive the
-/// linked-data pages and Triple Pattern Fragments are built on. Every iterator
-/// stops with the work's cancellation reason once its deadline passes.
-pub struct QuadReader<'a> {
-    store: &'a Store,
-    guard: &'a RunningGuard,
-}
-
-impl<'a> QuadReader<'a> {
-    /// The quads matching a pattern, in index order: the default graph's first,
-    /// then the named graphs', each ordered by the bound positions.
-    pub fn quads(
-        &self,
-        subject: Option<NamedOrBlankNodeRef<'_>>,
-        predicate: Option<NamedNodeRef<'_>>,
-        object: Option<TermRef<'_>>,
-        graph: Option<GraphNameRef<'_>>,
-    ) -> impl Iterator<Item = Result<Quad, StoreError>> + 'a {
-        let guard = self.guard;
-        self.store.quads_for_pattern(subject, predicate, object, graph).enumerate().map(move |(i, quad)| {
-            if i % CHECK_EVERY == 0 {
-                guard.check()?;
-            }
-            Ok(quad?)
-        })
-    }
-
-    /// Whether the store holds this quad.
-    pub fn contains(&self, quad: QuadRef<'_>) -> Result<bool, StoreError> {
-        Ok(self.store.contains(quad)?)
-    }
-
-    /// Fails with the cancellation reason once the work is cancelled.
-    pub fn check(&self) -> Result<(), StoreError> {
-        self.guard.check()
     }
 }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod engines;
+pub use engines::{Backend, Engine};
+
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::dataset::CanonicalizationAlgorithm;
 use oxigraph::model::{Dataset, Graph, Term};
@@ -23,6 +26,8 @@ pub struct TestServer {
     pub client: reqwest::Client,
     pub state: treaty_kg::http::AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The remote engine behind the server, if any (stopped after the server).
+    pub engine: Option<Engine>,
 }
 
 pub struct Options {
@@ -36,6 +41,8 @@ pub struct Options {
     pub max_concurrent: usize,
     pub max_queued: usize,
     pub queue_timeout: Duration,
+    /// Where the data lives: the embedded store, or a fresh remote engine.
+    pub backend: Backend,
 }
 
 impl Default for Options {
@@ -50,6 +57,7 @@ impl Default for Options {
             max_concurrent: 8,
             max_queued: 64,
             queue_timeout: Duration::from_secs(10),
+            backend: Backend::Embedded,
         }
     }
 }
@@ -70,6 +78,19 @@ impl TestServer {
         config.store_options.max_concurrent = options.max_concurrent;
         config.store_options.max_queued = options.max_queued;
         config.store_options.queue_timeout = options.queue_timeout;
+        let engine = match options.backend {
+            Backend::Embedded => None,
+            backend => Some(tokio::task::spawn_blocking(move || Engine::start(backend)).await.unwrap()),
+        };
+        if let Some(engine) = &engine {
+            config.location = treaty_kg::store::StoreLocation::Remote(treaty_kg::store::RemoteConfig {
+                query: engine.query.clone(),
+                update: engine.update.clone(),
+                credentials: None,
+                timeout: Duration::from_secs(options.timeout_secs),
+                version_poll: Duration::from_secs(1),
+            });
+        }
         let state = tokio::task::spawn_blocking(move || treaty_kg::build_state(config)).await.unwrap().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -82,7 +103,7 @@ impl TestServer {
             .await
             .unwrap();
         });
-        TestServer { base, client: reqwest::Client::new(), state, shutdown: Some(tx) }
+        TestServer { base, client: reqwest::Client::new(), state, shutdown: Some(tx), engine }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -128,6 +149,33 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// One test per backend (embedded, Virtuoso, `oxigraph serve`) from one body:
+/// `on_every_backend! { async fn name(backend) { … } }` makes the module `name`
+/// with the tests `embedded`, `virtuoso` and `oxigraph`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($backend: $crate::common::Backend) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                run($crate::common::Backend::Embedded).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn virtuoso() {
+                run($crate::common::Backend::Virtuoso).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn oxigraph() {
+                run($crate::common::Backend::Oxigraph).await
+            }
+        }
+    };
 }
 
 /// Parses SELECT results into rows of (variable, term) pairs, sorted.

@@ -1,0 +1,242 @@
+//! The seam: one enum with the two backends, embedded (Oxigraph in this
+//! process) and remote (a SPARQL 1.1 engine), and the operations the façade
+//! asks of either. What both share lives here: parsing request bodies, and the
+//! quad-pattern reader the linked-data pages are built on.
+
+use super::embedded::Embedded;
+use super::error::StoreError;
+use super::job::{GraphTarget, QueryJob, StoreOptions, UpdateJob};
+use super::remote::Remote;
+use super::running::RunningGuard;
+use super::version::SourceRecord;
+use crate::sources::SourceFile;
+use oxigraph::io::{RdfFormat, RdfParser};
+use oxigraph::model::{GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNodeRef, Quad, TermRef};
+use oxigraph::sparql::QueryResults;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+/// How often long loops look at their cancellation token.
+const CHECK_EVERY: usize = 1024;
+
+/// Where the data is.
+pub enum Backend {
+    Embedded(Embedded),
+    Remote(Remote),
+}
+
+impl Backend {
+    /// Parses (when needed), binds and evaluates a query.
+    pub fn evaluate(
+        &self,
+        job: QueryJob,
+        options: &StoreOptions,
+        graph_form: Option<bool>,
+        guard: &RunningGuard,
+    ) -> Result<QueryResults<'static>, StoreError> {
+        match self {
+            Backend::Embedded(e) => {
+                let prepared = e.prepare(job, options, graph_form, guard)?;
+                e.execute(prepared)
+            }
+            Backend::Remote(r) => r.evaluate(job, options, graph_form, guard),
+        }
+    }
+
+    pub fn update(&self, job: UpdateJob, options: &StoreOptions, guard: &RunningGuard) -> Result<(), StoreError> {
+        match self {
+            Backend::Embedded(e) => e.update(job, options, guard),
+            Backend::Remote(r) => r.update(job, options, guard),
+        }
+    }
+
+    pub fn reader<'a>(&'a self, guard: &'a RunningGuard) -> QuadReader<'a> {
+        QuadReader { backend: self, guard }
+    }
+
+    pub fn named_graphs(&self, limit: usize) -> Result<Vec<NamedNode>, StoreError> {
+        match self {
+            Backend::Embedded(e) => e.named_graphs(limit),
+            Backend::Remote(r) => r.named_graphs(limit),
+        }
+    }
+
+    pub fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Backend::Embedded(e) => e.ping(),
+            Backend::Remote(r) => r.ping(),
+        }
+    }
+
+    pub fn len(&self, guard: &RunningGuard) -> Result<usize, StoreError> {
+        match self {
+            Backend::Embedded(e) => e.len(),
+            Backend::Remote(r) => r.len(Some(guard)),
+        }
+    }
+
+    pub fn graph_exists(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<bool, StoreError> {
+        match self {
+            Backend::Embedded(e) => e.graph_exists(target),
+            Backend::Remote(r) => r.graph_exists(target, Some(guard)),
+        }
+    }
+
+    pub fn write_graph_to(
+        &self,
+        target: Option<&GraphTarget>,
+        format: RdfFormat,
+        writer: impl Write,
+        guard: &RunningGuard,
+    ) -> io::Result<()> {
+        match self {
+            Backend::Embedded(e) => e.write_graph_to(target, format, writer),
+            Backend::Remote(r) => r.write_graph_to(target, format, writer, guard),
+        }
+    }
+
+    pub fn dump_to(&self, format: RdfFormat, gzip: bool, writer: impl Write, guard: &RunningGuard) -> io::Result<()> {
+        match self {
+            Backend::Embedded(e) => e.dump_to(format, gzip, writer),
+            Backend::Remote(r) => {
+                if gzip {
+                    let mut encoder = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
+                    r.write_graph_to(None, format, &mut encoder, guard)?;
+                    encoder.finish()?;
+                    Ok(())
+                } else {
+                    r.write_graph_to(None, format, writer, guard)
+                }
+            }
+        }
+    }
+
+    /// Parses the documents, then replaces or merges into the graph.
+    pub fn write_graph(
+        &self,
+        target: &GraphTarget,
+        documents: &[(bytes::Bytes, RdfFormat)],
+        base: &str,
+        replace: bool,
+        guard: &RunningGuard,
+    ) -> Result<bool, StoreError> {
+        let mut quads = Vec::new();
+        for (body, format) in documents {
+            quads.extend(parse_body(body, *format, base, guard)?);
+        }
+        match self {
+            Backend::Embedded(e) => e.write_graph(target, quads, replace, guard),
+            Backend::Remote(r) => {
+                if let Some(q) = quads.iter().find(|q| !q.graph_name.is_default_graph()) {
+                    return Err(StoreError::BadBody(format!(
+                        "the body names graph {}, but a Graph Store request addresses exactly one graph",
+                        q.graph_name
+                    )));
+                }
+                r.write_graph(target, quads, replace, guard)
+            }
+        }
+    }
+
+    pub fn add_dataset(
+        &self,
+        body: &[u8],
+        format: RdfFormat,
+        base: &str,
+        guard: &RunningGuard,
+    ) -> Result<usize, StoreError> {
+        let quads = parse_body(body, format, base, guard)?;
+        match self {
+            Backend::Embedded(e) => e.add_dataset(&quads, guard),
+            Backend::Remote(r) => r.add_dataset(&quads, guard),
+        }
+    }
+
+    pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<(), StoreError> {
+        match self {
+            Backend::Embedded(e) => e.delete_graph(target, guard),
+            Backend::Remote(r) => r.delete_graph(target, guard),
+        }
+    }
+
+    pub fn backup(&self, dir: &PathBuf) -> Result<(), StoreError> {
+        match self {
+            Backend::Embedded(e) => e.backup(dir),
+            Backend::Remote(_) => Err(StoreError::NotSupported(
+                "the data lives in the remote engine: back it up with the engine's own tool (Virtuoso: `backup_online` in isql; Oxigraph: `oxigraph backup`)".into(),
+            )),
+        }
+    }
+
+    pub fn load_source(
+        &self,
+        file: &SourceFile,
+        bytes: &[u8],
+        previous: Option<&SourceRecord>,
+    ) -> Result<(SourceRecord, usize), StoreError> {
+        match self {
+            Backend::Embedded(e) => e.load_source(file, bytes, previous),
+            Backend::Remote(r) => r.load_source(file, bytes, previous),
+        }
+    }
+}
+
+/// Parses a whole RDF body into memory (so nothing is written when it is
+/// malformed), with fresh blank nodes, checking for cancellation as it goes.
+pub fn parse_body(body: &[u8], format: RdfFormat, base: &str, guard: &RunningGuard) -> Result<Vec<Quad>, StoreError> {
+    let parser = RdfParser::from_format(format)
+        .with_base_iri(base)
+        .map_err(|e| StoreError::Request(format!("bad base IRI {base}: {e}")))?
+        .rename_blank_nodes();
+    let mut quads = Vec::new();
+    for (i, quad) in parser.for_slice(body).enumerate() {
+        if i % CHECK_EVERY == 0 {
+            guard.check()?;
+        }
+        quads.push(quad.map_err(|e| StoreError::BadBody(e.to_string()))?);
+    }
+    Ok(quads)
+}
+
+/// Reads quad patterns for one piece of running work: the small primitive the
+/// linked-data pages and Triple Pattern Fragments are built on. Every iterator
+/// stops with the work's cancellation reason once its deadline passes.
+pub struct QuadReader<'a> {
+    backend: &'a Backend,
+    guard: &'a RunningGuard,
+}
+
+impl<'a> QuadReader<'a> {
+    /// The quads matching a pattern. Embedded: in index order, the default
+    /// graph's first, then the named graphs'. Remote: the engine's named
+    /// graphs, in the engine's order.
+    pub fn quads(
+        &self,
+        subject: Option<NamedOrBlankNodeRef<'_>>,
+        predicate: Option<NamedNodeRef<'_>>,
+        object: Option<TermRef<'_>>,
+        graph: Option<GraphNameRef<'_>>,
+    ) -> Box<dyn Iterator<Item = Result<Quad, StoreError>> + 'a> {
+        match self.backend {
+            Backend::Embedded(e) => Box::new(e.quads(subject, predicate, object, graph, self.guard)),
+            Backend::Remote(r) => {
+                let found = r.quads(
+                    subject.map(|s| s.into_owned()).as_ref(),
+                    predicate.map(|p| p.into_owned()).as_ref(),
+                    object.map(|o| o.into_owned()).as_ref(),
+                    graph.map(|g| g.into_owned()).as_ref(),
+                    self.guard,
+                );
+                match found {
+                    Ok(quads) => quads,
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                }
+            }
+        }
+    }
+
+    /// Fails with the cancellation reason once the work is cancelled.
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.guard.check()
+    }
+}

@@ -1,0 +1,261 @@
+//! What a user does over HTTP, run on every backend: the embedded store,
+//! Virtuoso and `oxigraph serve` (each test starts a fresh engine on loopback).
+//! One body per test, parameterised by backend (`on_every_backend!`). Queries
+//! ask about the fixture's own IRIs, never `?s ?p ?o` over the default graph:
+//! Virtuoso's default graph also holds its own system graphs.
+
+use crate::common::*;
+use crate::on_every_backend;
+use oxigraph::io::RdfFormat;
+use std::time::Duration;
+
+async fn server(backend: Backend) -> TestServer {
+    TestServer::with(Options { backend, ..Options::default() }).await
+}
+
+const LATVIA_BORDERS: &str = "SELECT ?n WHERE { <http://example.org/latvia> <http://example.org/borders> ?n }";
+
+on_every_backend! {
+    /// SELECT in JSON and CSV, ASK, CONSTRUCT in Turtle: the fixture's facts.
+    async fn queries_in_every_form(backend) {
+        let server = server(backend).await;
+        assert_eq!(server.table(LATVIA_BORDERS).await, rows(&[&["http://example.org/estonia"], &["http://example.org/russia"]]));
+        let csv = server.query(LATVIA_BORDERS, "text/csv").await;
+        assert_eq!(csv.status(), 200);
+        assert!(csv.text().await.unwrap().starts_with("n\r\n"));
+        assert!(server.ask("ASK { <http://example.org/nato> a <http://example.org/Alliance> }").await);
+        let r = server.query("CONSTRUCT { ?s <http://example.org/borders> ?o } WHERE { ?s <http://example.org/borders> ?o }", "text/turtle").await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(graph(&r.bytes().await.unwrap(), RdfFormat::Turtle).len(), 4);
+        let r = server.query("SELEKT *", "application/sparql-results+json").await;
+        assert_eq!(r.status(), 400, "syntax errors are found here, with a position");
+    }
+}
+
+on_every_backend! {
+    /// Updates need the token; SERVICE and LOAD are refused before anything
+    /// reaches the engine; a write is seen by the next query.
+    async fn updates_and_refusals(backend) {
+        let server = server(backend).await;
+        let insert = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/t> <http://example.org/p> 1 } }";
+        let anonymous = server.client.post(server.url("/sparql")).header("content-type", "application/sparql-update").body(insert).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401);
+        assert_eq!(server.update(insert).await.status(), 204);
+        assert!(server.ask("ASK { GRAPH <http://example.org/g> { <http://example.org/t> ?p 1 } }").await);
+        let service = server.query("SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }", "application/sparql-results+json").await;
+        assert_eq!(service.status(), 403);
+        let load = server.update("LOAD <http://example.org/data.ttl>").await;
+        assert_eq!(load.status(), 403);
+        let service_update = server.update("INSERT { ?s ?p ?o } WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }").await;
+        assert_eq!(service_update.status(), 403);
+    }
+}
+
+on_every_backend! {
+    /// The Graph Store: PUT creates (201), replaces (204), GET reads it back,
+    /// POST merges, DELETE removes (204), and a missing graph is 404.
+    async fn graph_store_cycle(backend) {
+        let server = server(backend).await;
+        let url = server.url("/store?graph=http%3A%2F%2Fexample.org%2Fgs");
+        let put = |body: &'static str| server.client.put(&url).bearer_auth(TOKEN).header("content-type", "text/turtle").body(body).send();
+        assert_eq!(put("<http://example.org/a> <http://example.org/p> 1 .").await.unwrap().status(), 201);
+        assert_eq!(put("<http://example.org/a> <http://example.org/p> 2 .").await.unwrap().status(), 204);
+        let post = server.client.post(&url).bearer_auth(TOKEN).header("content-type", "text/turtle").body("<http://example.org/b> <http://example.org/p> 3 .").send().await.unwrap();
+        assert_eq!(post.status(), 204);
+        let got = server.client.get(&url).header("accept", "application/n-triples").send().await.unwrap();
+        assert_eq!(got.status(), 200);
+        assert_eq!(graph(&got.bytes().await.unwrap(), RdfFormat::NTriples).len(), 2, "replaced, then merged");
+        assert_eq!(server.client.delete(&url).bearer_auth(TOKEN).send().await.unwrap().status(), 204);
+        assert_eq!(server.client.get(&url).send().await.unwrap().status(), 404);
+        assert_eq!(server.client.delete(&url).bearer_auth(TOKEN).send().await.unwrap().status(), 404);
+    }
+}
+
+on_every_backend! {
+    /// Linked data over the backend: 303 to the document, the document, the
+    /// page, a fragment, and the dump.
+    async fn linked_data_and_dump(backend) {
+        let server = server(backend).await;
+        let r = server.client.get(server.url("/fragments?subject=http%3A%2F%2Fexample.org%2Flatvia")).header("accept", "application/n-triples").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("<http://example.org/latvia> <http://example.org/borders> <http://example.org/russia>"), "{body}");
+        let r = server.client.get(server.url("/dump")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let compressed = r.bytes().await.unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(compressed.as_ref()), &mut text).unwrap();
+        assert!(text.contains("<http://example.org/nato>"), "the dump holds the data");
+    }
+}
+
+on_every_backend! {
+    /// A saved query is answered from the cache, and a write through the
+    /// server makes the next answer fresh.
+    async fn saved_query_cache_follows_writes(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("labels.rq"),
+            "#+ summary: labels\nSELECT ?l WHERE { <http://example.org/t2> <http://www.w3.org/2000/01/rdf-schema#label> ?l }\n",
+        )
+        .unwrap();
+        let server = TestServer::with(Options { backend, queries_dir: Some(dir.path().to_owned()), ..Options::default() }).await;
+        let run = || server.client.get(server.url("/queries/labels")).header("accept", "text/csv").send();
+        let first = run().await.unwrap();
+        assert_eq!(first.headers()["x-cache"], "miss");
+        assert_eq!(first.text().await.unwrap(), "l\r\n");
+        assert_eq!(run().await.unwrap().headers()["x-cache"], "hit");
+        let insert = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/t2> <http://www.w3.org/2000/01/rdf-schema#label> \"two\" } }";
+        assert_eq!(server.update(insert).await.status(), 204);
+        assert_eq!(run().await.unwrap().text().await.unwrap(), "l\r\ntwo\r\n");
+    }
+}
+
+on_every_backend! {
+    /// Health says the store (or engine) answers; metrics render.
+    async fn health_and_metrics(backend) {
+        let server = server(backend).await;
+        let r = server.client.get(server.url("/health")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        server.query(LATVIA_BORDERS, "application/sparql-results+json").await;
+        let metrics = server.client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("treaty_kg_http_requests_total"), "{metrics}");
+        if backend != Backend::Embedded {
+            assert!(metrics.contains("treaty_kg_engine_requests_total"), "{metrics}");
+        }
+    }
+}
+
+/// Engine faults: an engine that never answers gives 504 within the deadline,
+/// one that is down gives 502, and when it is back the same server answers
+/// again, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_faults_are_502_and_504_and_the_server_recovers() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/sparql", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().take(256) {
+            held.push(stream);
+        }
+    });
+    let mut served = KillOnDrop(spawn_server(
+        &["--remote".into(), silent_url, "--remote-timeout".into(), "1".into(), "--no-default-data".into()],
+        &[],
+    ));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let started = std::time::Instant::now();
+    let r = client.get(format!("{}/sparql", served.0.base)).query(&[("query", "ASK {}")]).send().await.unwrap();
+    assert_eq!(r.status(), 504);
+    assert_eq!(r.headers()["x-error-code"], "engine_timeout");
+    assert!(started.elapsed() < Duration::from_secs(10), "answered within the deadline, not left hanging");
+    assert!(served.0.is_running());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let location = tempfile::tempdir().unwrap();
+    let engine = tokio::task::spawn_blocking({
+        let path = location.path().to_owned();
+        move || Engine::oxigraph_at(port, &path)
+    })
+    .await
+    .unwrap();
+    let served = KillOnDrop(spawn_server(
+        &[
+            "--remote".into(),
+            engine.query.clone(),
+            "--remote-update".into(),
+            engine.update.clone(),
+            "--remote-timeout".into(),
+            "2".into(),
+            "--no-default-data".into(),
+        ],
+        &[],
+    ));
+    let ask = || client.get(format!("{}/sparql", served.0.base)).query(&[("query", "ASK {}")]).send();
+    assert_eq!(ask().await.unwrap().status(), 200);
+    drop(engine);
+    let down = ask().await.unwrap();
+    assert_eq!(down.status(), 502);
+    assert_eq!(down.headers()["x-error-code"], "engine_unavailable");
+    assert_eq!(client.get(format!("{}/health", served.0.base)).send().await.unwrap().status(), 503);
+    let _back = tokio::task::spawn_blocking({
+        let path = location.path().to_owned();
+        move || Engine::oxigraph_at(port, &path)
+    })
+    .await
+    .unwrap();
+    assert_eq!(ask().await.unwrap().status(), 200, "the same server answers once the engine is back");
+}
+
+/// Two servers in front of one engine: a write through one shows in the
+/// other's cached saved-query answer within the version poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_front_ends_over_one_engine_agree() {
+    let engine = tokio::task::spawn_blocking(|| Engine::start(Backend::Oxigraph)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("labels.rq"),
+        "#+ summary: labels\nSELECT ?l WHERE { <http://example.org/t3> <http://www.w3.org/2000/01/rdf-schema#label> ?l }\n",
+    )
+    .unwrap();
+    let front = |engine: &Engine| {
+        let args: Vec<String> = vec![
+            "--remote".into(),
+            engine.query.clone(),
+            "--remote-update".into(),
+            engine.update.clone(),
+            "--remote-version-poll".into(),
+            "1".into(),
+            "--no-default-data".into(),
+            "--queries".into(),
+            dir.path().display().to_string(),
+        ];
+        KillOnDrop(spawn_server(&args, &[("TREATY_KG_WRITE_TOKEN", TOKEN)]))
+    };
+    let (a, b) = (front(&engine), front(&engine));
+    let client = reqwest::Client::new();
+    let run = |base: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("{base}/queries/labels"))
+                .header("accept", "text/csv")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(run(b.0.base.clone()).await, "l\r\n");
+    assert_eq!(run(b.0.base.clone()).await, "l\r\n", "now cached");
+    let insert = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/t3> <http://www.w3.org/2000/01/rdf-schema#label> \"three\" } }";
+    let written = client
+        .post(format!("{}/sparql", a.0.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/sparql-update")
+        .body(insert)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(written.status(), 204);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(run(b.0.base.clone()).await, "l\r\nthree\r\n", "the other front end saw the write");
+}
+
+/// `backup` is the engine's job: 501 with a pointer to its own tool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_is_the_engines_job() {
+    let server = TestServer::with(Options { backend: Backend::Oxigraph, ..Options::default() }).await;
+    let r = server
+        .client
+        .post(server.url("/admin/backup"))
+        .bearer_auth(TOKEN)
+        .form(&[("dir", "/tmp/x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 501);
+    assert!(r.text().await.unwrap().contains("oxigraph backup"));
+}
