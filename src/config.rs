@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load ontology/ and data/ into the store (only files that changed) and serve HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Bulk-load RDF files into the store (stop the server first).
     Load(LoadArgs),
     /// Run a SPARQL query against the store and print the results.

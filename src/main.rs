@@ -14,7 +14,7 @@ async fn main() {
         .init();
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Load(args) => {
             tokio::task::spawn_blocking(move || treaty_kg::cli::load(args)).await.unwrap_or_else(|e| Err(e.into()))
         }

@@ -26,6 +26,12 @@ pub fn read(
     limit: usize,
     count_cap: usize,
 ) -> Result<Page, StoreError> {
+    let pattern = (selector.subject.as_ref(), selector.predicate.as_ref(), selector.object.as_ref());
+    if let Some(page) = reader.engine_page(pattern, offset, limit, count_cap) {
+        let (triples, total, exact) = page?;
+        let total = total.max(offset + triples.len());
+        return Ok(Page { triples, total, exact });
+    }
     let mut previous: Option<Triple> = None;
     let mut triples = Vec::new();
     let mut index = 0usize;

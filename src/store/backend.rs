@@ -235,6 +235,23 @@ impl<'a> QuadReader<'a> {
         }
     }
 
+    /// One page of the distinct triples of a pattern, with their count up to
+    /// `count_cap`, when the backend de-duplicates natively (a remote engine's
+    /// `SELECT DISTINCT`); `None` when the caller must (the embedded store's
+    /// indexes make its own scan cheaper).
+    pub fn engine_page(
+        &self,
+        pattern: (Option<&oxigraph::model::NamedOrBlankNode>, Option<&NamedNode>, Option<&oxigraph::model::Term>),
+        offset: usize,
+        limit: usize,
+        count_cap: usize,
+    ) -> Option<Result<super::remote::TriplePage, StoreError>> {
+        match self.backend {
+            Backend::Embedded(_) => None,
+            Backend::Remote(r) => Some(r.triple_page(pattern, offset, limit, count_cap, self.guard)),
+        }
+    }
+
     /// Fails with the cancellation reason once the work is cancelled.
     pub fn check(&self) -> Result<(), StoreError> {
         self.guard.check()

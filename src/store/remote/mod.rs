@@ -53,6 +53,9 @@ pub struct RemoteConfig {
     pub version_poll: Duration,
 }
 
+/// One page of distinct triples, their count, and whether the count is exact.
+pub type TriplePage = (Vec<Triple>, usize, bool);
+
 /// A remote SPARQL engine.
 pub struct Remote {
     config: RemoteConfig,
@@ -252,6 +255,57 @@ impl Remote {
         })))
     }
 
+    /// One page of the distinct triples matching a pattern over the engine's
+    /// named graphs, in a stable order, and their count up to `count_cap`
+    /// (exact when below it): Triple Pattern Fragments, de-duplicated by the
+    /// engine in two queries instead of a lookup per triple.
+    pub fn triple_page(
+        &self,
+        pattern: (Option<&NamedOrBlankNode>, Option<&NamedNode>, Option<&Term>),
+        offset: usize,
+        limit: usize,
+        count_cap: usize,
+        guard: &RunningGuard,
+    ) -> Result<TriplePage, StoreError> {
+        let (subject, predicate, object) = pattern;
+        if matches!(subject, Some(NamedOrBlankNode::BlankNode(_))) || matches!(object, Some(Term::BlankNode(_))) {
+            return Ok((Vec::new(), 0, true));
+        }
+        let matches = matching(subject, predicate, object);
+        let text =
+            format!("SELECT DISTINCT ?s ?p ?o WHERE {{ {matches} }} ORDER BY ?s ?p ?o LIMIT {limit} OFFSET {offset}");
+        let mut triples = Vec::new();
+        for solution in self.select(text, &ProtocolDataset::default(), Some(guard))? {
+            let solution = solution.map_err(super::error::from_query_error)?;
+            let (Some(s), Some(Term::NamedNode(p)), Some(o)) =
+                (solution.get("s"), solution.get("p"), solution.get("o"))
+            else {
+                continue;
+            };
+            let s: NamedOrBlankNode = match s {
+                Term::NamedNode(n) => n.clone().into(),
+                Term::BlankNode(b) => b.clone().into(),
+                _ => continue,
+            };
+            triples.push(Triple::new(s, p.clone(), o.clone()));
+        }
+        let count = format!(
+            "SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?s ?p ?o WHERE {{ {matches} }} LIMIT {count_cap} }}"
+        );
+        let n = self
+            .select(count, &ProtocolDataset::default(), Some(guard))?
+            .next()
+            .transpose()
+            .map_err(super::error::from_query_error)?;
+        let total = n
+            .and_then(|s| match s.get("n") {
+                Some(Term::Literal(l)) => l.value().parse().ok(),
+                _ => None,
+            })
+            .unwrap_or(0);
+        Ok((triples, total, total < count_cap))
+    }
+
     /// Up to `limit` named graphs holding statements (the ledger left out).
     pub fn named_graphs(&self, limit: usize) -> Result<Vec<NamedNode>, StoreError> {
         let text = format!(
@@ -361,7 +415,7 @@ impl Remote {
         let mut text = String::new();
         if replace {
             match target {
-                GraphTarget::Named(g) => write!(text, "DROP SILENT GRAPH {g} ;\n").expect("a String"),
+                GraphTarget::Named(g) => writeln!(text, "DROP SILENT GRAPH {g} ;").expect("a String"),
                 GraphTarget::Default => text.push_str("DROP SILENT DEFAULT ;\n"),
             }
         }
@@ -475,6 +529,25 @@ impl Remote {
         self.run_update(&text, &ProtocolDataset::default(), None)?;
         Ok((record, quads.len()))
     }
+}
+
+/// The group pattern of a triple pattern over the engine's named graphs (the
+/// ledger left out), with `?s ?p ?o` bound to the pattern's terms: constants
+/// stay in the triple pattern (where engines use their indexes) and are bound
+/// to the variables after it.
+fn matching(subject: Option<&NamedOrBlankNode>, predicate: Option<&NamedNode>, object: Option<&Term>) -> String {
+    let mut binds = String::new();
+    let mut position = |term: Option<String>, variable: &str| match term {
+        Some(term) => {
+            write!(binds, " BIND({term} AS {variable})").expect("a String");
+            term
+        }
+        None => variable.to_owned(),
+    };
+    let s = position(subject.map(ToString::to_string), "?s");
+    let p = position(predicate.map(ToString::to_string), "?p");
+    let o = position(object.map(ToString::to_string), "?o");
+    format!("GRAPH ?g {{ {s} {p} {o} }} FILTER(?g != <{}>){binds}", vocab::LEDGER_GRAPH)
 }
 
 /// The protocol's dataset parameters for a request to the engine.
