@@ -5,13 +5,23 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use treaty_kg::config::{Cli, Command, Config, TOKEN_ENV};
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // The log is written by a background thread (a write per request on the
+    // request's thread cost more than a point lookup); it is flushed on exit.
+    let (writer, flush_on_exit) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("treaty_kg=info")))
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let code = tokio::runtime::Runtime::new().map_or(2, |runtime| runtime.block_on(run()));
+    drop(flush_on_exit);
+    std::process::exit(code);
+}
+
+/// Runs the command; the process's exit code.
+async fn run() -> i32 {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Serve(args) => serve(*args).await,
@@ -35,19 +45,23 @@ async fn main() {
         Command::Run(args) => treaty_kg::cli::run(args).await,
         Command::Validate(args) => match treaty_kg::cli::validate(args) {
             Ok(true) => Ok(()),
-            Ok(false) => std::process::exit(1),
+            Ok(false) => return 1,
             Err(e) => Err(e),
         },
     };
-    if let Err(error) = outcome {
-        if error
-            .chain()
-            .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    match outcome {
+        Ok(()) => 0,
+        Err(error)
+            if error.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
         {
-            return;
+            0
         }
-        eprintln!("treaty-kg: error: {error:#}");
-        std::process::exit(2);
+        Err(error) => {
+            eprintln!("treaty-kg: error: {error:#}");
+            2
+        }
     }
 }
 

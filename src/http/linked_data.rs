@@ -200,13 +200,17 @@ async fn data(
         if !doc.exists() {
             return Ok(not_found(&headers2, doc.iri.as_str()));
         }
-        let body = if media == "application/ld+json" {
-            serde_json::to_vec_pretty(&jsonld::document(&doc.triples())).map_err(AppError::internal)?
-        } else if format.supports_datasets() {
-            serialize_quads(&doc.quads(), format)?
-        } else {
-            serialize_triples(&doc.triples(), format)?
-        };
+        // Serializing a hub's document is real work: never on a runtime worker.
+        let body = crate::exec::run(move || {
+            if media == "application/ld+json" {
+                serde_json::to_vec_pretty(&jsonld::document(&doc.triples())).map_err(AppError::internal)
+            } else if format.supports_datasets() {
+                serialize_quads(&doc.quads(), format)
+            } else {
+                serialize_triples(&doc.triples(), format)
+            }
+        })
+        .await??;
         let mut response = body.into_response();
         set_content_type(response.headers_mut(), media);
         Ok(response)
@@ -248,8 +252,13 @@ async fn page(
             *response.status_mut() = StatusCode::NOT_FOUND;
             return Ok(response);
         }
-        let json_ld = jsonld::document(&doc.triples());
-        Ok(html_response(html::resource_page(&doc, &json_ld)))
+        // Rendering a hub's page is real work: never on a runtime worker.
+        let page = crate::exec::run(move || {
+            let json_ld = jsonld::document(&doc.triples());
+            html::resource_page(&doc, &json_ld).into_string()
+        })
+        .await?;
+        Ok(Html(page).into_response())
     })
     .await
 }
@@ -311,11 +320,24 @@ async fn void_description(State(state): State<AppState>, headers: HeaderMap) -> 
     let (media, format) = pick(&conneg::rdf_formats(), accept(&headers), None)?;
     let base = public_base(&state.config, &headers);
     let state2 = state.clone();
-    cached(&state, &headers, &format!("void|{media}|{base}"), || async move {
-        let stats = state2.statistics().await?;
-        let graph = void::describe(&stats, &base);
-        let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();
-        let mut response = serialize_triples(&triples, format)?.into_response();
+    let key = format!("void|{media}|{base}");
+    cached(&state, &headers, &key.clone(), || async move {
+        // Rendered once per data version (single flight), off the runtime workers.
+        let state3 = state2.clone();
+        let body = state2
+            .memos
+            .pages
+            .get(key, state2.store.generation(), move || async move {
+                let stats = state3.statistics().await?;
+                crate::exec::run(move || {
+                    let graph = void::describe(&stats, &base);
+                    let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();
+                    serialize_triples(&triples, format).map(bytes::Bytes::from)
+                })
+                .await?
+            })
+            .await?;
+        let mut response = bytes::Bytes::clone(&body).into_response();
         set_content_type(response.headers_mut(), media);
         Ok(response)
     })

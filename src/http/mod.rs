@@ -53,6 +53,8 @@ pub struct Memos {
     pub ontology_terms: Memo<(), Vec<crate::linked_data::ontology::TermDoc>>,
     /// Allowed values of saved-query parameters, by their `values_query` text.
     pub allowed_values: Memo<String, Vec<oxigraph::model::Term>>,
+    /// Rendered bodies of dataset-wide pages (VoID), by page and format.
+    pub pages: Memo<String, bytes::Bytes>,
 }
 
 impl AppState {
