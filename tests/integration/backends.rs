@@ -259,3 +259,46 @@ async fn backup_is_the_engines_job() {
     assert_eq!(r.status(), 501);
     assert!(r.text().await.unwrap().contains("oxigraph backup"));
 }
+
+on_every_backend! {
+    /// An operator lists a running query and cancels it: its client gets 503
+    /// `cancelled` at once; over an engine, the request to it is dropped.
+    async fn running_queries_can_be_cancelled(backend) {
+        let server = TestServer::with(Options { backend, timeout_secs: 60, ..Options::default() }).await;
+        let rows: String = (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> {i} .\n")).collect();
+        let put = server
+            .client
+            .put(server.url("/store?graph=http%3A%2F%2Fexample.org%2Frows"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "text/turtle")
+            .body(rows)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 201);
+        let expensive = "SELECT (COUNT(*) AS ?c) WHERE { GRAPH <http://example.org/rows> { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w } }";
+        let slow = server.query(expensive, "application/sparql-results+json");
+        let operator = async {
+            let mut list = Vec::new();
+            for _ in 0..100 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let r = server.client.get(server.url("/admin/queries")).bearer_auth(TOKEN).send().await.unwrap();
+                list = r.json::<Vec<serde_json::Value>>().await.unwrap();
+                if list.iter().any(|q| q["query"].as_str().is_some_and(|t| t.contains("COUNT(*)"))) {
+                    break;
+                }
+            }
+            let query = list.iter().find(|q| q["query"].as_str().is_some_and(|t| t.contains("COUNT(*)"))).expect("listed");
+            let id = query["id"].as_u64().unwrap();
+            let r = server.client.delete(server.url(&format!("/admin/queries/{id}"))).bearer_auth(TOKEN).send().await.unwrap();
+            assert_eq!(r.status(), 204);
+            let unknown = server.client.delete(server.url("/admin/queries/999999")).bearer_auth(TOKEN).send().await.unwrap();
+            assert_eq!(unknown.status(), 404);
+            std::time::Instant::now()
+        };
+        let (slow, cancelled_at) = tokio::join!(slow, operator);
+        assert_eq!(slow.status(), 503);
+        assert_eq!(slow.headers()["x-error-code"], "cancelled");
+        assert!(cancelled_at.elapsed() < Duration::from_secs(5), "answered soon after the cancellation");
+    }
+}
