@@ -124,6 +124,11 @@ pub struct ServeArgs {
     /// The engine's update endpoint (default: the query endpoint).
     #[arg(long, value_name = "URL", requires = "remote")]
     pub remote_update: Option<String>,
+    /// The engine's Graph Store endpoint (indirect `?graph=` identification):
+    /// graph reads and writes use it. Without it they go through SPARQL
+    /// (CONSTRUCT, ASK, DROP with INSERT), which every engine does the same way.
+    #[arg(long, value_name = "URL", requires = "remote")]
+    pub remote_store: Option<String>,
     /// A file holding `user:password` for the engine (HTTP Basic, or Digest when
     /// the engine asks for it, as Virtuoso's `/sparql-auth` does).
     #[arg(long, value_name = "FILE", requires = "remote")]
@@ -313,6 +318,7 @@ impl Config {
                 StoreLocation::Remote(crate::store::RemoteConfig {
                     query: url("--remote", query)?,
                     update: url("--remote-update", args.remote_update.as_deref().unwrap_or(query))?,
+                    store: args.remote_store.as_deref().map(|s| url("--remote-store", s)).transpose()?,
                     credentials,
                     timeout: Duration::from_secs(args.remote_timeout.max(1)),
                     version_poll: Duration::from_secs(args.remote_version_poll.max(1)),

@@ -302,3 +302,25 @@ on_every_backend! {
         assert!(cancelled_at.elapsed() < Duration::from_secs(5), "answered soon after the cancellation");
     }
 }
+
+/// `--remote-store`: over `oxigraph serve`, graph reads and writes use its own
+/// Graph Store endpoint, with the same statuses as through SPARQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engines_own_graph_store() {
+    let server =
+        TestServer::with(Options { backend: Backend::Oxigraph, engine_graph_store: true, ..Options::default() }).await;
+    let url = server.url("/store?graph=http%3A%2F%2Fexample.org%2Fgs2");
+    let put = |body: &'static str| {
+        server.client.put(&url).bearer_auth(TOKEN).header("content-type", "text/turtle").body(body).send()
+    };
+    assert_eq!(
+        put("<http://example.org/a> <http://example.org/p> [ <http://example.org/q> 1 ] .").await.unwrap().status(),
+        201
+    );
+    assert_eq!(put("<http://example.org/a> <http://example.org/p> 2 .").await.unwrap().status(), 204);
+    let got = server.client.get(&url).header("accept", "text/turtle").send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(graph(&got.bytes().await.unwrap(), RdfFormat::Turtle).len(), 1, "replaced");
+    assert_eq!(server.client.delete(&url).bearer_auth(TOKEN).send().await.unwrap().status(), 204);
+    assert_eq!(server.client.get(&url).send().await.unwrap().status(), 404);
+}

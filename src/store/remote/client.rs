@@ -51,9 +51,18 @@ pub struct EngineStats {
 /// One request to the engine.
 pub struct Exchange<'a> {
     pub url: &'a str,
-    /// Form fields (`query=`, `update=`, dataset parameters), POSTed.
-    pub form: Vec<(&'a str, String)>,
+    pub method: reqwest::Method,
+    pub body: Body<'a>,
     pub accept: &'static str,
+}
+
+/// What a request to the engine carries.
+pub enum Body<'a> {
+    /// Form fields (`query=`, `update=`, dataset parameters).
+    Form(Vec<(&'a str, String)>),
+    /// A document in a media type (Graph Store writes).
+    Document(Vec<u8>, &'static str),
+    None,
 }
 
 /// The engine's HTTP client.
@@ -88,15 +97,24 @@ impl Client {
     }
 
     async fn send_async(&self, exchange: &Exchange<'_>) -> Result<reqwest::Response, StoreError> {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(exchange.form.iter()).finish();
+        let (body, content_type): (Vec<u8>, Option<&str>) = match &exchange.body {
+            Body::Form(form) => (
+                form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish().into_bytes(),
+                Some("application/x-www-form-urlencoded"),
+            ),
+            Body::Document(bytes, media) => (bytes.clone(), Some(media)),
+            Body::None => (Vec::new(), None),
+        };
         let request = |authorization: Option<String>| {
             let mut request = self
                 .http
-                .post(exchange.url)
+                .request(exchange.method.clone(), exchange.url)
                 .timeout(self.timeout)
                 .header(reqwest::header::ACCEPT, exchange.accept)
-                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(body.clone());
+            if let Some(media) = content_type {
+                request = request.header(reqwest::header::CONTENT_TYPE, media);
+            }
             if let Some(value) = authorization {
                 request = request.header(reqwest::header::AUTHORIZATION, value);
             } else if let Some(c) = &self.credentials {
@@ -106,7 +124,7 @@ impl Client {
         };
         let mut response = request(None).send().await.map_err(|e| transport(exchange.url, &e, self.timeout))?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-            if let Some(authorization) = self.digest(&response, exchange.url, &body) {
+            if let Some(authorization) = self.digest(&response, &exchange.method, exchange.url, &body) {
                 response =
                     request(Some(authorization)).send().await.map_err(|e| transport(exchange.url, &e, self.timeout))?;
             }
@@ -128,7 +146,7 @@ impl Client {
     }
 
     /// The `Authorization` answering an engine's Digest challenge, if it made one.
-    fn digest(&self, response: &reqwest::Response, url: &str, body: &str) -> Option<String> {
+    fn digest(&self, response: &reqwest::Response, method: &reqwest::Method, url: &str, body: &[u8]) -> Option<String> {
         let credentials = self.credentials.as_ref()?;
         let challenge = response.headers().get(reqwest::header::WWW_AUTHENTICATE)?.to_str().ok()?;
         if !challenge.trim_start().to_ascii_lowercase().starts_with("digest") {
@@ -138,8 +156,13 @@ impl Client {
             Some(q) => format!("{}?{q}", u.path()),
             None => u.path().to_owned(),
         })?;
-        let context =
-            digest_auth::AuthContext::new_post(&credentials.user, &credentials.password, &path, Some(body.as_bytes()));
+        let context = digest_auth::AuthContext::new_with_method(
+            &credentials.user,
+            &credentials.password,
+            &path,
+            Some(body),
+            digest_auth::HttpMethod::from(method.as_str()),
+        );
         let mut prompt = digest_auth::parse(challenge).ok()?;
         prompt.respond(&context).ok().map(|answer| answer.to_header_string())
     }

@@ -27,7 +27,7 @@ use super::version::{Ledger, SourceRecord};
 use crate::sources::SourceFile;
 use crate::sparql::{checkpoints, parse, results};
 use crate::vocab;
-use client::{body_reader, Client, Exchange};
+use client::{body_reader, Body, Client, Exchange};
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term, Triple};
 use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsParser, ReaderQueryResultsParserOutput};
@@ -46,6 +46,9 @@ pub struct RemoteConfig {
     pub query: String,
     /// The update endpoint (often the same URL).
     pub update: String,
+    /// The engine's Graph Store endpoint (indirect `?graph=` identification):
+    /// when given, graph reads and writes use it instead of SPARQL.
+    pub store: Option<String>,
     pub credentials: Option<Credentials>,
     /// Deadline of each request to the engine.
     pub timeout: Duration,
@@ -82,7 +85,7 @@ impl Remote {
     }
 
     fn exchange<'a>(&'a self, url: &'a str, form: Vec<(&'a str, String)>, accept: &'static str) -> Exchange<'a> {
-        Exchange { url, form, accept }
+        Exchange { url, method: reqwest::Method::POST, body: Body::Form(form), accept }
     }
 
     /// A SELECT sent as text; its solutions, streamed.
@@ -149,6 +152,14 @@ impl Remote {
         let mut form = vec![("update", format!("{text} ;\n{}", ledger_write()))];
         dataset_form(&mut form, dataset, "using-graph-uri", "using-named-graph-uri");
         self.client.send(&self.exchange(&self.config.update, form, "*/*"), guard)?;
+        Ok(())
+    }
+
+    /// A fresh ledger entry alone, after a write the Graph Store made (not in the
+    /// same request: a Graph Store request carries one graph).
+    fn bump_ledger(&self, guard: &RunningGuard) -> Result<(), StoreError> {
+        let form = vec![("update", ledger_write())];
+        self.client.send(&self.exchange(&self.config.update, form, "*/*"), Some(guard))?;
         Ok(())
     }
 
@@ -379,6 +390,20 @@ impl Remote {
     ) -> std::io::Result<()> {
         let io = |e: StoreError| std::io::Error::other(e.chain());
         match target {
+            Some(target) if self.config.store.is_some() => {
+                let url = graph_store_url(self.config.store.as_deref().unwrap_or_default(), target);
+                let exchange = Exchange {
+                    url: &url,
+                    method: reqwest::Method::GET,
+                    body: Body::None,
+                    accept: "application/n-triples",
+                };
+                let response = self.client.send(&exchange, Some(guard)).map_err(io)?;
+                let quads = RdfParser::from_format(RdfFormat::NTriples)
+                    .for_reader(body_reader(response, Some(guard.token.clone())))
+                    .map(|q| q.map_err(|e| oxigraph::store::StorageError::Other(Box::new(BadAnswer(e.to_string())))));
+                results::write_graph(quads, format, writer)
+            }
             Some(target) => {
                 let text = match target {
                     GraphTarget::Named(g) => format!("CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }}"),
@@ -421,6 +446,20 @@ impl Remote {
         }
         let quads: Vec<Quad> =
             quads.into_iter().map(|q| Quad::new(q.subject, q.predicate, q.object, graph.clone())).collect();
+        if let Some(store) = &self.config.store {
+            let mut body = Vec::new();
+            for q in &quads {
+                writeln!(body, "{} {} {} .", q.subject, q.predicate, q.object)
+                    .map_err(|e| StoreError::io("serializing", e))?;
+            }
+            let method = if replace { reqwest::Method::PUT } else { reqwest::Method::POST };
+            let url = graph_store_url(store, target);
+            let exchange =
+                Exchange { url: &url, method, body: Body::Document(body, "application/n-triples"), accept: "*/*" };
+            self.client.send(&exchange, Some(guard))?;
+            self.bump_ledger(guard)?;
+            return Ok(!existed);
+        }
         text.push_str(&insert_data(&quads));
         self.run_update(&text, &ProtocolDataset::default(), Some(guard))?;
         Ok(!existed)
@@ -434,6 +473,15 @@ impl Remote {
 
     /// Deletes a named graph (or empties the default graph).
     pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<(), StoreError> {
+        if let Some(store) = &self.config.store {
+            if !self.graph_exists(target, Some(guard))? {
+                return Err(StoreError::GraphNotFound(target.label()));
+            }
+            let url = graph_store_url(store, target);
+            let exchange = Exchange { url: &url, method: reqwest::Method::DELETE, body: Body::None, accept: "*/*" };
+            self.client.send(&exchange, Some(guard))?;
+            return self.bump_ledger(guard);
+        }
         match target {
             GraphTarget::Default => self.run_update("CLEAR SILENT DEFAULT", &ProtocolDataset::default(), Some(guard)),
             GraphTarget::Named(g) => {
@@ -548,6 +596,18 @@ fn matching(subject: Option<&NamedOrBlankNode>, predicate: Option<&NamedNode>, o
     let p = position(predicate.map(ToString::to_string), "?p");
     let o = position(object.map(ToString::to_string), "?o");
     format!("GRAPH ?g {{ {s} {p} {o} }} FILTER(?g != <{}>){binds}", vocab::LEDGER_GRAPH)
+}
+
+/// The engine's Graph Store URL for a graph (indirect identification).
+fn graph_store_url(store: &str, target: &GraphTarget) -> String {
+    let separator = if store.contains('?') { '&' } else { '?' };
+    match target {
+        GraphTarget::Default => format!("{store}{separator}default"),
+        GraphTarget::Named(g) => format!(
+            "{store}{separator}graph={}",
+            form_urlencoded::byte_serialize(g.as_str().as_bytes()).collect::<String>()
+        ),
+    }
 }
 
 /// The protocol's dataset parameters for a request to the engine.

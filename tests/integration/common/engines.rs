@@ -20,6 +20,8 @@ pub enum Backend {
 pub struct Engine {
     pub query: String,
     pub update: String,
+    /// Its Graph Store endpoint, when it has one that follows the Recommendation.
+    pub store: Option<String>,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -90,7 +92,8 @@ impl Engine {
             .output()
             .unwrap();
         assert!(granted.status.success(), "isql-vt: {}", String::from_utf8_lossy(&granted.stderr));
-        Engine { update: query.clone(), query, child, _dir: dir }
+        // Virtuoso's `/sparql-graph-crud` departs from the Recommendation (engines.md).
+        Engine { update: query.clone(), query, store: None, child, _dir: dir }
     }
 
     /// `oxigraph serve` on a temporary store, its default graph the union of
@@ -120,6 +123,12 @@ impl Engine {
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         wait_until_up(&format!("{base}/query"), &log, Duration::from_secs(30));
-        Engine { query: format!("{base}/query"), update: format!("{base}/update"), child, _dir: dir }
+        Engine {
+            query: format!("{base}/query"),
+            update: format!("{base}/update"),
+            store: Some(format!("{base}/store")),
+            child,
+            _dir: dir,
+        }
     }
 }

@@ -43,6 +43,8 @@ pub struct Options {
     pub queue_timeout: Duration,
     /// Where the data lives: the embedded store, or a fresh remote engine.
     pub backend: Backend,
+    /// Over an engine: use its own Graph Store endpoint (`--remote-store`).
+    pub engine_graph_store: bool,
 }
 
 impl Default for Options {
@@ -58,6 +60,7 @@ impl Default for Options {
             max_queued: 64,
             queue_timeout: Duration::from_secs(10),
             backend: Backend::Embedded,
+            engine_graph_store: false,
         }
     }
 }
@@ -86,6 +89,7 @@ impl TestServer {
             config.location = treaty_kg::store::StoreLocation::Remote(treaty_kg::store::RemoteConfig {
                 query: engine.query.clone(),
                 update: engine.update.clone(),
+                store: if options.engine_graph_store { engine.store.clone() } else { None },
                 credentials: None,
                 timeout: Duration::from_secs(options.timeout_secs),
                 version_poll: Duration::from_secs(1),
