@@ -9,8 +9,10 @@
 //! - [`config`] — clap flags → validated [`config::Config`].
 //! - [`sources`] — which RDF files are loaded at start and the graph each goes into.
 //! - [`store`] — **the only module that touches a storage engine**: the façade
-//!   (`KgStore`) over the embedded backend, with admission by expected cost, the
-//!   running-work registry and deadline watcher, streaming, and versioning.
+//!   (`KgStore`) over one enum of two backends, embedded (Oxigraph in this
+//!   process) and remote (a SPARQL 1.1 engine, `serve --remote`), with admission
+//!   by expected cost, the running-work registry and deadline watcher,
+//!   streaming, and versioning.
 //! - [`exec`] — the deep-stack thread pool every SPARQL parse and evaluation runs on.
 //! - [`sparql`] — protocol rules (pure), the depth pre-scan, parsing, result
 //!   serialization, the service description, binding values into the algebra.

@@ -1,0 +1,205 @@
+//! Graphs in the engine: reading, replacing, merging and deleting one (over
+//! SPARQL, or the engine's own Graph Store with `--remote-store`), adding a
+//! dataset, and the source files with their ledger records.
+
+use super::*;
+
+impl Remote {
+    /// Writes one graph (or every named graph's quads, for `None`) in `format`.
+    pub fn write_graph_to(
+        &self,
+        target: Option<&GraphTarget>,
+        format: RdfFormat,
+        writer: impl Write,
+        guard: &RunningGuard,
+    ) -> std::io::Result<()> {
+        let io = |e: StoreError| std::io::Error::other(e.chain());
+        match target {
+            Some(target) if self.config.store.is_some() => {
+                let url = graph_store_url(self.config.store.as_deref().unwrap_or_default(), target);
+                let exchange = Exchange {
+                    url: &url,
+                    method: reqwest::Method::GET,
+                    body: Body::None,
+                    accept: "application/n-triples",
+                };
+                let response = self.client.send(&exchange, Some(guard)).map_err(io)?;
+                let quads = RdfParser::from_format(RdfFormat::NTriples)
+                    .for_reader(body_reader(response, Some(guard.token.clone())))
+                    .map(|q| q.map_err(|e| oxigraph::store::StorageError::Other(Box::new(BadAnswer(e.to_string())))));
+                results::write_graph(quads, format, writer)
+            }
+            Some(target) => {
+                let text = match target {
+                    GraphTarget::Named(g) => format!("CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }}"),
+                    GraphTarget::Default => "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }".to_owned(),
+                };
+                let triples = self.construct(text, &ProtocolDataset::default(), Some(guard)).map_err(io)?;
+                let quads = triples.map(|t| {
+                    t.map(|t| t.in_graph(GraphName::DefaultGraph))
+                        .map_err(|e| oxigraph::store::StorageError::Other(Box::new(e)))
+                });
+                results::write_graph(quads, format, writer)
+            }
+            None => {
+                let quads = self.quads(None, None, None, None, guard).map_err(io)?;
+                let quads = quads.map(|q| q.map_err(|e| oxigraph::store::StorageError::Other(Box::new(e))));
+                results::write_dataset(quads, format, writer)
+            }
+        }
+    }
+
+    /// Replaces or merges into a graph in one update request.
+    pub fn write_graph(
+        &self,
+        target: &GraphTarget,
+        quads: Vec<Quad>,
+        replace: bool,
+        guard: &RunningGuard,
+    ) -> Result<bool, StoreError> {
+        let existed = self.graph_exists(target, Some(guard))?;
+        let graph = match target {
+            GraphTarget::Named(g) => GraphName::NamedNode(g.clone()),
+            GraphTarget::Default => GraphName::DefaultGraph,
+        };
+        let mut text = String::new();
+        if replace {
+            match target {
+                GraphTarget::Named(g) => writeln!(text, "DROP SILENT GRAPH {g} ;").expect("a String"),
+                GraphTarget::Default => text.push_str("DROP SILENT DEFAULT ;\n"),
+            }
+        }
+        let quads: Vec<Quad> =
+            quads.into_iter().map(|q| Quad::new(q.subject, q.predicate, q.object, graph.clone())).collect();
+        if let Some(store) = &self.config.store {
+            let mut body = Vec::new();
+            for q in &quads {
+                writeln!(body, "{} {} {} .", q.subject, q.predicate, q.object)
+                    .map_err(|e| StoreError::io("serializing", e))?;
+            }
+            let method = if replace { reqwest::Method::PUT } else { reqwest::Method::POST };
+            let url = graph_store_url(store, target);
+            let exchange =
+                Exchange { url: &url, method, body: Body::Document(body, "application/n-triples"), accept: "*/*" };
+            self.client.send(&exchange, Some(guard))?;
+            self.bump_ledger(guard)?;
+            return Ok(!existed);
+        }
+        text.push_str(&insert_data(&quads));
+        self.run_update(&text, &ProtocolDataset::default(), Some(guard))?;
+        Ok(!existed)
+    }
+
+    /// Adds the quads of a dataset in one update request.
+    pub fn add_dataset(&self, quads: &[Quad], guard: &RunningGuard) -> Result<usize, StoreError> {
+        self.run_update(&insert_data(quads), &ProtocolDataset::default(), Some(guard))?;
+        Ok(quads.len())
+    }
+
+    /// Deletes a named graph (or empties the default graph).
+    pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<(), StoreError> {
+        if let Some(store) = &self.config.store {
+            if !self.graph_exists(target, Some(guard))? {
+                return Err(StoreError::GraphNotFound(target.label()));
+            }
+            let url = graph_store_url(store, target);
+            let exchange = Exchange { url: &url, method: reqwest::Method::DELETE, body: Body::None, accept: "*/*" };
+            self.client.send(&exchange, Some(guard))?;
+            return self.bump_ledger(guard);
+        }
+        match target {
+            GraphTarget::Default => self.run_update("CLEAR SILENT DEFAULT", &ProtocolDataset::default(), Some(guard)),
+            GraphTarget::Named(g) => {
+                if !self.graph_exists(target, Some(guard))? {
+                    return Err(StoreError::GraphNotFound(g.to_string()));
+                }
+                self.run_update(&format!("DROP SILENT GRAPH {g}"), &ProtocolDataset::default(), Some(guard))
+            }
+        }
+    }
+
+    /// The bookkeeping kept in the engine's ledger graph.
+    pub fn read_ledger(&self) -> Result<Ledger, StoreError> {
+        let text = format!("SELECT ?s ?p ?o WHERE {{ GRAPH <{}> {{ ?s ?p ?o }} }}", vocab::LEDGER_GRAPH);
+        let mut ledger = Ledger::default();
+        for solution in self.select(text, &ProtocolDataset::default(), None)? {
+            let solution = solution.map_err(crate::store::error::from_query_error)?;
+            let (Some(Term::NamedNode(s)), Some(Term::NamedNode(p)), Some(o)) =
+                (solution.get("s"), solution.get("p"), solution.get("o"))
+            else {
+                continue;
+            };
+            let value = match o {
+                Term::Literal(l) => l.value().to_owned(),
+                Term::NamedNode(n) => n.as_str().to_owned(),
+                _ => continue,
+            };
+            let record = || SourceRecord::default();
+            match p.as_str() {
+                vocab::SOURCE_FILE => ledger.sources.entry(s.as_str().to_owned()).or_insert_with(record).file = value,
+                vocab::CONTENT_HASH => ledger.sources.entry(s.as_str().to_owned()).or_insert_with(record).hash = value,
+                vocab::CONTAINS_GRAPH => {
+                    ledger.sources.entry(s.as_str().to_owned()).or_insert_with(record).contains.push(value)
+                }
+                _ => {}
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// Replaces what a source file brought into the engine with its quads, and
+    /// records the file in the ledger graph. Large files go in several requests
+    /// (engines limit a request's size): the last one records the file, so an
+    /// interrupted load is redone at the next start.
+    pub fn load_source(
+        &self,
+        file: &SourceFile,
+        bytes: &[u8],
+        previous: Option<&SourceRecord>,
+    ) -> Result<(SourceRecord, usize), StoreError> {
+        let quads = crate::sources::parse(file, bytes).map_err(StoreError::BadBody)?;
+        let graph = file.graph.as_str();
+        let mut text = String::new();
+        for old in previous.map(|r| r.contains.as_slice()).unwrap_or_default() {
+            writeln!(text, "DROP SILENT GRAPH <{old}> ;").expect("a String");
+        }
+        writeln!(text, "DROP SILENT GRAPH <{graph}>").expect("a String");
+        self.run_update(&text, &ProtocolDataset::default(), None)?;
+        // A blank node must stay within one request (labels are per request): the
+        // statements with blank nodes go together, the others in chunks.
+        let (with_blank, plain): (Vec<Quad>, Vec<Quad>) =
+            quads.iter().cloned().partition(|q| q.subject.is_blank_node() || q.object.is_blank_node());
+        for chunk in plain.chunks(5_000).chain(std::iter::once(with_blank.as_slice())) {
+            if !chunk.is_empty() {
+                self.run_update(&insert_data(chunk), &ProtocolDataset::default(), None)?;
+            }
+        }
+        let mut contained: Vec<String> = quads
+            .iter()
+            .filter_map(|q| match &q.graph_name {
+                GraphName::NamedNode(n) if n.as_str() != graph => Some(n.as_str().to_owned()),
+                _ => None,
+            })
+            .collect();
+        contained.sort();
+        contained.dedup();
+        let record =
+            SourceRecord { file: file.display.clone(), hash: crate::sources::content_hash(bytes), contains: contained };
+        let ledger = vocab::LEDGER_GRAPH;
+        let mut facts = format!(
+            "<{graph}> <{}> {} . <{graph}> <{}> \"{}\" .",
+            vocab::SOURCE_FILE,
+            oxigraph::model::Literal::new_simple_literal(&record.file),
+            vocab::CONTENT_HASH,
+            record.hash
+        );
+        for c in &record.contains {
+            write!(facts, " <{graph}> <{}> <{c}> .", vocab::CONTAINS_GRAPH).expect("a String");
+        }
+        let text = format!(
+            "DELETE WHERE {{ GRAPH <{ledger}> {{ <{graph}> ?p ?o }} }} ;\nINSERT DATA {{ GRAPH <{ledger}> {{ {facts} }} }}"
+        );
+        self.run_update(&text, &ProtocolDataset::default(), None)?;
+        Ok((record, quads.len()))
+    }
+}

@@ -1,0 +1,175 @@
+//! Reading the engine: quad patterns (for pages), Triple Pattern Fragments
+//! pages, named graphs, its size, the data version, whether a graph exists.
+
+use super::*;
+
+impl Remote {
+    /// The quads matching a pattern in the engine's named graphs (the ledger
+    /// left out). Blank nodes cannot be addressed across requests: a pattern
+    /// with one matches nothing.
+    pub fn quads(
+        &self,
+        subject: Option<&NamedOrBlankNode>,
+        predicate: Option<&NamedNode>,
+        object: Option<&Term>,
+        graph: Option<&GraphName>,
+        guard: &RunningGuard,
+    ) -> Result<Box<dyn Iterator<Item = Result<Quad, StoreError>>>, StoreError> {
+        if matches!(subject, Some(NamedOrBlankNode::BlankNode(_))) || matches!(object, Some(Term::BlankNode(_))) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let s = subject.map_or("?s".to_owned(), ToString::to_string);
+        let p = predicate.map_or("?p".to_owned(), ToString::to_string);
+        let o = object.map_or("?o".to_owned(), ToString::to_string);
+        let text = match graph {
+            Some(GraphName::NamedNode(g)) => format!("SELECT * WHERE {{ GRAPH {g} {{ {s} {p} {o} }} }}"),
+            Some(_) => format!("SELECT * WHERE {{ {s} {p} {o} }}"),
+            None => format!("SELECT * WHERE {{ GRAPH ?g {{ {s} {p} {o} }} FILTER(?g != <{}>) }}", vocab::LEDGER_GRAPH),
+        };
+        let solutions = self.select(text, &ProtocolDataset::default(), Some(guard))?;
+        let (subject, predicate, object, graph) =
+            (subject.cloned(), predicate.cloned(), object.cloned(), graph.cloned());
+        Ok(Box::new(solutions.map(move |solution| {
+            let solution = solution.map_err(crate::store::error::from_query_error)?;
+            let pick = |name: &str| solution.get(name).cloned();
+            let s = match (&subject, pick("s")) {
+                (Some(s), _) => s.clone(),
+                (None, Some(Term::NamedNode(n))) => n.into(),
+                (None, Some(Term::BlankNode(b))) => b.into(),
+                _ => return Err(StoreError::EngineUnavailable("the engine answered a subject that is not one".into())),
+            };
+            let p = match (&predicate, pick("p")) {
+                (Some(p), _) => p.clone(),
+                (None, Some(Term::NamedNode(n))) => n,
+                _ => {
+                    return Err(StoreError::EngineUnavailable("the engine answered a predicate that is not one".into()))
+                }
+            };
+            let o = match (&object, pick("o")) {
+                (Some(o), _) => o.clone(),
+                (None, Some(o)) => o,
+                _ => return Err(StoreError::EngineUnavailable("the engine answered no object".into())),
+            };
+            let g = match (&graph, pick("g")) {
+                (Some(g), _) => g.clone(),
+                (None, Some(Term::NamedNode(n))) => n.into(),
+                _ => GraphName::DefaultGraph,
+            };
+            Ok(Quad::new(s, p, o, g))
+        })))
+    }
+
+    /// One page of the distinct triples matching a pattern over the engine's
+    /// named graphs, in a stable order, and their count up to `count_cap`
+    /// (exact when below it): Triple Pattern Fragments, de-duplicated by the
+    /// engine in two queries instead of a lookup per triple.
+    pub fn triple_page(
+        &self,
+        pattern: (Option<&NamedOrBlankNode>, Option<&NamedNode>, Option<&Term>),
+        offset: usize,
+        limit: usize,
+        count_cap: usize,
+        guard: &RunningGuard,
+    ) -> Result<TriplePage, StoreError> {
+        let (subject, predicate, object) = pattern;
+        if matches!(subject, Some(NamedOrBlankNode::BlankNode(_))) || matches!(object, Some(Term::BlankNode(_))) {
+            return Ok((Vec::new(), 0, true));
+        }
+        let matches = matching(subject, predicate, object);
+        let text =
+            format!("SELECT DISTINCT ?s ?p ?o WHERE {{ {matches} }} ORDER BY ?s ?p ?o LIMIT {limit} OFFSET {offset}");
+        let mut triples = Vec::new();
+        for solution in self.select(text, &ProtocolDataset::default(), Some(guard))? {
+            let solution = solution.map_err(crate::store::error::from_query_error)?;
+            let (Some(s), Some(Term::NamedNode(p)), Some(o)) =
+                (solution.get("s"), solution.get("p"), solution.get("o"))
+            else {
+                continue;
+            };
+            let s: NamedOrBlankNode = match s {
+                Term::NamedNode(n) => n.clone().into(),
+                Term::BlankNode(b) => b.clone().into(),
+                _ => continue,
+            };
+            triples.push(Triple::new(s, p.clone(), o.clone()));
+        }
+        let count = format!(
+            "SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?s ?p ?o WHERE {{ {matches} }} LIMIT {count_cap} }}"
+        );
+        let n = self
+            .select(count, &ProtocolDataset::default(), Some(guard))?
+            .next()
+            .transpose()
+            .map_err(crate::store::error::from_query_error)?;
+        let total = n
+            .and_then(|s| match s.get("n") {
+                Some(Term::Literal(l)) => l.value().parse().ok(),
+                _ => None,
+            })
+            .unwrap_or(0);
+        Ok((triples, total, total < count_cap))
+    }
+
+    /// Up to `limit` named graphs holding statements (the ledger left out).
+    pub fn named_graphs(&self, limit: usize) -> Result<Vec<NamedNode>, StoreError> {
+        let text = format!(
+            "SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(?g != <{}>) }} LIMIT {limit}",
+            vocab::LEDGER_GRAPH
+        );
+        let mut graphs = Vec::new();
+        for solution in self.select(text, &ProtocolDataset::default(), None)? {
+            if let Some(Term::NamedNode(g)) = solution.map_err(crate::store::error::from_query_error)?.get("g") {
+                graphs.push(g.clone());
+            }
+        }
+        Ok(graphs)
+    }
+
+    /// Whether the engine answers at all.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.ask("ASK {}".into(), &ProtocolDataset::default(), None).map(|_| ())
+    }
+
+    /// The statements in the engine's named graphs.
+    pub fn len(&self, guard: Option<&RunningGuard>) -> Result<usize, StoreError> {
+        let text = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }".to_owned();
+        let n = self
+            .select(text, &ProtocolDataset::default(), guard)?
+            .next()
+            .transpose()
+            .map_err(crate::store::error::from_query_error)?;
+        Ok(n.and_then(|s| match s.get("n") {
+            Some(Term::Literal(l)) => l.value().parse().ok(),
+            _ => None,
+        })
+        .unwrap_or(0))
+    }
+
+    /// The data version: the last write's id and the statement count.
+    pub fn fingerprint(&self) -> Result<String, StoreError> {
+        let text = format!(
+            "SELECT ?w WHERE {{ GRAPH <{}> {{ <{}> <{}> ?w }} }}",
+            vocab::LEDGER_GRAPH,
+            vocab::LEDGER_GRAPH,
+            vocab::LAST_WRITE
+        );
+        let last = self
+            .select(text, &ProtocolDataset::default(), None)?
+            .next()
+            .transpose()
+            .map_err(crate::store::error::from_query_error)?;
+        let last = last.and_then(|s| s.get("w").map(ToString::to_string)).unwrap_or_default();
+        let count = self.len(None)?;
+        Ok(crate::sources::content_hash(format!("{last}|{count}").as_bytes())[..16].to_owned())
+    }
+
+    /// Whether a graph exists (the default graph always does).
+    pub fn graph_exists(&self, target: &GraphTarget, guard: Option<&RunningGuard>) -> Result<bool, StoreError> {
+        match target {
+            GraphTarget::Default => Ok(true),
+            GraphTarget::Named(g) => {
+                self.ask(format!("ASK {{ GRAPH {g} {{ ?s ?p ?o }} }}"), &ProtocolDataset::default(), guard)
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The façade's writes: updates, Graph Store writes, backups, and loading
+//! source files and bulk files. A write is admitted in the write lane, always
+//! waited for (its answer says whether it was applied), and changes the data
+//! version only after it committed (the ledger's number is saved first).
+
+use super::backend::Backend;
+use super::running::RunningGuard;
+use super::{exec, GraphTarget, Inner, KgStore, SourceRecord, SourceSync, StoreError, UpdateJob, Work, WorkClass};
+use crate::sources::SourceFile;
+use bytes::Bytes;
+use oxigraph::io::RdfFormat;
+use oxigraph::model::NamedNode;
+use std::path::{Path, PathBuf};
+
+impl KgStore {
+    /// Runs a write: reserves its number in the ledger first, then the write
+    /// (which commits), then records the commit, so the data version changes
+    /// after the data does, and a crash in between still changes it.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: Work,
+        f: impl FnOnce(&Inner, &RunningGuard) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if self.is_remote() {
+            // The engine keeps the version: read it back right after the write, so
+            // every treaty-kg in front of the engine ends up with the same one.
+            let outcome = self.run(work, f).await?;
+            let inner = self.inner.clone();
+            let read = exec::run(move || match &inner.backend {
+                Backend::Remote(remote) => remote.fingerprint(),
+                Backend::Embedded(_) => unreachable!("remote"),
+            });
+            match read.await {
+                Ok(Ok(version)) => self.inner.versioning.observe(version),
+                other => {
+                    tracing::warn!(outcome = ?other.err(), "the engine's data version could not be read after a write")
+                }
+            }
+            return Ok(outcome);
+        }
+        let versioning_inner = self.inner.clone();
+        let number = exec::run(move || versioning_inner.versioning.reserve()).await??;
+        let outcome = self.run(work, f).await?;
+        self.inner.versioning.committed(number, None);
+        Ok(outcome)
+    }
+
+    /// Parses and applies a SPARQL update in one transaction.
+    pub async fn update(&self, job: UpdateJob) -> Result<(), StoreError> {
+        let work = Work {
+            kind: "update",
+            label: job.text.clone(),
+            class: WorkClass::Write,
+            key: None,
+            timeout: self.inner.options.timeout,
+        };
+        self.write(work, move |inner, guard| inner.backend.update(job, &inner.options, guard)).await
+    }
+
+    fn write_work(&self, label: String) -> Work {
+        Work { kind: "write", label, class: WorkClass::Write, key: None, timeout: self.inner.options.timeout }
+    }
+
+    /// Replaces (`replace = true`, GSP PUT) or merges into (POST) a graph with the
+    /// triples of `documents` (a body and its syntax, or the parts of a multipart
+    /// body), whose relative IRIs resolve against `base`. Returns whether the
+    /// graph was created by this call.
+    pub async fn write_graph(
+        &self,
+        target: GraphTarget,
+        documents: Vec<(Bytes, RdfFormat)>,
+        base: String,
+        replace: bool,
+    ) -> Result<bool, StoreError> {
+        let work = self.write_work(format!("{} {}", if replace { "PUT" } else { "POST" }, target.label()));
+        self.write(work, move |inner, guard| inner.backend.write_graph(&target, &documents, &base, replace, guard))
+            .await
+    }
+
+    /// Adds every quad of a dataset body (N-Quads, TriG) in one transaction.
+    pub async fn add_dataset(&self, body: Bytes, format: RdfFormat, base: String) -> Result<usize, StoreError> {
+        let work = self.write_work("POST dataset".into());
+        self.write(work, move |inner, guard| inner.backend.add_dataset(&body, format, &base, guard)).await
+    }
+
+    /// Deletes a named graph (or empties the default graph).
+    pub async fn delete_graph(&self, target: GraphTarget) -> Result<(), StoreError> {
+        let work = self.write_work(format!("DELETE {}", target.label()));
+        self.write(work, move |inner, guard| inner.backend.delete_graph(&target, guard)).await
+    }
+
+    /// Writes a consistent copy of the store into `dir` (which must not exist)
+    /// while it keeps serving.
+    pub async fn backup(&self, dir: PathBuf) -> Result<(), StoreError> {
+        let mut work = self.write_work(format!("backup to {}", dir.display()));
+        work.timeout = self.inner.options.transfer_timeout;
+        self.run(work, move |inner, _| {
+            inner.backend.backup(&dir)?;
+            inner.versioning.copy_to(&dir)
+        })
+        .await
+    }
+
+    /// Loads each source file whose content changed since it was last loaded.
+    /// Synchronous: call at start-up or from a blocking task.
+    pub fn sync_sources(&self, files: &[SourceFile]) -> Result<Vec<SourceSync>, StoreError> {
+        let versioning = &self.inner.versioning;
+        let mut report = Vec::new();
+        for file in files {
+            let bytes =
+                std::fs::read(&file.path).map_err(|e| StoreError::io(format!("{}: cannot read", file.display), e))?;
+            let graph = file.graph.as_str().to_owned();
+            let previous = versioning.source(&graph);
+            if previous.as_ref().is_some_and(|r| r.hash == crate::sources::content_hash(&bytes)) {
+                report.push(SourceSync::Unchanged { graph });
+                continue;
+            }
+            let number = versioning.reserve()?;
+            let (record, quads) = self.inner.backend.load_source(file, &bytes, previous.as_ref())?;
+            versioning.committed(number, Some((graph.clone(), record)));
+            report.push(SourceSync::Loaded { graph, quads });
+        }
+        Ok(report)
+    }
+
+    /// The source files loaded into the store, by the IRI of their graph.
+    pub fn sources(&self) -> std::collections::BTreeMap<String, SourceRecord> {
+        self.inner.versioning.sources()
+    }
+
+    /// Bulk-loads one file atomically (CLI `load`); returns the quads read.
+    pub fn bulk_load(
+        &self,
+        path: &Path,
+        graph: Option<&NamedNode>,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<u64, StoreError> {
+        let number = self.inner.versioning.reserve()?;
+        let Backend::Embedded(backend) = &self.inner.backend else {
+            return Err(StoreError::NotSupported(
+                "`treaty-kg load` fills a local store; load a remote engine with its own loader".into(),
+            ));
+        };
+        let count = backend.bulk_load(path, graph, progress)?;
+        self.inner.versioning.committed(number, None);
+        Ok(count)
+    }
+}
