@@ -5,13 +5,14 @@
 
 use super::embedded::Embedded;
 use super::error::StoreError;
-use super::job::{GraphTarget, QueryJob, StoreOptions, UpdateJob};
+use super::job::{GraphTarget, QueryJob, QuerySource, StoreOptions, UpdateJob};
 use super::remote::Remote;
 use super::running::RunningGuard;
 use super::version::SourceRecord;
 use crate::sources::SourceFile;
+use crate::sparql::parse;
 use oxigraph::io::{RdfFormat, RdfParser};
-use oxigraph::model::{GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNodeRef, Quad, TermRef};
+use oxigraph::model::{GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNodeRef, Quad, Term, TermRef, Variable};
 use oxigraph::sparql::QueryResults;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -34,19 +35,22 @@ impl Backend {
         graph_form: Option<bool>,
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
+        let query = bound_query(job.query, &job.bindings, options.max_depth, graph_form)?;
         match self {
             Backend::Embedded(e) => {
-                let prepared = e.prepare(job, options, graph_form, guard)?;
+                let prepared = e.prepare(query, &job.dataset, options, guard)?;
                 e.execute(prepared)
             }
-            Backend::Remote(r) => r.evaluate(job, options, graph_form, guard),
+            Backend::Remote(r) => r.evaluate(query, &job.dataset, guard),
         }
     }
 
+    /// Parses and checks an update, then applies it.
     pub fn update(&self, job: UpdateJob, options: &StoreOptions, guard: &RunningGuard) -> Result<(), StoreError> {
+        let update = checked_update(&job, options.max_depth)?;
         match self {
-            Backend::Embedded(e) => e.update(job, options, guard),
-            Backend::Remote(r) => r.update(job, options, guard),
+            Backend::Embedded(e) => e.update(update, &job.dataset, options, guard),
+            Backend::Remote(r) => r.update(update, &job.dataset, guard),
         }
     }
 
@@ -95,20 +99,15 @@ impl Backend {
         }
     }
 
+    /// Streams the whole dataset, gzip-compressed when asked.
     pub fn dump_to(&self, format: RdfFormat, gzip: bool, writer: impl Write, guard: &RunningGuard) -> io::Result<()> {
-        match self {
-            Backend::Embedded(e) => e.dump_to(format, gzip, writer),
-            Backend::Remote(r) => {
-                if gzip {
-                    let mut encoder = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
-                    r.write_graph_to(None, format, &mut encoder, guard)?;
-                    encoder.finish()?;
-                    Ok(())
-                } else {
-                    r.write_graph_to(None, format, writer, guard)
-                }
-            }
+        if !gzip {
+            return self.write_graph_to(None, format, writer, guard);
         }
+        let mut encoder = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
+        self.write_graph_to(None, format, &mut encoder, guard)?;
+        encoder.finish()?;
+        Ok(())
     }
 
     /// Parses the documents, then replaces or merges into the graph.
@@ -124,17 +123,15 @@ impl Backend {
         for (body, format) in documents {
             quads.extend(parse_body(body, *format, base, guard)?);
         }
+        if let Some(q) = quads.iter().find(|q| !q.graph_name.is_default_graph()) {
+            return Err(StoreError::BadBody(format!(
+                "the body names graph {}, but a Graph Store request addresses exactly one graph; send triples, or POST a dataset to /store without ?graph",
+                q.graph_name
+            )));
+        }
         match self {
             Backend::Embedded(e) => e.write_graph(target, quads, replace, guard),
-            Backend::Remote(r) => {
-                if let Some(q) = quads.iter().find(|q| !q.graph_name.is_default_graph()) {
-                    return Err(StoreError::BadBody(format!(
-                        "the body names graph {}, but a Graph Store request addresses exactly one graph",
-                        q.graph_name
-                    )));
-                }
-                r.write_graph(target, quads, replace, guard)
-            }
+            Backend::Remote(r) => r.write_graph(target, quads, replace, guard),
         }
     }
 
@@ -179,6 +176,43 @@ impl Backend {
             Backend::Remote(r) => r.load_source(file, bytes, previous),
         }
     }
+}
+
+/// The query a job asks for, as both backends need it: parsed when given as
+/// text (depth limit first), checked against the form its output format was
+/// negotiated for (`graph_form`), with the saved-query values bound in its algebra.
+fn bound_query(
+    source: QuerySource,
+    bindings: &[(Variable, Term)],
+    max_depth: usize,
+    graph_form: Option<bool>,
+) -> Result<spargebra::Query, StoreError> {
+    let query = match source {
+        QuerySource::Parsed(query) => *query,
+        QuerySource::Text { text, base } => parse::query(&text, base.as_deref(), max_depth)?,
+    };
+    let is_graph = matches!(query, spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. });
+    if graph_form.is_some_and(|expected| expected != is_graph) {
+        return Err(StoreError::Request(
+            "the query's form differs from the one its text starts with; send one query per request".into(),
+        ));
+    }
+    crate::sparql::bind::bind(query, bindings).map_err(|e| StoreError::Request(e.to_string()))
+}
+
+/// An update parsed (depth limit first) and checked as both backends need it:
+/// no `LOAD` (the server makes no outbound requests, nor lets an engine behind
+/// it make them), and the protocol's rule on USING and its parameters.
+fn checked_update(job: &UpdateJob, max_depth: usize) -> Result<spargebra::Update, StoreError> {
+    let update = parse::update(&job.text, job.base.as_deref(), max_depth)?;
+    if update.operations.iter().any(|op| matches!(op, spargebra::GraphUpdateOperation::Load { .. })) {
+        return Err(StoreError::Refused(
+            "LOAD is switched off: this server makes no outbound requests; load files with `treaty-kg load` or PUT them to /store"
+                .into(),
+        ));
+    }
+    crate::sparql::protocol::check_update_dataset(&update, &job.dataset).map_err(StoreError::Request)?;
+    Ok(update)
 }
 
 /// Parses a whole RDF body into memory (so nothing is written when it is

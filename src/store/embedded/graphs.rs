@@ -36,18 +36,6 @@ impl Embedded {
         }
     }
 
-    /// Streams the whole dataset, gzip-compressed when asked.
-    pub fn dump_to(&self, format: RdfFormat, gzip: bool, writer: impl Write) -> io::Result<()> {
-        if gzip {
-            let mut encoder = flate2::write::GzEncoder::new(writer, flate2::Compression::fast());
-            results::write_dataset(self.store.iter(), format, &mut encoder)?;
-            encoder.finish()?;
-            Ok(())
-        } else {
-            results::write_dataset(self.store.iter(), format, writer)
-        }
-    }
-
     /// Replaces (`replace`, GSP PUT) or merges into (POST) a graph with the
     /// triples of `quads` (parsed from the request's body or parts). Returns
     /// whether the graph was created by this call.
@@ -58,12 +46,6 @@ impl Embedded {
         replace: bool,
         guard: &RunningGuard,
     ) -> Result<bool, StoreError> {
-        if let Some(q) = quads.iter().find(|q| !q.graph_name.is_default_graph()) {
-            return Err(StoreError::BadBody(format!(
-                "the body names graph {}, but a Graph Store request addresses exactly one graph; send triples, or POST a dataset to /store without ?graph",
-                q.graph_name
-            )));
-        }
         let existed = self.graph_exists(target)?;
         let mut transaction = self.store.start_transaction()?;
         if replace {

@@ -11,17 +11,16 @@ mod graphs;
 mod load;
 
 use super::error::{from_query_error, from_update_error, StoreError};
-use super::job::{ProtocolDataset, QueryJob, QuerySource, StoreLocation, StoreOptions, UpdateJob};
+use super::job::{ProtocolDataset, StoreLocation, StoreOptions};
 use super::running::RunningGuard;
 use super::version::{Ledger, SourceRecord};
-use crate::sparql::{checkpoints, parse};
+use crate::sparql::checkpoints;
 use crate::vocab;
 use oxigraph::model::{
     GraphName, GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, TermRef,
 };
 use oxigraph::sparql::{PreparedSparqlQuery, QueryDatasetSpecification, QueryResults, SparqlEvaluator};
 use oxigraph::store::Store;
-use spargebra::GraphUpdateOperation;
 use std::path::Path;
 
 /// How often long loops over the store look at their cancellation token.
@@ -134,31 +133,17 @@ impl Embedded {
         )
     }
 
-    /// Parses (when given as text), binds and prepares a query on its dataset.
-    /// `graph_form` says whether the caller expects CONSTRUCT/DESCRIBE (its
-    /// output format was negotiated from the text before parsing).
+    /// Prepares a (bound) query on its dataset, with cancellation checkpoints.
     pub fn prepare(
         &self,
-        job: QueryJob,
+        query: spargebra::Query,
+        dataset: &ProtocolDataset,
         options: &StoreOptions,
-        graph_form: Option<bool>,
         guard: &RunningGuard,
     ) -> Result<PreparedSparqlQuery, StoreError> {
-        let query = match job.query {
-            QuerySource::Parsed(query) => *query,
-            QuerySource::Text { text, base } => parse::query(&text, base.as_deref(), options.max_depth)?,
-        };
-        let is_graph = matches!(query, spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. });
-        if graph_form.is_some_and(|expected| expected != is_graph) {
-            return Err(StoreError::Request(
-                "the query's form differs from the one its text starts with; send one query per request".into(),
-            ));
-        }
-        let query = crate::sparql::bind::bind(query, &job.bindings).map_err(|e| StoreError::Request(e.to_string()))?;
         let (query, functions) = checkpoints::query(query);
         let mut prepared = Self::evaluator(guard, functions).for_query(query);
-        let dataset = prepared.dataset_mut();
-        apply_dataset(dataset, &job.dataset, options.union_default_graph);
+        apply_dataset(prepared.dataset_mut(), dataset, options.union_default_graph);
         Ok(prepared)
     }
 
@@ -169,19 +154,17 @@ impl Embedded {
 
     /// Parses and applies an update in one transaction that bumps the write
     /// counter; nothing is written when any part fails or the work is cancelled.
-    pub fn update(&self, job: UpdateJob, options: &StoreOptions, guard: &RunningGuard) -> Result<(), StoreError> {
-        let update = parse::update(&job.text, job.base.as_deref(), options.max_depth)?;
-        if update.operations.iter().any(|op| matches!(op, GraphUpdateOperation::Load { .. })) {
-            return Err(StoreError::Refused(
-                "LOAD is switched off: this server makes no outbound requests; load files with `treaty-kg load` or PUT them to /store"
-                    .into(),
-            ));
-        }
-        crate::sparql::protocol::check_update_dataset(&update, &job.dataset).map_err(StoreError::Request)?;
+    pub fn update(
+        &self,
+        update: spargebra::Update,
+        dataset: &ProtocolDataset,
+        options: &StoreOptions,
+        guard: &RunningGuard,
+    ) -> Result<(), StoreError> {
         let (update, functions) = checkpoints::update(update);
         let mut prepared = Self::evaluator(guard, functions).for_update(update);
         for using in prepared.using_datasets_mut() {
-            apply_dataset(using, &job.dataset, options.union_default_graph);
+            apply_dataset(using, dataset, options.union_default_graph);
         }
         let mut transaction = self.store.start_transaction()?;
         unwound(guard, || {

@@ -23,11 +23,11 @@ mod reads;
 pub use client::{Credentials, EngineStats};
 
 use super::error::StoreError;
-use super::job::{GraphTarget, ProtocolDataset, QueryJob, QuerySource, StoreOptions, UpdateJob};
+use super::job::{GraphTarget, ProtocolDataset};
 use super::running::RunningGuard;
 use super::version::{Ledger, SourceRecord};
 use crate::sources::SourceFile;
-use crate::sparql::{checkpoints, parse, results};
+use crate::sparql::{checkpoints, results};
 use crate::vocab;
 use client::{body_reader, Body, Client, Exchange};
 use oxigraph::io::{RdfFormat, RdfParser};
@@ -165,52 +165,38 @@ impl Remote {
         Ok(())
     }
 
-    /// Parses (when needed), checks and binds a query, then runs it on the engine.
+    /// Runs a (bound) query on the engine, after refusing `SERVICE` here:
+    /// otherwise the engine would make that request itself.
     pub fn evaluate(
         &self,
-        job: QueryJob,
-        options: &StoreOptions,
-        graph_form: Option<bool>,
+        query: spargebra::Query,
+        dataset: &ProtocolDataset,
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
-        let query = match job.query {
-            QuerySource::Parsed(query) => *query,
-            QuerySource::Text { text, base } => parse::query(&text, base.as_deref(), options.max_depth)?,
-        };
         if checkpoints::query_calls_service(&query) {
             return Err(super::error::service_refusal());
         }
-        let is_graph = matches!(query, spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. });
-        if graph_form.is_some_and(|expected| expected != is_graph) {
-            return Err(StoreError::Request(
-                "the query's form differs from the one its text starts with; send one query per request".into(),
-            ));
-        }
-        let query = crate::sparql::bind::bind(query, &job.bindings).map_err(|e| StoreError::Request(e.to_string()))?;
-        let is_ask = matches!(query, spargebra::Query::Ask { .. });
         let text = query.to_string();
-        if is_graph {
-            Ok(QueryResults::Graph(self.construct(text, &job.dataset, Some(guard))?))
-        } else if is_ask {
-            Ok(QueryResults::Boolean(self.ask(text, &job.dataset, Some(guard))?))
-        } else {
-            Ok(QueryResults::Solutions(self.select(text, &job.dataset, Some(guard))?))
-        }
+        Ok(match query {
+            spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. } => {
+                QueryResults::Graph(self.construct(text, dataset, Some(guard))?)
+            }
+            spargebra::Query::Ask { .. } => QueryResults::Boolean(self.ask(text, dataset, Some(guard))?),
+            spargebra::Query::Select { .. } => QueryResults::Solutions(self.select(text, dataset, Some(guard))?),
+        })
     }
 
-    /// Parses and checks an update here, then applies it on the engine.
-    pub fn update(&self, job: UpdateJob, options: &StoreOptions, guard: &RunningGuard) -> Result<(), StoreError> {
-        let update = parse::update(&job.text, job.base.as_deref(), options.max_depth)?;
-        if update.operations.iter().any(|op| matches!(op, spargebra::GraphUpdateOperation::Load { .. })) {
-            return Err(StoreError::Refused(
-                "LOAD is switched off: this server makes no outbound requests, nor lets the engine make them".into(),
-            ));
-        }
+    /// Applies a (checked) update on the engine, after refusing `SERVICE` here.
+    pub fn update(
+        &self,
+        update: spargebra::Update,
+        dataset: &ProtocolDataset,
+        guard: &RunningGuard,
+    ) -> Result<(), StoreError> {
         if checkpoints::update_calls_service(&update) {
             return Err(super::error::service_refusal());
         }
-        crate::sparql::protocol::check_update_dataset(&update, &job.dataset).map_err(StoreError::Request)?;
-        self.run_update(&update.to_string(), &job.dataset, Some(guard))
+        self.run_update(&update.to_string(), dataset, Some(guard))
     }
 }
 
