@@ -57,20 +57,11 @@ async fn token_rules() {
 #[tokio::test]
 async fn timeout_cancels_evaluation_and_others_are_served() {
     let server = TestServer::with(Options { timeout_secs: 2, ..Options::default() }).await;
-    let rows: String = (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> \"{i}\"^^<http://www.w3.org/2001/XMLSchema#integer> .\n")).collect();
-    server
-        .client
-        .put(server.url("/store?default"))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/n-triples")
-        .body(rows)
-        .send()
-        .await
-        .unwrap();
+    server.put_turtle("/store?default", numbered_rows()).await;
     // 300^4 = 8.1e9 combinations: never finishes without cancellation.
-    let expensive = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }";
+    let expensive = endless_join(None);
     let started = Instant::now();
-    let slow = server.query(expensive, "application/sparql-results+json");
+    let slow = server.query(&expensive, "application/sparql-results+json");
     let cheap = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let t = Instant::now();

@@ -265,19 +265,10 @@ on_every_backend! {
     /// `cancelled` at once; over an engine, the request to it is dropped.
     async fn running_queries_can_be_cancelled(backend) {
         let server = TestServer::with(Options { backend, timeout_secs: 60, ..Options::default() }).await;
-        let rows: String = (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> {i} .\n")).collect();
-        let put = server
-            .client
-            .put(server.url("/store?graph=http%3A%2F%2Fexample.org%2Frows"))
-            .bearer_auth(TOKEN)
-            .header("content-type", "text/turtle")
-            .body(rows)
-            .send()
-            .await
-            .unwrap();
+        let put = server.put_turtle("/store?graph=http%3A%2F%2Fexample.org%2Frows", numbered_rows()).await;
         assert_eq!(put.status(), 201);
-        let expensive = "SELECT (COUNT(*) AS ?c) WHERE { GRAPH <http://example.org/rows> { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w } }";
-        let slow = server.query(expensive, "application/sparql-results+json");
+        let expensive = endless_join(Some("http://example.org/rows"));
+        let slow = server.query(&expensive, "application/sparql-results+json");
         let operator = async {
             let mut list = Vec::new();
             for _ in 0..100 {

@@ -41,6 +41,13 @@ async fn post_query(base: &str, text: &str) -> (u16, String, String) {
     (r.status().as_u16(), code, r.text().await.unwrap())
 }
 
+/// `numbered_rows` in a Turtle file of `dir`, for `--data`.
+fn rows_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("rows.ttl");
+    std::fs::write(&path, numbered_rows()).unwrap();
+    path
+}
+
 fn nested_select(levels: usize) -> String {
     format!("SELECT * WHERE {}{}", "{".repeat(levels), "}".repeat(levels))
 }
@@ -272,14 +279,11 @@ async fn checks_come_in_order_method_size_token_parse() {
 /// A 5xx carries the request id, which the log lines of that request carry too.
 #[tokio::test]
 async fn server_errors_carry_the_request_id_found_in_the_log() {
-    let rows: String = (0..300).map(|i| format!("<http://e/n{i}> <http://e/v> {i} .\n")).collect();
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("rows.ttl");
-    std::fs::write(&data, rows).unwrap();
+    let data = rows_file(&dir);
     let mut server = start(&["--timeout", "1", "--data", data.to_str().unwrap()]);
     let base = server.0.base.clone();
-    let expensive = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://e/v> ?x . ?b <http://e/v> ?y . ?c <http://e/v> ?z . ?d <http://e/v> ?w }";
-    let r = client().get(format!("{base}/sparql")).query(&[("query", expensive)]).send().await.unwrap();
+    let r = client().get(format!("{base}/sparql")).query(&[("query", endless_join(None))]).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body = r.text().await.unwrap();
@@ -298,13 +302,11 @@ async fn server_errors_carry_the_request_id_found_in_the_log() {
 /// flood's to the normal and heavy lanes, whose overflow is refused with 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cheap_query_keeps_being_answered_under_an_anonymous_flood() {
-    let rows: String = (0..300).map(|i| format!("<http://e/n{i}> <http://e/v> {i} .\n")).collect();
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("rows.ttl");
-    std::fs::write(&data, rows).unwrap();
+    let data = rows_file(&dir);
     let mut server = start(&["--timeout", "5", "--data", data.to_str().unwrap()]);
     let base = server.0.base.clone();
-    let cheap = "ASK { <http://e/n1> <http://e/v> 1 }";
+    let cheap = "ASK { <http://example.org/n1> <http://example.org/v> 1 }";
     let ask = |base: String| async move {
         let r = client().get(format!("{base}/sparql")).query(&[("query", cheap)]).send().await.unwrap();
         r.status().as_u16()
@@ -312,15 +314,15 @@ async fn a_cheap_query_keeps_being_answered_under_an_anonymous_flood() {
     assert_eq!(ask(base.clone()).await, 200);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut flood = Vec::new();
-    let heavy = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://e/v> ?x . ?b <http://e/v> ?y . ?c <http://e/v> ?z . ?d <http://e/v> ?w }";
+    let heavy = endless_join(None);
     for i in 0..32 {
-        let (base, stop) = (base.clone(), stop.clone());
+        let (base, stop, heavy) = (base.clone(), stop.clone(), heavy.clone());
         flood.push(tokio::spawn(async move {
             let client = client();
             let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let request = if i < 16 {
-                    client.get(format!("{base}/sparql")).query(&[("query", heavy)])
+                    client.get(format!("{base}/sparql")).query(&[("query", &heavy)])
                 } else {
                     let (path, accept) =
                         [("/", "text/html"), ("/.well-known/void", "text/turtle"), ("/ontology", "text/html")][i % 3];

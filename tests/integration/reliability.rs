@@ -267,17 +267,7 @@ async fn overload_is_refused_with_retry_after() {
         })
         .await,
     );
-    let rows: String = (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> {i} .\n")).collect();
-    let r = server
-        .client
-        .put(server.url("/store?default"))
-        .bearer_auth(TOKEN)
-        .header("content-type", "text/turtle")
-        .body(rows)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(server.put_turtle("/store?default", numbered_rows()).await.status(), 204);
     // FILTER EXISTS reads the store for every row, so the engine notices the
     // cancellation at the deadline and frees its slot.
     let expensive = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z FILTER EXISTS { ?d <http://example.org/v> ?w FILTER(?w > ?x + ?y + ?z) } }";

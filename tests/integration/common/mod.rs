@@ -385,3 +385,32 @@ pub async fn count_at(base: &str, query: &str) -> u64 {
         .unwrap();
     body.lines().nth(1).unwrap_or_else(|| panic!("no count in {body:?}")).trim().parse().unwrap()
 }
+
+/// 300 statements `<http://example.org/nI> <http://example.org/v> I`, in Turtle:
+/// a join of k copies of their pattern has 300^k solutions (queries that never end).
+pub fn numbered_rows() -> String {
+    (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> {i} .\n")).collect()
+}
+
+/// The four-way join over `numbered_rows` (8.1e9 solutions), in `graph` or the default graph.
+pub fn endless_join(graph: Option<&str>) -> String {
+    let patterns = "?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w";
+    match graph {
+        Some(g) => format!("SELECT (COUNT(*) AS ?c) WHERE {{ GRAPH <{g}> {{ {patterns} }} }}"),
+        None => format!("SELECT (COUNT(*) AS ?c) WHERE {{ {patterns} }}"),
+    }
+}
+
+impl TestServer {
+    /// PUTs a Turtle body to a Graph Store `target` (`/store?default`, `/store?graph=…`) with the token.
+    pub async fn put_turtle(&self, target: &str, body: String) -> reqwest::Response {
+        self.client
+            .put(self.url(target))
+            .bearer_auth(TOKEN)
+            .header("content-type", "text/turtle")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
