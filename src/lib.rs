@@ -106,6 +106,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     let queries = queries::Registry::open(config.queries_dir.clone())
         .map_err(|e| anyhow::anyhow!("the saved queries do not load:\n{e}"))?;
     tracing::info!(queries = queries.current().len(), "saved queries loaded");
+    let config_query_cache = config.query_cache;
     Ok(AppState {
         store,
         config: Arc::new(config),
@@ -113,6 +114,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         queries: Arc::new(queries),
         cache: Arc::default(),
         memos: Arc::default(),
+        query_cache: config_query_cache.then(Arc::default),
     })
 }
 

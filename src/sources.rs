@@ -8,7 +8,7 @@
 
 use crate::vocab;
 use anyhow::Context;
-use oxigraph::io::{RdfFormat, RdfParser};
+use oxigraph::io::{RdfFormat, RdfParser, ReaderQuadParser};
 use oxigraph::model::{GraphName, NamedNode, Quad};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -116,6 +116,25 @@ pub fn parse(file: &SourceFile, bytes: &[u8]) -> Result<Vec<Quad>, String> {
         }
     }
     Ok(quads)
+}
+
+/// A streaming parser of the file at `path` (any RDF syntax by extension,
+/// `.gz` accepted), blank nodes renamed so they never merge with stored ones,
+/// its triples put into `graph` (the default graph when `None`).
+pub fn read_file(path: &Path, graph: Option<&NamedNode>) -> Result<ReaderQuadParser<Box<dyn Read + Send>>, String> {
+    let format = format_of_path(path)
+        .ok_or_else(|| format!("{}: unknown RDF syntax for this file extension", path.display()))?;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+    let reader: Box<dyn Read + Send> = if is_gzip(path) {
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)))
+    } else {
+        Box::new(std::io::BufReader::new(file))
+    };
+    let mut parser = RdfParser::from_format(format).with_base_iri(vocab::BASE_IRI).expect("the base IRI is valid");
+    if let Some(g) = graph {
+        parser = parser.with_default_graph(g.clone());
+    }
+    Ok(parser.rename_blank_nodes().for_reader(reader))
 }
 
 /// Parses a whole RDF document into memory (so nothing is written when it is

@@ -40,6 +40,9 @@ pub struct AppState {
     pub cache: Arc<crate::queries::cache::AnswerCache>,
     /// Shared computations (statistics, page data), once per data version.
     pub memos: Arc<Memos>,
+    /// Answers of `/sparql` queries, keyed by text, dataset, format and data
+    /// version (`None` with `--no-query-cache`).
+    pub query_cache: Option<Arc<crate::queries::cache::AnswerCache>>,
 }
 
 /// The shared computations behind pages: each is a full scan or close to one,
@@ -185,16 +188,67 @@ impl axum::extract::FromRequestParts<AppState> for UpdateGate {
 /// closes the channel before it releases the head) goes out as one body with a
 /// `Content-Length`; anything else streams chunk by chunk.
 fn stream_response(media_type: &str, body: ByteReceiver) -> Response {
+    stream_response_teed(media_type, body, None)
+}
+
+/// Where a whole answer goes once it has been sent (the ad-hoc answer cache):
+/// only an answer that ended without error and within `limit` bytes.
+pub struct Tee {
+    pub limit: usize,
+    pub keep: Box<dyn FnOnce(bytes::Bytes) + Send>,
+}
+
+/// The bytes of an answer collected for its [`Tee`] while they are sent.
+struct Collecting {
+    tee: Option<Tee>,
+    bytes: Vec<u8>,
+}
+
+impl Collecting {
+    fn see(&mut self, polled: &std::task::Poll<Option<std::io::Result<bytes::Bytes>>>) {
+        let Some(tee) = &self.tee else { return };
+        match polled {
+            std::task::Poll::Ready(Some(Ok(chunk))) if self.bytes.len() + chunk.len() <= tee.limit => {
+                self.bytes.extend_from_slice(chunk);
+            }
+            std::task::Poll::Ready(None) => {
+                if let Some(tee) = self.tee.take() {
+                    (tee.keep)(bytes::Bytes::from(std::mem::take(&mut self.bytes)));
+                }
+            }
+            std::task::Poll::Pending => {}
+            // Too large, or failed midway: nothing is kept.
+            std::task::Poll::Ready(Some(_)) => {
+                self.tee = None;
+                self.bytes = Vec::new();
+            }
+        }
+    }
+}
+
+/// [`stream_response`], handing the whole answer to `tee` when it is complete.
+fn stream_response_teed(media_type: &str, body: ByteReceiver, tee: Option<Tee>) -> Response {
     let mut body = body;
     let first = body.try_recv().ok();
     let second = body.try_recv();
     let body = match (first, second) {
-        (Some(Ok(whole)), Err(mpsc::error::TryRecvError::Disconnected)) => Body::from(whole),
+        (Some(Ok(whole)), Err(mpsc::error::TryRecvError::Disconnected)) => {
+            if let Some(tee) = tee.filter(|t| whole.len() <= t.limit) {
+                (tee.keep)(whole.clone());
+            }
+            Body::from(whole)
+        }
         (first, second) => {
             let ready = first.into_iter().chain(second.ok());
             // poll_fn (not unfold): compression layers may poll again after the end.
             let rest = futures::stream::poll_fn(move |cx| body.poll_recv(cx));
-            Body::from_stream(futures::stream::iter(ready).chain(rest))
+            let mut chunks = futures::stream::iter(ready).chain(rest);
+            let mut collecting = Collecting { tee, bytes: Vec::new() };
+            Body::from_stream(futures::stream::poll_fn(move |cx| {
+                let polled = chunks.poll_next_unpin(cx);
+                collecting.see(&polled);
+                polled
+            }))
         }
     };
     let mut response = Response::new(body);

@@ -297,16 +297,9 @@ async fn answer(
         media_type,
         data_version: state.store.data_version(),
     };
-    let etag = format!(
-        "\"{}\"",
-        &crate::sources::content_hash(
-            format!("{}|{}|{}|{}", key.query_version, key.bindings, key.media_type, key.data_version).as_bytes()
-        )[..32]
-    );
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let etag = key.etag();
+    let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    let not_modified = crate::queries::cache::matches_if_none_match(if_none_match, &etag);
     if not_modified {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         common_headers(response.headers_mut(), query, &key, &etag, None);

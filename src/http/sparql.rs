@@ -5,10 +5,11 @@
 //! it is one; right after reading a form that holds `update`), then parsing,
 //! which the store does on a deep-stack thread under admission.
 
-use super::{public_base, set_content_type, stream_response, AppState, UpdateGate};
+use super::{public_base, set_content_type, stream_response_teed, AppState, Tee, UpdateGate};
 use crate::auth;
 use crate::conneg;
 use crate::error::AppError;
+use crate::queries::cache::{matches_if_none_match, CacheKey, CachedAnswer};
 use crate::sparql::depth::{self, QueryForm};
 use crate::sparql::protocol::{self, SparqlRequest};
 use crate::sparql::results::{rdf_serializer, OutputFormat};
@@ -81,9 +82,34 @@ async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
             let is_graph = matches!(depth::form(&text), Some(QueryForm::Construct | QueryForm::Describe));
             let (media_type, output) = negotiate_query(is_graph, headers, format.as_deref())?;
             let base = endpoint(state, headers);
+            let key = answer_key(&text, &dataset, &base, media_type, state.store.data_version());
+            let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+            if let Some(key) = &key {
+                if matches_if_none_match(if_none_match, &key.etag()) {
+                    return Ok(with_validators(StatusCode::NOT_MODIFIED.into_response(), key, None));
+                }
+                if let Some(hit) = state.query_cache.as_ref().and_then(|c| c.get(key)) {
+                    let mut response = hit.body.into_response();
+                    set_content_type(response.headers_mut(), media_type);
+                    return Ok(with_validators(response, key, Some("hit")));
+                }
+            }
             let job = QueryJob { dataset, ..QueryJob::text(text, "") }.with_base(base);
-            let body = state.store.query(job, output).await?;
-            Ok(stream_response(media_type, body))
+            let (body, cut) = state.store.query(job, output).await?;
+            let tee = key.clone().zip(state.query_cache.clone()).map(|(key, cache)| Tee {
+                limit: cache.max_entry(),
+                keep: Box::new(move |body| cache.put(key, CachedAnswer { body, truncated: false })),
+            });
+            let mut response = stream_response_teed(media_type, body, tee);
+            if let Some(rows) = cut {
+                // Said, not hidden: the engine's own row limit cut the answer.
+                response.headers_mut().insert("x-result-truncated", HeaderValue::from_static("true"));
+                response.headers_mut().insert("x-result-limit", HeaderValue::from(rows));
+            }
+            Ok(match &key {
+                Some(key) => with_validators(response, key, state.query_cache.as_ref().map(|_| "miss")),
+                None => response,
+            })
         }
         SparqlRequest::Update { text, dataset } => {
             auth::require_write(state.config.write_token.as_deref(), headers)?;
@@ -92,6 +118,55 @@ async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
         }
         SparqlRequest::ServiceDescription => service_description(state, headers).await,
     }
+}
+
+/// What identifies the answer of a query: its exact text, dataset, base and
+/// format, and the data version. `None` for a query whose answer may change
+/// without a write (`NOW`, `RAND`, `UUID`, `STRUUID`, `BNODE`): never cached.
+fn answer_key(
+    text: &str,
+    dataset: &crate::store::ProtocolDataset,
+    base: &str,
+    media_type: &'static str,
+    data_version: String,
+) -> Option<CacheKey> {
+    if calls_volatile_function(text) {
+        return None;
+    }
+    Some(CacheKey {
+        query_version: format!("sparql {}", crate::sources::content_hash(text.as_bytes())),
+        bindings: format!("{dataset:?} {base}"),
+        media_type,
+        data_version,
+    })
+}
+
+/// Whether the text calls `NOW`, `RAND`, `UUID`, `STRUUID` or `BNODE`: a name
+/// (not part of a longer one, such as `foaf:knows`) followed by `(`.
+fn calls_volatile_function(text: &str) -> bool {
+    let upper = text.to_ascii_uppercase();
+    let bytes = upper.as_bytes();
+    ["NOW", "RAND", "UUID", "BNODE"].iter().any(|name| {
+        upper.match_indices(name).any(|(at, _)| {
+            let before = at.checked_sub(1).map(|i| bytes[i]);
+            let standalone = !before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+            let after = upper[at + name.len()..].trim_start();
+            (standalone || (*name == "UUID" && upper[..at].ends_with("STR"))) && after.starts_with('(')
+        })
+    })
+}
+
+/// The validators of a query's answer (`ETag`, revalidate each time), and
+/// whether it came from the cache.
+fn with_validators(mut response: Response, key: &CacheKey, cache: Option<&'static str>) -> Response {
+    if let Ok(etag) = HeaderValue::from_str(&key.etag()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache"));
+    if let Some(label) = cache {
+        response.headers_mut().insert("x-cache", HeaderValue::from_static(label));
+    }
+    response
 }
 
 /// Chooses the answer's format from the query form, `format=` and `Accept`.
@@ -147,4 +222,28 @@ async fn service_description(state: &AppState, headers: &HeaderMap) -> Result<Re
     let mut response = body.into_response();
     set_content_type(response.headers_mut(), media_type);
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::calls_volatile_function;
+
+    #[test]
+    fn volatile_functions_are_calls_not_substrings() {
+        for text in [
+            "SELECT (NOW() AS ?t) {}",
+            "SELECT (rand () AS ?r) {}",
+            "SELECT (STRUUID() AS ?u) {}",
+            "SELECT * { BIND(bnode() AS ?b) }",
+        ] {
+            assert!(calls_volatile_function(text), "{text}");
+        }
+        for text in [
+            "SELECT * { ?a foaf:knows ?b }",
+            "SELECT ?now { ?s ?p ?now }",
+            "PREFIX rand: <x:> SELECT * { ?s rand:x ?o }",
+        ] {
+            assert!(!calls_volatile_function(text), "{text}");
+        }
+    }
 }

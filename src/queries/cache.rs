@@ -19,6 +19,19 @@ pub struct CacheKey {
     pub data_version: String,
 }
 
+impl CacheKey {
+    /// The answer's entity tag: a digest of everything the answer depends on.
+    pub fn etag(&self) -> String {
+        let text = format!("{}|{}|{}|{}", self.query_version, self.bindings, self.media_type, self.data_version);
+        format!("\"{}\"", &crate::sources::content_hash(text.as_bytes())[..32])
+    }
+}
+
+/// Whether an `If-None-Match` header value matches `etag` (or is `*`).
+pub fn matches_if_none_match(header: Option<&str>, etag: &str) -> bool {
+    header.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
 /// A cached answer.
 #[derive(Debug, Clone)]
 pub struct CachedAnswer {
@@ -67,6 +80,11 @@ impl AnswerCache {
                 None => break,
             }
         }
+    }
+
+    /// The largest answer kept, in bytes.
+    pub fn max_entry(&self) -> usize {
+        self.max_entry
     }
 
     /// Entries and bytes held (for tests and metrics).

@@ -35,13 +35,20 @@ impl Backend {
         graph_form: Option<bool>,
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
+        // An engine gets the user's own text when nothing was bound into it (with
+        // the base made explicit): engines' parsers differ on what they accept of
+        // a serializer's output (Virtuoso refuses `GRAPH <g> { … } .` in a template).
+        let own_text = match (&job.query, job.bindings.is_empty()) {
+            (QuerySource::Text { text, base }, true) => Some(with_base(text, base.as_deref())),
+            _ => None,
+        };
         let query = bound_query(job.query, &job.bindings, options.max_depth, graph_form)?;
         match self {
             Backend::Embedded(e) => {
                 let prepared = e.prepare(query, &job.dataset, options, guard)?;
                 e.execute(prepared)
             }
-            Backend::Remote(r) => r.evaluate(query, &job.dataset, guard),
+            Backend::Remote(r) => r.evaluate(query, own_text, &job.dataset, guard),
         }
     }
 
@@ -50,7 +57,7 @@ impl Backend {
         let update = checked_update(&job, options.max_depth)?;
         match self {
             Backend::Embedded(e) => e.update(update, &job.dataset, options, guard),
-            Backend::Remote(r) => r.update(update, &job.dataset, guard),
+            Backend::Remote(r) => r.update(update, &with_base(&job.text, job.base.as_deref()), &job.dataset, guard),
         }
     }
 
@@ -198,6 +205,16 @@ fn bound_query(
         ));
     }
     crate::sparql::bind::bind(query, bindings).map_err(|e| StoreError::Request(e.to_string()))
+}
+
+/// A query or update text with its base IRI made explicit (`BASE` first, which
+/// the text's own `BASE`, if any, overrides), so that an engine resolves its
+/// relative IRIs as this server does.
+fn with_base(text: &str, base: Option<&str>) -> String {
+    match base {
+        Some(base) => format!("BASE <{base}>\n{text}"),
+        None => text.to_owned(),
+    }
 }
 
 /// An update parsed (depth limit first) and checked as both backends need it:

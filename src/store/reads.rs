@@ -41,9 +41,16 @@ impl KgStore {
     /// so that errors and timeouts before it get a proper status and a small answer
     /// crosses threads once; the rest of a large answer is serialized in the
     /// background into the receiver, with back-pressure.
-    pub async fn query(&self, job: QueryJob, format: OutputFormat) -> Result<ByteReceiver, StoreError> {
+    ///
+    /// Also returns the row limit an engine cut the answer at, if it said so.
+    pub async fn query(
+        &self,
+        job: QueryJob,
+        format: OutputFormat,
+    ) -> Result<(ByteReceiver, Option<usize>), StoreError> {
         let work = self.query_work("query", &job);
         let guard = self.admit(&work).await?;
+        let row_cap = guard.engine_row_cap.clone();
         let inner = self.inner.clone();
         let (head_tx, head_rx) = oneshot::channel();
         let (tx, rx) = mpsc::channel(8);
@@ -80,7 +87,8 @@ impl KgStore {
             Ok(Err(_)) => return Err(exec::TaskFailed::lost().into()),
             Err(_) => return Err(StoreError::Timeout(work.timeout.as_secs())),
         }
-        Ok(rx)
+        let cap = row_cap.load(std::sync::atomic::Ordering::SeqCst);
+        Ok((rx, (cap > 0).then_some(cap)))
     }
 
     /// Evaluates `job` into memory, writing at most `cap` solutions or triples in

@@ -173,7 +173,7 @@ impl RunningQueries {
             self.shared.1.notify_one();
         }
         drop(registry);
-        RunningGuard { id, registry: self.clone(), token, reason, timeout }
+        RunningGuard { id, registry: self.clone(), token, reason, timeout, engine_row_cap: Arc::default() }
     }
 
     /// The running work, oldest first.
@@ -224,6 +224,9 @@ pub struct RunningGuard {
     pub(crate) token: CancellationToken,
     reason: Arc<AtomicU8>,
     timeout: Duration,
+    /// The row limit a remote engine applied to this work's answer, when it
+    /// said it cut the answer there (Virtuoso's `X-SPARQL-MaxRows`); 0 if none.
+    pub(crate) engine_row_cap: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl RunningGuard {

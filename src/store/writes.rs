@@ -128,7 +128,8 @@ impl KgStore {
         self.inner.versioning.sources()
     }
 
-    /// Bulk-loads one file atomically (CLI `load`); returns the quads read.
+    /// Bulk-loads one file (CLI `load`): into the embedded store atomically,
+    /// into an engine in batches; returns the quads read.
     pub fn bulk_load(
         &self,
         path: &Path,
@@ -136,12 +137,10 @@ impl KgStore {
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<u64, StoreError> {
         let number = self.inner.versioning.reserve()?;
-        let Backend::Embedded(backend) = &self.inner.backend else {
-            return Err(StoreError::NotSupported(
-                "`treaty-kg load` fills a local store; load a remote engine with its own loader".into(),
-            ));
+        let count = match &self.inner.backend {
+            Backend::Embedded(backend) => backend.bulk_load(path, graph, progress)?,
+            Backend::Remote(remote) => remote.bulk_load(path, graph, progress)?,
         };
-        let count = backend.bulk_load(path, graph, progress)?;
         self.inner.versioning.committed(number, None);
         Ok(count)
     }

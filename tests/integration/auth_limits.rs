@@ -1,55 +1,59 @@
 //! Write tokens, the query timeout, the body limit, refused outbound requests,
-//! CORS and compression.
+//! CORS and compression. The write rules on every backend: the token is
+//! checked before anything reaches an engine.
 
 use crate::common::*;
+use crate::on_every_backend;
 use std::time::{Duration, Instant};
 
-const INSERT: &str = "INSERT DATA { <http://example.org/t> <http://example.org/p> 1 }";
+const INSERT: &str = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/t> <http://example.org/p> 1 } }";
 
-/// No token configured: every write is 403 with a message saying how to enable writes.
-#[tokio::test]
-async fn read_only_without_a_token() {
-    let server = TestServer::with(Options { token: None, ..Options::default() }).await;
-    let r = server.update(INSERT).await;
-    assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("--write-token-file"));
-    let r = server
-        .client
-        .put(server.url("/store?default"))
-        .header("content-type", "text/turtle")
-        .body("")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = server.client.delete(server.url("/store?default")).send().await.unwrap();
-    assert_eq!(r.status(), 403);
-    assert_eq!(server.query("ASK {}", "application/sparql-results+json").await.status(), 200, "reads stay public");
+on_every_backend! {
+    /// No token configured: every write is 403 with a message saying how to enable writes.
+    async fn read_only_without_a_token(backend) {
+        let server = TestServer::with(Options { token: None, backend, ..Options::default() }).await;
+        let r = server.update(INSERT).await;
+        assert_eq!(r.status(), 403);
+        assert!(r.text().await.unwrap().contains("--write-token-file"));
+        let r = server
+            .client
+            .put(server.url("/store?default"))
+            .header("content-type", "text/turtle")
+            .body("")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let r = server.client.delete(server.url("/store?default")).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        assert_eq!(server.query("ASK {}", "application/sparql-results+json").await.status(), 200, "reads stay public");
+    }
 }
 
-/// With a token: missing → 401 with WWW-Authenticate, wrong → 401, right → 204.
-#[tokio::test]
-async fn token_rules() {
-    let server = TestServer::start().await;
-    let post = |token: Option<&'static str>| {
-        let mut request =
-            server.client.post(server.url("/sparql")).header("content-type", "application/sparql-update").body(INSERT);
-        if let Some(t) = token {
-            request = request.bearer_auth(t);
-        }
-        request.send()
-    };
-    let r = post(None).await.unwrap();
-    assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
-    let r = post(Some("test-token-0123456789abcdeX")).await.unwrap();
-    assert_eq!(r.status(), 401);
-    assert_eq!(server.count("SELECT * { <http://example.org/t> ?p ?o }").await, 0);
-    let r = post(Some(TOKEN)).await.unwrap();
-    assert_eq!(r.status(), 204);
-    assert_eq!(server.count("SELECT * { <http://example.org/t> ?p ?o }").await, 1);
-    let r = server.client.get(server.url("/admin/queries")).send().await.unwrap();
-    assert_eq!(r.status(), 401, "the running-queries list needs the token");
+on_every_backend! {
+    /// With a token: missing → 401 with WWW-Authenticate, wrong → 401, right → 204.
+    async fn token_rules(backend) {
+        let server = TestServer::on(backend).await;
+        let post = |token: Option<&'static str>| {
+            let mut request =
+                server.client.post(server.url("/sparql")).header("content-type", "application/sparql-update").body(INSERT);
+            if let Some(t) = token {
+                request = request.bearer_auth(t);
+            }
+            request.send()
+        };
+        let r = post(None).await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+        let r = post(Some("test-token-0123456789abcdeX")).await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(server.count("SELECT * { <http://example.org/t> ?p ?o }").await, 0);
+        let r = post(Some(TOKEN)).await.unwrap();
+        assert_eq!(r.status(), 204);
+        assert_eq!(server.count("SELECT * { <http://example.org/t> ?p ?o }").await, 1);
+        let r = server.client.get(server.url("/admin/queries")).send().await.unwrap();
+        assert_eq!(r.status(), 401, "the running-queries list needs the token");
+    }
 }
 
 /// An expensive query is cancelled at the deadline (503, within timeout + slack),
@@ -79,23 +83,24 @@ async fn timeout_cancels_evaluation_and_others_are_served() {
     assert!(cheap_elapsed < Duration::from_secs(1), "a cheap query waited {cheap_elapsed:?}");
 }
 
-/// A body over the limit is refused with 413 and nothing is written.
-#[tokio::test]
-async fn oversized_bodies_get_413() {
-    let server = TestServer::with(Options { max_body_bytes: 1024, ..Options::default() }).await;
-    let before = server.dataset().await;
-    let big = format!("<http://example.org/a> <http://example.org/p> \"{}\" .", "x".repeat(4096));
-    let r = server
-        .client
-        .put(server.url("/store?default"))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/n-triples")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
-    assert_datasets_isomorphic(&server.dataset().await, &before);
+on_every_backend! {
+    /// A body over the limit is refused with 413 and nothing is written.
+    async fn oversized_bodies_get_413(backend) {
+        let server = TestServer::with(Options { max_body_bytes: 1024, backend, ..Options::default() }).await;
+        let before = server.dataset().await;
+        let big = format!("<http://example.org/a> <http://example.org/p> \"{}\" .", "x".repeat(4096));
+        let r = server
+            .client
+            .put(server.url("/store?default"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/n-triples")
+            .body(big)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413);
+        assert_datasets_isomorphic(&server.dataset().await, &before);
+    }
 }
 
 /// SERVICE and LOAD are refused: the server makes no outbound requests.

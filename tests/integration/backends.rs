@@ -9,16 +9,12 @@ use crate::on_every_backend;
 use oxigraph::io::RdfFormat;
 use std::time::Duration;
 
-async fn server(backend: Backend) -> TestServer {
-    TestServer::with(Options { backend, ..Options::default() }).await
-}
-
 const LATVIA_BORDERS: &str = "SELECT ?n WHERE { <http://example.org/latvia> <http://example.org/borders> ?n }";
 
 on_every_backend! {
     /// SELECT in JSON and CSV, ASK, CONSTRUCT in Turtle: the fixture's facts.
     async fn queries_in_every_form(backend) {
-        let server = server(backend).await;
+        let server = TestServer::on(backend).await;
         assert_eq!(server.table(LATVIA_BORDERS).await, rows(&[&["http://example.org/estonia"], &["http://example.org/russia"]]));
         let csv = server.query(LATVIA_BORDERS, "text/csv").await;
         assert_eq!(csv.status(), 200);
@@ -36,7 +32,7 @@ on_every_backend! {
     /// Updates need the token; SERVICE and LOAD are refused before anything
     /// reaches the engine; a write is seen by the next query.
     async fn updates_and_refusals(backend) {
-        let server = server(backend).await;
+        let server = TestServer::on(backend).await;
         let insert = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/t> <http://example.org/p> 1 } }";
         let anonymous = server.client.post(server.url("/sparql")).header("content-type", "application/sparql-update").body(insert).send().await.unwrap();
         assert_eq!(anonymous.status(), 401);
@@ -55,7 +51,7 @@ on_every_backend! {
     /// The Graph Store: PUT creates (201), replaces (204), GET reads it back,
     /// POST merges, DELETE removes (204), and a missing graph is 404.
     async fn graph_store_cycle(backend) {
-        let server = server(backend).await;
+        let server = TestServer::on(backend).await;
         let url = server.url("/store?graph=http%3A%2F%2Fexample.org%2Fgs");
         let put = |body: &'static str| server.client.put(&url).bearer_auth(TOKEN).header("content-type", "text/turtle").body(body).send();
         assert_eq!(put("<http://example.org/a> <http://example.org/p> 1 .").await.unwrap().status(), 201);
@@ -75,7 +71,7 @@ on_every_backend! {
     /// Linked data over the backend: 303 to the document, the document, the
     /// page, a fragment, and the dump.
     async fn linked_data_and_dump(backend) {
-        let server = server(backend).await;
+        let server = TestServer::on(backend).await;
         let r = server.client.get(server.url("/fragments?subject=http%3A%2F%2Fexample.org%2Flatvia")).header("accept", "application/n-triples").send().await.unwrap();
         assert_eq!(r.status(), 200);
         let body = r.text().await.unwrap();
@@ -114,7 +110,7 @@ on_every_backend! {
 on_every_backend! {
     /// Health says the store (or engine) answers; metrics render.
     async fn health_and_metrics(backend) {
-        let server = server(backend).await;
+        let server = TestServer::on(backend).await;
         let r = server.client.get(server.url("/health")).send().await.unwrap();
         assert_eq!(r.status(), 200);
         server.query(LATVIA_BORDERS, "application/sparql-results+json").await;
@@ -171,10 +167,13 @@ async fn engine_faults_are_502_and_504_and_the_server_recovers() {
         ],
         &[],
     ));
-    let ask = || client.get(format!("{}/sparql", served.0.base)).query(&[("query", "ASK {}")]).send();
-    assert_eq!(ask().await.unwrap().status(), 200);
+    let ask = |query: &'static str| client.get(format!("{}/sparql", served.0.base)).query(&[("query", query)]).send();
+    assert_eq!(ask("ASK {}").await.unwrap().status(), 200);
     drop(engine);
-    let down = ask().await.unwrap();
+    // An answer kept from before is still served (nothing was written since)…
+    assert_eq!(ask("ASK {}").await.unwrap().status(), 200);
+    // …but anything new needs the engine.
+    let down = ask("ASK { ?s ?p ?o }").await.unwrap();
     assert_eq!(down.status(), 502);
     assert_eq!(down.headers()["x-error-code"], "engine_unavailable");
     assert_eq!(client.get(format!("{}/health", served.0.base)).send().await.unwrap().status(), 503);
@@ -184,7 +183,7 @@ async fn engine_faults_are_502_and_504_and_the_server_recovers() {
     })
     .await
     .unwrap();
-    assert_eq!(ask().await.unwrap().status(), 200, "the same server answers once the engine is back");
+    assert_eq!(ask("ASK { ?s ?p ?o }").await.unwrap().status(), 200, "the same server answers once the engine is back");
 }
 
 /// Two servers in front of one engine: a write through one shows in the
@@ -314,4 +313,126 @@ async fn the_engines_own_graph_store() {
     assert_eq!(graph(&got.bytes().await.unwrap(), RdfFormat::Turtle).len(), 1, "replaced");
     assert_eq!(server.client.delete(&url).bearer_auth(TOKEN).send().await.unwrap().status(), 204);
     assert_eq!(server.client.get(&url).send().await.unwrap().status(), 404);
+}
+
+on_every_backend! {
+    /// `treaty-kg load` fills the store or the engine with one rule (`serve
+    /// --data`'s): a file's triples go into the file's own graph, a TriG file's
+    /// graphs keep their names; over an engine in batches, blank nodes kept whole.
+    async fn cli_load_follows_one_rule_on_every_backend(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = (0..12_345).map(|i| format!("<http://example.org/r{i}> <http://example.org/v> {i} .\n")).collect();
+        std::fs::write(dir.path().join("rows.ttl"), lines).unwrap();
+        std::fs::write(
+            dir.path().join("blank.ttl"),
+            "<http://example.org/a> <http://example.org/p> [ <http://example.org/q> 1 ; <http://example.org/r> [ <http://example.org/s> 2 ] ] .",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("graphs.trig"), "<http://example.org/own> { <http://example.org/t> <http://example.org/p> 3 }").unwrap();
+        let files = ["rows.ttl", "blank.ttl", "graphs.trig"].map(|f| dir.path().join(f).display().to_string());
+        let engine = match backend {
+            Backend::Embedded => None,
+            engine => Some(tokio::task::spawn_blocking(move || Engine::start(engine)).await.unwrap()),
+        };
+        let target: Vec<String> = match &engine {
+            None => vec!["--store".into(), dir.path().join("store").display().to_string()],
+            Some(e) => vec!["--remote".into(), e.query.clone(), "--remote-update".into(), e.update.clone()],
+        };
+        let loaded = std::process::Command::new(BIN).arg("load").args(&target).args(&files).output().unwrap();
+        assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
+        let report = String::from_utf8_lossy(&loaded.stderr);
+        assert!(report.contains("loaded 12350 quads from 3 file(s)"), "{report}");
+        let served = KillOnDrop(spawn_server(&[target, vec!["--no-default-data".into()]].concat(), &[]));
+        let graph_of = crate::common::graph;
+        let graph = |file: &str| treaty_kg::vocab::source_graph_iri(file);
+        let base = &served.0.base;
+        let count = format!("SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{}> {{ ?s ?p ?o }} }}", graph("rows.ttl"));
+        assert_eq!(count_at(base, &count).await, 12_345, "every batch arrived, in the file's graph");
+        // Our own reads go past an engine's row limit (Virtuoso: 10,000 by default).
+        let url = format!("{base}/store?graph={}", form_urlencoded::byte_serialize(graph("rows.ttl").as_bytes()).collect::<String>());
+        let client = reqwest::Client::new();
+        let whole = client.get(&url).header("accept", "application/n-triples").send().await.unwrap();
+        assert_eq!(whole.status(), 200);
+        assert_eq!(graph_of(&whole.bytes().await.unwrap(), RdfFormat::NTriples).len(), 12_345, "the whole graph, page after page");
+        // A user's query cut by the engine says so.
+        let select = format!("SELECT * WHERE {{ GRAPH <{}> {{ ?s ?p ?o }} }}", graph("rows.ttl"));
+        let r = client.get(format!("{base}/sparql")).query(&[("query", select.as_str())]).header("accept", "text/csv").send().await.unwrap();
+        let cut = r.headers().get("x-result-truncated").map(|v| v.to_str().unwrap().to_owned());
+        let rows_answered = r.text().await.unwrap().lines().count() - 1;
+        if backend == Backend::Virtuoso {
+            assert_eq!((cut.as_deref(), rows_answered), (Some("true"), 10_000), "Virtuoso's ResultSetMaxRows, said");
+        } else {
+            assert_eq!((cut, rows_answered), (None, 12_345));
+        }
+        let linked = format!(
+            "SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{}> {{ <http://example.org/a> <http://example.org/p> ?b . ?b <http://example.org/q> 1 ; <http://example.org/r> ?c . ?c <http://example.org/s> 2 }} }}",
+            graph("blank.ttl")
+        );
+        assert_eq!(count_at(base, &linked).await, 1, "blank nodes stay linked");
+        let own = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <http://example.org/own> { <http://example.org/t> ?p 3 } }";
+        assert_eq!(count_at(base, own).await, 1);
+        // The same file given to `serve --data` goes into the same graph.
+        let server = TestServer::with(Options { sources: vec![dir.path().join("blank.ttl")], ..Options::default() }).await;
+        let listed = server.table("SELECT DISTINCT ?g WHERE { GRAPH ?g { <http://example.org/a> ?p ?o } }").await;
+        assert_eq!(listed, rows(&[&[&graph("blank.ttl")]]));
+    }
+}
+
+/// Virtuoso's `/sparql-auth` answers only HTTP Digest: with
+/// `--remote-credentials` queries and updates go through it; with a wrong
+/// password the engine's refusal is a 502, and the password shows nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_credentials_for_virtuosos_sparql_auth() {
+    let engine = tokio::task::spawn_blocking(|| Engine::start(Backend::Virtuoso)).await.unwrap();
+    let protected = engine.query.replace("/sparql", "/sparql-auth");
+    let dir = tempfile::tempdir().unwrap();
+    let (right, wrong) = (dir.path().join("right"), dir.path().join("wrong"));
+    std::fs::write(&right, "dba:dba\n").unwrap();
+    std::fs::write(&wrong, "dba:not-the-password-4711\n").unwrap();
+    let front = |credentials: &std::path::Path| {
+        let args: Vec<String> = vec![
+            "--remote".into(),
+            protected.clone(),
+            "--remote-credentials".into(),
+            credentials.display().to_string(),
+            "--no-default-data".into(),
+        ];
+        KillOnDrop(spawn_server(&args, &[("TREATY_KG_WRITE_TOKEN", TOKEN)]))
+    };
+    let client = reqwest::Client::new();
+    let served = front(&right);
+    let ask = |base: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("{base}/sparql"))
+                .query(&[("query", "ASK { GRAPH <http://example.org/digest> { ?s ?p 7 } }")])
+                .header("accept", "application/sparql-results+json")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let before = ask(served.0.base.clone()).await;
+    assert_eq!(before.status(), 200);
+    assert!(!boolean(&before.bytes().await.unwrap(), oxigraph::sparql::results::QueryResultsFormat::Json));
+    let written = client
+        .post(format!("{}/sparql", served.0.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/sparql-update")
+        .body("INSERT DATA { GRAPH <http://example.org/digest> { <http://example.org/s> <http://example.org/p> 7 } }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(written.status(), 204, "{}", written.text().await.unwrap());
+    let after = ask(served.0.base.clone()).await;
+    assert!(boolean(&after.bytes().await.unwrap(), oxigraph::sparql::results::QueryResultsFormat::Json));
+
+    let refused = front(&wrong);
+    let r = ask(refused.0.base.clone()).await;
+    assert_eq!(r.status(), 502);
+    let message = r.text().await.unwrap();
+    assert!(message.contains("401"), "{message}");
+    assert!(!message.contains("4711"));
+    assert!(!refused.0.log().join("\n").contains("4711"), "the password is not logged");
 }

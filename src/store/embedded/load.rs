@@ -6,11 +6,9 @@ use super::Embedded;
 use crate::sources::{self, SourceFile};
 use crate::store::error::StoreError;
 use crate::store::version::SourceRecord;
-use crate::vocab;
-use oxigraph::io::RdfParser;
 use oxigraph::model::{GraphName, NamedNode};
 use oxigraph::store::StorageError;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Why a bulk load stopped: the file or the storage.
@@ -68,26 +66,13 @@ impl Embedded {
         graph: Option<&NamedNode>,
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<u64, StoreError> {
-        let format = sources::format_of_path(path).ok_or_else(|| {
-            StoreError::BadBody(format!("{}: unknown RDF syntax for this file extension", path.display()))
-        })?;
-        let file =
-            std::fs::File::open(path).map_err(|e| StoreError::io(format!("{}: cannot open", path.display()), e))?;
-        let reader: Box<dyn Read> = if sources::is_gzip(path) {
-            Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))
-        } else {
-            Box::new(io::BufReader::new(file))
-        };
-        let mut parser = RdfParser::from_format(format).with_base_iri(vocab::BASE_IRI).expect("the base IRI is valid");
-        if let Some(g) = graph {
-            parser = parser.with_default_graph(g.clone());
-        }
+        let parser = sources::read_file(path, graph).map_err(StoreError::BadBody)?;
         // Nothing but the file goes into the load: a small write after it (the
         // write counter, once) left a tiny extra SST file in every column family,
         // and every query then paid a seek in each (join-2 at 1M triples: 15.5
         // against 18.5 requests/s). The counter now lives in the ledger.
         let mut count = 0u64;
-        let quads = parser.rename_blank_nodes().for_reader(reader).inspect(|_| {
+        let quads = parser.inspect(|_| {
             count += 1;
             if count.is_multiple_of(10_000) {
                 progress(count);

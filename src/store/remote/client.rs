@@ -69,6 +69,10 @@ pub enum Body<'a> {
 pub struct Client {
     http: reqwest::Client,
     credentials: Option<Credentials>,
+    /// Set once the engine turned Basic away without a challenge (Virtuoso's
+    /// `/sparql-auth` does): later requests go unauthenticated first, to be
+    /// challenged for Digest.
+    digest_only: std::sync::atomic::AtomicBool,
     timeout: Duration,
     pub stats: EngineStats,
 }
@@ -79,7 +83,7 @@ impl Client {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(|e| StoreError::EngineUnavailable(format!("the HTTP client cannot start: {e}")))?;
-        Ok(Client { http, credentials, timeout, stats: EngineStats::default() })
+        Ok(Client { http, credentials, digest_only: Default::default(), timeout, stats: EngineStats::default() })
     }
 
     /// Sends `exchange` and returns the engine's answer once its head arrived:
@@ -105,6 +109,8 @@ impl Client {
             Body::Document(bytes, media) => (bytes.clone(), Some(media)),
             Body::None => (Vec::new(), None),
         };
+        let digest_only = || self.digest_only.load(std::sync::atomic::Ordering::Relaxed);
+        // `Some("")`: no Authorization at all (to be challenged).
         let request = |authorization: Option<String>| {
             let mut request = self
                 .http
@@ -115,18 +121,38 @@ impl Client {
             if let Some(media) = content_type {
                 request = request.header(reqwest::header::CONTENT_TYPE, media);
             }
-            if let Some(value) = authorization {
-                request = request.header(reqwest::header::AUTHORIZATION, value);
-            } else if let Some(c) = &self.credentials {
-                request = request.basic_auth(&c.user, Some(&c.password));
+            match authorization {
+                Some(value) if value.is_empty() => {}
+                Some(value) => request = request.header(reqwest::header::AUTHORIZATION, value),
+                None => {
+                    if let Some(c) = &self.credentials {
+                        request = request.basic_auth(&c.user, Some(&c.password));
+                    }
+                }
             }
             request
         };
-        let mut response = request(None).send().await.map_err(|e| transport(exchange.url, &e, self.timeout))?;
-        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+        let first = if digest_only() { Some(String::new()) } else { None };
+        let (url, timeout) = (exchange.url, self.timeout);
+        let send = |authorization: Option<String>| {
+            let pending = request(authorization).send();
+            async move { pending.await.map_err(|e| transport(url, &e, timeout)) }
+        };
+        let mut response = send(first).await?;
+        let unauthorized = |r: &reqwest::Response| r.status() == reqwest::StatusCode::UNAUTHORIZED;
+        if unauthorized(&response)
+            && self.credentials.is_some()
+            && !response.headers().contains_key(reqwest::header::WWW_AUTHENTICATE)
+        {
+            // Basic turned away without saying what would do: ask unauthenticated for the challenge.
+            response = send(Some(String::new())).await?;
+            if response.headers().contains_key(reqwest::header::WWW_AUTHENTICATE) {
+                self.digest_only.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        if unauthorized(&response) {
             if let Some(authorization) = self.digest(&response, &exchange.method, exchange.url, &body) {
-                response =
-                    request(Some(authorization)).send().await.map_err(|e| transport(exchange.url, &e, self.timeout))?;
+                response = send(Some(authorization)).await?;
             }
         }
         let status = response.status();

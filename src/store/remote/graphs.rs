@@ -1,6 +1,6 @@
 //! Graphs in the engine: reading, replacing, merging and deleting one (over
 //! SPARQL, or the engine's own Graph Store with `--remote-store`), adding a
-//! dataset, and the source files with their ledger records.
+//! dataset, and the ledger.
 
 use super::*;
 
@@ -30,13 +30,15 @@ impl Remote {
                 results::write_graph(quads, format, writer)
             }
             Some(target) => {
-                let text = match target {
-                    GraphTarget::Named(g) => format!("CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }}"),
-                    GraphTarget::Default => "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }".to_owned(),
+                // SELECT, not CONSTRUCT: an engine that cuts answers (Virtuoso)
+                // says so for SELECT only, and `quads` then reads on page by page.
+                let graph = match target {
+                    GraphTarget::Named(g) => GraphName::NamedNode(g.clone()),
+                    GraphTarget::Default => GraphName::DefaultGraph,
                 };
-                let triples = self.construct(text, &ProtocolDataset::default(), Some(guard)).map_err(io)?;
-                let quads = triples.map(|t| {
-                    t.map(|t| t.in_graph(GraphName::DefaultGraph))
+                let quads = self.quads(None, None, None, Some(&graph), guard).map_err(io)?;
+                let quads = quads.map(|q| {
+                    q.map(|q| Quad::new(q.subject, q.predicate, q.object, GraphName::DefaultGraph))
                         .map_err(|e| oxigraph::store::StorageError::Other(Box::new(e)))
                 });
                 results::write_graph(quads, format, writer)
@@ -145,61 +147,5 @@ impl Remote {
             }
         }
         Ok(ledger)
-    }
-
-    /// Replaces what a source file brought into the engine with its quads, and
-    /// records the file in the ledger graph. Large files go in several requests
-    /// (engines limit a request's size): the last one records the file, so an
-    /// interrupted load is redone at the next start.
-    pub fn load_source(
-        &self,
-        file: &SourceFile,
-        bytes: &[u8],
-        previous: Option<&SourceRecord>,
-    ) -> Result<(SourceRecord, usize), StoreError> {
-        let quads = crate::sources::parse(file, bytes).map_err(StoreError::BadBody)?;
-        let graph = file.graph.as_str();
-        let mut text = String::new();
-        for old in previous.map(|r| r.contains.as_slice()).unwrap_or_default() {
-            writeln!(text, "DROP SILENT GRAPH <{old}> ;").expect("a String");
-        }
-        writeln!(text, "DROP SILENT GRAPH <{graph}>").expect("a String");
-        self.run_update(&text, &ProtocolDataset::default(), None)?;
-        // A blank node must stay within one request (labels are per request): the
-        // statements with blank nodes go together, the others in chunks.
-        let (with_blank, plain): (Vec<Quad>, Vec<Quad>) =
-            quads.iter().cloned().partition(|q| q.subject.is_blank_node() || q.object.is_blank_node());
-        for chunk in plain.chunks(5_000).chain(std::iter::once(with_blank.as_slice())) {
-            if !chunk.is_empty() {
-                self.run_update(&insert_data(chunk), &ProtocolDataset::default(), None)?;
-            }
-        }
-        let mut contained: Vec<String> = quads
-            .iter()
-            .filter_map(|q| match &q.graph_name {
-                GraphName::NamedNode(n) if n.as_str() != graph => Some(n.as_str().to_owned()),
-                _ => None,
-            })
-            .collect();
-        contained.sort();
-        contained.dedup();
-        let record =
-            SourceRecord { file: file.display.clone(), hash: crate::sources::content_hash(bytes), contains: contained };
-        let ledger = vocab::LEDGER_GRAPH;
-        let mut facts = format!(
-            "<{graph}> <{}> {} . <{graph}> <{}> \"{}\" .",
-            vocab::SOURCE_FILE,
-            oxigraph::model::Literal::new_simple_literal(&record.file),
-            vocab::CONTENT_HASH,
-            record.hash
-        );
-        for c in &record.contains {
-            write!(facts, " <{graph}> <{}> <{c}> .", vocab::CONTAINS_GRAPH).expect("a String");
-        }
-        let text = format!(
-            "DELETE WHERE {{ GRAPH <{ledger}> {{ <{graph}> ?p ?o }} }} ;\nINSERT DATA {{ GRAPH <{ledger}> {{ {facts} }} }}"
-        );
-        self.run_update(&text, &ProtocolDataset::default(), None)?;
-        Ok((record, quads.len()))
     }
 }

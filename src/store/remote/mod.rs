@@ -18,6 +18,7 @@
 
 mod client;
 mod graphs;
+mod load;
 mod reads;
 
 pub use client::{Credentials, EngineStats};
@@ -97,14 +98,32 @@ impl Remote {
         dataset: &ProtocolDataset,
         guard: Option<&RunningGuard>,
     ) -> Result<QuerySolutionIter<'static>, StoreError> {
+        self.select_reporting(text, dataset, guard).map(|(solutions, _)| solutions)
+    }
+
+    /// [`Self::select`], with the row limit the engine cut the answer at, when
+    /// it says so (Virtuoso answers at most `ResultSetMaxRows`, 10,000 by
+    /// default, and says so only in its `X-SPARQL-MaxRows` header).
+    fn select_reporting(
+        &self,
+        text: String,
+        dataset: &ProtocolDataset,
+        guard: Option<&RunningGuard>,
+    ) -> Result<(QuerySolutionIter<'static>, Option<usize>), StoreError> {
         let mut form = vec![("query", text)];
         dataset_form(&mut form, dataset, "default-graph-uri", "named-graph-uri");
         let response = self.client.send(&self.exchange(&self.config.query, form, RESULTS_JSON), guard)?;
+        let cap = response
+            .headers()
+            .get("x-sparql-maxrows")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0);
         let reader = body_reader(response, guard.map(|g| g.token.clone()));
         match QueryResultsParser::from_format(QueryResultsFormat::Json).for_reader(reader) {
             Ok(ReaderQueryResultsParserOutput::Solutions(solutions)) => {
                 let variables = solutions.variables().to_vec().into();
-                Ok(QuerySolutionIter::new(variables, solutions.map(|s| s.map_err(bad_answer))))
+                Ok((QuerySolutionIter::new(variables, solutions.map(|s| s.map_err(bad_answer))), cap))
             }
             Ok(ReaderQueryResultsParserOutput::Boolean(b)) => {
                 Err(StoreError::EngineUnavailable(format!("the engine answered a SELECT with a boolean ({b})")))
@@ -151,7 +170,8 @@ impl Remote {
     ) -> Result<(), StoreError> {
         // The serializer ends each operation with ` ;`: one separator, then the ledger's.
         let text = text.trim_end().trim_end_matches(';').trim_end();
-        let mut form = vec![("update", format!("{text} ;\n{}", ledger_write()))];
+        // On a line of its own: the text may end with a comment.
+        let mut form = vec![("update", format!("{text}\n;\n{}", ledger_write()))];
         dataset_form(&mut form, dataset, "using-graph-uri", "using-named-graph-uri");
         self.client.send(&self.exchange(&self.config.update, form, "*/*"), guard)?;
         Ok(())
@@ -167,36 +187,47 @@ impl Remote {
 
     /// Runs a (bound) query on the engine, after refusing `SERVICE` here:
     /// otherwise the engine would make that request itself.
+    /// `text` is the user's own text when nothing was bound into it (else the
+    /// bound query is serialized).
     pub fn evaluate(
         &self,
         query: spargebra::Query,
+        text: Option<String>,
         dataset: &ProtocolDataset,
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
         if checkpoints::query_calls_service(&query) {
             return Err(super::error::service_refusal());
         }
-        let text = query.to_string();
+        let text = text.unwrap_or_else(|| query.to_string());
         Ok(match query {
             spargebra::Query::Construct { .. } | spargebra::Query::Describe { .. } => {
                 QueryResults::Graph(self.construct(text, dataset, Some(guard))?)
             }
             spargebra::Query::Ask { .. } => QueryResults::Boolean(self.ask(text, dataset, Some(guard))?),
-            spargebra::Query::Select { .. } => QueryResults::Solutions(self.select(text, dataset, Some(guard))?),
+            spargebra::Query::Select { .. } => {
+                let (solutions, cap) = self.select_reporting(text, dataset, Some(guard))?;
+                if let Some(cap) = cap {
+                    guard.engine_row_cap.store(cap, std::sync::atomic::Ordering::SeqCst);
+                }
+                QueryResults::Solutions(solutions)
+            }
         })
     }
 
-    /// Applies a (checked) update on the engine, after refusing `SERVICE` here.
+    /// Applies a checked update on the engine, after refusing `SERVICE` here:
+    /// the user's own `text` (as parsed into `update`) is sent.
     pub fn update(
         &self,
         update: spargebra::Update,
+        text: &str,
         dataset: &ProtocolDataset,
         guard: &RunningGuard,
     ) -> Result<(), StoreError> {
         if checkpoints::update_calls_service(&update) {
             return Err(super::error::service_refusal());
         }
-        self.run_update(&update.to_string(), dataset, Some(guard))
+        self.run_update(text, dataset, Some(guard))
     }
 }
 

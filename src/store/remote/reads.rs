@@ -3,18 +3,58 @@
 
 use super::*;
 
+/// The solutions of a SELECT read past an engine's row limit: when the engine
+/// said it cut the answer at `cap` rows (Virtuoso's `ResultSetMaxRows`), the
+/// next pages are asked for with `OFFSET`/`LIMIT` until one comes back short.
+/// Without `ORDER BY` (sorting every page of a dump would cost a sort per
+/// page), so this relies on the engine scanning in the same order each time,
+/// as Virtuoso does.
+struct Paged<'a> {
+    remote: &'a Remote,
+    guard: &'a RunningGuard,
+    text: String,
+    page: QuerySolutionIter<'static>,
+    cap: Option<usize>,
+    in_page: usize,
+    offset: usize,
+}
+
+impl Iterator for Paged<'_> {
+    type Item = Result<oxigraph::sparql::QuerySolution, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(solution) = self.page.next() {
+                self.in_page += 1;
+                return Some(solution.map_err(crate::store::error::from_query_error));
+            }
+            let cap = self.cap.filter(|&cap| self.in_page == cap)?;
+            self.offset += cap;
+            self.in_page = 0;
+            let text = format!("{} OFFSET {} LIMIT {cap}", self.text, self.offset);
+            match self.remote.select_reporting(text, &ProtocolDataset::default(), Some(self.guard)) {
+                Ok((page, _)) => self.page = page,
+                Err(e) => {
+                    self.cap = None;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
 impl Remote {
     /// The quads matching a pattern in the engine's named graphs (the ledger
     /// left out). Blank nodes cannot be addressed across requests: a pattern
     /// with one matches nothing.
-    pub fn quads(
-        &self,
+    pub fn quads<'a>(
+        &'a self,
         subject: Option<&NamedOrBlankNode>,
         predicate: Option<&NamedNode>,
         object: Option<&Term>,
         graph: Option<&GraphName>,
-        guard: &RunningGuard,
-    ) -> Result<Box<dyn Iterator<Item = Result<Quad, StoreError>>>, StoreError> {
+        guard: &'a RunningGuard,
+    ) -> Result<Box<dyn Iterator<Item = Result<Quad, StoreError>> + 'a>, StoreError> {
         if matches!(subject, Some(NamedOrBlankNode::BlankNode(_))) || matches!(object, Some(Term::BlankNode(_))) {
             return Ok(Box::new(std::iter::empty()));
         }
@@ -26,11 +66,12 @@ impl Remote {
             Some(_) => format!("SELECT * WHERE {{ {s} {p} {o} }}"),
             None => format!("SELECT * WHERE {{ GRAPH ?g {{ {s} {p} {o} }} FILTER(?g != <{}>) }}", vocab::LEDGER_GRAPH),
         };
-        let solutions = self.select(text, &ProtocolDataset::default(), Some(guard))?;
+        let (first, cap) = self.select_reporting(text.clone(), &ProtocolDataset::default(), Some(guard))?;
+        let solutions = Paged { remote: self, guard, text, page: first, cap, in_page: 0, offset: 0 };
         let (subject, predicate, object, graph) =
             (subject.cloned(), predicate.cloned(), object.cloned(), graph.cloned());
         Ok(Box::new(solutions.map(move |solution| {
-            let solution = solution.map_err(crate::store::error::from_query_error)?;
+            let solution = solution?;
             let pick = |name: &str| solution.get(name).cloned();
             let s = match (&subject, pick("s")) {
                 (Some(s), _) => s.clone(),

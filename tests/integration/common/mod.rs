@@ -45,6 +45,8 @@ pub struct Options {
     pub backend: Backend,
     /// Over an engine: use its own Graph Store endpoint (`--remote-store`).
     pub engine_graph_store: bool,
+    /// Keep `/sparql` answers in memory (off: `--no-query-cache`).
+    pub query_cache: bool,
 }
 
 impl Default for Options {
@@ -61,13 +63,24 @@ impl Default for Options {
             queue_timeout: Duration::from_secs(10),
             backend: Backend::Embedded,
             engine_graph_store: false,
+            query_cache: true,
         }
     }
 }
 
+/// The 20 statements of the two fixture files, in their graphs: what a test
+/// counts instead of `?s ?p ?o` over the default graph (which, in Virtuoso,
+/// also holds its own system graphs).
+pub const FIXTURE_TRIPLES: &str = "SELECT * WHERE { GRAPH ?g { ?s ?p ?o } VALUES ?g { <https://w3id.org/treaty-kg/graph/sample> <https://w3id.org/treaty-kg/graph/extra> } }";
+
 impl TestServer {
     pub async fn start() -> Self {
         Self::with(Options::default()).await
+    }
+
+    /// The fixtures served from `backend`.
+    pub async fn on(backend: Backend) -> Self {
+        Self::with(Options { backend, ..Options::default() }).await
     }
 
     pub async fn with(options: Options) -> Self {
@@ -78,6 +91,7 @@ impl TestServer {
         config.sources = options.sources;
         config.max_body_bytes = options.max_body_bytes;
         config.queries_dir = options.queries_dir;
+        config.query_cache = options.query_cache;
         config.store_options.max_concurrent = options.max_concurrent;
         config.store_options.max_queued = options.max_queued;
         config.store_options.queue_timeout = options.queue_timeout;
@@ -245,9 +259,15 @@ pub fn repo(path: &str) -> PathBuf {
 
 /// A server loaded with the repository's ontology/ and data/.
 pub async fn knowledge_graph_server() -> TestServer {
+    knowledge_graph_on(Backend::Embedded).await
+}
+
+/// The repository's ontology/ and data/ (with its saved queries) served from `backend`.
+pub async fn knowledge_graph_on(backend: Backend) -> TestServer {
     TestServer::with(Options {
         sources: vec![repo("ontology"), repo("data")],
         queries_dir: Some(repo("queries")),
+        backend,
         ..Options::default()
     })
     .await

@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod remote;
+pub use remote::RemoteArgs;
+
 /// The store directory used when neither `--store` nor `--memory` is given.
 pub const DEFAULT_STORE_DIR: &str = ".treaty-kg/store";
 /// The address the server listens on by default (loopback only).
@@ -115,31 +118,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Keep the store in memory instead (nothing persists after exit).
-    #[arg(long, conflicts_with = "store")]
+    #[arg(long, conflicts_with_all = ["store", "remote"])]
     pub memory: bool,
-    /// Front a remote SPARQL 1.1 engine instead of an embedded store: its query
-    /// endpoint (for example Virtuoso's `http://127.0.0.1:8890/sparql`).
-    #[arg(long, value_name = "URL", conflicts_with_all = ["memory", "store"])]
-    pub remote: Option<String>,
-    /// The engine's update endpoint (default: the query endpoint).
-    #[arg(long, value_name = "URL", requires = "remote")]
-    pub remote_update: Option<String>,
-    /// The engine's Graph Store endpoint (indirect `?graph=` identification):
-    /// graph reads and writes use it. Without it they go through SPARQL
-    /// (CONSTRUCT, ASK, DROP with INSERT), which every engine does the same way.
-    #[arg(long, value_name = "URL", requires = "remote")]
-    pub remote_store: Option<String>,
-    /// A file holding `user:password` for the engine (HTTP Basic, or Digest when
-    /// the engine asks for it, as Virtuoso's `/sparql-auth` does).
-    #[arg(long, value_name = "FILE", requires = "remote")]
-    pub remote_credentials: Option<PathBuf>,
-    /// Seconds each request to the engine may take (past it: 504).
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub remote_timeout: u64,
-    /// Seconds between reads of the engine's data version (writes made to the
-    /// engine directly are seen within this time).
-    #[arg(long, value_name = "SECS", default_value_t = 2)]
-    pub remote_version_poll: u64,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Address and port to listen on.
     #[arg(long, value_name = "ADDR:PORT", env = "TREATY_KG_BIND", default_value = DEFAULT_BIND)]
     pub bind: SocketAddr,
@@ -164,6 +146,9 @@ pub struct ServeArgs {
     /// need the token, may use the whole body).
     #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_query_bytes: usize,
+    /// Do not keep answers of `/sparql` queries in memory (ETags and 304 stay).
+    #[arg(long)]
+    pub no_query_cache: bool,
     /// Deepest structure a SPARQL query or update may have: each `{`, `(`, `[`
     /// or `<<` opens a level, and each operator or pattern keyword chained inside
     /// a level adds one. Deeper text gets 400 with the position.
@@ -203,12 +188,17 @@ pub struct ServeArgs {
 pub struct LoadArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// RDF files (syntax by extension: .ttl .nt .nq .trig .rdf .owl .jsonld, optionally .gz).
-    #[arg(required = true, value_name = "FILE")]
+    /// RDF files or directories (syntax by extension: .ttl .nt .nq .trig .rdf
+    /// .owl .jsonld, optionally .gz).
+    #[arg(required = true, value_name = "PATH")]
     pub files: Vec<PathBuf>,
-    /// Named graph to load triples into (default: the default graph).
-    #[arg(long, value_name = "IRI")]
+    /// Where triples go: an absolute IRI, or `default` for the default graph.
+    /// Without it, each file's triples go into the file's own named graph, as
+    /// with `serve --data` (quads keep their graph either way).
+    #[arg(long, value_name = "IRI|default")]
     pub graph: Option<String>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
@@ -280,6 +270,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The saved-query folder, if there is one.
     pub queries_dir: Option<PathBuf>,
+    /// Whether answers of `/sparql` queries are kept in memory.
+    pub query_cache: bool,
 }
 
 impl Config {
@@ -295,35 +287,14 @@ impl Config {
             max_query_bytes: 4 * 1024 * 1024,
             public_url: None,
             queries_dir: None,
+            query_cache: true,
         }
     }
 
     /// Validates `serve` flags. `token_from_env` is the value of [`TOKEN_ENV`].
     pub fn from_serve_args(args: ServeArgs, token_from_env: Option<String>) -> anyhow::Result<Self> {
-        let location = match (&args.remote, args.memory) {
-            (Some(query), _) => {
-                let url = |flag: &str, value: &str| -> anyhow::Result<String> {
-                    if value.starts_with("http://") || value.starts_with("https://") {
-                        Ok(value.to_owned())
-                    } else {
-                        bail!("{flag} must be an http:// or https:// URL, got {value:?}")
-                    }
-                };
-                let credentials = args
-                    .remote_credentials
-                    .as_deref()
-                    .map(crate::store::Credentials::from_file)
-                    .transpose()
-                    .map_err(|e| anyhow::anyhow!(e))?;
-                StoreLocation::Remote(crate::store::RemoteConfig {
-                    query: url("--remote", query)?,
-                    update: url("--remote-update", args.remote_update.as_deref().unwrap_or(query))?,
-                    store: args.remote_store.as_deref().map(|s| url("--remote-store", s)).transpose()?,
-                    credentials,
-                    timeout: Duration::from_secs(args.remote_timeout.max(1)),
-                    version_poll: Duration::from_secs(args.remote_version_poll.max(1)),
-                })
-            }
+        let location = match (args.remote.config()?, args.memory) {
+            (Some(remote), _) => StoreLocation::Remote(remote),
             (None, true) => StoreLocation::Memory,
             (None, false) => StoreLocation::Directory(args.store.store),
         };
@@ -394,6 +365,7 @@ impl Config {
             max_query_bytes: args.max_query_bytes.min(args.max_body_bytes),
             public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             queries_dir,
+            query_cache: !args.no_query_cache,
         })
     }
 }
