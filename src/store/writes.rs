@@ -120,6 +120,13 @@ impl KgStore {
             versioning.committed(number, Some((graph.clone(), record)));
             report.push(SourceSync::Loaded { graph, quads });
         }
+        // An engine keeps the version: take it now, or the first poll would see a
+        // "change" (and move every ETag on) where there was none.
+        if let (Backend::Remote(remote), true) =
+            (&self.inner.backend, report.iter().any(|r| matches!(r, SourceSync::Loaded { .. })))
+        {
+            versioning.observe(remote.fingerprint()?);
+        }
         Ok(report)
     }
 

@@ -26,6 +26,11 @@ PREFIX wd: <https://w3id.org/treaty-kg/id/withdrawal/>
 PREFIX body: <https://w3id.org/treaty-kg/id/organization/>
 PREFIX person: <https://w3id.org/treaty-kg/id/person/>
 PREFIX concept: <https://w3id.org/treaty-kg/id/concept/>
+PREFIX threat: <https://w3id.org/treaty-kg/id/threat/>
+PREFIX plan: <https://w3id.org/treaty-kg/id/plan/>
+PREFIX grp: <https://w3id.org/treaty-kg/id/grouping/>
+PREFIX owl: <http://www.w3.org/2002/07/owl#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
 ";
 
 const ID: &str = "https://w3id.org/treaty-kg/id/";
@@ -386,13 +391,30 @@ async fn what_commitments_did_the_four_states_reaffirm() {
     assert_eq!(answer, rows(&[&["international humanitarian law"], &["protection of civilians"]]));
 }
 
+/// One date per event, with its precision, and which source gave which: the
+/// article words it ("Tuesday"), a background source dates it.
 #[tokio::test]
-async fn how_precisely_does_the_article_date_the_announcement() {
+async fn how_does_each_source_date_the_announcement() {
     let server = knowledge_graph_server().await;
-    let answer = server
-        .table(&q("SELECT ?stated ?precision { GRAPH ?g { evt:ottawa-convention-withdrawal-announcement tkg:dateAsStated ?stated ; tkg:datePrecision ?p } ?g prov:wasDerivedFrom ?sentence . ?sentence a tkg:Sentence . ?p rdfs:label ?precision }"))
+    let stated = server
+        .table(&q("SELECT ?stated { GRAPH ?g { evt:ottawa-convention-withdrawal-announcement tkg:dateAsStated ?stated } ?g prov:wasDerivedFrom ?sentence . ?sentence a tkg:Sentence }"))
         .await;
-    assert_eq!(answer, rows(&[&["Tuesday", "day of the week only"]]));
+    assert_eq!(stated, rows(&[&["Tuesday"]]));
+    let dated = server
+        .table(&q("SELECT ?date ?precision ?source { GRAPH ?g { evt:ottawa-convention-withdrawal-announcement tkg:date ?date ; tkg:datePrecision ?p } ?p rdfs:label ?precision . ?g prov:wasDerivedFrom ?source }"))
+        .await;
+    assert_eq!(
+        dated,
+        rows(&[&[
+            "2025-03-18",
+            "day",
+            "https://www.delfi.lt/en/politics/baltics-poland-announce-plans-to-leave-mine-ban-treaty-120094655"
+        ]])
+    );
+    let every_event = server
+        .table(&q("SELECT ?e (COUNT(DISTINCT ?d) AS ?dates) (COUNT(DISTINCT ?p) AS ?precisions) { ?e tkg:date ?d ; tkg:datePrecision ?p } GROUP BY ?e HAVING (COUNT(DISTINCT ?d) > 1 || COUNT(DISTINCT ?p) > 1)"))
+        .await;
+    assert!(every_event.is_empty(), "events with two dates or precisions: {every_event:?}");
 }
 
 #[tokio::test]
@@ -419,8 +441,8 @@ async fn which_region_do_the_states_want_to_strengthen() {
 #[tokio::test]
 async fn background_knowledge_is_kept_apart_from_the_article() {
     let server = knowledge_graph_server().await;
-    let bg = "https://w3id.org/treaty-kg/graph/data/background";
-    assert!(server.ask(&q(&format!("ASK {{ GRAPH <{bg}> {{ st:latvia tkg:iso3166Alpha2 \"LV\" }} }}"))).await);
+    let iso = "https://w3id.org/treaty-kg/graph/source/iso-3166-1";
+    assert!(server.ask(&q(&format!("ASK {{ GRAPH <{iso}> {{ st:latvia tkg:iso3166Alpha2 \"LV\" }} }}"))).await);
     assert!(
         !server
             .ask(&q("ASK { GRAPH ?g { ?s tkg:iso3166Alpha2 ?code } ?g prov:wasDerivedFrom ?sentence . ?sentence a tkg:Sentence }"))
@@ -428,7 +450,7 @@ async fn background_knowledge_is_kept_apart_from_the_article() {
         "ISO codes are not in the article"
     );
     let answer = server
-        .table(&q(&format!("SELECT ?date ?source {{ GRAPH <{bg}> {{ ?e tkg:adoptedTreaty treaty:ottawa-convention ; a tkg:TreatyAdoption ; tkg:date ?date }} <{bg}> prov:wasDerivedFrom ?source FILTER(CONTAINS(STR(?source), 'treaties.un.org')) }}")))
+        .table(&q("SELECT ?date ?source { GRAPH ?g { ?e tkg:adoptedTreaty treaty:ottawa-convention ; a tkg:TreatyAdoption ; tkg:date ?date } ?g prov:wasDerivedFrom ?source FILTER(CONTAINS(STR(?source), 'treaties.un.org')) }"))
         .await;
     assert_eq!(answer.len(), 1);
     assert_eq!(answer[0][0], "1997-09-18");
@@ -443,4 +465,118 @@ async fn every_statement_graph_has_provenance() {
         .table(&q(&format!("SELECT DISTINCT ?g {{ GRAPH ?g {{ ?s ?p ?o FILTER(STRSTARTS(STR(?s), '{ID}')) }} FILTER NOT EXISTS {{ ?g prov:wasDerivedFrom ?source }} FILTER(!STRSTARTS(STR(?g), 'https://w3id.org/treaty-kg/graph/ontology/')) FILTER(!STRSTARTS(STR(?g), 'https://w3id.org/treaty-kg/graph/data/articles/')) }}")))
         .await;
     assert!(unsourced.is_empty(), "graphs without provenance: {unsourced:?}");
+}
+
+/// Background facts: one named graph per source, each with exactly one source,
+/// and that source's title, publisher and the day it was read.
+#[tokio::test]
+async fn each_background_graph_cites_exactly_its_source() {
+    let server = knowledge_graph_server().await;
+    let graphs = server
+        .table(&q("SELECT ?g (COUNT(DISTINCT ?source) AS ?sources) (SAMPLE(?title) AS ?t) (SAMPLE(?publisher) AS ?p) (SAMPLE(?read) AS ?r) { GRAPH ?g { ?s ?p0 ?o } FILTER(STRSTARTS(STR(?g), 'https://w3id.org/treaty-kg/graph/source/')) ?g prov:wasDerivedFrom ?source ; tkg:accessed ?read . ?source rdfs:label ?title ; dcterms:publisher ?publisher } GROUP BY ?g"))
+        .await;
+    assert!(graphs.len() >= 20, "{graphs:?}");
+    for row in &graphs {
+        assert_eq!(row[1], "1", "{} cites one source", row[0]);
+        assert!(!row[2].is_empty() && !row[3].is_empty() && row[4].starts_with("20"), "{row:?}");
+    }
+    // The facts that had no source are gone: the old catch-all graph and
+    // the unsourced alternative names.
+    assert!(
+        !server.ask(&q("ASK { GRAPH <https://w3id.org/treaty-kg/graph/data/background> { st:latvia ?p ?o } }")).await
+    );
+    assert!(!server.ask(&q("ASK { st:latvia skos:altLabel \"Latvija\"@lv }")).await);
+    // Each border comes from a source that lists it.
+    let borders = server
+        .table(&q("SELECT ?source { GRAPH ?g { st:latvia tkg:borders st:belarus } ?g prov:wasDerivedFrom ?source }"))
+        .await;
+    assert_eq!(borders, rows(&[&["https://indexmundi.com/factbook/compare/latvia.belarus/geography"]]));
+}
+
+/// The sentence graphs hold what the article says, nothing more: names as it
+/// spells them, no targets the sentence does not name, each alternative label in
+/// its own sentence, no dating the quote does not give, and the war apart from
+/// the invasion.
+#[tokio::test]
+async fn the_article_graphs_say_no_more_than_the_article() {
+    let server = knowledge_graph_server().await;
+    let in_sentences = |pattern: &str| {
+        format!(
+            "GRAPH ?g {{ {pattern} }} ?g prov:wasDerivedFrom ?sentence . ?sentence a tkg:Sentence ; schema:text ?text"
+        )
+    };
+    // Every alternative label in a sentence graph is in that sentence (apostrophes aside).
+    let stray = server
+        .table(&q(&format!(
+            "SELECT ?label ?text {{ {} FILTER(!CONTAINS(LCASE(REPLACE(?text, '’', \"'\")), LCASE(STR(?label)))) }}",
+            in_sentences("?x skos:altLabel ?label")
+        )))
+        .await;
+    assert!(stray.is_empty(), "labels not in their sentence: {stray:?}");
+    // No name with diacritics the article does not use.
+    let spelled = server
+        .table(&q(&format!(
+            "SELECT ?name {{ {} FILTER(REGEX(STR(?name), '[ņš]')) }}",
+            in_sentences("?person a tkg:Official ; ?p ?name")
+        )))
+        .await;
+    assert!(spelled.is_empty(), "{spelled:?}");
+    // Sentence 1 names no target of the threat it cites.
+    assert!(
+        !server
+            .ask(&q(&format!("ASK {{ {} }}", in_sentences("threat:security-threats-from-russia tkg:threatens ?x"))))
+            .await
+    );
+    // "the Alliance" is in sentence 6, not 4.
+    let alliance = server
+        .table(&q(&format!("SELECT ?sentence {{ {} }}", in_sentences("body:nato skos:altLabel \"the Alliance\"@en"))))
+        .await;
+    assert_eq!(alliance, rows(&[&[&format!("{ID}sentence/ab8ee8623a11ff01-06")]]));
+    // The quote dates the talks, not the plan.
+    assert!(!server.ask(&q("ASK { plan:lithuania-increased-explosives-manufacturing tkg:since ?e }")).await);
+    assert!(server.ask(&q("ASK { ?talks a tkg:Discussion ; tkg:about plan:lithuania-increased-explosives-manufacturing ; tkg:since evt:full-scale-war-in-ukraine }")).await);
+    // The full-scale war is not the invasion.
+    assert!(
+        !server.ask(&q("ASK { evt:russian-invasion-of-ukraine skos:altLabel ?l FILTER(CONTAINS(?l, 'war')) }")).await
+    );
+}
+
+/// Structure instead of labels: the grouping's organisation and neighbours,
+/// Belarus in the article's claims, plans' activities as concepts, and the
+/// states and NATO linked to Wikidata.
+#[tokio::test]
+async fn meaning_lives_in_structure_and_links_out() {
+    let server = knowledge_graph_server().await;
+    let grouping = server
+        .table(&q("SELECT ?org ?neighbour { grp:nato-member-states-bordering-russia-and-belarus tkg:drawnFrom/rdfs:label ?org ; tkg:bordering/rdfs:label ?neighbour }"))
+        .await;
+    assert_eq!(grouping, rows(&[&["NATO", "Belarus"], &["NATO", "Russia"]]));
+    let activities = server.table(&q("SELECT DISTINCT ?a { ?plan a tkg:Plan ; tkg:activity/rdfs:label ?a }")).await;
+    assert_eq!(activities, rows(&[&["defence spending"], &["manufacturing"], &["military aid"], &["production"]]));
+    let links = server
+        .table(&q(
+            "SELECT ?x ?wd { ?x owl:sameAs ?wd FILTER(STRSTARTS(STR(?wd), 'http://www.wikidata.org/entity/Q')) }",
+        ))
+        .await;
+    assert_eq!(links.len(), 8, "{links:?}");
+    assert!(links.contains(&vec![format!("{ID}organization/nato"), "http://www.wikidata.org/entity/Q7184".to_owned()]));
+    let page = server.client.get(server.url("/page/state/latvia")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("http://www.wikidata.org/entity/Q211"), "the page shows the link");
+}
+
+/// What happened next, step by step on the timeline: approval, notification,
+/// taking effect, each with its day.
+#[tokio::test]
+async fn the_timeline_shows_what_happened_after_the_article() {
+    let server = knowledge_graph_server().await;
+    let svg = server.client.get(server.url("/timeline.svg")).send().await.unwrap().text().await.unwrap();
+    for step in [
+        "2025-03-18: Announcement by Poland, Lithuania, Latvia and Estonia",
+        "2025-04-16: Latvia's parliament approves the withdrawal from the Ottawa Convention",
+        "2025-06-27: Lithuania notifies the UN Secretary-General of its withdrawal from the Ottawa Convention",
+        "2025-12-27: Estonia's withdrawal from the Ottawa Convention takes effect",
+        "2026-02-20: Poland's withdrawal from the Ottawa Convention takes effect",
+    ] {
+        assert!(svg.contains(step), "missing {step:?}");
+    }
 }

@@ -4,6 +4,7 @@
 //! hot reload, metrics, the CLI, and injection-proof parameters (proptest).
 
 use crate::common::*;
+use crate::on_every_backend;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -31,181 +32,204 @@ fn s(rows: &[&[&str]]) -> Vec<Vec<String>> {
     crate::common::rows(rows)
 }
 
-/// Every saved query answers exactly this on data/ (and every query is pinned here).
-#[tokio::test]
-async fn every_saved_query_has_its_pinned_answer() {
-    let server = knowledge_graph_server().await;
-    let ottawa = format!("{ID}treaty/ottawa-convention");
-    let st = |name: &str| format!("{ID}state/{name}");
-    let nato = format!("{ID}organization/nato");
-    let announced = |state: &str, label: &str| {
-        vec![ottawa.clone(), st(state), label.to_owned(), "announced".into(), "Tuesday".into(), "2025-03-18".into()]
-    };
-    let sentence9 = "Withdrawal to the treaty requires parliamentary approval in Poland, Lithuania, and Estonia.";
-    let cases: Vec<(&str, String, Vec<Vec<String>>)> = vec![
-        (
-            "withdrawals",
-            String::new(),
-            {
-                let mut r = vec![announced("estonia", "Estonia"), announced("latvia", "Latvia"), announced("lithuania", "Lithuania"), announced("poland", "Poland")];
-                r.sort();
-                r
-            },
-        ),
-        (
-            "treaty-prohibitions",
-            format!("treaty={}", enc(&ottawa)),
-            ["production", "stockpiling", "transfer", "use"].iter().map(|a| vec![ottawa.clone(), (*a).into(), "anti-personnel mine".into()]).collect(),
-        ),
-        (
-            "officials",
-            format!("state={}", enc(&st("latvia"))),
-            vec![vec![st("latvia"), format!("{ID}person/evika-silina"), "Evika Siliņa".into(), "Prime Minister of Latvia".into(), "Government of Latvia".into()]],
-        ),
-        (
-            "quotations-by-person",
-            format!("person={}", enc(&format!("{ID}person/raimundas-vaiksnoras"))),
-            vec![vec![
-                format!("{ID}person/raimundas-vaiksnoras"),
-                "Talks and discussions have been going on since the very beginning of the full-scale war in Ukraine—about having the means, especially for the production of explosives, at home".into(),
-                "“Talks and discussions have been going on since the very beginning of the full-scale war in Ukraine—about having the means, especially for the production of explosives, at home,” said Lithuania’s Chief of Defence Raimundas Vaiksnoras.".into(),
-            ]],
-        ),
-        (
-            "threats",
-            String::new(),
-            s(&[
-                &["Russia's aggression and its ongoing threat to the Euro-Atlantic community", "Russia", "Joint statement of Poland, Lithuania, Latvia and Estonia on withdrawing from the Ottawa Convention"],
-                &["growing security threats from Russia", "Russia", "Announcement by Poland, Lithuania, Latvia and Estonia of their withdrawal from the Ottawa Convention"],
-                &["military threats to NATO member states bordering Russia and Belarus", "", "Joint statement of Poland, Lithuania, Latvia and Estonia on withdrawing from the Ottawa Convention"],
-            ]),
-        ),
-        (
-            "parliamentary-approval",
-            String::new(),
-            ["Estonia", "Lithuania", "Poland"].iter().map(|n| vec![ottawa.clone(), (*n).into(), format!("Parliament of {n}"), sentence9.into()]).collect(),
-        ),
-        (
-            "alliance-members-bordering",
-            format!("neighbour={}", enc(&st("belarus"))),
-            [("latvia", "Latvia"), ("lithuania", "Lithuania"), ("poland", "Poland")].iter().map(|(i, n)| vec![nato.clone(), st("belarus"), st(i), (*n).into()]).collect(),
-        ),
-        (
-            "timeline",
-            "from=2000-01-01&to=2024-12-31".into(),
-            vec![vec!["2000-01-01".into(), "2024-12-31".into(), format!("{ID}event/russian-invasion-of-ukraine"), "Russia's invasion of Ukraine".into(), "2022-02-24".into(), String::new()]],
-        ),
-        (
-            "provenance",
-            format!("resource={}", enc(&format!("{ID}requirement/parliamentary-approval-estonia-ottawa-convention-withdrawal"))),
-            {
-                let r = format!("{ID}requirement/parliamentary-approval-estonia-ottawa-convention-withdrawal");
-                let g = "https://w3id.org/treaty-kg/graph/article/ab8ee8623a11ff01/s09".to_owned();
-                let src = format!("{ID}sentence/ab8ee8623a11ff01-09");
-                let mut v = vec![
-                    vec![r.clone(), "http://www.w3.org/1999/02/22-rdf-syntax-ns#type".into(), "https://w3id.org/treaty-kg/ontology#Requirement".into(), g.clone(), src.clone(), sentence9.into()],
-                    vec![r.clone(), "http://www.w3.org/2000/01/rdf-schema#label".into(), "Parliamentary approval of Estonia's withdrawal from the Ottawa Convention".into(), g.clone(), src.clone(), sentence9.into()],
-                    vec![r, "https://w3id.org/treaty-kg/ontology#approvingBody".into(), format!("{ID}organization/parliament-of-estonia"), g, src, sentence9.into()],
-                ];
-                v.sort();
-                v
-            },
-        ),
-        (
-            "treaties-of-state",
-            format!("state={}", enc(&st("poland"))),
-            vec![vec![st("poland"), ottawa.clone(), "Ottawa Convention".into(), format!("{ID}withdrawal/poland-ottawa-convention"), "announced".into()]],
-        ),
-        (
-            "plans",
-            format!("state={}", enc(&st("latvia"))),
-            s(&[
-                &[&st("latvia"), "Latvia", "Domestic landmine production in Latvia", "under consideration", "landmine"],
-                &[&st("latvia"), "Latvia", "increased defence spending", "ongoing", ""],
-                &[&st("latvia"), "Latvia", "increased military aid to Ukraine", "ongoing", ""],
-            ]),
-        ),
-        (
-            "search",
-            "text=PARLIAMENT%20of".into(),
-            ["estonia", "latvia", "lithuania", "poland"]
-                .iter()
-                .map(|i| {
-                    let name = format!("{}{}", i[..1].to_uppercase(), &i[1..]);
-                    vec!["PARLIAMENT of".into(), format!("{ID}organization/parliament-of-{i}"), format!("Parliament of {name}")]
-                })
-                .collect(),
-        ),
-        (
-            "nato-accession",
-            String::new(),
-            s(&[&["Estonia", "2004-03-29"], &["Latvia", "2004-03-29"], &["Lithuania", "2004-03-29"], &["Poland", "1999-03-12"]]),
-        ),
-        (
-            "commitments",
-            String::new(),
-            ["Estonia", "Latvia", "Lithuania", "Poland"]
-                .iter()
-                .flat_map(|n| [vec![(*n).to_owned(), "international humanitarian law".into()], vec![(*n).to_owned(), "protection of civilians".into()]])
-                .collect(),
-        ),
-        (
-            "reasons",
-            String::new(),
-            ["Estonia", "Latvia", "Lithuania", "Poland"]
-                .iter()
-                .flat_map(|n| [vec![(*n).to_owned(), "proximity to Russian military activities".into()], vec![(*n).to_owned(), "the current security environment".into()]])
-                .collect(),
-        ),
-        (
-            "borders",
-            format!("state={}", enc(&st("estonia"))),
-            s(&[&[&st("estonia"), &st("latvia"), "Latvia"], &[&st("estonia"), &st("russia"), "Russia"]]),
-        ),
-    ];
-    let mut pinned: BTreeSet<&str> = cases.iter().map(|(n, _, _)| *n).collect();
-    for (name, params, expected) in &cases {
-        let path = if params.is_empty() { format!("/queries/{name}") } else { format!("/queries/{name}?{params}") };
-        let mut expected = expected.clone();
-        expected.sort();
-        assert_eq!(rows_of(&server, &path).await, expected, "{path}");
-    }
-    // The two queries whose answers are checked differently:
-    // article-sentences (14 rows, one per sentence, each with statements)…
-    let sentences = rows_of(&server, "/queries/article-sentences").await;
-    assert_eq!(sentences.len(), 14);
-    assert!(sentences.iter().all(|r| r[3].parse::<u32>().unwrap() > 0), "{sentences:?}");
-    pinned.insert("article-sentences");
-    // …and state-profile, a CONSTRUCT.
-    let profile = server
-        .client
-        .get(server.url(&format!("/queries/state-profile?state={}", enc(&st("estonia")))))
-        .header("accept", "application/n-triples")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(profile.status(), 200);
-    let g = graph(&profile.bytes().await.unwrap(), oxigraph::io::RdfFormat::NTriples);
-    let text = g.to_string();
-    for expected in [
-        format!("<{ID}state/estonia> <https://w3id.org/treaty-kg/ontology#iso3166Alpha2> \"EE\""),
-        format!("<{ID}state/estonia> <https://w3id.org/treaty-kg/ontology#borders> <{ID}state/latvia>"),
-        format!("<{ID}withdrawal/estonia-ottawa-convention> <https://w3id.org/treaty-kg/ontology#withdrawingState> <{ID}state/estonia>"),
-        format!("<{ID}state/latvia> <http://www.w3.org/2000/01/rdf-schema#label> \"Latvia\"@en"),
-    ] {
-        assert!(text.contains(&expected), "missing {expected}");
-    }
-    pinned.insert("state-profile");
+on_every_backend! {
+    /// Every saved query answers exactly this on data/ (and every query is pinned
+/// here), from the embedded store and from both engines.
+    async fn every_saved_query_has_its_pinned_answer(backend) {
+        let server = knowledge_graph_on(backend).await;
+        let ottawa = format!("{ID}treaty/ottawa-convention");
+        let st = |name: &str| format!("{ID}state/{name}");
+        let nato = format!("{ID}organization/nato");
+        let announced = |state: &str, label: &str| {
+            vec![ottawa.clone(), st(state), label.to_owned(), "announced".into(), "Tuesday".into(), "2025-03-18".into()]
+        };
+        let sentence9 = "Withdrawal to the treaty requires parliamentary approval in Poland, Lithuania, and Estonia.";
+        let cases: Vec<(&str, String, Vec<Vec<String>>)> = vec![
+            (
+                "withdrawals",
+                String::new(),
+                {
+                    let mut r = vec![announced("estonia", "Estonia"), announced("latvia", "Latvia"), announced("lithuania", "Lithuania"), announced("poland", "Poland")];
+                    r.sort();
+                    r
+                },
+            ),
+            (
+                "treaty-prohibitions",
+                format!("treaty={}", enc(&ottawa)),
+                ["production", "stockpiling", "transfer", "use"].iter().map(|a| vec![ottawa.clone(), (*a).into(), "anti-personnel mine".into()]).collect(),
+            ),
+            (
+                "officials",
+                format!("state={}", enc(&st("latvia"))),
+                vec![vec![st("latvia"), format!("{ID}person/evika-silina"), "Evika Siliņa".into(), "Prime Minister of Latvia".into(), "Government of Latvia".into()]],
+            ),
+            (
+                "quotations-by-person",
+                format!("person={}", enc(&format!("{ID}person/raimundas-vaiksnoras"))),
+                vec![vec![
+                    format!("{ID}person/raimundas-vaiksnoras"),
+                    "Talks and discussions have been going on since the very beginning of the full-scale war in Ukraine—about having the means, especially for the production of explosives, at home".into(),
+                    "“Talks and discussions have been going on since the very beginning of the full-scale war in Ukraine—about having the means, especially for the production of explosives, at home,” said Lithuania’s Chief of Defence Raimundas Vaiksnoras.".into(),
+                ]],
+            ),
+            (
+                "threats",
+                String::new(),
+                s(&[
+                    &["Russia's aggression and its ongoing threat to the Euro-Atlantic community", "Russia", "Joint statement of Poland, Lithuania, Latvia and Estonia on withdrawing from the Ottawa Convention"],
+                    &["growing security threats from Russia", "Russia", "Announcement by Poland, Lithuania, Latvia and Estonia of their withdrawal from the Ottawa Convention"],
+                    &["military threats to NATO member states bordering Russia and Belarus", "", "Joint statement of Poland, Lithuania, Latvia and Estonia on withdrawing from the Ottawa Convention"],
+                ]),
+            ),
+            (
+                "parliamentary-approval",
+                String::new(),
+                ["Estonia", "Lithuania", "Poland"].iter().map(|n| vec![ottawa.clone(), (*n).into(), format!("Parliament of {n}"), sentence9.into()]).collect(),
+            ),
+            (
+                "alliance-members-bordering",
+                format!("neighbour={}", enc(&st("belarus"))),
+                [("latvia", "Latvia"), ("lithuania", "Lithuania"), ("poland", "Poland")].iter().map(|(i, n)| vec![nato.clone(), st("belarus"), st(i), (*n).into()]).collect(),
+            ),
+            (
+                "timeline",
+                "from=2000-01-01&to=2024-12-31".into(),
+                vec![vec!["2000-01-01".into(), "2024-12-31".into(), format!("{ID}event/russian-invasion-of-ukraine"), "Russia's invasion of Ukraine".into(), "2022-02-24".into(), "2022".into()]],
+            ),
+            (
+                "provenance",
+                format!("resource={}", enc(&format!("{ID}requirement/parliamentary-approval-estonia-ottawa-convention-withdrawal"))),
+                {
+                    let r = format!("{ID}requirement/parliamentary-approval-estonia-ottawa-convention-withdrawal");
+                    let g = "https://w3id.org/treaty-kg/graph/article/ab8ee8623a11ff01/s09".to_owned();
+                    let src = format!("{ID}sentence/ab8ee8623a11ff01-09");
+                    let mut v = vec![
+                        vec![r.clone(), "http://www.w3.org/1999/02/22-rdf-syntax-ns#type".into(), "https://w3id.org/treaty-kg/ontology#Requirement".into(), g.clone(), src.clone(), sentence9.into()],
+                        vec![r.clone(), "http://www.w3.org/2000/01/rdf-schema#label".into(), "Parliamentary approval of Estonia's withdrawal from the Ottawa Convention".into(), g.clone(), src.clone(), sentence9.into()],
+                        vec![r, "https://w3id.org/treaty-kg/ontology#approvingBody".into(), format!("{ID}organization/parliament-of-estonia"), g, src, sentence9.into()],
+                    ];
+                    v.sort();
+                    v
+                },
+            ),
+            (
+                "treaties-of-state",
+                format!("state={}", enc(&st("poland"))),
+                vec![vec![st("poland"), ottawa.clone(), "Ottawa Convention".into(), format!("{ID}withdrawal/poland-ottawa-convention"), "announced".into()]],
+            ),
+            (
+                "plans",
+                format!("state={}", enc(&st("latvia"))),
+                s(&[
+                    &[&st("latvia"), "Latvia", "Domestic landmine production in Latvia", "production", "under consideration", "landmine"],
+                    &[&st("latvia"), "Latvia", "increased defence spending", "defence spending", "ongoing", ""],
+                    &[&st("latvia"), "Latvia", "increased military aid to Ukraine", "military aid", "ongoing", ""],
+                ]),
+            ),
+            (
+                "withdrawal-status",
+                "date=2025-07-01".into(),
+                {
+                    let notified = |state: &str| vec!["2025-07-01".to_owned(), state.to_owned(), "Ottawa Convention".into(), "notified".into(), "2025-06-27".into(), format!("{state} notifies the UN Secretary-General of its withdrawal from the Ottawa Convention")];
+                    vec![
+                        notified("Estonia"),
+                        notified("Latvia"),
+                        notified("Lithuania"),
+                        vec!["2025-07-01".into(), "Poland".into(), "Ottawa Convention".into(), "approved by parliament".into(), "2025-06-25".into(), "The Sejm passes Poland's law on withdrawing from the Ottawa Convention".into()],
+                    ]
+                },
+            ),
+            (
+                "search",
+                "text=PARLIAMENT%20of".into(),
+                ["estonia", "latvia", "lithuania", "poland"]
+                    .iter()
+                    .map(|i| {
+                        let name = format!("{}{}", i[..1].to_uppercase(), &i[1..]);
+                        vec!["PARLIAMENT of".into(), format!("{ID}organization/parliament-of-{i}"), format!("Parliament of {name}")]
+                    })
+                    .collect(),
+            ),
+            (
+                "nato-accession",
+                String::new(),
+                s(&[&["Estonia", "2004-03-29"], &["Latvia", "2004-03-29"], &["Lithuania", "2004-03-29"], &["Poland", "1999-03-12"]]),
+            ),
+            (
+                "commitments",
+                String::new(),
+                ["Estonia", "Latvia", "Lithuania", "Poland"]
+                    .iter()
+                    .flat_map(|n| [vec![(*n).to_owned(), "international humanitarian law".into()], vec![(*n).to_owned(), "protection of civilians".into()]])
+                    .collect(),
+            ),
+            (
+                "reasons",
+                String::new(),
+                ["Estonia", "Latvia", "Lithuania", "Poland"]
+                    .iter()
+                    .flat_map(|n| [vec![(*n).to_owned(), "proximity to Russian military activities".into()], vec![(*n).to_owned(), "the current security environment".into()]])
+                    .collect(),
+            ),
+            (
+                "borders",
+                format!("state={}", enc(&st("estonia"))),
+                s(&[&[&st("estonia"), &st("latvia"), "Latvia"], &[&st("estonia"), &st("russia"), "Russia"]]),
+            ),
+        ];
+        let mut pinned: BTreeSet<&str> = cases.iter().map(|(n, _, _)| *n).collect();
+        for (name, params, expected) in &cases {
+            let path = if params.is_empty() { format!("/queries/{name}") } else { format!("/queries/{name}?{params}") };
+            let mut expected = expected.clone();
+            expected.sort();
+            assert_eq!(rows_of(&server, &path).await, expected, "{path}");
+        }
+        // The two queries whose answers are checked differently:
+        // article-sentences (14 rows, one per sentence, each with statements)…
+        let sentences = rows_of(&server, "/queries/article-sentences").await;
+        assert_eq!(sentences.len(), 14);
+        assert!(sentences.iter().all(|r| r[3].parse::<u32>().unwrap() > 0), "{sentences:?}");
+        pinned.insert("article-sentences");
+        // …and state-profile, a CONSTRUCT.
+        let profile = server
+            .client
+            .get(server.url(&format!("/queries/state-profile?state={}", enc(&st("estonia")))))
+            .header("accept", "application/n-triples")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(profile.status(), 200);
+        let g = graph(&profile.bytes().await.unwrap(), oxigraph::io::RdfFormat::NTriples);
+        let text = g.to_string();
+        for expected in [
+            format!("<{ID}state/estonia> <https://w3id.org/treaty-kg/ontology#iso3166Alpha2> \"EE\""),
+            format!("<{ID}state/estonia> <https://w3id.org/treaty-kg/ontology#borders> <{ID}state/latvia>"),
+            format!("<{ID}withdrawal/estonia-ottawa-convention> <https://w3id.org/treaty-kg/ontology#withdrawingState> <{ID}state/estonia>"),
+            format!("<{ID}state/latvia> <http://www.w3.org/2000/01/rdf-schema#label> \"Latvia\"@en"),
+        ] {
+            assert!(text.contains(&expected), "missing {expected}");
+        }
+        pinned.insert("state-profile");
+        // The withdrawals' status on other days: announced, then in effect (the
+        // three Baltic states) or notified (Poland) at the start of 2026, the default.
+        let statuses = |rows: Vec<Vec<String>>| rows.into_iter().map(|r| (r[1].clone(), r[3].clone(), r[4].clone())).collect::<Vec<_>>();
+        let announced = statuses(rows_of(&server, "/queries/withdrawal-status?date=2025-03-20").await);
+        assert_eq!(announced, ["Estonia", "Latvia", "Lithuania", "Poland"].map(|n| (n.to_owned(), "announced".to_owned(), "2025-03-18".to_owned())));
+        let later = statuses(rows_of(&server, "/queries/withdrawal-status").await);
+        let in_effect = |n: &str| (n.to_owned(), "in effect".to_owned(), "2025-12-27".to_owned());
+        assert_eq!(later, vec![in_effect("Estonia"), in_effect("Latvia"), in_effect("Lithuania"), ("Poland".into(), "notified".into(), "2025-08-20".into())]);
 
-    let catalogue: serde_json::Value =
-        server.client.get(server.url("/queries")).send().await.unwrap().json().await.unwrap();
-    let names: BTreeSet<String> =
-        catalogue["queries"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap().to_owned()).collect();
-    assert!(names.len() >= 15);
-    let with_params =
-        catalogue["queries"].as_array().unwrap().iter().filter(|q| !q["params"].as_array().unwrap().is_empty()).count();
-    assert!(with_params * 2 >= names.len(), "at least half take parameters");
-    assert_eq!(names, pinned.iter().map(|s| (*s).to_owned()).collect(), "every saved query needs a pinned answer here");
+        let catalogue: serde_json::Value =
+            server.client.get(server.url("/queries")).send().await.unwrap().json().await.unwrap();
+        let names: BTreeSet<String> =
+            catalogue["queries"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap().to_owned()).collect();
+        assert!(names.len() >= 15);
+        let with_params =
+            catalogue["queries"].as_array().unwrap().iter().filter(|q| !q["params"].as_array().unwrap().is_empty()).count();
+        assert!(with_params * 2 >= names.len(), "at least half take parameters");
+        assert_eq!(names, pinned.iter().map(|s| (*s).to_owned()).collect(), "every saved query needs a pinned answer here");
+    }
 }
 
 /// The catalogue in JSON and as RDF (DCAT + SHACL parameters), the source text,
@@ -462,7 +486,7 @@ fn cli_lists_and_runs_saved_queries() {
     let out = Command::new(bin).current_dir(repo("")).arg("queries").output().unwrap();
     assert!(out.status.success());
     let listing = String::from_utf8_lossy(&out.stdout);
-    assert!(listing.contains("withdrawals") && listing.contains("18 saved queries"), "{listing}");
+    assert!(listing.contains("withdrawals") && listing.contains("19 saved queries"), "{listing}");
 
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
@@ -470,7 +494,7 @@ fn cli_lists_and_runs_saved_queries() {
         .current_dir(repo(""))
         .args(["load", "--store"])
         .arg(&store)
-        .args(["data/background.ttl", "data/articles/ab8ee8623a11ff01.trig"])
+        .args(["data/background.trig", "data/articles/ab8ee8623a11ff01.trig"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
