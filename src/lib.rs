@@ -7,7 +7,10 @@
 //! ## Layout
 //! - `main.rs` — wiring only: parse flags, init logging, build the state, serve.
 //! - [`config`] — clap flags → validated [`config::Config`].
-//! - [`sources`] — which RDF files are loaded at start and the graph each goes into.
+//! - [`sources`] — which RDF files are loaded (at start, or by `load`) and the
+//!   graph each goes into: one rule, whichever command loads the file.
+//! - [`inference`] — the RDFS subclass and subproperty closure, materialized in
+//!   one regenerated graph (at start, then after every write, in the background).
 //! - [`store`] — **the only module that touches a storage engine**: the façade
 //!   (`KgStore`) over one enum of two backends, embedded (Oxigraph in this
 //!   process) and remote (a SPARQL 1.1 engine, `serve --remote`), with admission
@@ -42,7 +45,10 @@
 //! lane) and serializes until the first 64 KiB chunk or the end → a complete
 //! small answer goes out with a `Content-Length`, a large one streams through a
 //! bounded channel that is the response body, the admission slot held until the
-//! last byte → the middleware logs one line and records metrics.
+//! last byte, and an answer that ended whole within 8 MiB is kept in the answer
+//! cache under its ETag (data version, text, dataset, base, format), so the same
+//! query is answered from memory, or 304, until the next write → the middleware
+//! logs one line and records metrics.
 //!
 //! An update (`POST /sparql`, `application/sparql-update`) is checked in the order
 //! method, size, token (from the headers, before the body is read), then parsed.
@@ -59,6 +65,10 @@
 //!   details are logged with it.
 //! - Shared page computations (statistics, timeline, home, ontology) run once per
 //!   data version, whoever asks and however many ask at once.
+//! - Every cache key and ETag includes the data version; every write moves it on
+//!   (over an engine: within `--remote-version-poll` for writes made elsewhere).
+//! - An engine gets the user's own text (with `BASE` made explicit) unless values
+//!   were bound into the algebra; an answer the engine cut is said to be cut.
 
 pub mod auth;
 pub mod cli;
@@ -68,6 +78,7 @@ pub mod error;
 pub mod exec;
 pub mod generate;
 pub mod http;
+pub mod inference;
 pub mod linked_data;
 pub mod memo;
 pub mod metrics;
@@ -107,6 +118,23 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         .map_err(|e| anyhow::anyhow!("the saved queries do not load:\n{e}"))?;
     tracing::info!(queries = queries.current().len(), "saved queries loaded");
     let config_query_cache = config.query_cache;
+    let inference = if config.inference {
+        let store = store.clone();
+        let started = std::time::Instant::now();
+        // At start, before serving: the first answers already include what is entailed.
+        let inference = tokio::runtime::Handle::current()
+            .block_on(inference::Inference::start(store))
+            .map_err(|e| anyhow::anyhow!("{}", e.chain()))
+            .context("regenerating the inferred graph failed")?;
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            graph = inference::INFERRED_GRAPH,
+            "inferred graph regenerated"
+        );
+        Some(inference)
+    } else {
+        None
+    };
     Ok(AppState {
         store,
         config: Arc::new(config),
@@ -115,6 +143,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         cache: Arc::default(),
         memos: Arc::default(),
         query_cache: config_query_cache.then(Arc::default),
+        inference,
     })
 }
 

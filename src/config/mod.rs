@@ -149,6 +149,10 @@ pub struct ServeArgs {
     /// Do not keep answers of `/sparql` queries in memory (ETags and 304 stay).
     #[arg(long)]
     pub no_query_cache: bool,
+    /// Do not materialize the RDFS subclass and subproperty closure into
+    /// https://w3id.org/treaty-kg/graph/inferred (queries see only what is stated).
+    #[arg(long)]
+    pub no_inference: bool,
     /// Deepest structure a SPARQL query or update may have: each `{`, `(`, `[`
     /// or `<<` opens a level, and each operator or pattern keyword chained inside
     /// a level adds one. Deeper text gets 400 with the position.
@@ -272,6 +276,8 @@ pub struct Config {
     pub queries_dir: Option<PathBuf>,
     /// Whether answers of `/sparql` queries are kept in memory.
     pub query_cache: bool,
+    /// Whether the RDFS subclass and subproperty closure is materialized.
+    pub inference: bool,
 }
 
 impl Config {
@@ -288,6 +294,7 @@ impl Config {
             public_url: None,
             queries_dir: None,
             query_cache: true,
+            inference: true,
         }
     }
 
@@ -366,6 +373,7 @@ impl Config {
             public_url: args.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             queries_dir,
             query_cache: !args.no_query_cache,
+            inference: !args.no_inference,
         })
     }
 }

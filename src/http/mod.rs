@@ -43,6 +43,8 @@ pub struct AppState {
     /// Answers of `/sparql` queries, keyed by text, dataset, format and data
     /// version (`None` with `--no-query-cache`).
     pub query_cache: Option<Arc<crate::queries::cache::AnswerCache>>,
+    /// The inferred graph's keeper (`None` with `--no-inference`).
+    pub inference: Option<Arc<crate::inference::Inference>>,
 }
 
 /// The shared computations behind pages: each is a full scan or close to one,

@@ -213,6 +213,7 @@ async fn service_description(state: &AppState, headers: &HeaderMap) -> Result<Re
         &graphs,
         Some(&catalogue),
         state.store.is_remote(),
+        state.inference.is_some(),
     );
     let mut serializer = rdf_serializer(format).for_writer(Vec::new());
     for triple in &graph {

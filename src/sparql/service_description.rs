@@ -38,6 +38,7 @@ pub fn describe(
     named_graphs: &[NamedNode],
     catalogue: Option<&str>,
     remote: bool,
+    inference: bool,
 ) -> Graph {
     let mut graph = Graph::new();
     let service = NamedNode::new(endpoint).unwrap_or_else(|_| NamedNode::new_unchecked("urn:treaty-kg:endpoint"));
@@ -50,7 +51,20 @@ pub fn describe(
     add(&s, sd("endpoint"), service.clone().into());
     add(&s, sd("supportedLanguage"), sd("SPARQL11Query").into());
     add(&s, sd("supportedLanguage"), sd("SPARQL11Update").into());
+    // Basic graph patterns match under simple entailment; what RDFS would add by
+    // subclass and subproperty (rules rdfs9, rdfs7) is materialized in a graph of
+    // its own, which the comment names (no fuller regime is claimed).
     add(&s, sd("defaultEntailmentRegime"), NamedNode::new_unchecked("http://www.w3.org/ns/entailment/Simple").into());
+    let entailment = if inference {
+        format!("Entailment: queries match under simple entailment over data that includes the RDFS subclass and subproperty closure (rules rdfs9 and rdfs7) of every graph, materialized in <{}> and regenerated after each write (off with --no-inference).", crate::inference::INFERRED_GRAPH)
+    } else {
+        "Entailment: simple; nothing is inferred (the server runs with --no-inference).".to_owned()
+    };
+    add(
+        &s,
+        NamedNode::new_unchecked("http://www.w3.org/2000/01/rdf-schema#comment"),
+        oxigraph::model::Literal::new_language_tagged_literal_unchecked(entailment, "en").into(),
+    );
     add(&s, sd("feature"), sd("EmptyGraphs").into());
     if remote {
         add(

@@ -78,6 +78,8 @@ struct Inner {
     running: Arc<RunningQueries>,
     admission: Arc<Admission>,
     options: StoreOptions,
+    /// Told after every committed write but its own (the inferred graph's regeneration).
+    after_writes: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 /// How one piece of work is admitted and registered.
@@ -180,7 +182,14 @@ impl KgStore {
             fast_below: options.fast_below,
             heavy_after: options.heavy_after,
         }));
-        let inner = Inner { backend, versioning, running: Arc::default(), admission, options };
+        let inner = Inner {
+            backend,
+            versioning,
+            running: Arc::default(),
+            admission,
+            options,
+            after_writes: Default::default(),
+        };
         Ok(KgStore { inner: Arc::new(inner) })
     }
 

@@ -12,11 +12,46 @@ use oxigraph::io::RdfFormat;
 use oxigraph::model::NamedNode;
 use std::path::{Path, PathBuf};
 
+/// The kind of the server's own writes.
+const INTERNAL: &str = "internal update";
+
 impl KgStore {
     /// Runs a write: reserves its number in the ledger first, then the write
     /// (which commits), then records the commit, so the data version changes
     /// after the data does, and a crash in between still changes it.
     async fn write<T: Send + 'static>(
+        &self,
+        work: Work,
+        f: impl FnOnce(&Inner, &RunningGuard) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let internal = work.kind == INTERNAL;
+        let outcome = self.write_and_version(work, f).await?;
+        if let (false, Some(tell)) = (internal, self.inner.after_writes.get()) {
+            tell();
+        }
+        Ok(outcome)
+    }
+
+    /// `f` is called after every committed write made through this store, but
+    /// [`Self::internal_update`]'s (set once).
+    pub fn after_writes(&self, f: impl Fn() + Send + Sync + 'static) {
+        let _ = self.inner.after_writes.set(Box::new(f));
+    }
+
+    /// An update of the server's own (the inferred graph's regeneration): a
+    /// write like any other, except that it does not call `after_writes`.
+    pub async fn internal_update(&self, job: UpdateJob) -> Result<(), StoreError> {
+        let work = Work {
+            kind: INTERNAL,
+            label: "regenerating the inferred graph".into(),
+            class: WorkClass::Write,
+            key: None,
+            timeout: self.inner.options.transfer_timeout,
+        };
+        self.write(work, move |inner, guard| inner.backend.update(job, &inner.options, guard)).await
+    }
+
+    async fn write_and_version<T: Send + 'static>(
         &self,
         work: Work,
         f: impl FnOnce(&Inner, &RunningGuard) -> Result<T, StoreError> + Send + 'static,

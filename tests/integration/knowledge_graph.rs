@@ -157,6 +157,8 @@ fn validate_command_catches_a_broken_file() {
         "focus https://w3id.org/treaty-kg/id/quotation/anonymous, path https://schema.org/creator",
         "focus https://w3id.org/treaty-kg/id/post/vacant, path http://www.w3.org/ns/org#heldBy",
         "focus https://w3id.org/treaty-kg/graph/broken, path https://w3id.org/treaty-kg/ontology#assertedIn",
+        "focus https://w3id.org/treaty-kg/id/event/undated-notification, path https://w3id.org/treaty-kg/ontology#date",
+        "focus https://w3id.org/treaty-kg/id/plan/vague, path https://w3id.org/treaty-kg/ontology#activity",
     ] {
         assert!(report.contains(expected), "missing {expected:?} in:\n{report}");
     }
@@ -579,4 +581,66 @@ async fn the_timeline_shows_what_happened_after_the_article() {
     ] {
         assert!(svg.contains(step), "missing {step:?}");
     }
+}
+
+/// Standard classes answer: the RDFS subclass and subproperty closure is in
+/// the inferred graph (never repeating a stated fact), follows writes, says so
+/// in the service description, and is off with `--no-inference`.
+#[tokio::test]
+async fn standard_classes_answer_through_the_inferred_graph() {
+    let server = knowledge_graph_server().await;
+    let people = server.table(&q("SELECT ?name { ?p a schema:Person ; rdfs:label ?name }")).await;
+    assert_eq!(people, rows(&[&["Evika Siliņa"], &["Raimundas Vaikšnoras"]]));
+    assert!(server.ask(&q("ASK { st:latvia a schema:Country , org:Organization }")).await);
+    assert!(server.ask(&q("ASK { GRAPH <https://w3id.org/treaty-kg/graph/inferred> { evt:ottawa-convention-withdrawal-announcement a prov:Activity } }")).await);
+    let doubled =
+        server.table(&q("SELECT ?x ?c (COUNT(*) AS ?n) { ?x a ?c } GROUP BY ?x ?c HAVING (COUNT(*) > 1)")).await;
+    assert!(doubled.is_empty(), "a type stated and inferred counts twice: {doubled:?}");
+    // Every declared external superclass now has instances.
+    let empty = server
+        .table(&q("SELECT DISTINCT ?super { GRAPH <https://w3id.org/treaty-kg/graph/ontology/treaty-kg> { ?c rdfs:subClassOf ?super } FILTER(!STRSTARTS(STR(?super), 'https://w3id.org/treaty-kg/')) FILTER NOT EXISTS { ?x a ?super } }"))
+        .await;
+    assert!(empty.len() <= 2, "superclasses without instances: {empty:?}");
+    // A write is followed: a new official is a schema:Person soon after.
+    let insert = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/o> a <https://w3id.org/treaty-kg/ontology#Official> ; <http://www.w3.org/2000/01/rdf-schema#label> \"O\" } }";
+    assert_eq!(server.update(insert).await.status(), 204);
+    let mut seen = false;
+    for _ in 0..50 {
+        if server.ask("ASK { <http://example.org/o> a <https://schema.org/Person> }").await {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the inferred graph follows writes");
+    let sd = server
+        .client
+        .get(server.url("/sparql"))
+        .header("accept", "text/turtle")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sd.contains("rules rdfs9 and rdfs7") && sd.contains("graph/inferred"), "{sd}");
+
+    let plain = TestServer::with(Options {
+        sources: vec![repo("ontology"), repo("data")],
+        inference: false,
+        ..Options::default()
+    })
+    .await;
+    assert!(!plain.ask(&q("ASK { ?p a schema:Person }")).await);
+    let sd = plain
+        .client
+        .get(plain.url("/sparql"))
+        .header("accept", "text/turtle")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sd.contains("nothing is inferred"), "{sd}");
 }

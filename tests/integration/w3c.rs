@@ -1,5 +1,5 @@
 //! The W3C SPARQL 1.1 test suites against the real binary in strict mode
-//! (`--no-default-data --union-default-graph=false`), through the harness in
+//! (`--no-default-data --union-default-graph=false --no-inference`), through the harness in
 //! `tests/w3c/run.py` (the suite comes from rdflib's source distribution; see
 //! `tests/w3c/fetch.sh`, run by `.ci/setup.sh`). The same harness scores
 //! `oxigraph serve`; the figures of both are in the README.
@@ -43,7 +43,7 @@ async fn w3c_suites_in_strict_mode() {
         assert!(status.success(), "tests/w3c/fetch.sh failed: the W3C suite is needed");
     }
     let served = KillOnDrop(spawn_server(
-        &["--memory", "--no-default-data", "--union-default-graph=false"].map(str::to_owned),
+        &["--memory", "--no-default-data", "--union-default-graph=false", "--no-inference"].map(str::to_owned),
         &[("TREATY_KG_WRITE_TOKEN", TOKEN)],
     ));
     let base = served.0.base.clone();

@@ -27,7 +27,7 @@ Oxigraph's own server (the reference), in its default (non-union) mode:
 treaty-kg:
 
     python3 -c 'import secrets, sys; sys.stdout.write(secrets.token_hex(16))' > /tmp/tok  # 32 chars
-    target/debug/treaty-kg serve --memory --no-default-data \\
+    target/debug/treaty-kg serve --memory --no-default-data --no-inference \\
         --union-default-graph=false --bind 127.0.0.1:7879 --write-token-file /tmp/tok &
     target/w3c/venv/bin/python tests/w3c/run.py --suite all \\
         --query-url http://127.0.0.1:7879/sparql \\

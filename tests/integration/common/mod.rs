@@ -47,6 +47,8 @@ pub struct Options {
     pub engine_graph_store: bool,
     /// Keep `/sparql` answers in memory (off: `--no-query-cache`).
     pub query_cache: bool,
+    /// Materialize the subclass and subproperty closure (off: `--no-inference`).
+    pub inference: bool,
 }
 
 impl Default for Options {
@@ -64,6 +66,7 @@ impl Default for Options {
             backend: Backend::Embedded,
             engine_graph_store: false,
             query_cache: true,
+            inference: true,
         }
     }
 }
@@ -92,6 +95,7 @@ impl TestServer {
         config.max_body_bytes = options.max_body_bytes;
         config.queries_dir = options.queries_dir;
         config.query_cache = options.query_cache;
+        config.inference = options.inference;
         config.store_options.max_concurrent = options.max_concurrent;
         config.store_options.max_queued = options.max_queued;
         config.store_options.queue_timeout = options.queue_timeout;
