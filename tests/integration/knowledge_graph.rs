@@ -553,6 +553,16 @@ async fn meaning_lives_in_structure_and_links_out() {
         .table(&q("SELECT ?org ?neighbour { grp:nato-member-states-bordering-russia-and-belarus tkg:drawnFrom/rdfs:label ?org ; tkg:bordering/rdfs:label ?neighbour }"))
         .await;
     assert_eq!(grouping, rows(&[&["NATO", "Belarus"], &["NATO", "Russia"]]));
+    // Its members, derived from NATO membership and the borders, and every one
+    // a NATO member bordering Russia or Belarus by those sources.
+    let members = server
+        .table(&q("SELECT ?m { grp:nato-member-states-bordering-russia-and-belarus org:hasMember/rdfs:label ?m }"))
+        .await;
+    assert_eq!(members, rows(&[&["Estonia"], &["Latvia"], &["Lithuania"], &["Poland"]]));
+    let unfounded = server
+        .table(&q("SELECT ?m { grp:nato-member-states-bordering-russia-and-belarus org:hasMember ?m FILTER NOT EXISTS { ?m org:memberOf body:nato ; tkg:borders ?n VALUES ?n { st:russia st:belarus } } }"))
+        .await;
+    assert!(unfounded.is_empty(), "{unfounded:?}");
     let activities = server.table(&q("SELECT DISTINCT ?a { ?plan a tkg:Plan ; tkg:activity/rdfs:label ?a }")).await;
     assert_eq!(activities, rows(&[&["defence spending"], &["manufacturing"], &["military aid"], &["production"]]));
     let links = server

@@ -380,7 +380,16 @@ async fn formats_and_post_bodies() {
 /// computed before a write is never served after it.
 #[tokio::test]
 async fn caching_and_invalidation() {
-    let server = knowledge_graph_server().await;
+    // Without the inferred graph: its regeneration after the write below is a
+    // write of its own, which would move the data version on once more at a
+    // moment of its choosing (and the counts below with it).
+    let server = TestServer::with(Options {
+        sources: vec![repo("ontology"), repo("data")],
+        queries_dir: Some(repo("queries")),
+        inference: false,
+        ..Options::default()
+    })
+    .await;
     let path = "/queries/search?text=zanzibar";
     let first = run(&server, path).await;
     assert_eq!(first.status(), 200);
