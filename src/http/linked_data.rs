@@ -54,12 +54,9 @@ fn validators(state: &AppState, headers: &HeaderMap, key: &str) -> Result<(Strin
     );
     let modified = state.store.last_modified();
     let last_modified = httpdate::fmt_http_date(modified);
-    let matches_etag = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let not_modified = match matches_etag {
-        Some(matched) => matched,
+    let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    let not_modified = match if_none_match {
+        Some(_) => crate::queries::cache::matches_if_none_match(if_none_match, &etag),
         None => headers
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())

@@ -83,15 +83,16 @@ async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
             let (media_type, output) = negotiate_query(is_graph, headers, format.as_deref())?;
             let base = endpoint(state, headers);
             let key = answer_key(&text, &dataset, &base, media_type, state.store.data_version());
-            let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
-            if let Some(key) = &key {
-                if matches_if_none_match(if_none_match, &key.etag()) {
-                    return Ok(with_validators(StatusCode::NOT_MODIFIED.into_response(), key, None));
+            let etag = key.as_ref().map(CacheKey::etag);
+            if let (Some(key), Some(etag)) = (&key, &etag) {
+                let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+                if matches_if_none_match(if_none_match, etag) {
+                    return Ok(with_validators(StatusCode::NOT_MODIFIED.into_response(), etag, None));
                 }
                 if let Some(hit) = state.query_cache.as_ref().and_then(|c| c.get(key)) {
                     let mut response = hit.body.into_response();
                     set_content_type(response.headers_mut(), media_type);
-                    return Ok(with_validators(response, key, Some("hit")));
+                    return Ok(with_validators(response, etag, Some("hit")));
                 }
             }
             let job = QueryJob { dataset, ..QueryJob::text(text, "") }.with_base(base);
@@ -106,8 +107,8 @@ async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
                 response.headers_mut().insert("x-result-truncated", HeaderValue::from_static("true"));
                 response.headers_mut().insert("x-result-limit", HeaderValue::from(rows));
             }
-            Ok(match &key {
-                Some(key) => with_validators(response, key, state.query_cache.as_ref().map(|_| "miss")),
+            Ok(match &etag {
+                Some(etag) => with_validators(response, etag, state.query_cache.as_ref().map(|_| "miss")),
                 None => response,
             })
         }
@@ -158,8 +159,8 @@ fn calls_volatile_function(text: &str) -> bool {
 
 /// The validators of a query's answer (`ETag`, revalidate each time), and
 /// whether it came from the cache.
-fn with_validators(mut response: Response, key: &CacheKey, cache: Option<&'static str>) -> Response {
-    if let Ok(etag) = HeaderValue::from_str(&key.etag()) {
+fn with_validators(mut response: Response, etag: &str, cache: Option<&'static str>) -> Response {
+    if let Ok(etag) = HeaderValue::from_str(etag) {
         response.headers_mut().insert(header::ETAG, etag);
     }
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache"));

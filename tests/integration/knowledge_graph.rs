@@ -572,7 +572,7 @@ async fn meaning_lives_in_structure_and_links_out() {
         .await;
     assert_eq!(links.len(), 8, "{links:?}");
     assert!(links.contains(&vec![format!("{ID}organization/nato"), "http://www.wikidata.org/entity/Q7184".to_owned()]));
-    let page = server.client.get(server.url("/page/state/latvia")).send().await.unwrap().text().await.unwrap();
+    let page = server.get_text("/page/state/latvia", "text/html").await;
     assert!(page.contains("http://www.wikidata.org/entity/Q211"), "the page shows the link");
 }
 
@@ -581,7 +581,7 @@ async fn meaning_lives_in_structure_and_links_out() {
 #[tokio::test]
 async fn the_timeline_shows_what_happened_after_the_article() {
     let server = knowledge_graph_server().await;
-    let svg = server.client.get(server.url("/timeline.svg")).send().await.unwrap().text().await.unwrap();
+    let svg = server.get_text("/timeline.svg", "image/svg+xml").await;
     for step in [
         "2025-03-18: Announcement by Poland, Lithuania, Latvia and Estonia",
         "2025-04-16: Latvia's parliament approves the withdrawal from the Ottawa Convention",
@@ -623,16 +623,7 @@ async fn standard_classes_answer_through_the_inferred_graph() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(seen, "the inferred graph follows writes");
-    let sd = server
-        .client
-        .get(server.url("/sparql"))
-        .header("accept", "text/turtle")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sd = server.get_text("/sparql", "text/turtle").await;
     assert!(sd.contains("rules rdfs9 and rdfs7") && sd.contains("graph/inferred"), "{sd}");
 
     let plain = TestServer::with(Options {
@@ -642,15 +633,6 @@ async fn standard_classes_answer_through_the_inferred_graph() {
     })
     .await;
     assert!(!plain.ask(&q("ASK { ?p a schema:Person }")).await);
-    let sd = plain
-        .client
-        .get(plain.url("/sparql"))
-        .header("accept", "text/turtle")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sd = plain.get_text("/sparql", "text/turtle").await;
     assert!(sd.contains("nothing is inferred"), "{sd}");
 }

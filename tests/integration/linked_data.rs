@@ -203,16 +203,7 @@ on_every_backend! {
     /// and RDF with the owl:Ontology.
     async fn ontology_dereferences(backend) {
         let server = knowledge_graph_on(backend).await;
-        let page = server
-            .client
-            .get(server.url("/ontology"))
-            .header("accept", "text/html")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = server.get_text("/ontology", "text/html").await;
         assert!(page.contains("<section id=\"Treaty\">"));
         assert!(page.contains("<section id=\"withdrawingState\">"));
         assert!(page.contains(">4 statements<"), "withdrawingState is used 4 times");

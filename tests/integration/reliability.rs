@@ -239,16 +239,7 @@ async fn cached_answers_never_predate_an_acknowledged_write() {
         let _ = server.client.get(server.url("/queries/pairs")).header("accept", "text/csv").send().await.unwrap();
         let r = server.update(&format!("INSERT DATA {{ <urn:pair:{n}> <urn:a> {n} }}")).await;
         assert_eq!(r.status(), 204);
-        let body = server
-            .client
-            .get(server.url("/queries/pairs"))
-            .header("accept", "text/csv")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = server.get_text("/queries/pairs", "text/csv").await;
         assert_eq!(body, format!("n\r\n{n}\r\n"), "a stale answer after write {n}");
     }
 }

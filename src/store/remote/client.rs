@@ -65,6 +65,16 @@ pub enum Body<'a> {
     None,
 }
 
+/// What a request to the engine authenticates with.
+enum Authorization {
+    /// The credentials, if any, by HTTP Basic (sent up front).
+    Basic,
+    /// Nothing: to be challenged (engines that turn Basic away without saying why).
+    None,
+    /// The answer to the engine's Digest challenge.
+    Answer(String),
+}
+
 /// The engine's HTTP client.
 pub struct Client {
     http: reqwest::Client,
@@ -109,9 +119,7 @@ impl Client {
             Body::Document(bytes, media) => (bytes.clone(), Some(media)),
             Body::None => (Vec::new(), None),
         };
-        let digest_only = || self.digest_only.load(std::sync::atomic::Ordering::Relaxed);
-        // `Some("")`: no Authorization at all (to be challenged).
-        let request = |authorization: Option<String>| {
+        let request = |authorization: Authorization| {
             let mut request = self
                 .http
                 .request(exchange.method.clone(), exchange.url)
@@ -121,20 +129,20 @@ impl Client {
             if let Some(media) = content_type {
                 request = request.header(reqwest::header::CONTENT_TYPE, media);
             }
-            match authorization {
-                Some(value) if value.is_empty() => {}
-                Some(value) => request = request.header(reqwest::header::AUTHORIZATION, value),
-                None => {
-                    if let Some(c) = &self.credentials {
-                        request = request.basic_auth(&c.user, Some(&c.password));
-                    }
-                }
+            match (authorization, &self.credentials) {
+                (Authorization::Basic, Some(c)) => request = request.basic_auth(&c.user, Some(&c.password)),
+                (Authorization::Answer(value), _) => request = request.header(reqwest::header::AUTHORIZATION, value),
+                (Authorization::Basic | Authorization::None, _) => {}
             }
             request
         };
-        let first = if digest_only() { Some(String::new()) } else { None };
+        let first = if self.digest_only.load(std::sync::atomic::Ordering::Relaxed) {
+            Authorization::None
+        } else {
+            Authorization::Basic
+        };
         let (url, timeout) = (exchange.url, self.timeout);
-        let send = |authorization: Option<String>| {
+        let send = |authorization: Authorization| {
             let pending = request(authorization).send();
             async move { pending.await.map_err(|e| transport(url, &e, timeout)) }
         };
@@ -145,14 +153,14 @@ impl Client {
             && !response.headers().contains_key(reqwest::header::WWW_AUTHENTICATE)
         {
             // Basic turned away without saying what would do: ask unauthenticated for the challenge.
-            response = send(Some(String::new())).await?;
+            response = send(Authorization::None).await?;
             if response.headers().contains_key(reqwest::header::WWW_AUTHENTICATE) {
                 self.digest_only.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
         if unauthorized(&response) {
             if let Some(authorization) = self.digest(&response, &exchange.method, exchange.url, &body) {
-                response = send(Some(authorization)).await?;
+                response = send(Authorization::Answer(authorization)).await?;
             }
         }
         let status = response.status();

@@ -32,10 +32,7 @@ impl Remote {
             Some(target) => {
                 // SELECT, not CONSTRUCT: an engine that cuts answers (Virtuoso)
                 // says so for SELECT only, and `quads` then reads on page by page.
-                let graph = match target {
-                    GraphTarget::Named(g) => GraphName::NamedNode(g.clone()),
-                    GraphTarget::Default => GraphName::DefaultGraph,
-                };
+                let graph = target.as_ref().into_owned();
                 let quads = self.quads(None, None, None, Some(&graph), guard).map_err(io)?;
                 let quads = quads.map(|q| {
                     q.map(|q| Quad::new(q.subject, q.predicate, q.object, GraphName::DefaultGraph))
@@ -60,10 +57,7 @@ impl Remote {
         guard: &RunningGuard,
     ) -> Result<bool, StoreError> {
         let existed = self.graph_exists(target, Some(guard))?;
-        let graph = match target {
-            GraphTarget::Named(g) => GraphName::NamedNode(g.clone()),
-            GraphTarget::Default => GraphName::DefaultGraph,
-        };
+        let graph = target.as_ref().into_owned();
         let mut text = String::new();
         if replace {
             match target {

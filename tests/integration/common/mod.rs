@@ -426,6 +426,11 @@ pub fn endless_join(graph: Option<&str>) -> String {
 }
 
 impl TestServer {
+    /// GETs `path` with an `Accept` header; the body as text.
+    pub async fn get_text(&self, path: &str, accept: &str) -> String {
+        self.client.get(self.url(path)).header("accept", accept).send().await.unwrap().text().await.unwrap()
+    }
+
     /// PUTs a Turtle body to a Graph Store `target` (`/store?default`, `/store?graph=…`) with the token.
     pub async fn put_turtle(&self, target: &str, body: String) -> reqwest::Response {
         self.client
