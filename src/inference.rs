@@ -104,7 +104,7 @@ impl Inference {
             Err(e) => return Err(e),
         }
         let weak = Arc::downgrade(&inference);
-        store.after_writes(move || {
+        store.after_writes(false, move || {
             if let Some(inference) = weak.upgrade() {
                 inference.schedule();
             }

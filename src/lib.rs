@@ -83,6 +83,7 @@ pub mod linked_data;
 pub mod memo;
 pub mod metrics;
 pub mod queries;
+pub mod search;
 pub mod sources;
 pub mod sparql;
 pub mod store;
@@ -135,7 +136,17 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     } else {
         None
     };
+    let search = match &config.search {
+        Some(location) => {
+            let search = search::SearchIndex::start(store.clone(), location.clone())
+                .context("opening the search index failed")?;
+            store.answer_in_process(Arc::new(search::service::SearchService(search.clone())));
+            Some(search)
+        }
+        None => None,
+    };
     Ok(AppState {
+        search,
         store,
         config: Arc::new(config),
         metrics: Arc::default(),

@@ -153,6 +153,13 @@ pub struct ServeArgs {
     /// https://w3id.org/treaty-kg/graph/inferred (queries see only what is stated).
     #[arg(long)]
     pub no_inference: bool,
+    /// No full-text index: `/search` and the search SERVICE answer 404.
+    #[arg(long)]
+    pub no_search: bool,
+    /// Where the full-text index is kept (default: `search-index` inside the
+    /// `--store` directory; in memory with `--memory` or `--remote`).
+    #[arg(long, value_name = "DIR")]
+    pub search_index: Option<PathBuf>,
     /// Deepest structure a SPARQL query or update may have: each `{`, `(`, `[`
     /// or `<<` opens a level, and each operator or pattern keyword chained inside
     /// a level adds one. Deeper text gets 400 with the position.
@@ -278,6 +285,8 @@ pub struct Config {
     pub query_cache: bool,
     /// Whether the RDFS subclass and subproperty closure is materialized.
     pub inference: bool,
+    /// Where the full-text index is (`None`: no search).
+    pub search: Option<crate::search::IndexLocation>,
 }
 
 impl Config {
@@ -295,6 +304,7 @@ impl Config {
             queries_dir: None,
             query_cache: true,
             inference: true,
+            search: Some(crate::search::IndexLocation::Memory),
         }
     }
 
@@ -352,7 +362,14 @@ impl Config {
                 bail!("--public-url must start with http:// or https://, got {url:?}");
             }
         }
+        let search = match (&args.search_index, &location) {
+            _ if args.no_search => None,
+            (Some(dir), _) => Some(crate::search::IndexLocation::Directory(dir.clone())),
+            (None, StoreLocation::Directory(dir)) => Some(crate::search::IndexLocation::Directory(dir.join("search-index"))),
+            (None, _) => Some(crate::search::IndexLocation::Memory),
+        };
         Ok(Config {
+            search,
             location,
             bind: args.bind,
             sources,

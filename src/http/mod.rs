@@ -8,6 +8,7 @@ mod gsp;
 mod linked_data;
 mod ops;
 mod queries;
+mod search;
 mod sparql;
 mod ui;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub query_cache: Option<Arc<crate::queries::cache::AnswerCache>>,
     /// The inferred graph's keeper (`None` with `--no-inference`).
     pub inference: Option<Arc<crate::inference::Inference>>,
+    /// The full-text index (`None` with `--no-search`).
+    pub search: Option<Arc<crate::search::SearchIndex>>,
 }
 
 /// The shared computations behind pages: each is a full scan or close to one,
@@ -108,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(queries::routes())
         .merge(linked_data::routes())
+        .merge(search::routes())
         .merge(ui::routes())
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
@@ -140,6 +144,22 @@ impl From<StoreError> for AppError {
             StoreError::EngineUnavailable(m) => AppError::BadGateway(m),
             StoreError::EngineTimeout(secs) => AppError::GatewayTimeout { secs },
             other => AppError::Internal(other.chain()),
+        }
+    }
+}
+
+impl From<crate::search::SearchError> for AppError {
+    fn from(e: crate::search::SearchError) -> Self {
+        use crate::search::SearchError;
+        match e {
+            SearchError::BadRequest(m) => AppError::BadRequest(m),
+            SearchError::NotReady => AppError::Overloaded {
+                reason: "the search index is being built; try again shortly".into(),
+                retry_after_secs: 2,
+            },
+            SearchError::Store(e) => e.into(),
+            SearchError::Index(e) => AppError::Internal(format!("the search index failed: {e}")),
+            SearchError::Task(e) => AppError::Internal(format!("a search failed: {e}")),
         }
     }
 }

@@ -73,8 +73,43 @@ pub fn unknown_functions(functions: Vec<NamedNode>) -> Vec<NamedNode> {
     unknown
 }
 
+/// Answers a `SERVICE` pattern in this process: the pattern inside it, and
+/// `None` when the service is not ours (left as it is).
+pub type LocalService<'a> = &'a dyn Fn(&NamedNode, &GraphPattern) -> Option<Result<GraphPattern, String>>;
+
+/// Replaces every `SERVICE` pattern that `local` answers with what it answers
+/// (a `VALUES` block), in the query's pattern, subqueries and `EXISTS`; says
+/// whether anything was replaced. No checkpoints are added.
+pub fn substitute_services(query: Query, local: LocalService<'_>) -> Result<(Query, bool), String> {
+    let mut rewriter = Rewriter { local: Some(local), plain: true, ..Rewriter::default() };
+    let query = match query {
+        Query::Select { dataset, pattern, base_iri } => {
+            Query::Select { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
+        }
+        Query::Construct { template, dataset, pattern, base_iri } => {
+            Query::Construct { template, dataset, pattern: rewriter.pattern(pattern, false), base_iri }
+        }
+        Query::Describe { dataset, pattern, base_iri } => {
+            Query::Describe { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
+        }
+        Query::Ask { dataset, pattern, base_iri } => {
+            Query::Ask { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
+        }
+    };
+    match rewriter.failed {
+        Some(message) => Err(message),
+        None => Ok((query, rewriter.substituted > 0)),
+    }
+}
+
 #[derive(Default)]
-struct Rewriter {
+struct Rewriter<'a> {
+    /// Answers local services (`substitute_services`).
+    local: Option<LocalService<'a>>,
+    /// Adds no checkpoints (only walks).
+    plain: bool,
+    substituted: usize,
+    failed: Option<String>,
     next: usize,
     /// The custom functions the text calls.
     functions: Vec<NamedNode>,
@@ -111,9 +146,12 @@ fn checkpoint() -> Expression {
     Expression::FunctionCall(Function::Custom(NamedNode::new_unchecked(CHECKPOINT)), Vec::new())
 }
 
-impl Rewriter {
+impl Rewriter<'_> {
     /// A `BIND(checkpoint() AS ?fresh)` above `inner`.
     fn bind(&mut self, inner: GraphPattern) -> GraphPattern {
+        if self.plain {
+            return inner;
+        }
         self.next += 1;
         // `?` variables cannot start with a hyphen in SPARQL text, so no query can name it.
         let variable = Variable::new_unchecked(format!("-treaty-kg-checkpoint-{}", self.next));
@@ -210,6 +248,20 @@ impl Rewriter {
                     .collect(),
             },
             GraphPattern::Service { name, inner, silent } => {
+                let answered = match (&name, self.local) {
+                    (spargebra::term::NamedNodePattern::NamedNode(iri), Some(local)) => local(iri, &inner),
+                    _ => None,
+                };
+                match answered {
+                    Some(Ok(values)) => {
+                        self.substituted += 1;
+                        return values;
+                    }
+                    Some(Err(message)) => {
+                        self.failed.get_or_insert(message);
+                    }
+                    None => {}
+                }
                 self.services += 1;
                 GraphPattern::Service { name, inner: self.boxed(*inner, false), silent }
             }
@@ -221,6 +273,9 @@ impl Rewriter {
     /// Each conjunct of `a && b` is guarded on its own, so the optimizer can
     /// still push each to where its variables are bound.
     fn guarded(&mut self, expression: Expression) -> Expression {
+        if self.plain {
+            return self.expression(expression);
+        }
         if let Expression::And(a, b) = expression {
             return Expression::And(Box::new(self.guarded(*a)), Box::new(self.guarded(*b)));
         }

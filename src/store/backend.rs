@@ -20,6 +20,22 @@ use std::path::PathBuf;
 /// How often long loops look at their cancellation token.
 const CHECK_EVERY: usize = 1024;
 
+/// A SPARQL service answered in this process (the search index): the pattern
+/// inside `SERVICE <iri> { … }` becomes a `VALUES` block before the query
+/// reaches either backend, so no request leaves the server.
+pub trait InProcessService: Send + Sync {
+    /// Whether `SERVICE <iri>` is this one.
+    fn answers(&self, iri: &str) -> bool;
+    /// The `VALUES` block for the pattern inside it; `bindings` are the values
+    /// bound into the query (a saved query's parameters). `Err`: why the
+    /// pattern cannot be answered (a 400).
+    fn solve(
+        &self,
+        pattern: &spargebra::algebra::GraphPattern,
+        bindings: &[(Variable, Term)],
+    ) -> Result<spargebra::algebra::GraphPattern, String>;
+}
+
 /// Where the data is.
 pub enum Backend {
     Embedded(Embedded),
@@ -33,16 +49,28 @@ impl Backend {
         job: QueryJob,
         options: &StoreOptions,
         graph_form: Option<bool>,
+        in_process: Option<&dyn InProcessService>,
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
         // An engine gets the user's own text when nothing was bound into it (with
         // the base made explicit): engines' parsers differ on what they accept of
         // a serializer's output (Virtuoso refuses `GRAPH <g> { … } .` in a template).
-        let own_text = match (&job.query, job.bindings.is_empty()) {
+        let mut own_text = match (&job.query, job.bindings.is_empty()) {
             (QuerySource::Text { text, base }, true) => Some(with_base(text, base.as_deref())),
             _ => None,
         };
-        let query = bound_query(job.query, &job.bindings, options.max_depth, graph_form)?;
+        let mut query = bound_query(job.query, &job.bindings, options.max_depth, graph_form)?;
+        if let Some(service) = in_process {
+            let answer = |iri: &NamedNode, pattern: &spargebra::algebra::GraphPattern| {
+                service.answers(iri.as_str()).then(|| service.solve(pattern, &job.bindings))
+            };
+            let (substituted, changed) =
+                crate::sparql::checkpoints::substitute_services(query, &answer).map_err(StoreError::Request)?;
+            query = substituted;
+            if changed {
+                own_text = None;
+            }
+        }
         match self {
             Backend::Embedded(e) => {
                 let prepared = e.prepare(query, &job.dataset, options, guard)?;

@@ -89,7 +89,7 @@ impl StoreError {
         matches!(self, StoreError::EngineUnavailable(_) | StoreError::EngineTimeout(_))
     }
 
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         StoreError::Io { context: context.into(), source }
     }
 

@@ -37,6 +37,7 @@ mod version;
 mod writes;
 
 pub use admission::{cost_key, Lane, WorkClass};
+pub use backend::InProcessService;
 pub use backend::QuadReader;
 pub use error::StoreError;
 pub use job::{
@@ -78,9 +79,14 @@ struct Inner {
     running: Arc<RunningQueries>,
     admission: Arc<Admission>,
     options: StoreOptions,
-    /// Told after every committed write but its own (the inferred graph's regeneration).
-    after_writes: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Told after committed writes: (also after the server's own writes?, listener).
+    after_writes: std::sync::RwLock<Vec<(bool, WriteListener)>>,
+    /// The SPARQL service answered in this process (the search index), if any.
+    in_process: std::sync::RwLock<Option<Arc<dyn InProcessService>>>,
 }
+
+/// Called after a committed write.
+type WriteListener = Box<dyn Fn() + Send + Sync>;
 
 /// How one piece of work is admitted and registered.
 struct Work {
@@ -189,6 +195,7 @@ impl KgStore {
             admission,
             options,
             after_writes: Default::default(),
+            in_process: Default::default(),
         };
         Ok(KgStore { inner: Arc::new(inner) })
     }

@@ -33,7 +33,14 @@ impl KgStore {
         graph_form: Option<bool>,
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
-        inner.backend.evaluate(job, &inner.options, graph_form, guard)
+        let service = inner.in_process.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        inner.backend.evaluate(job, &inner.options, graph_form, service.as_deref(), guard)
+    }
+
+    /// Answers `SERVICE` patterns to `service`'s IRI in this process, on either
+    /// backend (their pattern becomes a `VALUES` block before evaluation).
+    pub fn answer_in_process(&self, service: std::sync::Arc<dyn super::InProcessService>) {
+        *self.inner.in_process.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(service);
     }
 
     /// Evaluates `job` and streams its results in `format`. Returns once the first
@@ -161,6 +168,17 @@ impl KgStore {
             key: Some(admission::cost_key(&["read", key])),
             timeout: self.inner.options.timeout,
         };
+        self.run(work, move |inner, guard| f(&inner.backend.reader(guard))).await
+    }
+
+    /// Reads quad patterns as bulk work (the transfer deadline, the bulk lane):
+    /// whole-store scans such as the search index's build.
+    pub async fn scan<T: Send + 'static>(
+        &self,
+        label: &str,
+        f: impl FnOnce(&QuadReader<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let work = self.bulk(label);
         self.run(work, move |inner, guard| f(&inner.backend.reader(guard))).await
     }
 

@@ -26,16 +26,20 @@ impl KgStore {
     ) -> Result<T, StoreError> {
         let internal = work.kind == INTERNAL;
         let outcome = self.write_and_version(work, f).await?;
-        if let (false, Some(tell)) = (internal, self.inner.after_writes.get()) {
-            tell();
+        let listeners = self.inner.after_writes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (also_internal, tell) in listeners.iter() {
+            if *also_internal || !internal {
+                tell();
+            }
         }
         Ok(outcome)
     }
 
     /// `f` is called after every committed write made through this store, but
-    /// [`Self::internal_update`]'s (set once).
-    pub fn after_writes(&self, f: impl Fn() + Send + Sync + 'static) {
-        let _ = self.inner.after_writes.set(Box::new(f));
+    /// [`Self::internal_update`]'s (`also_internal = false`: the inferred
+    /// graph's keeper), or after every one (`true`: the search index).
+    pub fn after_writes(&self, also_internal: bool, f: impl Fn() + Send + Sync + 'static) {
+        self.inner.after_writes.write().unwrap_or_else(std::sync::PoisonError::into_inner).push((also_internal, Box::new(f)));
     }
 
     /// An update of the server's own (the inferred graph's regeneration): a

@@ -8,6 +8,7 @@
 
 pub mod data;
 pub mod pages;
+pub mod search;
 pub mod svg;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};

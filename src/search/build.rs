@@ -1,0 +1,181 @@
+//! Building the index from the store: one pass over every quad, in whatever
+//! order the backend gives them (an engine's own, over `--remote`), a document
+//! per run of quads with one subject in one graph.
+
+use super::schema::{key, Fields};
+use crate::inference::INFERRED_GRAPH;
+use crate::store::{KgStore, QueryJob, StoreError};
+use oxigraph::model::{GraphName, NamedOrBlankNode, Quad, Term};
+use std::collections::HashMap;
+use tantivy::{IndexWriter, TantivyDocument};
+
+/// Predicates whose values are a resource's names.
+const LABELS: &[&str] = &[
+    "http://www.w3.org/2000/01/rdf-schema#label",
+    "http://www.w3.org/2004/02/skos/core#prefLabel",
+    "https://schema.org/name",
+    "http://xmlns.com/foaf/0.1/name",
+    "http://purl.org/dc/terms/title",
+    "http://purl.org/dc/elements/1.1/title",
+];
+/// Predicates whose values are other names of it.
+const ALT_LABELS: &[&str] = &[
+    "http://www.w3.org/2004/02/skos/core#altLabel",
+    "http://www.w3.org/2004/02/skos/core#hiddenLabel",
+    "https://schema.org/alternateName",
+    "https://schema.org/givenName",
+    "https://schema.org/familyName",
+    "http://xmlns.com/foaf/0.1/givenName",
+    "http://xmlns.com/foaf/0.1/familyName",
+];
+const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
+/// Longer texts are indexed up to this many bytes (a sentence is ~300).
+const MAX_TEXT: usize = 8 * 1024;
+
+/// What each graph was derived from (a sentence, a web page) and its text: the
+/// sentence's `schema:text`, else the graph's own label.
+pub async fn graph_sources(store: &KgStore) -> Result<HashMap<String, (String, String)>, StoreError> {
+    let text = r#"PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX schema: <https://schema.org/>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?g ?source ?text WHERE {
+  { ?g prov:wasDerivedFrom ?source } UNION { GRAPH ?m { ?g prov:wasDerivedFrom ?source } }
+  OPTIONAL { { ?source schema:text ?sentence } UNION { GRAPH ?m2 { ?source schema:text ?sentence } } }
+  OPTIONAL { { ?g rdfs:label ?title } UNION { GRAPH ?m3 { ?g rdfs:label ?title } } }
+  BIND(COALESCE(?sentence, ?title, "") AS ?text)
+}"#;
+    let rows = store.select_rows(QueryJob::text(text, "search index: graph sources"), 1_000_000).await?;
+    let mut sources = HashMap::new();
+    for row in rows {
+        if let [Some(Term::NamedNode(g)), Some(Term::NamedNode(source)), text] = row.as_slice() {
+            let text = match text {
+                Some(Term::Literal(l)) => l.value().to_owned(),
+                _ => String::new(),
+            };
+            let entry = sources.entry(g.as_str().to_owned()).or_insert_with(|| (source.as_str().to_owned(), text.clone()));
+            if entry.1.is_empty() && !text.is_empty() {
+                entry.1 = text;
+            }
+        }
+    }
+    Ok(sources)
+}
+
+/// The document being gathered for one subject in one graph.
+#[derive(Default)]
+struct Gathered {
+    labels: Vec<String>,
+    alts: Vec<String>,
+    texts: Vec<String>,
+    types: Vec<String>,
+}
+
+impl Gathered {
+    fn see(&mut self, quad: &Quad) {
+        let p = quad.predicate.as_str();
+        match &quad.object {
+            Term::NamedNode(t) if p == RDF_TYPE => self.types.push(t.as_str().to_owned()),
+            Term::Literal(l) if is_text(l) => {
+                let value = truncated(l.value());
+                if LABELS.contains(&p) {
+                    self.labels.push(value);
+                } else if ALT_LABELS.contains(&p) {
+                    self.alts.push(value);
+                } else {
+                    self.texts.push(value);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.alts.is_empty() && self.texts.is_empty() && self.types.is_empty()
+    }
+}
+
+fn is_text(literal: &oxigraph::model::Literal) -> bool {
+    literal.language().is_some() || literal.datatype().as_str() == "http://www.w3.org/2001/XMLSchema#string"
+}
+
+fn truncated(text: &str) -> String {
+    if text.len() <= MAX_TEXT {
+        return text.to_owned();
+    }
+    let mut end = MAX_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// Adds the documents of every quad `quads` yields to `writer`; returns how many.
+pub fn add_documents(
+    quads: impl Iterator<Item = Result<Quad, StoreError>>,
+    sources: &HashMap<String, (String, String)>,
+    fields: Fields,
+    writer: &IndexWriter,
+) -> Result<u64, StoreError> {
+    let mut current: Option<(NamedOrBlankNode, GraphName)> = None;
+    let mut gathered = Gathered::default();
+    let mut added = 0;
+    for quad in quads {
+        let quad = quad?;
+        if matches!(&quad.graph_name, GraphName::NamedNode(g) if g.as_str() == INFERRED_GRAPH) {
+            continue;
+        }
+        let same = current.as_ref().is_some_and(|(s, g)| *s == quad.subject && *g == quad.graph_name);
+        if !same {
+            if let Some((subject, graph)) = current.take() {
+                added += flush(&subject, &graph, std::mem::take(&mut gathered), sources, fields, writer)?;
+            }
+            current = Some((quad.subject.clone(), quad.graph_name.clone()));
+        }
+        gathered.see(&quad);
+    }
+    if let Some((subject, graph)) = current {
+        added += flush(&subject, &graph, gathered, sources, fields, writer)?;
+    }
+    Ok(added)
+}
+
+fn flush(
+    subject: &NamedOrBlankNode,
+    graph: &GraphName,
+    gathered: Gathered,
+    sources: &HashMap<String, (String, String)>,
+    f: Fields,
+    writer: &IndexWriter,
+) -> Result<u64, StoreError> {
+    // Blank nodes have no address a hit could link to.
+    let (NamedOrBlankNode::NamedNode(iri), false) = (subject, gathered.is_empty()) else { return Ok(0) };
+    let mut doc = TantivyDocument::default();
+    doc.add_text(f.iri, iri.as_str());
+    doc.add_u64(f.key, key(iri.as_str()));
+    for label in &gathered.labels {
+        doc.add_text(f.label, label);
+        doc.add_text(f.suggest, label);
+        doc.add_text(f.plain, label);
+    }
+    for alt in &gathered.alts {
+        doc.add_text(f.alt, alt);
+        doc.add_text(f.suggest, alt);
+        doc.add_text(f.plain, alt);
+    }
+    for text in &gathered.texts {
+        doc.add_text(f.text, text);
+        doc.add_text(f.plain, text);
+    }
+    for t in &gathered.types {
+        doc.add_text(f.types, t);
+    }
+    if let GraphName::NamedNode(g) = graph {
+        doc.add_text(f.graph, g.as_str());
+        if let Some((source, text)) = sources.get(g.as_str()) {
+            doc.add_text(f.source, source);
+            doc.add_text(f.source_text, text);
+        }
+    }
+    writer.add_document(doc).map_err(|e| StoreError::io("writing the search index", std::io::Error::other(e)))?;
+    Ok(1)
+}

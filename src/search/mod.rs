@@ -1,0 +1,363 @@
+//! Full-text search over the graph: labels, alternative labels, quotations,
+//! sentences and every other text, in a tantivy index kept beside the store.
+//!
+//! - `schema`: fields and analyzers (ASCII folding, English stemming);
+//! - `build`: documents from the store, one pass over every quad;
+//! - `query`: the visitor's text as a query, ranking, collapsing by resource;
+//! - `snippet`: highlighted windows of text;
+//! - `service`: `SERVICE <https://w3id.org/treaty-kg/search>` in SPARQL.
+//!
+//! Rules: the index says which data version it was built from (the commit's
+//! payload). It is rebuilt, in the background and one build at a time, after
+//! every write (the server's own included) and at start when it is missing or
+//! from another version; until the first build ends, searches answer 503. A
+//! search made while a build runs waits for it a little, then answers from the
+//! index it has and says so (`stale`).
+
+pub mod build;
+pub mod query;
+pub mod schema;
+pub mod service;
+pub mod snippet;
+
+use crate::store::{KgStore, StoreError};
+use schema::{Fields, FOLDED};
+use snippet::Snippet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tantivy::collector::TopDocs;
+use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument};
+use tokio::sync::watch;
+
+/// The IRI of the search service in SPARQL.
+pub const SERVICE: &str = "https://w3id.org/treaty-kg/search";
+/// The namespace of its terms (`search:query`, `search:score`…).
+pub const NS: &str = "https://w3id.org/treaty-kg/search#";
+/// The most hits one page may hold.
+pub const MAX_LIMIT: usize = 100;
+/// How deep paging may go.
+pub const MAX_OFFSET: usize = 10_000;
+/// The longest search text.
+pub const MAX_TEXT: usize = 500;
+/// How long a search waits for a build that is running.
+const WAIT: Duration = Duration::from_secs(2);
+/// The index writer's memory budget.
+const WRITER_HEAP: usize = 64 * 1024 * 1024;
+
+/// Why a search failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the search index is being built; try again shortly")]
+    NotReady,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the search index failed")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("the search index is not available")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Where the index lives.
+#[derive(Debug, Clone)]
+pub enum IndexLocation {
+    Directory(PathBuf),
+    Memory,
+}
+
+/// One resource found.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub iri: String,
+    pub label: String,
+    /// Its `rdf:type`s, as stated (not inferred).
+    pub types: Vec<String>,
+    pub snippet: Snippet,
+    pub score: f32,
+    /// What the statement that matched was derived from: (IRI, text).
+    pub source: Option<(String, String)>,
+}
+
+/// One page of a search's hits.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    /// The data version the index was built from…
+    pub version: String,
+    /// …which is not the store's current one (a build is running).
+    pub stale: bool,
+}
+
+/// A completion of what a visitor is typing.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Suggestion {
+    pub iri: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// The index and its keeper. Cheap to share (`Arc`).
+pub struct SearchIndex {
+    index: Index,
+    fields: Fields,
+    reader: IndexReader,
+    store: KgStore,
+    /// The data version of the committed index (`None`: never built).
+    built: watch::Sender<Option<String>>,
+    running: AtomicBool,
+    again: AtomicBool,
+}
+
+fn open_index(location: &IndexLocation) -> Result<Index, SearchError> {
+    let (schema, _) = schema::schema();
+    let index = match location {
+        IndexLocation::Memory => Index::create_in_ram(schema),
+        IndexLocation::Directory(dir) => open_dir(dir, schema)?,
+    };
+    schema::register(&index);
+    Ok(index)
+}
+
+/// Opens the index in `dir`, or creates it there; an index of another schema
+/// (an older treaty-kg) is replaced.
+fn open_dir(dir: &Path, schema: tantivy::schema::Schema) -> Result<Index, SearchError> {
+    let io = |e: std::io::Error| SearchError::Store(StoreError::io(format!("{}: the search index", dir.display()), e));
+    if dir.join("meta.json").exists() {
+        let index = Index::open_in_dir(dir)?;
+        if index.schema() == schema {
+            return Ok(index);
+        }
+        tracing::info!(dir = %dir.display(), "the search index has another schema; rebuilding it");
+        std::fs::remove_dir_all(dir).map_err(io)?;
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    Ok(Index::create_in_dir(dir, schema)?)
+}
+
+impl SearchIndex {
+    /// Opens the index, rebuilds it in the background when it is missing or
+    /// from another data version, and again after every write to `store`.
+    pub fn start(store: KgStore, location: IndexLocation) -> Result<Arc<Self>, SearchError> {
+        let index = open_index(&location)?;
+        let (_, fields) = schema::schema();
+        let payload = index.load_metas()?.payload;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let current = store.data_version();
+        let search = Arc::new(SearchIndex {
+            index,
+            fields,
+            reader,
+            store: store.clone(),
+            built: watch::channel(payload.clone()).0,
+            running: AtomicBool::new(false),
+            again: AtomicBool::new(false),
+        });
+        let weak = Arc::downgrade(&search);
+        store.after_writes(true, move || {
+            if let Some(search) = weak.upgrade() {
+                search.schedule();
+            }
+        });
+        if payload.as_deref() != Some(current.as_str()) {
+            search.clone().schedule();
+        }
+        Ok(search)
+    }
+
+    /// Whether a first build has ended, and whether the index is current.
+    pub fn status(&self) -> (bool, bool) {
+        let built = self.built.borrow().clone();
+        (built.is_some(), built.as_deref() == Some(self.store.data_version().as_str()))
+    }
+
+    /// Waits (at most `wait`) until the index is current or no build runs.
+    async fn searcher(&self, wait: Duration) -> Result<(Searcher, String, bool), SearchError> {
+        let wanted = self.store.data_version();
+        let mut rx = self.built.subscribe();
+        if rx.borrow().as_deref() != Some(wanted.as_str()) && self.running.load(Ordering::SeqCst) {
+            let _ = tokio::time::timeout(wait, rx.wait_for(|v| v.as_deref() == Some(wanted.as_str()))).await;
+        }
+        let built = rx.borrow().clone();
+        match built {
+            None => Err(SearchError::NotReady),
+            Some(version) => {
+                let stale = version != wanted;
+                Ok((self.reader.searcher(), version, stale))
+            }
+        }
+    }
+
+    /// One page of the hits of `text`.
+    pub async fn search(self: &Arc<Self>, text: &str, offset: usize, limit: usize) -> Result<Answer, SearchError> {
+        check_text(text)?;
+        let (searcher, version, stale) = self.searcher(WAIT).await?;
+        let this = self.clone();
+        let text = text.to_owned();
+        let (total, hits) =
+            tokio::task::spawn_blocking(move || this.hits(&searcher, &text, offset, limit)).await??;
+        Ok(Answer { total, hits, version, stale })
+    }
+
+    /// The hits of `text` from the index as it is now (no waiting: the SPARQL service).
+    pub fn search_now(&self, text: &str, offset: usize, limit: usize) -> Result<(usize, Vec<Hit>), SearchError> {
+        check_text(text)?;
+        if self.built.borrow().is_none() {
+            return Err(SearchError::NotReady);
+        }
+        self.hits(&self.reader.searcher(), text, offset, limit)
+    }
+
+    fn hits(&self, searcher: &Searcher, text: &str, offset: usize, limit: usize) -> Result<(usize, Vec<Hit>), SearchError> {
+        let units = query::units(text).map_err(SearchError::BadRequest)?;
+        let Some((q, highlight)) = query::build(&self.index, &self.fields, &units) else { return Ok((0, Vec::new())) };
+        let (total, ranked) = query::ranked(searcher, q.as_ref(), offset.min(MAX_OFFSET), limit.min(service::MAX_HITS))?;
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (score, address) in ranked {
+            let best: TantivyDocument = searcher.doc(address)?;
+            let Some(iri) = query::values(&best, self.fields.iri).next().map(str::to_owned) else { continue };
+            let docs = query::documents_of(searcher, &self.fields, &iri, address)?;
+            hits.push(self.describe(iri, score, &docs, &highlight));
+        }
+        Ok((total, hits))
+    }
+
+    /// A hit from all the documents of its resource (the best first).
+    fn describe(&self, iri: String, score: f32, docs: &[TantivyDocument], highlight: &query::Highlight) -> Hit {
+        let f = &self.fields;
+        let all = |field| docs.iter().flat_map(move |d| query::values(d, field));
+        let label = all(f.label).next().or_else(|| all(f.alt).next()).map(str::to_owned).unwrap_or_else(|| local_name(&iri));
+        let mut types: Vec<String> = Vec::new();
+        for t in all(f.types) {
+            if !types.iter().any(|x| x == t) {
+                types.push(t.to_owned());
+            }
+        }
+        // The snippet: the first text (else name) with a marked word, else the label.
+        let candidates = all(f.text).chain(all(f.label)).chain(all(f.alt));
+        let snippet = candidates
+            .map(|text| snippet::snippet(&self.index, text, highlight, 200))
+            .find(|s| s.html.contains("<b>"))
+            .unwrap_or_else(|| snippet::snippet(&self.index, &label, highlight, 200));
+        let source = docs.iter().find_map(|d| {
+            let source = query::values(d, f.source).next()?;
+            Some((source.to_owned(), query::values(d, f.source_text).next().unwrap_or_default().to_owned()))
+        });
+        Hit { iri, label, types, snippet, score, source }
+    }
+
+    /// Up to `limit` resources whose names start with what `text` holds (the last
+    /// word a prefix), shorter names first.
+    pub async fn suggest(self: &Arc<Self>, text: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
+        check_text(text)?;
+        let (searcher, _, _) = self.searcher(Duration::ZERO).await?;
+        let this = self.clone();
+        let text = text.to_owned();
+        tokio::task::spawn_blocking(move || this.suggest_now(&searcher, &text, limit)).await?
+    }
+
+    fn suggest_now(&self, searcher: &Searcher, text: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
+        let f = &self.fields;
+        let folded = query::tokens(&self.index, FOLDED, text);
+        if folded.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut prefix =
+            tantivy::query::PhrasePrefixQuery::new(folded.iter().map(|t| tantivy::Term::from_field_text(f.suggest, t)).collect());
+        prefix.set_max_expansions(256);
+        let mut found: Vec<Suggestion> = Vec::new();
+        for (_, address) in searcher.search(&prefix, &TopDocs::with_limit(limit.saturating_mul(8).min(400)).order_by_score())? {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let Some(iri) = query::values(&doc, f.iri).next() else { continue };
+            if found.iter().any(|s| s.iri == iri) {
+                continue;
+            }
+            // The name that matched: the first whose folded words start the same way.
+            let names: Vec<&str> = query::values(&doc, f.label).chain(query::values(&doc, f.alt)).collect();
+            let label = names
+                .iter()
+                .find(|n| query::tokens(&self.index, FOLDED, n).iter().any(|w| w.starts_with(folded[0].as_str())))
+                .or(names.first())
+                .map(|s| (*s).to_owned())
+                .unwrap_or_else(|| local_name(iri));
+            let mut kind = query::values(&doc, f.types).next().map(str::to_owned);
+            if kind.is_none() {
+                // The type may be stated in another graph than the name.
+                let docs = query::documents_of(searcher, f, iri, address)?;
+                kind = docs.iter().find_map(|d| query::values(d, f.types).next().map(str::to_owned));
+            }
+            found.push(Suggestion { iri: iri.to_owned(), label, kind });
+        }
+        found.sort_by_key(|s| s.label.chars().count());
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// Runs a build in the background, or asks the running one to run again.
+    fn schedule(self: Arc<Self>) {
+        self.again.store(true, Ordering::SeqCst);
+        if self.running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tokio::spawn(async move {
+            while self.again.swap(false, Ordering::SeqCst) {
+                if let Err(e) = self.rebuild().await {
+                    tracing::warn!(error = %e, detail = ?e, "the search index could not be rebuilt");
+                }
+            }
+            self.running.store(false, Ordering::SeqCst);
+            if self.again.load(Ordering::SeqCst) {
+                self.schedule();
+            }
+        });
+    }
+
+    /// Rebuilds the whole index from the store, committed under the data
+    /// version read before the scan (a write during it schedules another build).
+    async fn rebuild(&self) -> Result<(), SearchError> {
+        let started = std::time::Instant::now();
+        let version = self.store.data_version();
+        let sources = build::graph_sources(&self.store).await?;
+        let index = self.index.clone();
+        let fields = self.fields;
+        let payload = version.clone();
+        let documents = self
+            .store
+            .scan("building the search index", move |reader| {
+                let io = |e: tantivy::TantivyError| StoreError::io("writing the search index", std::io::Error::other(e));
+                let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
+                writer.delete_all_documents().map_err(io)?;
+                let added = build::add_documents(reader.quads(None, None, None, None), &sources, fields, &writer)?;
+                let mut commit = writer.prepare_commit().map_err(io)?;
+                commit.set_payload(&payload);
+                commit.commit().map_err(io)?;
+                // Merges finish before the writer goes (no half-merged files left).
+                writer.wait_merging_threads().map_err(io)?;
+                Ok(added)
+            })
+            .await?;
+        self.reader.reload()?;
+        self.built.send_replace(Some(version));
+        tracing::info!(documents, ms = started.elapsed().as_millis() as u64, "search index built");
+        Ok(())
+    }
+}
+
+fn check_text(text: &str) -> Result<(), SearchError> {
+    if text.len() > MAX_TEXT {
+        return Err(SearchError::BadRequest(format!(
+            "the search text is {} bytes long; the limit is {MAX_TEXT}",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The last segment of an IRI (after `#` or `/`).
+pub fn local_name(iri: &str) -> String {
+    iri.rsplit(['#', '/']).next().filter(|s| !s.is_empty()).unwrap_or(iri).to_owned()
+}
