@@ -313,8 +313,16 @@ async fn ontology_file(
 }
 
 /// `/.well-known/void`: the VoID description (RDF by `Accept`, Turtle by default).
-async fn void_description(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    let (media, format) = pick(&conneg::rdf_formats(), accept(&headers), None)?;
+async fn void_description(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let format_param =
+        form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).find(|(k, _)| k == "format").map(|(_, v)| v.into_owned());
+    // A browser gets the description as a page; RDF clients, RDF.
+    let chosen = super::sparql::rdf_or_page(accept(&headers), format_param.as_deref())?;
+    let (media, format) = chosen.map_or(("text/html", None), |(m, f)| (m, Some(f)));
     let base = public_base(&state.config, &headers);
     let state2 = state.clone();
     let key = format!("void|{media}|{base}");
@@ -329,7 +337,10 @@ async fn void_description(State(state): State<AppState>, headers: HeaderMap) -> 
                 crate::exec::run(move || {
                     let graph = void::describe(&stats, &base);
                     let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();
-                    serialize_triples(&triples, format).map(bytes::Bytes::from)
+                    match format {
+                        Some(format) => serialize_triples(&triples, format).map(bytes::Bytes::from),
+                        None => Ok(bytes::Bytes::from(void_page(&triples).into_string())),
+                    }
                 })
                 .await?
             })
@@ -339,6 +350,14 @@ async fn void_description(State(state): State<AppState>, headers: HeaderMap) -> 
         Ok(response)
     })
     .await
+}
+
+/// The VoID description as a page.
+fn void_page(triples: &[Triple]) -> Markup {
+    let intro = markup! {
+        p.lead { "The dataset as VoID: its size, its vocabularies, the classes and properties used, and where to get it (SPARQL, Triple Pattern Fragments, " a href="/dump" download { "the dump (download)" } ")." }
+    };
+    crate::ui::graph_view::graph_page("Dataset description (VoID)", intro, triples, &super::sparql::rdf_links("/.well-known/void"))
 }
 
 /// `/dump`: the whole dataset, streamed, gzip-compressed N-Quads (or TriG by `Accept`).

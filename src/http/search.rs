@@ -3,6 +3,7 @@
 use super::AppState;
 use crate::conneg;
 use crate::error::AppError;
+use crate::linked_data::iri::page_href;
 use crate::search::{Answer, SearchIndex, MAX_LIMIT, MAX_OFFSET};
 use crate::ui;
 use axum::extract::{Query, State};
@@ -115,6 +116,10 @@ async fn suggest(State(state): State<AppState>, Query(params): Query<SuggestPara
     let limit = whole("limit", params.limit.as_deref(), 8, 1..=20)?;
     let q = params.q.unwrap_or_default();
     let suggestions = index(&state)?.suggest(&q, limit).await?;
+    let suggestions: Vec<_> = suggestions
+        .into_iter()
+        .map(|s| serde_json::json!({ "iri": s.iri, "label": s.label, "type": s.kind, "href": page_href(&s.iri) }))
+        .collect();
     let mut response = Json(serde_json::json!({ "query": q, "suggestions": suggestions })).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)

@@ -23,7 +23,7 @@ use axum::routing::get;
 use axum::Router;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
+    Router::new().route("/service-description", get(description_page)).route(
         "/sparql",
         get(query_by_get).post(query_by_post).fallback(|| async {
             AppError::MethodNotAllowed {
@@ -117,7 +117,7 @@ async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
             state.store.update(UpdateJob { text, base: Some(endpoint(state, headers)), dataset }).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        SparqlRequest::ServiceDescription => service_description(state, headers).await,
+        SparqlRequest::ServiceDescription => service_description(state, headers, None, true).await,
     }
 }
 
@@ -201,21 +201,44 @@ pub fn pick<T: Clone>(
     conneg::negotiate(accept, offers).ok_or_else(|| AppError::NotAcceptable { offered: conneg::offered(offers) })
 }
 
-async fn service_description(state: &AppState, headers: &HeaderMap) -> Result<Response, AppError> {
+/// `/service-description`: the endpoint's description, as a page or in RDF.
+async fn description_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Response, AppError> {
+    let format = form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).find(|(k, _)| k == "format").map(|(_, v)| v.into_owned());
+    let mut response = service_description(&state, &headers, format.as_deref(), false).await?;
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    Ok(response)
+}
+
+/// The service description: RDF by `Accept` (or `format=`); a browser gets
+/// the editor at the endpoint (`at_endpoint`), the description as a page elsewhere.
+pub(super) async fn service_description(
+    state: &AppState,
+    headers: &HeaderMap,
+    format_param: Option<&str>,
+    at_endpoint: bool,
+) -> Result<Response, AppError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let (media_type, format) = pick(&conneg::rdf_formats(), accept, None)?;
+    let Some((media_type, format)) = rdf_or_page(accept, format_param)? else {
+        if at_endpoint {
+            let mut response = super::ui::editor_page(state, None);
+            response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+            return Ok(response);
+        }
+        let base = public_base(&state.config, headers);
+        let graph = describe_service(state, &base).await?;
+        let triples: Vec<_> = graph.iter().map(|t| t.into_owned()).collect();
+        let intro = maud::html! {
+            p.lead { "What the SPARQL endpoint " a href="/sparql" { code { (base) "/sparql" } } " offers, as SPARQL 1.1 Service Description." }
+        };
+        let page = crate::ui::graph_view::graph_page("Service description", intro, &triples, &rdf_links("/service-description"));
+        return Ok(axum::response::Html(page.into_string()).into_response());
+    };
     let base = public_base(&state.config, headers);
-    let endpoint = format!("{base}/sparql");
-    let catalogue = format!("{base}/queries");
-    let graphs = state.store.named_graphs(1000).await?;
-    let graph = service_description::describe(
-        &endpoint,
-        state.store.options().union_default_graph,
-        &graphs,
-        Some(&catalogue),
-        state.store.is_remote(),
-        state.inference.is_some(),
-    );
+    let graph = describe_service(state, &base).await?;
     let mut serializer = rdf_serializer(format).for_writer(Vec::new());
     for triple in &graph {
         serializer.serialize_triple(triple).map_err(AppError::internal)?;
@@ -224,6 +247,43 @@ async fn service_description(state: &AppState, headers: &HeaderMap) -> Result<Re
     let mut response = body.into_response();
     set_content_type(response.headers_mut(), media_type);
     Ok(response)
+}
+
+async fn describe_service(state: &AppState, base: &str) -> Result<oxigraph::model::Graph, AppError> {
+    let endpoint = format!("{base}/sparql");
+    let catalogue = format!("{base}/queries");
+    let graphs = state.store.named_graphs(1000).await?;
+    Ok(service_description::describe(
+        &endpoint,
+        state.store.options().union_default_graph,
+        &graphs,
+        Some(&catalogue),
+        state.store.is_remote(),
+        state.inference.is_some(),
+        state.search.is_some(),
+    ))
+}
+
+/// An RDF syntax (media type, format) for a description, or `None` when the
+/// client prefers a page (a browser): `format=` first, then `Accept`, where
+/// HTML is offered last, so `*/*` still gets RDF.
+pub(super) fn rdf_or_page(
+    accept: Option<&str>,
+    format_param: Option<&str>,
+) -> Result<Option<(&'static str, oxigraph::io::RdfFormat)>, AppError> {
+    let mut offers: Vec<(&'static str, Option<oxigraph::io::RdfFormat>)> =
+        conneg::rdf_formats().into_iter().map(|(m, f)| (m, Some(f))).collect();
+    offers.push(("text/html", None));
+    if format_param.is_some_and(|f| f.eq_ignore_ascii_case("html")) {
+        return Ok(None);
+    }
+    let (media, format) = pick(&offers, accept, format_param)?;
+    Ok(format.map(|f| (media, f)))
+}
+
+/// Links to a description in RDF syntaxes (downloads).
+pub(super) fn rdf_links(path: &str) -> Vec<(&'static str, String)> {
+    vec![("Turtle", format!("{path}?format=ttl")), ("RDF/XML", format!("{path}?format=rdfxml")), ("JSON-LD", format!("{path}?format=jsonld"))]
 }
 
 #[cfg(test)]

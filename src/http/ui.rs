@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/timeline.svg", get(timeline))
         .route("/assets/style.css", get(|| async { asset(include_str!("../../assets/style.css"), "text/css") }))
         .route("/assets/editor.js", get(|| async { asset(include_str!("../../assets/editor.js"), "text/javascript") }))
+        .route("/assets/search.js", get(|| async { asset(include_str!("../../assets/search.js"), "text/javascript") }))
 }
 
 fn asset(body: &'static str, media_type: &str) -> Response {
@@ -53,7 +54,14 @@ async fn events(state: &AppState) -> Result<std::sync::Arc<Vec<svg::Event>>, App
 async fn editor(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     let initial = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "query")
-        .map(|(_, v)| v.into_owned())
+        .map(|(_, v)| v.into_owned());
+    editor_page(&state, initial)
+}
+
+/// The editor, with `initial` (or an example) in it: `/editor`, and `/sparql`
+/// opened in a browser.
+pub(super) fn editor_page(state: &AppState, initial: Option<String>) -> Response {
+    let initial = initial
         .unwrap_or_else(|| format!("{}\nSELECT ?state ?label WHERE {{\n  ?state a tkg:SovereignState ; rdfs:label ?label .\n}}\nORDER BY ?label\n", pages::editor_prefixes()));
     let examples: Vec<_> = state.queries.current().iter().cloned().collect();
     Html(pages::editor(&initial, &examples).into_string()).into_response()

@@ -39,6 +39,7 @@ pub fn describe(
     catalogue: Option<&str>,
     remote: bool,
     inference: bool,
+    search: bool,
 ) -> Graph {
     let mut graph = Graph::new();
     let service = NamedNode::new(endpoint).unwrap_or_else(|_| NamedNode::new_unchecked("urn:treaty-kg:endpoint"));
@@ -66,6 +67,19 @@ pub fn describe(
         oxigraph::model::Literal::new_language_tagged_literal_unchecked(entailment, "en").into(),
     );
     add(&s, sd("feature"), sd("EmptyGraphs").into());
+    if search {
+        // A feature of our own: full-text search as a SERVICE answered in process.
+        add(&s, sd("feature"), NamedNode::new_unchecked(crate::search::SERVICE).into());
+        add(
+            &s,
+            NamedNode::new_unchecked("http://www.w3.org/2000/01/rdf-schema#comment"),
+            oxigraph::model::Literal::new_language_tagged_literal_unchecked(
+                format!("Full-text search: SERVICE <{}> {{ ?hit search:query \"words\" ; search:score ?score ; search:label ?label ; search:snippet ?snippet ; search:limit 20 }} with PREFIX search: <{}>, answered by this server's own index (no outbound request); also GET /search?q=words.", crate::search::SERVICE, crate::search::NS),
+                "en",
+            )
+            .into(),
+        );
+    }
     if remote {
         add(
             &s,

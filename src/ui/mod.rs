@@ -7,6 +7,7 @@
 //! so the Content-Security-Policy allows no inline script.
 
 pub mod data;
+pub mod graph_view;
 pub mod pages;
 pub mod search;
 pub mod svg;
@@ -24,6 +25,7 @@ pub fn layout(title: &str, head: Markup, body: Markup) -> Markup {
                 title { (title) " — treaty-kg" }
                 link rel="stylesheet" href="/assets/style.css";
                 link rel="icon" href="data:,";
+                script src="/assets/search.js" defer {}
                 (head)
             }
             body {
@@ -36,6 +38,11 @@ pub fn layout(title: &str, head: Markup, body: Markup) -> Markup {
                         " · " a href="/ontology" { "ontology" }
                         " · " a href="/.well-known/void" { "dataset (VoID)" }
                         " · " a href="/fragments" { "fragments" }
+                    }
+                    form.site-search role="search" method="get" action="/search" {
+                        label.skip for="site-search" { "Search the graph" }
+                        input #site-search.search-input type="search" name="q" placeholder="Search names and quotations…" autocomplete="off" maxlength=(crate::search::MAX_TEXT);
+                        " " button type="submit" { "Search" }
                     }
                 }
                 main id="main" { (body) }
