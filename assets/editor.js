@@ -69,6 +69,7 @@
             a.href = pageHref(term.value);
             a.textContent = term.value;
             td.append(a);
+            if (labels.has(term.value)) td.append(labelSpan(labels.get(term.value)));
           } else {
             td.textContent = term.value;
             if (term["xml:lang"]) td.lang = term["xml:lang"];
@@ -96,6 +97,96 @@
     });
     fill(bindings);
     results.append(table);
+    chartButton(vars, bindings);
+    addLabels(bindings).then((found) => { if (found) fill(currentOrder()); });
+    function currentOrder() {
+      if (sortBy < 0) return bindings;
+      const v = vars[sortBy];
+      return [...bindings].sort((a, b) =>
+        cellValue(a[v]).localeCompare(cellValue(b[v]), undefined, { numeric: true }) * (ascending ? 1 : -1));
+    }
+  }
+
+  // Labels beside IRIs: one query for the names of the IRIs in the answer.
+  const labels = new Map();
+  function labelSpan(label) {
+    const span = document.createElement("span");
+    span.className = "label-beside";
+    span.textContent = label;
+    return span;
+  }
+  async function addLabels(bindings) {
+    const iris = new Set();
+    for (const b of bindings) for (const t of Object.values(b)) {
+      if (t && t.type === "uri" && !labels.has(t.value) && /^[^<>"{}|^`\\\s]+$/.test(t.value)) iris.add(t.value);
+    }
+    if (!iris.size) return false;
+    const values = [...iris].slice(0, 300).map((i) => "<" + i + ">").join(" ");
+    const query = "SELECT ?iri (SAMPLE(?l) AS ?label) WHERE { VALUES ?iri { " + values + " } " +
+      "?iri <http://www.w3.org/2000/01/rdf-schema#label>|<http://www.w3.org/2004/02/skos/core#prefLabel> ?l " +
+      "FILTER(LANG(?l) = \"\" || LANGMATCHES(LANG(?l), \"en\")) } GROUP BY ?iri";
+    try {
+      const response = await fetch("/sparql", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/sparql-results+json" },
+        body: new URLSearchParams({ query }),
+      });
+      if (!response.ok) return false;
+      const data = await response.json();
+      for (const row of data.results.bindings) if (row.label) labels.set(row.iri.value, row.label.value);
+      return data.results.bindings.length > 0;
+    } catch (e) { return false; }
+  }
+
+  // Two columns, the second numeric: a bar chart, drawn here as SVG.
+  function chartButton(vars, bindings) {
+    if (vars.length !== 2 || !bindings.length || bindings.length > 200) return;
+    const numbers = bindings.map((b) => b[vars[1]] ? Number(b[vars[1]].value) : NaN);
+    if (numbers.some((n) => !Number.isFinite(n))) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Show as chart";
+    button.addEventListener("click", () => {
+      const old = results.querySelector("svg.chart");
+      if (old) { old.remove(); button.textContent = "Show as chart"; return; }
+      results.append(barChart(bindings.map((b, i) => {
+        const t = b[vars[0]];
+        const name = t ? (labels.get(t.value) || t.value.replace(/^.*[#/]/, "")) : "(none)";
+        return [name, numbers[i]];
+      }), vars[1]));
+      button.textContent = "Hide the chart";
+    });
+    results.prepend(button);
+  }
+  function barChart(rows, measure) {
+    const NS = "http://www.w3.org/2000/svg";
+    const max = Math.max(...rows.map((r) => Math.abs(r[1])), 1);
+    const bar = 22, left = 220, width = 640;
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("class", "chart");
+    svg.setAttribute("viewBox", "0 0 " + (left + width + 80) + " " + (rows.length * bar + 10));
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "Bar chart of " + measure);
+    rows.forEach(([name, value], i) => {
+      const y = 5 + i * bar;
+      const label = document.createElementNS(NS, "text");
+      label.setAttribute("x", left - 8); label.setAttribute("y", y + bar * 0.65);
+      label.setAttribute("text-anchor", "end"); label.setAttribute("fill", "currentColor");
+      label.textContent = name.length > 32 ? name.slice(0, 31) + "…" : name;
+      const rect = document.createElementNS(NS, "rect");
+      rect.setAttribute("x", left); rect.setAttribute("y", y + 3);
+      rect.setAttribute("width", Math.max(1, Math.abs(value) / max * width)); rect.setAttribute("height", bar - 6);
+      rect.setAttribute("fill", "#0b5cad");
+      const title = document.createElementNS(NS, "title");
+      title.textContent = name + ": " + value;
+      rect.append(title);
+      const number = document.createElementNS(NS, "text");
+      number.setAttribute("x", left + Math.abs(value) / max * width + 6); number.setAttribute("y", y + bar * 0.65);
+      number.setAttribute("fill", "currentColor");
+      number.textContent = String(value);
+      svg.append(label, rect, number);
+    });
+    return svg;
   }
 
   async function run() {

@@ -15,9 +15,11 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/editor", get(editor))
         .route("/timeline.svg", get(timeline))
+        .route("/editor/vocabulary.json", get(vocabulary))
         .route("/assets/style.css", get(|| async { asset(include_str!("../../assets/style.css"), "text/css") }))
         .route("/assets/editor.js", get(|| async { asset(include_str!("../../assets/editor.js"), "text/javascript") }))
         .route("/assets/search.js", get(|| async { asset(include_str!("../../assets/search.js"), "text/javascript") }))
+        .route("/assets/completion.js", get(|| async { asset(include_str!("../../assets/completion.js"), "text/javascript") }))
 }
 
 fn asset(body: &'static str, media_type: &str) -> Response {
@@ -73,5 +75,43 @@ async fn timeline(State(state): State<AppState>) -> Result<Response, AppError> {
         format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}", svg::timeline(&events, true).into_string())
             .into_response();
     set_content_type(response.headers_mut(), "image/svg+xml");
+    Ok(response)
+}
+
+/// Well-known vocabularies offered for completion besides the ones answers are written with.
+const MORE_PREFIXES: &[(&str, &str)] = &[
+    ("time", "http://www.w3.org/2006/time#"),
+    ("vann", "http://purl.org/vocab/vann/"),
+    ("foaf", "http://xmlns.com/foaf/0.1/"),
+    ("dc", "http://purl.org/dc/elements/1.1/"),
+    ("dcat", "http://www.w3.org/ns/dcat#"),
+    ("sh", "http://www.w3.org/ns/shacl#"),
+    ("wd", "http://www.wikidata.org/entity/"),
+    ("search", crate::search::NS),
+];
+
+/// What the editor completes: prefixes, and the classes and properties the data
+/// uses with their counts (from the VoID statistics, once per data version).
+async fn vocabulary(State(state): State<AppState>) -> Result<Response, AppError> {
+    let stats = state.statistics().await?;
+    let prefixes: Vec<_> = crate::sparql::results::PREFIXES
+        .iter()
+        .chain(MORE_PREFIXES)
+        .map(|(p, ns)| serde_json::json!({ "prefix": p, "namespace": ns }))
+        .collect();
+    let terms: Vec<_> = stats
+        .classes
+        .iter()
+        .map(|(c, n)| ("class", c, n))
+        .chain(stats.properties.iter().map(|(p, n)| ("property", p, n)))
+        .map(|(kind, iri, count)| serde_json::json!({ "iri": iri.as_str(), "kind": kind, "count": count }))
+        .collect();
+    let mut response = axum::Json(serde_json::json!({
+        "data_version": state.store.data_version(),
+        "prefixes": prefixes,
+        "terms": terms,
+    }))
+    .into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
 }

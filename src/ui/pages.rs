@@ -291,9 +291,10 @@ pub fn editor_prefixes() -> String {
 pub fn editor(initial: &str, examples: &[std::sync::Arc<SavedQuery>]) -> Markup {
     layout(
         "SPARQL editor",
-        html! { script src="/assets/editor.js" defer {} },
+        html! { script src="/assets/editor.js" defer {} script src="/assets/completion.js" defer {} },
         html! {
             h1 { "SPARQL editor" }
+            p.meta { "Completions as you type: prefixes, the classes and properties of the data after " code { "prefix:" } ", and resources by name for any other word (Ctrl+Space asks). The endpoint's " a href="/service-description" { "service description" } " says what it offers." }
             form #editor-form method="get" action="/sparql" {
                 p { label for="query" { "Query " small.meta { "(Ctrl+Enter or ⌘+Enter runs it)" } } }
                 div.editor {
