@@ -17,5 +17,6 @@ mod load;
 mod operations;
 mod reliability;
 mod saved_queries;
+mod search;
 mod sparql_protocol;
 mod w3c;

@@ -49,6 +49,8 @@ pub struct Options {
     pub query_cache: bool,
     /// Materialize the subclass and subproperty closure (off: `--no-inference`).
     pub inference: bool,
+    /// Keep a full-text index (off: `--no-search`).
+    pub search: bool,
 }
 
 impl Default for Options {
@@ -67,6 +69,7 @@ impl Default for Options {
             engine_graph_store: false,
             query_cache: true,
             inference: true,
+            search: true,
         }
     }
 }
@@ -96,6 +99,9 @@ impl TestServer {
         config.queries_dir = options.queries_dir;
         config.query_cache = options.query_cache;
         config.inference = options.inference;
+        if !options.search {
+            config.search = None;
+        }
         config.store_options.max_concurrent = options.max_concurrent;
         config.store_options.max_queued = options.max_queued;
         config.store_options.queue_timeout = options.queue_timeout;
@@ -429,6 +435,27 @@ impl TestServer {
     /// GETs `path` with an `Accept` header; the body as text.
     pub async fn get_text(&self, path: &str, accept: &str) -> String {
         self.client.get(self.url(path)).header("accept", accept).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// GET /search?… as JSON once the search index has caught up with the data
+    /// (it is built in the background: 503 until the first build, `stale`
+    /// while a rebuild runs). Panics on any other status.
+    pub async fn search(&self, query_string: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let response = self.client.get(self.url(&format!("/search?{query_string}"))).header("accept", "application/json").send().await.unwrap();
+            let status = response.status();
+            let body = response.text().await.unwrap();
+            if status == 200 {
+                let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+                if json["stale"] == false || std::time::Instant::now() > deadline {
+                    return json;
+                }
+            } else {
+                assert!(status == 503 && std::time::Instant::now() < deadline, "{query_string}: {status} {body}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// PUTs a Turtle body to a Graph Store `target` (`/store?default`, `/store?graph=…`) with the token.

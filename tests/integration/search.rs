@@ -1,0 +1,157 @@
+//! Full-text search over real HTTP: the JSON API, the page, suggestions, the
+//! index following writes, and search from SPARQL on every backend.
+
+use crate::common::*;
+use crate::on_every_backend;
+
+const ID: &str = "https://w3id.org/treaty-kg/id/";
+
+fn iris(answer: &serde_json::Value) -> Vec<String> {
+    answer["hits"].as_array().unwrap().iter().map(|h| h["iri"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_api_finds_names_words_phrases_and_prefixes() {
+    let server = knowledge_graph_server().await;
+
+    // Accents ignored: the article's "Silina" and the background's "Siliņa" are one person.
+    let answer = server.search("q=Silina").await;
+    assert_eq!(answer["query"], "Silina");
+    assert_eq!(iris(&answer)[0], format!("{ID}person/evika-silina"), "{answer:#}");
+    for hit in answer["hits"].as_array().unwrap() {
+        for key in ["iri", "label", "type", "snippet", "score"] {
+            assert!(hit.get(key).is_some(), "{key} missing in {hit}");
+        }
+    }
+    assert!(answer["total"].as_u64().unwrap() >= 2);
+    assert_eq!(answer["hits"][0]["label"], "Evika Siliņa");
+
+    // Stems, and a resource named by the words before those that mention them.
+    let answer = server.search("q=landmine+productions").await;
+    let found = iris(&answer);
+    assert_eq!(found[0], format!("{ID}plan/latvia-domestic-landmine-production"), "{answer:#}");
+    assert!(found.contains(&format!("{ID}sentence/ab8ee8623a11ff01-12")), "the sentence that mentions it: {found:?}");
+    assert!(answer["hits"][0]["snippet"].as_str().unwrap().contains("<b>landmine</b> <b>production</b>"));
+    assert_eq!(answer["hits"][0]["type"], "https://w3id.org/treaty-kg/ontology#Plan");
+
+    // A phrase keeps its order; the same words out of order are not the phrase.
+    let phrase = server.search("q=%22full-scale+war%22").await;
+    assert!(iris(&phrase).contains(&format!("{ID}quotation/vaiksnoras-explosives-at-home")), "{phrase:#}");
+    let reversed = server.search("q=%22war+full-scale%22").await;
+    assert_eq!(reversed["total"], 0, "{reversed:#}");
+
+    // A prefix; the hit carries the sentence it was quoted in.
+    let answer = server.search("q=explos*").await;
+    let quote = answer["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["iri"] == format!("{ID}quotation/vaiksnoras-explosives-at-home"))
+        .unwrap_or_else(|| panic!("{answer:#}"));
+    assert_eq!(quote["source"]["iri"], format!("{ID}sentence/ab8ee8623a11ff01-14"));
+    assert!(quote["source"]["text"].as_str().unwrap().contains("Vaiksnoras"), "{quote}");
+    assert!(quote["snippet"].as_str().unwrap().contains("<b>explosives</b>"), "{quote}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_are_paged_and_bad_parameters_are_400s() {
+    let server = knowledge_graph_server().await;
+    let first = server.search("q=Latvia&per_page=3&page=1").await;
+    let second = server.search("q=Latvia&per_page=3&page=2").await;
+    let total = first["total"].as_u64().unwrap();
+    assert!(total > 6, "{first:#}");
+    assert_eq!(second["total"], total);
+    let (a, b) = (iris(&first), iris(&second));
+    assert_eq!(a.len(), 3);
+    assert!(a.iter().all(|iri| !b.contains(iri)), "pages overlap: {a:?} {b:?}");
+    let response = server.client.get(server.url("/search?q=Latvia&per_page=3")).header("accept", "application/json").send().await.unwrap();
+    let link = response.headers().get("link").unwrap().to_str().unwrap().to_owned();
+    assert!(link.contains("page=2") && link.contains("rel=\"next\""), "{link}");
+
+    let long = "a".repeat(501);
+    let twenty_words = vec!["word"; 20].join("+");
+    for (query, expected) in [
+        ("q=Latvia&per_page=0", "per_page"),
+        ("q=Latvia&page=x", "page"),
+        (&*format!("q={long}"), "limit is 500"),
+        (&*format!("q={twenty_words}"), "the limit is 16"),
+        ("", "q is missing"),
+        ("q=Latvia&format=xml", "format"),
+    ] {
+        let response = server.client.get(server.url(&format!("/search?{query}"))).header("accept", "application/json").send().await.unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(expected), "{query}: {body}");
+    }
+    let response = server.client.get(server.url("/search/suggest?q=la&limit=50")).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suggestions_complete_what_is_typed_and_the_page_shows_snippets_and_sources() {
+    let server = knowledge_graph_server().await;
+    server.search("q=warm+up").await;
+    let suggest: serde_json::Value =
+        server.client.get(server.url("/search/suggest?q=vaik")).send().await.unwrap().json().await.unwrap();
+    let first = &suggest["suggestions"][0];
+    assert_eq!(first["iri"], format!("{ID}person/raimundas-vaiksnoras"), "{suggest:#}");
+    assert_eq!(first["label"], "Raimundas Vaikšnoras");
+    assert_eq!(first["href"], "/page/person/raimundas-vaiksnoras");
+    let two_words: serde_json::Value =
+        server.client.get(server.url("/search/suggest?q=evika+sil")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(two_words["suggestions"][0]["iri"], format!("{ID}person/evika-silina"), "{two_words:#}");
+
+    let page = server.get_text("/search?q=explosives", "text/html,application/xhtml+xml,*/*;q=0.8").await;
+    assert!(page.contains("<b>explosives</b>"), "{page}");
+    assert!(page.contains("href=\"/page/quotation/vaiksnoras-explosives-at-home\""), "{page}");
+    assert!(page.contains("From: "), "the source sentence is shown");
+    assert!(page.contains("schema:Quotation"), "the type is shown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_follows_every_write() {
+    let server = TestServer::start().await;
+    assert_eq!(server.search("q=Zanzibar").await["total"], 0);
+    let insert = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/accord> <http://www.w3.org/2000/01/rdf-schema#label> \"Zanzibar Accord\"@en } }";
+    assert_eq!(server.update(insert).await.status(), 204);
+    let answer = server.search("q=zanzibar").await;
+    assert_eq!(iris(&answer), vec!["http://example.org/accord".to_owned()], "{answer:#}");
+    assert_eq!(answer["data_version"], server.state.store.data_version(), "built from the current data");
+    assert_eq!(server.update("DROP GRAPH <http://example.org/g>").await.status(), 204);
+    assert_eq!(server.search("q=zanzibar").await["total"], 0);
+
+    let off = TestServer::with(Options { search: false, ..Options::default() }).await;
+    let response = off.client.get(off.url("/search?q=x")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+on_every_backend! {
+    async fn search_from_sparql_and_saved_queries(backend) {
+        let server = knowledge_graph_on(backend).await;
+        server.search("q=warm+up").await;
+        let rows = server.table(
+            "PREFIX search: <https://w3id.org/treaty-kg/search#>
+             SELECT ?hit ?label WHERE {
+               SERVICE <https://w3id.org/treaty-kg/search> { ?hit search:query \"explosives\" ; search:label ?label ; search:limit 50 }
+               ?hit a <https://schema.org/Quotation> .
+             }",
+        ).await;
+        assert_eq!(rows, vec![vec![format!("{ID}quotation/vaiksnoras-explosives-at-home"), "Raimundas Vaiksnoras on producing explosives at home".to_owned()]]);
+
+        let csv = server.get_text("/queries/search-quotations?text=explosives", "text/csv").await;
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 2, "{csv}");
+        assert!(lines[1].contains("vaiksnoras-explosives-at-home") && lines[1].contains("Vaik"), "{csv}");
+
+        for (query, expected) in [
+            ("SELECT * { SERVICE <https://w3id.org/treaty-kg/search> { ?h <https://w3id.org/treaty-kg/search#query> ?t } }", "not bound"),
+            ("SELECT * { SERVICE <https://w3id.org/treaty-kg/search> { ?h <https://w3id.org/treaty-kg/search#query> \"x\" ; <https://w3id.org/treaty-kg/search#nope> ?n } }", "search:nope"),
+            ("SELECT * { SERVICE <https://w3id.org/treaty-kg/search> { ?h <https://w3id.org/treaty-kg/search#score> ?s } }", "needs search:query"),
+        ] {
+            let response = server.query(query, "application/sparql-results+json").await;
+            assert_eq!(response.status(), 400, "{query}");
+            let body = response.text().await.unwrap();
+            assert!(body.contains(expected), "{query}: {body}");
+        }
+    }
+}
