@@ -121,10 +121,10 @@ pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value) -> Markup {
             section {
                 h2 { "Data" }
                 p {
-                    "This resource as RDF: "
+                    "This resource as RDF (download): "
                     @for (i, (ext, media, _)) in extensions().into_iter().enumerate() {
                         @if i > 0 { " · " }
-                        a href={ "/data/" (path) "." (ext) } type=(media) { (ext) }
+                        a href={ "/data/" (path) "." (ext) } type=(media) download { (ext) }
                     }
                     " · " a href={ "/queries/provenance?resource=" (form_urlencoded::byte_serialize(iri.as_bytes()).collect::<String>()) } { "provenance" }
                 }

@@ -81,7 +81,7 @@ pub fn page(terms: &[TermDoc], stats: &Statistics) -> Markup {
         head,
         html! {
             h1 { "The treaty-kg ontology" }
-            p { code { "https://w3id.org/treaty-kg/ontology" } " · as " a href="/ontology.ttl" { "Turtle" } " · " a href="/ontology.rdf" { "RDF/XML" } " · " a href="/ontology.jsonld" { "JSON-LD" } }
+            p { code { "https://w3id.org/treaty-kg/ontology" } " · download as " a href="/ontology.ttl" download { "Turtle" } " · " a href="/ontology.rdf" download { "RDF/XML" } " · " a href="/ontology.jsonld" download { "JSON-LD" } }
             nav aria-label="terms" {
                 ul.terms {
                     @for t in terms { li { a href={ "#" (super::document::local_name(&t.iri)) } { (t.label) } } }

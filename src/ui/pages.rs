@@ -247,7 +247,7 @@ pub fn saved_query(
             }
             section {
                 h2 { "SPARQL" }
-                p { a href={ "/queries/" (query.name) ".rq" } { "source file" } " · " a href={ "/editor?query=" (form_urlencoded::byte_serialize(query.source.as_bytes()).collect::<String>()) } { "open in the editor" } }
+                p { a href={ "/queries/" (query.name) ".rq" } download { "source file (download)" } " · " a href={ "/editor?query=" (form_urlencoded::byte_serialize(query.source.as_bytes()).collect::<String>()) } { "open in the editor" } }
                 pre { code { (query.source) } }
             }
         },

@@ -97,6 +97,59 @@ try {
   assert.ok(events >= 5, "timeline events: " + events);
   ok("the timeline shows " + events + " linked events");
 
+  // 7. Two clicks from home to Vaikšnoras' quote: search, then the hit.
+  await page.goto(base + "/");
+  await page.fill("#site-search", "Vaiksnoras explosives");
+  await page.getByRole("button", { name: "Search" }).first().click();
+  await page.waitForURL("**/search?q=*");
+  await page.waitForSelector("ol.hits li.hit");
+  assert.ok((await page.locator("ol.hits li.hit").first().innerHTML()).includes("<b>"), "the snippet is highlighted");
+  await shot("search-results");
+  await page.getByRole("link", { name: "Raimundas Vaiksnoras on producing explosives at home" }).first().click();
+  await page.waitForURL("**/page/quotation/vaiksnoras-explosives-at-home");
+  assert.match(await page.locator("main").textContent(), /especially for the production of explosives, at home/);
+  await shot("quote-page");
+  ok("a search from the home page reaches Vaikšnoras' quote in two clicks");
+
+  // 8. Suggestions as one types, in the box every page carries.
+  await page.locator("#site-search").pressSequentially("vaik", { delay: 40 });
+  await page.waitForSelector("ul.suggestions li");
+  const suggested = await page.locator("ul.suggestions li").allTextContents();
+  assert.ok(suggested.some((s) => s.includes("Raimundas Vaikšnoras")), suggested.join(" | "));
+  await shot("suggestions");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("Enter");
+  await page.waitForURL("**/page/person/raimundas-vaiksnoras");
+  ok("the search box suggests names as one types, and a suggestion opens its page");
+
+  // 9. The editor completes classes after a prefix, and resources by name.
+  await page.goto(base + "/editor");
+  await page.fill("#query", "PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>\nSELECT * WHERE {\n  ?s a ");
+  await page.focus("#query");
+  await page.keyboard.press("End");
+  await page.keyboard.type("tkg:Sove", { delay: 40 });
+  await page.waitForSelector("#completions li");
+  const completions = await page.locator("#completions li").allTextContents();
+  assert.ok(completions.some((c) => c.startsWith("tkg:SovereignState")), completions.join(" | "));
+  await shot("editor-completions");
+  await page.keyboard.press("Enter");
+  assert.match(await page.inputValue("#query"), /\?s a tkg:SovereignState/);
+  await page.keyboard.type(" . ?p ?q Vaik", { delay: 30 });
+  await page.waitForFunction(() => [...document.querySelectorAll("#completions li")].some((li) => li.textContent.includes("raimundas-vaiksnoras")));
+  ok("the editor offers completions: classes of the data after a prefix, resources by name");
+
+  // 10. Labels beside IRIs, and a chart of a two-column numeric answer.
+  await page.fill("#query", "PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>\nSELECT ?state (COUNT(?border) AS ?borders) WHERE { ?state a tkg:SovereignState ; tkg:borders ?border } GROUP BY ?state ORDER BY DESC(?borders)");
+  await page.keyboard.press("Control+Enter");
+  await page.waitForSelector("#results table tbody tr");
+  await page.waitForSelector("#results .label-beside");
+  assert.ok((await page.locator("#results .label-beside").allTextContents()).includes("Latvia"));
+  await page.getByRole("button", { name: "Show as chart" }).click();
+  await page.waitForSelector("svg.chart rect");
+  assert.ok((await page.locator("svg.chart rect").count()) >= 3);
+  await shot("editor-chart");
+  ok("results show labels beside IRIs, and a bar chart for counts");
+
   assert.deepEqual(problems, [], "no script errors and no CSP violations");
   ok("no page errors");
 } catch (e) {

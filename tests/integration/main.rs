@@ -15,6 +15,7 @@ mod lifecycle;
 mod linked_data;
 mod load;
 mod operations;
+mod pages_for_browsers;
 mod reliability;
 mod saved_queries;
 mod search;

@@ -1,0 +1,110 @@
+//! What a browser gets: pages for the endpoint, its description and VoID (RDF
+//! clients still get RDF), and no link of ours that makes the browser download
+//! a file it cannot show unless the link says "download".
+
+use crate::common::*;
+
+const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
+async fn content_type(server: &TestServer, path: &str, accept: &str) -> String {
+    let response = server.client.get(server.url(path)).header("accept", accept).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path} ({accept})");
+    response.headers()["content-type"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_get_pages_and_rdf_clients_get_rdf() {
+    let server = knowledge_graph_server().await;
+    for (path, marker) in [
+        ("/sparql", "id=\"query\""),
+        ("/service-description", "Service description"),
+        ("/.well-known/void", "Dataset description (VoID)"),
+    ] {
+        assert!(content_type(&server, path, BROWSER).await.starts_with("text/html"), "{path}");
+        let page = server.get_text(path, BROWSER).await;
+        assert!(page.contains(marker), "{path}: {page}");
+        assert!(page.contains("id=\"site-search\""), "{path}: every page has the search box");
+    }
+    let void = server.get_text("/.well-known/void", BROWSER).await;
+    assert!(void.contains("void:triples") && void.contains("download"), "{void}");
+    let description = server.get_text("/service-description", BROWSER).await;
+    assert!(description.contains("https://w3id.org/treaty-kg/search"), "the search feature is described");
+
+    // RDF clients, and clients with no preference, still get RDF.
+    for path in ["/sparql", "/service-description", "/.well-known/void"] {
+        assert!(content_type(&server, path, "*/*").await.starts_with("text/turtle"), "{path}");
+        assert!(content_type(&server, path, "application/rdf+xml").await.starts_with("application/rdf+xml"), "{path}");
+    }
+    let turtle = server.get_text("/service-description?format=ttl", BROWSER).await;
+    let graph = graph(turtle.as_bytes(), oxigraph::io::RdfFormat::Turtle);
+    assert!(graph.iter().any(|t| t.object.to_string() == "<https://w3id.org/treaty-kg/search>"), "{turtle}");
+    assert!(content_type(&server, "/.well-known/void?format=jsonld", BROWSER).await.starts_with("application/ld+json"));
+}
+
+/// The links of an HTML page: (href, text), same-site ones only.
+fn links(page: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = page;
+    while let Some(start) = rest.find("<a ") {
+        rest = &rest[start..];
+        let Some(end) = rest.find("</a>") else { break };
+        let anchor = &rest[..end];
+        rest = &rest[end..];
+        let Some(h) = anchor.find("href=\"") else { continue };
+        let href = &anchor[h + 6..];
+        let href = href[..href.find('"').unwrap_or(0)].replace("&amp;", "&");
+        if !href.starts_with('/') || href.starts_with("//") {
+            continue;
+        }
+        let tag_end = anchor.find('>').unwrap_or(0);
+        let says_download = anchor[..tag_end].contains(" download") || anchor.to_lowercase().contains("download");
+        let href = href.split('#').next().unwrap_or_default().to_owned();
+        if !href.is_empty() {
+            found.push((href, if says_download { "download".to_owned() } else { String::new() }));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_link_of_ours_downloads_what_a_browser_cannot_show_unless_it_says_so() {
+    let server = knowledge_graph_server().await;
+    server.search("q=warm+up").await;
+    let shown = ["text/html", "image/svg+xml", "application/json", "text/plain", "text/css", "text/javascript"];
+    let mut pages = vec![
+        "/".to_owned(),
+        "/editor".to_owned(),
+        "/queries".to_owned(),
+        "/queries/borders?state=https%3A%2F%2Fw3id.org%2Ftreaty-kg%2Fid%2Fstate%2Festonia".to_owned(),
+        "/page/state/latvia".to_owned(),
+        "/page/quotation/vaiksnoras-explosives-at-home".to_owned(),
+        "/ontology".to_owned(),
+        "/search?q=latvia".to_owned(),
+        "/fragments".to_owned(),
+        "/.well-known/void".to_owned(),
+        "/service-description".to_owned(),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
+    let mut visited = 0;
+    while let Some(page) = pages.pop() {
+        let body = server.get_text(&page, BROWSER).await;
+        for (href, says) in links(&body) {
+            if !seen.insert(href.clone()) || seen.len() > 400 {
+                continue;
+            }
+            let response = server.client.get(server.url(&href)).header("accept", BROWSER).send().await.unwrap();
+            let status = response.status();
+            let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+            let attachment = response.headers().get("content-disposition").is_some_and(|v| v.to_str().unwrap().starts_with("attachment"));
+            visited += 1;
+            if !status.is_success() {
+                problems.push(format!("{href} (linked from {page}): {status}"));
+            } else if (attachment || !shown.iter().any(|s| kind.starts_with(s))) && says != "download" {
+                problems.push(format!("{href} (linked from {page}): {kind} without saying download"));
+            }
+        }
+    }
+    assert!(visited > 40, "only {visited} links followed");
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
