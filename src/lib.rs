@@ -26,7 +26,12 @@
 //! - [`linked_data`] — dereferenceable IRIs (303, RDF documents, HTML pages), how a
 //!   resource is described, ontology docs, VoID, dump, TPF.
 //! - [`queries`] — saved queries: catalogue, typed parameters, OpenAPI, RDF, cache.
-//! - [`ui`] — the web interface: layout, home, saved-query pages, editor, SVG pictures.
+//! - [`ui`] — the web interface: layout (with the search box), home, saved-query
+//!   pages, editor, search page, small graphs as pages (VoID, service description), SVG pictures.
+//! - [`search`] — full-text search (tantivy) over the store's texts: built by one
+//!   scan of the quad reader, rebuilt after every write, the data version in its
+//!   commit; `/search`, suggestions, and `SERVICE <…/search>` turned into a
+//!   `VALUES` block before either backend evaluates the query.
 //! - [`validate`] — SHACL validation of the repository's RDF (rudof's engine).
 //! - [`generate`] — deterministic synthetic data for benchmarks.
 //! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump/validate).
@@ -60,7 +65,10 @@
 //!   registered with a deadline and cancellable; it holds its slot until it ends.
 //! - Every write is one transaction and bumps the store generation after commit.
 //! - Writes need the bearer token; without a configured token the server is read-only.
-//! - The server makes no outbound requests: `SERVICE` and `LOAD` are refused.
+//! - The server makes no outbound requests: `SERVICE` and `LOAD` are refused,
+//!   but for the search service, which is answered in process before evaluation.
+//! - The search index records the data version it was built from; a search
+//!   answered from an older index says so (`stale`).
 //! - 5xx bodies never carry internal details; they carry the request id, and the
 //!   details are logged with it.
 //! - Shared page computations (statistics, timeline, home, ontology) run once per

@@ -318,8 +318,9 @@ async fn void_description(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let format_param =
-        form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).find(|(k, _)| k == "format").map(|(_, v)| v.into_owned());
+    let format_param = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.into_owned());
     // A browser gets the description as a page; RDF clients, RDF.
     let chosen = super::sparql::rdf_or_page(accept(&headers), format_param.as_deref())?;
     let (media, format) = chosen.map_or(("text/html", None), |(m, f)| (m, Some(f)));
@@ -357,7 +358,12 @@ fn void_page(triples: &[Triple]) -> Markup {
     let intro = markup! {
         p.lead { "The dataset as VoID: its size, its vocabularies, the classes and properties used, and where to get it (SPARQL, Triple Pattern Fragments, " a href="/dump" download { "the dump (download)" } ")." }
     };
-    crate::ui::graph_view::graph_page("Dataset description (VoID)", intro, triples, &super::sparql::rdf_links("/.well-known/void"))
+    crate::ui::graph_view::graph_page(
+        "Dataset description (VoID)",
+        intro,
+        triples,
+        &super::sparql::rdf_links("/.well-known/void"),
+    )
 }
 
 /// `/dump`: the whole dataset, streamed, gzip-compressed N-Quads (or TriG by `Accept`).

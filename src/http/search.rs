@@ -29,13 +29,20 @@ fn index(state: &AppState) -> Result<&Arc<SearchIndex>, AppError> {
     state.search.as_ref().ok_or_else(|| AppError::NotFound("full-text search is switched off (--no-search)".into()))
 }
 
-fn whole(name: &str, value: Option<&str>, default: usize, range: std::ops::RangeInclusive<usize>) -> Result<usize, AppError> {
+fn whole(
+    name: &str,
+    value: Option<&str>,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, AppError> {
     let Some(value) = value else { return Ok(default) };
-    value
-        .parse::<usize>()
-        .ok()
-        .filter(|n| range.contains(n))
-        .ok_or_else(|| AppError::BadRequest(format!("{name} must be a whole number from {} to {}, not {value:?}", range.start(), range.end())))
+    value.parse::<usize>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "{name} must be a whole number from {} to {}, not {value:?}",
+            range.start(),
+            range.end()
+        ))
+    })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -55,7 +62,9 @@ async fn search(
         Some("json") => ("application/json", Form::Json),
         Some("html") => ("text/html", Form::Html),
         Some(other) => return Err(AppError::BadRequest(format!("format must be html or json, not {other:?}"))),
-        None => conneg::negotiate(accept, &offers).ok_or(AppError::NotAcceptable { offered: conneg::offered(&offers) })?,
+        None => {
+            conneg::negotiate(accept, &offers).ok_or(AppError::NotAcceptable { offered: conneg::offered(&offers) })?
+        }
     };
     let per_page = whole("per_page", params.per_page.as_deref(), 20, 1..=MAX_LIMIT)?;
     let page = whole("page", params.page.as_deref(), 1, 1..=MAX_OFFSET / per_page + 1)?;

@@ -207,7 +207,9 @@ async fn description_page(
     headers: HeaderMap,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, AppError> {
-    let format = form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).find(|(k, _)| k == "format").map(|(_, v)| v.into_owned());
+    let format = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.into_owned());
     let mut response = service_description(&state, &headers, format.as_deref(), false).await?;
     response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
     Ok(response)
@@ -234,7 +236,12 @@ pub(super) async fn service_description(
         let intro = maud::html! {
             p.lead { "What the SPARQL endpoint " a href="/sparql" { code { (base) "/sparql" } } " offers, as SPARQL 1.1 Service Description." }
         };
-        let page = crate::ui::graph_view::graph_page("Service description", intro, &triples, &rdf_links("/service-description"));
+        let page = crate::ui::graph_view::graph_page(
+            "Service description",
+            intro,
+            &triples,
+            &rdf_links("/service-description"),
+        );
         return Ok(axum::response::Html(page.into_string()).into_response());
     };
     let base = public_base(&state.config, headers);
@@ -283,7 +290,11 @@ pub(super) fn rdf_or_page(
 
 /// Links to a description in RDF syntaxes (downloads).
 pub(super) fn rdf_links(path: &str) -> Vec<(&'static str, String)> {
-    vec![("Turtle", format!("{path}?format=ttl")), ("RDF/XML", format!("{path}?format=rdfxml")), ("JSON-LD", format!("{path}?format=jsonld"))]
+    vec![
+        ("Turtle", format!("{path}?format=ttl")),
+        ("RDF/XML", format!("{path}?format=rdfxml")),
+        ("JSON-LD", format!("{path}?format=jsonld")),
+    ]
 }
 
 #[cfg(test)]

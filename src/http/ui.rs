@@ -19,7 +19,10 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/style.css", get(|| async { asset(include_str!("../../assets/style.css"), "text/css") }))
         .route("/assets/editor.js", get(|| async { asset(include_str!("../../assets/editor.js"), "text/javascript") }))
         .route("/assets/search.js", get(|| async { asset(include_str!("../../assets/search.js"), "text/javascript") }))
-        .route("/assets/completion.js", get(|| async { asset(include_str!("../../assets/completion.js"), "text/javascript") }))
+        .route(
+            "/assets/completion.js",
+            get(|| async { asset(include_str!("../../assets/completion.js"), "text/javascript") }),
+        )
 }
 
 fn asset(body: &'static str, media_type: &str) -> Response {

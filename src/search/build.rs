@@ -52,7 +52,8 @@ SELECT ?g ?source ?text WHERE {
                 Some(Term::Literal(l)) => l.value().to_owned(),
                 _ => String::new(),
             };
-            let entry = sources.entry(g.as_str().to_owned()).or_insert_with(|| (source.as_str().to_owned(), text.clone()));
+            let entry =
+                sources.entry(g.as_str().to_owned()).or_insert_with(|| (source.as_str().to_owned(), text.clone()));
             if entry.1.is_empty() && !text.is_empty() {
                 entry.1 = text;
             }

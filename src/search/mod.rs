@@ -198,8 +198,7 @@ impl SearchIndex {
         let (searcher, version, stale) = self.searcher(WAIT).await?;
         let this = self.clone();
         let text = text.to_owned();
-        let (total, hits) =
-            tokio::task::spawn_blocking(move || this.hits(&searcher, &text, offset, limit)).await??;
+        let (total, hits) = tokio::task::spawn_blocking(move || this.hits(&searcher, &text, offset, limit)).await??;
         Ok(Answer { total, hits, version, stale })
     }
 
@@ -212,10 +211,17 @@ impl SearchIndex {
         self.hits(&self.reader.searcher(), text, offset, limit)
     }
 
-    fn hits(&self, searcher: &Searcher, text: &str, offset: usize, limit: usize) -> Result<(usize, Vec<Hit>), SearchError> {
+    fn hits(
+        &self,
+        searcher: &Searcher,
+        text: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Hit>), SearchError> {
         let units = query::units(text).map_err(SearchError::BadRequest)?;
         let Some((q, highlight)) = query::build(&self.index, &self.fields, &units) else { return Ok((0, Vec::new())) };
-        let (total, ranked) = query::ranked(searcher, q.as_ref(), offset.min(MAX_OFFSET), limit.min(service::MAX_HITS))?;
+        let (total, ranked) =
+            query::ranked(searcher, q.as_ref(), offset.min(MAX_OFFSET), limit.min(service::MAX_HITS))?;
         let mut hits = Vec::with_capacity(ranked.len());
         for (score, address) in ranked {
             let best: TantivyDocument = searcher.doc(address)?;
@@ -230,7 +236,8 @@ impl SearchIndex {
     fn describe(&self, iri: String, score: f32, docs: &[TantivyDocument], highlight: &query::Highlight) -> Hit {
         let f = &self.fields;
         let all = |field| docs.iter().flat_map(move |d| query::values(d, field));
-        let label = all(f.label).next().or_else(|| all(f.alt).next()).map(str::to_owned).unwrap_or_else(|| local_name(&iri));
+        let label =
+            all(f.label).next().or_else(|| all(f.alt).next()).map(str::to_owned).unwrap_or_else(|| local_name(&iri));
         let mut types: Vec<String> = Vec::new();
         for t in all(f.types) {
             if !types.iter().any(|x| x == t) {
@@ -266,11 +273,14 @@ impl SearchIndex {
         if folded.is_empty() {
             return Ok(Vec::new());
         }
-        let mut prefix =
-            tantivy::query::PhrasePrefixQuery::new(folded.iter().map(|t| tantivy::Term::from_field_text(f.suggest, t)).collect());
+        let mut prefix = tantivy::query::PhrasePrefixQuery::new(
+            folded.iter().map(|t| tantivy::Term::from_field_text(f.suggest, t)).collect(),
+        );
         prefix.set_max_expansions(256);
         let mut found: Vec<Suggestion> = Vec::new();
-        for (_, address) in searcher.search(&prefix, &TopDocs::with_limit(limit.saturating_mul(8).min(400)).order_by_score())? {
+        for (_, address) in
+            searcher.search(&prefix, &TopDocs::with_limit(limit.saturating_mul(8).min(400)).order_by_score())?
+        {
             let doc: TantivyDocument = searcher.doc(address)?;
             let Some(iri) = query::values(&doc, f.iri).next() else { continue };
             if found.iter().any(|s| s.iri == iri) {
@@ -328,7 +338,8 @@ impl SearchIndex {
         let documents = self
             .store
             .scan("building the search index", move |reader| {
-                let io = |e: tantivy::TantivyError| StoreError::io("writing the search index", std::io::Error::other(e));
+                let io =
+                    |e: tantivy::TantivyError| StoreError::io("writing the search index", std::io::Error::other(e));
                 let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
                 writer.delete_all_documents().map_err(io)?;
                 let added = build::add_documents(reader.quads(None, None, None, None), &sources, fields, &writer)?;

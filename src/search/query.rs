@@ -99,7 +99,10 @@ fn prefix(field: Field, tokens: &[String]) -> Box<dyn Query> {
 
 fn boosted(clauses: Vec<(Box<dyn Query>, Score)>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(
-        clauses.into_iter().map(|(q, boost)| (Occur::Should, Box::new(BoostQuery::new(q, boost)) as Box<dyn Query>)).collect(),
+        clauses
+            .into_iter()
+            .map(|(q, boost)| (Occur::Should, Box::new(BoostQuery::new(q, boost)) as Box<dyn Query>))
+            .collect(),
     ))
 }
 

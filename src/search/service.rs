@@ -45,14 +45,18 @@ const OUTPUTS: &[&str] = &["score", "label", "snippet", "type", "source", "sourc
 
 fn number(term: &TermPattern, name: &str) -> Result<usize, String> {
     match term {
-        TermPattern::Literal(l) => l.value().parse().map_err(|_| format!("search:{name} takes a whole number, not {l}")),
+        TermPattern::Literal(l) => {
+            l.value().parse().map_err(|_| format!("search:{name} takes a whole number, not {l}"))
+        }
         other => Err(format!("search:{name} takes a whole number, not {other}")),
     }
 }
 
 fn request(pattern: &GraphPattern, bindings: &[(Variable, Term)]) -> Result<Request, String> {
     let GraphPattern::Bgp { patterns } = pattern else {
-        return Err(format!("SERVICE <{SERVICE}> takes triple patterns about one hit only (no FILTER, OPTIONAL or groups)"));
+        return Err(format!(
+            "SERVICE <{SERVICE}> takes triple patterns about one hit only (no FILTER, OPTIONAL or groups)"
+        ));
     };
     let mut request = Request { hit: None, text: None, limit: DEFAULT_HITS, offset: 0, outputs: Vec::new() };
     let mut subject: Option<&TermPattern> = None;
@@ -78,10 +82,15 @@ fn request(pattern: &GraphPattern, bindings: &[(Variable, Term)]) -> Result<Requ
             }
             ("limit", o) => request.limit = number(o, "limit")?.min(MAX_HITS),
             ("offset", o) => request.offset = number(o, "offset")?,
-            (name, TermPattern::Variable(v)) if OUTPUTS.contains(&name) => request.outputs.push((name.to_owned(), v.clone())),
+            (name, TermPattern::Variable(v)) if OUTPUTS.contains(&name) => {
+                request.outputs.push((name.to_owned(), v.clone()))
+            }
             (name, _) if OUTPUTS.contains(&name) => return Err(format!("search:{name} takes a variable")),
             (name, _) => {
-                return Err(format!("search:{name} is not a term of the search service; it knows query, limit, offset, {}", OUTPUTS.join(", ")))
+                return Err(format!(
+                    "search:{name} is not a term of the search service; it knows query, limit, offset, {}",
+                    OUTPUTS.join(", ")
+                ))
             }
         }
     }
@@ -117,7 +126,9 @@ impl crate::store::InProcessService for SearchService {
                         "label" => Some(GroundTerm::Literal(Literal::new_simple_literal(&hit.label))),
                         "snippet" => Some(GroundTerm::Literal(Literal::new_simple_literal(&hit.snippet.text))),
                         "type" => hit.types.first().map(|t| GroundTerm::NamedNode(NamedNode::new_unchecked(t.clone()))),
-                        "source" => hit.source.as_ref().map(|(s, _)| GroundTerm::NamedNode(NamedNode::new_unchecked(s.clone()))),
+                        "source" => {
+                            hit.source.as_ref().map(|(s, _)| GroundTerm::NamedNode(NamedNode::new_unchecked(s.clone())))
+                        }
                         _ => hit.source.as_ref().map(|(_, t)| GroundTerm::Literal(Literal::new_simple_literal(t))),
                     });
                 }

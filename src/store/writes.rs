@@ -39,7 +39,11 @@ impl KgStore {
     /// [`Self::internal_update`]'s (`also_internal = false`: the inferred
     /// graph's keeper), or after every one (`true`: the search index).
     pub fn after_writes(&self, also_internal: bool, f: impl Fn() + Send + Sync + 'static) {
-        self.inner.after_writes.write().unwrap_or_else(std::sync::PoisonError::into_inner).push((also_internal, Box::new(f)));
+        self.inner
+            .after_writes
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((also_internal, Box::new(f)));
     }
 
     /// An update of the server's own (the inferred graph's regeneration): a

@@ -10,7 +10,9 @@ use oxigraph::model::{NamedOrBlankNode, Term, Triple};
 fn anchor(node: &NamedOrBlankNode) -> String {
     match node {
         NamedOrBlankNode::BlankNode(b) => format!("b-{}", b.as_str()),
-        NamedOrBlankNode::NamedNode(n) => format!("n-{}", crate::sources::content_hash(n.as_str().as_bytes())[..12].to_owned()),
+        NamedOrBlankNode::NamedNode(n) => {
+            format!("n-{}", crate::sources::content_hash(n.as_str().as_bytes())[..12].to_owned())
+        }
     }
 }
 

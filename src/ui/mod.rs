@@ -40,7 +40,7 @@ pub fn layout(title: &str, head: Markup, body: Markup) -> Markup {
                         " · " a href="/fragments" { "fragments" }
                     }
                     form.site-search role="search" method="get" action="/search" {
-                        label.skip for="site-search" { "Search the graph" }
+                        label.visually-hidden for="site-search" { "Search the graph" }
                         input #site-search.search-input type="search" name="q" placeholder="Search names and quotations…" autocomplete="off" maxlength=(crate::search::MAX_TEXT);
                         " " button type="submit" { "Search" }
                     }

@@ -95,8 +95,12 @@ async fn no_link_of_ours_downloads_what_a_browser_cannot_show_unless_it_says_so(
             }
             let response = server.client.get(server.url(&href)).header("accept", BROWSER).send().await.unwrap();
             let status = response.status();
-            let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-            let attachment = response.headers().get("content-disposition").is_some_and(|v| v.to_str().unwrap().starts_with("attachment"));
+            let kind =
+                response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+            let attachment = response
+                .headers()
+                .get("content-disposition")
+                .is_some_and(|v| v.to_str().unwrap().starts_with("attachment"));
             visited += 1;
             if !status.is_success() {
                 problems.push(format!("{href} (linked from {page}): {status}"));

@@ -443,7 +443,13 @@ impl TestServer {
     pub async fn search(&self, query_string: &str) -> serde_json::Value {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let response = self.client.get(self.url(&format!("/search?{query_string}"))).header("accept", "application/json").send().await.unwrap();
+            let response = self
+                .client
+                .get(self.url(&format!("/search?{query_string}")))
+                .header("accept", "application/json")
+                .send()
+                .await
+                .unwrap();
             let status = response.status();
             let body = response.text().await.unwrap();
             if status == 200 {
