@@ -22,6 +22,9 @@ use std::sync::Arc;
 /// The graph holding what the axioms entail.
 pub const INFERRED_GRAPH: &str = "https://w3id.org/treaty-kg/graph/inferred";
 
+/// The store's note of the data version the graph was last regenerated at.
+const REGENERATED_AT: &str = "inferred-graph-regenerated-at";
+
 /// The axioms: pairs (sub, super) of one relation, read from every graph.
 fn axioms_query(relation: &str) -> String {
     format!(
@@ -94,7 +97,15 @@ impl Inference {
             running: AtomicBool::new(false),
             again: AtomicBool::new(false),
         });
-        match inference.regenerate().await {
+        // Nothing written since the last regeneration (a restart): the graph is current.
+        let current = store.note(REGENERATED_AT).is_some_and(|at| at == store.data_version());
+        let outcome = if current {
+            tracing::info!("the inferred graph is current (no write since its last regeneration)");
+            Ok(())
+        } else {
+            inference.regenerate().await
+        };
+        match outcome {
             Ok(()) => {}
             // An engine that does not answer yet: serve anyway, and try again
             // after the next write (answers lack the closure until then).
@@ -104,7 +115,7 @@ impl Inference {
             Err(e) => return Err(e),
         }
         let weak = Arc::downgrade(&inference);
-        store.after_writes(false, move || {
+        store.after_writes(false, move |_| {
             if let Some(inference) = weak.upgrade() {
                 inference.schedule();
             }
@@ -120,13 +131,25 @@ impl Inference {
             // Nothing to entail: write only to remove an old graph.
             let exists = self.store.graph_exists(&GraphTarget::Named(NamedNode::new_unchecked(INFERRED_GRAPH))).await?;
             if !exists {
-                return Ok(());
+                return self.noted().await;
             }
         }
         let text = regeneration(&classes, &properties);
         self.store.internal_update(UpdateJob { text, base: None, dataset: Default::default() }).await?;
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "inferred graph regenerated");
-        Ok(())
+        self.noted().await
+    }
+
+    /// Notes the data version the graph is now current at (a write since then
+    /// has scheduled another regeneration, which notes again).
+    async fn noted(&self) -> Result<(), StoreError> {
+        self.store.set_note(REGENERATED_AT, self.store.data_version()).await
+    }
+
+    /// Whether a regeneration is running or asked for (the search index waits
+    /// for it, so one write costs one rebuild of the index, not two).
+    pub fn is_busy(&self) -> bool {
+        self.running.load(Ordering::SeqCst) || self.again.load(Ordering::SeqCst)
     }
 
     async fn axioms(&self, relation: &str) -> Result<Vec<(String, String)>, StoreError> {

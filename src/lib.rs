@@ -146,7 +146,9 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     };
     let search = match &config.search {
         Some(location) => {
-            let search = search::SearchIndex::start(store.clone(), location.clone())
+            // A build waits for the inferred graph's regeneration that follows a write.
+            let busy = inference.clone().map(|inference| -> search::Busy { Box::new(move || inference.is_busy()) });
+            let search = search::SearchIndex::start(store.clone(), location.clone(), busy)
                 .context("opening the search index failed")?;
             store.answer_in_process(Arc::new(search::service::SearchService(search.clone())));
             Some(search)

@@ -22,7 +22,7 @@ use maud::{html as markup, Markup};
 use oxigraph::io::RdfFormat;
 use oxigraph::model::{Quad, Triple};
 
-/// The most statements a resource document carries.
+/// The most statements read about a resource, in each direction.
 const DESCRIBE_LIMIT: usize = 2_000;
 
 pub fn routes() -> Router<AppState> {
@@ -119,18 +119,18 @@ fn page_or_data(headers: &HeaderMap) -> Result<Option<(&'static str, &'static st
     Ok(ext.map(|e| (media, e)))
 }
 
-async fn load(state: &AppState, path: &str) -> Result<ResourceDoc, AppError> {
+async fn load(state: &AppState, path: &str, per_property: Option<usize>) -> Result<ResourceDoc, AppError> {
     let iri = resource_iri(path).ok_or_else(|| {
         AppError::BadRequest(format!("{path:?} is not a resource path (segments of letters, digits, `-._~`)"))
     })?;
     let resource = iri.clone();
-    let (quads, truncated) = state
+    let described = state
         .store
         .read(&format!("describe {iri}"), "describe", move |reader| {
-            crate::linked_data::describe::describe(reader, &resource, DESCRIBE_LIMIT)
+            crate::linked_data::describe::describe(reader, &resource, DESCRIBE_LIMIT, per_property)
         })
         .await?;
-    Ok(ResourceDoc::new(iri, quads, truncated))
+    Ok(ResourceDoc::new(iri, described))
 }
 
 fn not_found(headers: &HeaderMap, what: &str) -> Response {
@@ -139,7 +139,7 @@ fn not_found(headers: &HeaderMap, what: &str) -> Response {
     let mut response = if wants_html {
         html_response(html::not_found_page(what, hint))
     } else {
-        AppError::NotFound(format!("{what}: {hint} Search labels at /queries/search?text=…")).into_response()
+        AppError::NotFound(format!("{what}: {hint} Search names and texts at /search?q=…")).into_response()
     };
     *response.status_mut() = StatusCode::NOT_FOUND;
     response
@@ -151,7 +151,7 @@ async fn redirect(
     Path(path): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let doc = load(&state, &path).await?;
+    let doc = load(&state, &path, Some(1)).await?;
     if !doc.exists() {
         return Ok(not_found(&headers, doc.iri.as_str()));
     }
@@ -193,7 +193,7 @@ async fn data(
     let state2 = state.clone();
     let headers2 = headers.clone();
     cached(&state, &headers, &key, || async move {
-        let doc = load(&state2, &stem).await?;
+        let doc = load(&state2, &stem, None).await?;
         if !doc.exists() {
             return Ok(not_found(&headers2, doc.iri.as_str()));
         }
@@ -240,7 +240,7 @@ async fn page(
     let key = format!("page/{path}");
     let state2 = state.clone();
     cached(&state, &headers, &key, || async move {
-        let doc = load(&state2, &path).await?;
+        let doc = load(&state2, &path, Some(crate::linked_data::describe::PAGE_PER_PROPERTY)).await?;
         if !doc.exists() {
             let mut response = html_response(html::not_found_page(
                 doc.iri.as_str(),

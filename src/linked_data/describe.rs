@@ -7,24 +7,75 @@
 use crate::store::{QuadReader, StoreError};
 use crate::vocab;
 use oxigraph::model::{GraphName, NamedNode, NamedNodeRef, NamedOrBlankNode, Quad, Term};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 const LABEL: &str = "http://www.w3.org/2000/01/rdf-schema#label";
 const DERIVED_FROM: &str = "http://www.w3.org/ns/prov#wasDerivedFrom";
 const TEXT: &str = "https://schema.org/text";
 
-/// At most `limit` statements about `resource`, then the context; says whether
-/// the statements were cut.
-pub fn describe(reader: &QuadReader<'_>, resource: &NamedNode, limit: usize) -> Result<(Vec<Quad>, bool), StoreError> {
+/// The most values of one property (in one direction) a page shows; the rest
+/// are one link away, as Triple Pattern Fragments (RDF documents are not capped so).
+pub const PAGE_PER_PROPERTY: usize = 50;
+
+/// A property with more values (in one direction) than a page shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct More {
+    pub predicate: NamedNode,
+    /// The resource is the object of these statements.
+    pub incoming: bool,
+    /// How many there are (at least this many when `exact` is false).
+    pub total: usize,
+    pub exact: bool,
+}
+
+/// What describes a resource.
+pub struct Described {
+    pub quads: Vec<Quad>,
+    /// A direction had more statements than `limit`: only the first were read.
+    pub truncated: bool,
+    /// The properties whose values were capped at `per_property`.
+    pub more: Vec<More>,
+}
+
+/// The statements about `resource` (reading at most `limit` in each direction),
+/// at most `per_property` values of each property and direction when given (a
+/// page, as LodView caps hubs), then the context.
+pub fn describe(
+    reader: &QuadReader<'_>,
+    resource: &NamedNode,
+    limit: usize,
+    per_property: Option<usize>,
+) -> Result<Described, StoreError> {
     let r = resource.as_ref();
     let mut statements: Vec<Quad> = Vec::new();
     let mut truncated = false;
-    for quad in reader.quads(Some(r.into()), None, None, None).chain(reader.quads(None, None, Some(r.into()), None)) {
-        if statements.len() >= limit {
-            truncated = true;
-            break;
+    let mut more = Vec::new();
+    let directions = [
+        (false, reader.quads(Some(r.into()), None, None, None)),
+        (true, reader.quads(None, None, Some(r.into()), None)),
+    ];
+    for (incoming, quads) in directions {
+        let mut counts: BTreeMap<NamedNode, usize> = BTreeMap::new();
+        let mut exact = true;
+        for (read, quad) in quads.enumerate() {
+            if read >= limit {
+                (truncated, exact) = (true, false);
+                break;
+            }
+            let quad = quad?;
+            let n = counts.entry(quad.predicate.clone()).or_default();
+            *n += 1;
+            if per_property.is_none_or(|cap| *n <= cap) {
+                statements.push(quad);
+            }
         }
-        statements.push(quad?);
+        let cap = per_property.unwrap_or(usize::MAX);
+        more.extend(counts.into_iter().filter(|(_, n)| *n > cap).map(|(predicate, total)| More {
+            predicate,
+            incoming,
+            total,
+            exact,
+        }));
     }
     let label = NamedNodeRef::new_unchecked(LABEL);
     let rdf_type = NamedNodeRef::new_unchecked(vocab::RDF_TYPE);
@@ -68,5 +119,5 @@ pub fn describe(reader: &QuadReader<'_>, resource: &NamedNode, limit: usize) -> 
         }
     }
     statements.extend(context);
-    Ok((statements, truncated))
+    Ok(Described { quads: statements, truncated, more })
 }

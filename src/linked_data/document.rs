@@ -19,6 +19,8 @@ pub struct ResourceDoc {
     pub context: Vec<Quad>,
     /// The statements were cut at the server's limit.
     pub truncated: bool,
+    /// Properties with more values than shown (pages only).
+    pub more: Vec<super::describe::More>,
 }
 
 /// Where a statement comes from, as people read it.
@@ -31,11 +33,12 @@ pub struct Source {
 }
 
 impl ResourceDoc {
-    pub fn new(iri: NamedNode, quads: Vec<Quad>, truncated: bool) -> Self {
-        let (statements, context) = quads
+    pub fn new(iri: NamedNode, described: super::describe::Described) -> Self {
+        let (statements, context) = described
+            .quads
             .into_iter()
             .partition(|q: &Quad| q.subject.as_ref() == iri.as_ref().into() || q.object == Term::from(iri.clone()));
-        ResourceDoc { iri, statements, context, truncated }
+        ResourceDoc { iri, statements, context, truncated: described.truncated, more: described.more }
     }
 
     pub fn exists(&self) -> bool {

@@ -47,6 +47,22 @@ fn source_cell(
     }
 }
 
+/// For each property with more values than the page shows: how many, and a
+/// link to all of them as Triple Pattern Fragments.
+fn more(doc: &ResourceDoc, incoming: bool) -> Markup {
+    let iri = form_urlencoded::byte_serialize(doc.iri.as_str().as_bytes()).collect::<String>();
+    html! {
+        @for m in doc.more.iter().filter(|m| m.incoming == incoming) {
+            @let p = form_urlencoded::byte_serialize(m.predicate.as_str().as_bytes()).collect::<String>();
+            @let href = if incoming { format!("/fragments?predicate={p}&object={iri}") } else { format!("/fragments?subject={iri}&predicate={p}") };
+            p.more {
+                "Showing " (super::describe::PAGE_PER_PROPERTY) " of " (m.total) @if !m.exact { "+" } " “" (doc.label_of(m.predicate.as_str())) "” statements: "
+                a href=(href) { "all of them, as Triple Pattern Fragments" }
+            }
+        }
+    }
+}
+
 /// The page of one resource.
 pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value) -> Markup {
     let iri = doc.iri.as_str();
@@ -81,7 +97,7 @@ pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value) -> Markup {
             @if !types.is_empty() {
                 p { "A " @for (i, t) in types.iter().enumerate() { @if i > 0 { ", " } (term_cell(doc, t)) } "." }
             }
-            @if doc.truncated { p.warning { "This resource has more statements than a page shows; query " a href="/sparql" { "/sparql" } " for all of them." } }
+            @if doc.truncated { p.warning { "This resource has more statements than a page reads; the counts below are lower bounds. Query " a href="/sparql" { "/sparql" } " or the fragments for all of them." } }
             section {
                 h2 { "Neighbourhood" }
                 (neighbourhood(doc, &outgoing, &incoming))
@@ -100,6 +116,7 @@ pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value) -> Markup {
                         }
                     }
                 }
+                (more(doc, false))
             }
             @if !incoming.is_empty() {
                 section {
@@ -116,6 +133,7 @@ pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value) -> Markup {
                             }
                         }
                     }
+                    (more(doc, true))
                 }
             }
             section {

@@ -29,21 +29,31 @@ const ALT_LABELS: &[&str] = &[
     "http://xmlns.com/foaf/0.1/familyName",
 ];
 const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
+/// The term of the `graph` field for the default graph (no IRI looks like it).
+pub const DEFAULT_GRAPH: &str = "default";
 /// Longer texts are indexed up to this many bytes (a sentence is ~300).
 const MAX_TEXT: usize = 8 * 1024;
 
-/// What each graph was derived from (a sentence, a web page) and its text: the
-/// sentence's `schema:text`, else the graph's own label.
-pub async fn graph_sources(store: &KgStore) -> Result<HashMap<String, (String, String)>, StoreError> {
+/// What each graph (or each of `only`) was derived from (a sentence, a web
+/// page) and its text: the sentence's `schema:text`, else the graph's own label.
+pub async fn graph_sources(
+    store: &KgStore,
+    only: Option<&[String]>,
+) -> Result<HashMap<String, (String, String)>, StoreError> {
+    let values = only.map_or(String::new(), |graphs| {
+        format!("VALUES ?g {{ {} }}", graphs.iter().map(|g| format!("<{g}>")).collect::<Vec<_>>().join(" "))
+    });
     let text = r#"PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX schema: <https://schema.org/>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 SELECT ?g ?source ?text WHERE {
+  VALUES_HERE
   { ?g prov:wasDerivedFrom ?source } UNION { GRAPH ?m { ?g prov:wasDerivedFrom ?source } }
   OPTIONAL { { ?source schema:text ?sentence } UNION { GRAPH ?m2 { ?source schema:text ?sentence } } }
   OPTIONAL { { ?g rdfs:label ?title } UNION { GRAPH ?m3 { ?g rdfs:label ?title } } }
   BIND(COALESCE(?sentence, ?title, "") AS ?text)
 }"#;
+    let text = text.replace("VALUES_HERE", &values);
     let rows = store.select_rows(QueryJob::text(text, "search index: graph sources"), 1_000_000).await?;
     let mut sources = HashMap::new();
     for row in rows {
@@ -169,6 +179,9 @@ fn flush(
     }
     for t in &gathered.types {
         doc.add_text(f.types, t);
+    }
+    if matches!(graph, GraphName::DefaultGraph) {
+        doc.add_text(f.graph, DEFAULT_GRAPH);
     }
     if let GraphName::NamedNode(g) = graph {
         doc.add_text(f.graph, g.as_str());

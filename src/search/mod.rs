@@ -15,6 +15,7 @@
 //! index it has and says so (`stale`).
 
 pub mod build;
+mod keeper;
 pub mod query;
 pub mod schema;
 pub mod service;
@@ -43,8 +44,6 @@ pub const MAX_OFFSET: usize = 10_000;
 pub const MAX_TEXT: usize = 500;
 /// How long a search waits for a build that is running.
 const WAIT: Duration = Duration::from_secs(2);
-/// The index writer's memory budget.
-const WRITER_HEAP: usize = 64 * 1024 * 1024;
 
 /// Why a search failed.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +110,15 @@ pub struct SearchIndex {
     built: watch::Sender<Option<String>>,
     running: AtomicBool,
     again: AtomicBool,
+    /// What the writes since the last update may have changed.
+    pending: std::sync::Mutex<crate::store::WriteScope>,
+    /// While this says so, a build waits (the inferred graph is being
+    /// regenerated: its write would make the build stale at once).
+    busy: Option<Busy>,
 }
+
+/// Says whether derived data is being written.
+pub type Busy = Box<dyn Fn() -> bool + Send + Sync>;
 
 fn open_index(location: &IndexLocation) -> Result<Index, SearchError> {
     let (schema, _) = schema::schema();
@@ -142,7 +149,7 @@ fn open_dir(dir: &Path, schema: tantivy::schema::Schema) -> Result<Index, Search
 impl SearchIndex {
     /// Opens the index, rebuilds it in the background when it is missing or
     /// from another data version, and again after every write to `store`.
-    pub fn start(store: KgStore, location: IndexLocation) -> Result<Arc<Self>, SearchError> {
+    pub fn start(store: KgStore, location: IndexLocation, busy: Option<Busy>) -> Result<Arc<Self>, SearchError> {
         let index = open_index(&location)?;
         let (_, fields) = schema::schema();
         let payload = index.load_metas()?.payload;
@@ -156,15 +163,17 @@ impl SearchIndex {
             built: watch::channel(payload.clone()).0,
             running: AtomicBool::new(false),
             again: AtomicBool::new(false),
+            pending: Default::default(),
+            busy,
         });
         let weak = Arc::downgrade(&search);
-        store.after_writes(true, move || {
+        store.after_writes(true, move |scope| {
             if let Some(search) = weak.upgrade() {
-                search.schedule();
+                search.changed(scope);
             }
         });
         if payload.as_deref() != Some(current.as_str()) {
-            search.clone().schedule();
+            search.clone().changed(&crate::store::WriteScope::everything());
         }
         Ok(search)
     }
@@ -305,56 +314,6 @@ impl SearchIndex {
         found.sort_by_key(|s| s.label.chars().count());
         found.truncate(limit);
         Ok(found)
-    }
-
-    /// Runs a build in the background, or asks the running one to run again.
-    fn schedule(self: Arc<Self>) {
-        self.again.store(true, Ordering::SeqCst);
-        if self.running.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        tokio::spawn(async move {
-            while self.again.swap(false, Ordering::SeqCst) {
-                if let Err(e) = self.rebuild().await {
-                    tracing::warn!(error = %e, detail = ?e, "the search index could not be rebuilt");
-                }
-            }
-            self.running.store(false, Ordering::SeqCst);
-            if self.again.load(Ordering::SeqCst) {
-                self.schedule();
-            }
-        });
-    }
-
-    /// Rebuilds the whole index from the store, committed under the data
-    /// version read before the scan (a write during it schedules another build).
-    async fn rebuild(&self) -> Result<(), SearchError> {
-        let started = std::time::Instant::now();
-        let version = self.store.data_version();
-        let sources = build::graph_sources(&self.store).await?;
-        let index = self.index.clone();
-        let fields = self.fields;
-        let payload = version.clone();
-        let documents = self
-            .store
-            .scan("building the search index", move |reader| {
-                let io =
-                    |e: tantivy::TantivyError| StoreError::io("writing the search index", std::io::Error::other(e));
-                let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
-                writer.delete_all_documents().map_err(io)?;
-                let added = build::add_documents(reader.quads(None, None, None, None), &sources, fields, &writer)?;
-                let mut commit = writer.prepare_commit().map_err(io)?;
-                commit.set_payload(&payload);
-                commit.commit().map_err(io)?;
-                // Merges finish before the writer goes (no half-merged files left).
-                writer.wait_merging_threads().map_err(io)?;
-                Ok(added)
-            })
-            .await?;
-        self.reader.reload()?;
-        self.built.send_replace(Some(version));
-        tracing::info!(documents, ms = started.elapsed().as_millis() as u64, "search index built");
-        Ok(())
     }
 }
 

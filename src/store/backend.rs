@@ -81,12 +81,20 @@ impl Backend {
     }
 
     /// Parses and checks an update, then applies it.
-    pub fn update(&self, job: UpdateJob, options: &StoreOptions, guard: &RunningGuard) -> Result<(), StoreError> {
+    /// Returns what it may have changed.
+    pub fn update(
+        &self,
+        job: UpdateJob,
+        options: &StoreOptions,
+        guard: &RunningGuard,
+    ) -> Result<super::WriteScope, StoreError> {
         let update = checked_update(&job, options.max_depth)?;
+        let scope = super::scope::of_update(&update);
         match self {
-            Backend::Embedded(e) => e.update(update, &job.dataset, options, guard),
-            Backend::Remote(r) => r.update(update, &with_base(&job.text, job.base.as_deref()), &job.dataset, guard),
+            Backend::Embedded(e) => e.update(update, &job.dataset, options, guard)?,
+            Backend::Remote(r) => r.update(update, &with_base(&job.text, job.base.as_deref()), &job.dataset, guard)?,
         }
+        Ok(scope)
     }
 
     pub fn reader<'a>(&'a self, guard: &'a RunningGuard) -> QuadReader<'a> {

@@ -32,6 +32,7 @@ mod job;
 mod reads;
 mod remote;
 mod running;
+mod scope;
 mod stream;
 mod version;
 mod writes;
@@ -46,6 +47,7 @@ pub use job::{
 };
 pub use remote::{Credentials, EngineStats, RemoteConfig};
 pub use running::{RunningInfo, RunningQueries};
+pub use scope::WriteScope;
 pub use stream::ByteReceiver;
 pub use version::SourceRecord;
 
@@ -86,7 +88,7 @@ struct Inner {
 }
 
 /// Called after a committed write.
-type WriteListener = Box<dyn Fn() + Send + Sync>;
+type WriteListener = Box<dyn Fn(&WriteScope) + Send + Sync>;
 
 /// How one piece of work is admitted and registered.
 struct Work {
@@ -198,6 +200,19 @@ impl KgStore {
             in_process: Default::default(),
         };
         Ok(KgStore { inner: Arc::new(inner) })
+    }
+
+    /// A note the server keeps about derived data, beside the ledger (not in the
+    /// data, not part of the data version; in memory over a remote engine).
+    pub fn note(&self, key: &str) -> Option<String> {
+        self.inner.versioning.note(key)
+    }
+
+    /// Sets a note (a small file write, off the runtime workers).
+    pub async fn set_note(&self, key: &str, value: String) -> Result<(), StoreError> {
+        let inner = self.inner.clone();
+        let key = key.to_owned();
+        exec::run(move || inner.versioning.set_note(&key, value)).await?
     }
 
     /// A counter bumped after every committed write: caches and ETags key on it.

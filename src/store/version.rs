@@ -41,11 +41,16 @@ pub struct Ledger {
     pub writes: u64,
     /// Source files by the IRI of their graph.
     pub sources: BTreeMap<String, SourceRecord>,
+    /// The server's notes about derived data (which data version the inferred
+    /// graph was regenerated at): not part of the data version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notes: BTreeMap<String, String>,
 }
 
 impl Ledger {
     fn digest(&self) -> String {
-        let text = serde_json::to_string(self).unwrap_or_default();
+        let counted = Ledger { notes: BTreeMap::new(), ..self.clone() };
+        let text = serde_json::to_string(&counted).unwrap_or_default();
         crate::sources::content_hash(text.as_bytes())[..16].to_owned()
     }
 }
@@ -120,6 +125,21 @@ impl Versioning {
     /// Every source file's record, by graph IRI.
     pub fn sources(&self) -> BTreeMap<String, SourceRecord> {
         self.ledger().sources.clone()
+    }
+
+    /// A note of the server's (see [`Ledger::notes`]).
+    pub fn note(&self, key: &str) -> Option<String> {
+        self.ledger().notes.get(key).cloned()
+    }
+
+    /// Sets a note and saves it; the data version does not change.
+    pub fn set_note(&self, key: &str, value: String) -> Result<(), StoreError> {
+        let ledger = {
+            let mut ledger = self.ledger();
+            ledger.notes.insert(key.to_owned(), value);
+            ledger.clone()
+        };
+        self.save(&ledger)
     }
 
     /// Reserves the next write number and saves it, before the write commits.
@@ -213,6 +233,18 @@ mod tests {
         let reopened = Versioning::open(Some(dir.path()), false).unwrap();
         assert_eq!(reopened.data_version(), after);
         assert_eq!(reopened.source("http://g").unwrap().file, "a.ttl");
+    }
+
+    #[test]
+    fn notes_are_kept_but_do_not_change_the_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let versioning = Versioning::open(Some(dir.path()), false).unwrap();
+        let before = versioning.data_version();
+        versioning.set_note("inferred-at", before.clone()).unwrap();
+        assert_eq!(versioning.data_version(), before);
+        let reopened = Versioning::open(Some(dir.path()), false).unwrap();
+        assert_eq!(reopened.data_version(), before);
+        assert_eq!(reopened.note("inferred-at"), Some(before));
     }
 
     #[test]

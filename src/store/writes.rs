@@ -5,7 +5,10 @@
 
 use super::backend::Backend;
 use super::running::RunningGuard;
-use super::{exec, GraphTarget, Inner, KgStore, SourceRecord, SourceSync, StoreError, UpdateJob, Work, WorkClass};
+use super::{
+    exec, scope, GraphTarget, Inner, KgStore, SourceRecord, SourceSync, StoreError, UpdateJob, Work, WorkClass,
+    WriteScope,
+};
 use crate::sources::SourceFile;
 use bytes::Bytes;
 use oxigraph::io::RdfFormat;
@@ -19,17 +22,18 @@ impl KgStore {
     /// Runs a write: reserves its number in the ledger first, then the write
     /// (which commits), then records the commit, so the data version changes
     /// after the data does, and a crash in between still changes it.
+    /// `f` also says what the write may have changed, which the listeners are told.
     async fn write<T: Send + 'static>(
         &self,
         work: Work,
-        f: impl FnOnce(&Inner, &RunningGuard) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&Inner, &RunningGuard) -> Result<(T, WriteScope), StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let internal = work.kind == INTERNAL;
-        let outcome = self.write_and_version(work, f).await?;
+        let (outcome, scope) = self.write_and_version(work, f).await?;
         let listeners = self.inner.after_writes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (also_internal, tell) in listeners.iter() {
             if *also_internal || !internal {
-                tell();
+                tell(&scope);
             }
         }
         Ok(outcome)
@@ -38,7 +42,7 @@ impl KgStore {
     /// `f` is called after every committed write made through this store, but
     /// [`Self::internal_update`]'s (`also_internal = false`: the inferred
     /// graph's keeper), or after every one (`true`: the search index).
-    pub fn after_writes(&self, also_internal: bool, f: impl Fn() + Send + Sync + 'static) {
+    pub fn after_writes(&self, also_internal: bool, f: impl Fn(&WriteScope) + Send + Sync + 'static) {
         self.inner
             .after_writes
             .write()
@@ -56,7 +60,7 @@ impl KgStore {
             key: None,
             timeout: self.inner.options.transfer_timeout,
         };
-        self.write(work, move |inner, guard| inner.backend.update(job, &inner.options, guard)).await
+        self.write(work, move |inner, guard| Ok(((), inner.backend.update(job, &inner.options, guard)?))).await
     }
 
     async fn write_and_version<T: Send + 'static>(
@@ -97,7 +101,7 @@ impl KgStore {
             key: None,
             timeout: self.inner.options.timeout,
         };
-        self.write(work, move |inner, guard| inner.backend.update(job, &inner.options, guard)).await
+        self.write(work, move |inner, guard| Ok(((), inner.backend.update(job, &inner.options, guard)?))).await
     }
 
     fn write_work(&self, label: String) -> Work {
@@ -116,20 +120,30 @@ impl KgStore {
         replace: bool,
     ) -> Result<bool, StoreError> {
         let work = self.write_work(format!("{} {}", if replace { "PUT" } else { "POST" }, target.label()));
-        self.write(work, move |inner, guard| inner.backend.write_graph(&target, &documents, &base, replace, guard))
-            .await
+        self.write(work, move |inner, guard| {
+            let created = inner.backend.write_graph(&target, &documents, &base, replace, guard)?;
+            Ok((created, scope::of_graph(&target)))
+        })
+        .await
     }
 
     /// Adds every quad of a dataset body (N-Quads, TriG) in one transaction.
     pub async fn add_dataset(&self, body: Bytes, format: RdfFormat, base: String) -> Result<usize, StoreError> {
         let work = self.write_work("POST dataset".into());
-        self.write(work, move |inner, guard| inner.backend.add_dataset(&body, format, &base, guard)).await
+        self.write(work, move |inner, guard| {
+            Ok((inner.backend.add_dataset(&body, format, &base, guard)?, WriteScope::everything()))
+        })
+        .await
     }
 
     /// Deletes a named graph (or empties the default graph).
     pub async fn delete_graph(&self, target: GraphTarget) -> Result<(), StoreError> {
         let work = self.write_work(format!("DELETE {}", target.label()));
-        self.write(work, move |inner, guard| inner.backend.delete_graph(&target, guard)).await
+        self.write(work, move |inner, guard| {
+            inner.backend.delete_graph(&target, guard)?;
+            Ok(((), scope::of_graph(&target)))
+        })
+        .await
     }
 
     /// Writes a consistent copy of the store into `dir` (which must not exist)

@@ -50,6 +50,41 @@ async fn restarts_neither_duplicate_nor_lose_triples() {
     assert!(terminate(third).success());
 }
 
+/// A restart on unchanged data neither regenerates the inferred graph nor
+/// rebuilds the search index: both say which data version they are current at.
+#[tokio::test]
+async fn a_restart_on_unchanged_data_keeps_the_inferred_graph_and_the_search_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let data = repo("ontology");
+    let first = serve(&store, &data);
+    let client = reqwest::Client::new();
+    let search = |base: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(format!("{base}/search?q=sovereign+state&format=json")).send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while search(first.base.clone()).await.0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "the first build did not end");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(first.log().iter().any(|l| l.contains("search index built")));
+    assert!(terminate(first).success());
+
+    let second = serve(&store, &data);
+    let (status, body) = search(second.base.clone()).await;
+    assert_eq!(status, 200, "the index on disk answers at once: {body}");
+    assert!(body.contains("\"stale\":false") && body.contains("ontology#SovereignState"), "{body}");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let log = second.log().join("\n");
+    assert!(log.contains("the inferred graph is current"), "{log}");
+    assert!(!log.contains("search index built"), "rebuilt on unchanged data:\n{log}");
+    assert!(terminate(second).success());
+}
+
 /// SIGTERM while a large response streams: the response completes, then the process exits 0.
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {

@@ -433,3 +433,38 @@ on_every_backend! {
         assert!(after.text().await.unwrap().contains("<http://example.org/p> 1"));
     }
 }
+
+/// A hub's page shows the first values of each property, how many there are,
+/// and a link to all of them as fragments; its RDF document keeps them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_pages_cap_each_property_and_link_to_the_rest() {
+    let server = TestServer::start().await;
+    let hub = "https://w3id.org/treaty-kg/id/state/hub";
+    let mut data = String::new();
+    for i in 0..120 {
+        data.push_str(&format!("<https://w3id.org/treaty-kg/id/state/s{i}> <http://example.org/borders> <{hub}> .\n"));
+    }
+    for i in 0..60 {
+        data.push_str(&format!("<{hub}> <http://example.org/tag> \"tag {i}\" .\n"));
+    }
+    data.push_str(&format!("<{hub}> <http://www.w3.org/2000/01/rdf-schema#label> \"Hub\" .\n"));
+    assert_eq!(
+        server.update(&format!("INSERT DATA {{ GRAPH <http://example.org/hub> {{ {data} }} }}")).await.status(),
+        204
+    );
+
+    let page = server.get_text("/page/state/hub", "text/html").await;
+    assert_eq!(page.matches("<td><span class=\"literal\">tag ").count(), 50, "50 of the 60 tags");
+    assert!(page.contains("Showing 50 of 60"), "{page}");
+    assert!(page.contains("Showing 50 of 120"), "{page}");
+    let subject = "https%3A%2F%2Fw3id.org%2Ftreaty-kg%2Fid%2Fstate%2Fhub";
+    let incoming = format!("/fragments?predicate=http%3A%2F%2Fexample.org%2Fborders&amp;object={subject}");
+    assert!(page.contains(&incoming), "{page}");
+    assert!(page.contains(&format!("/fragments?subject={subject}&amp;predicate=http%3A%2F%2Fexample.org%2Ftag")));
+    // The fragment behind the link holds all 120 (its count says so).
+    let fragment = server.get_text(&incoming.replace("&amp;", "&"), "text/turtle").await;
+    assert!(fragment.contains("120"), "{fragment}");
+
+    let document = server.get_text("/data/state/hub.nt", "application/n-triples").await;
+    assert_eq!(document.lines().filter(|l| l.contains("example.org/tag")).count(), 60, "documents are not capped");
+}

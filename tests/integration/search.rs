@@ -129,8 +129,30 @@ async fn the_index_follows_every_write() {
     let answer = server.search("q=zanzibar").await;
     assert_eq!(iris(&answer), vec!["http://example.org/accord".to_owned()], "{answer:#}");
     assert_eq!(answer["data_version"], server.state.store.data_version(), "built from the current data");
+    // A change to one subject leaves the others of its graph alone.
+    let second = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/pact> <http://www.w3.org/2000/01/rdf-schema#label> \"Zanzibar Pact\" } }";
+    assert_eq!(server.update(second).await.status(), 204);
+    assert_eq!(server.search("q=zanzibar").await["total"], 2);
+    let rename = "DELETE { GRAPH <http://example.org/g> { <http://example.org/accord> ?p ?l } } INSERT { GRAPH <http://example.org/g> { <http://example.org/accord> ?p \"Kilimanjaro Accord\" } } WHERE { GRAPH <http://example.org/g> { <http://example.org/accord> ?p ?l } }";
+    assert_eq!(server.update(rename).await.status(), 204);
+    assert_eq!(iris(&server.search("q=zanzibar").await), vec!["http://example.org/pact".to_owned()]);
+    assert_eq!(iris(&server.search("q=kilimanjaro").await), vec!["http://example.org/accord".to_owned()]);
+    // Whole graphs: a Graph Store PUT, a DROP; and a write no scope bounds (a variable graph).
+    let put = server
+        .put_turtle(
+            "/store?graph=http%3A%2F%2Fexample.org%2Fh",
+            "<http://example.org/treaty> <http://www.w3.org/2000/01/rdf-schema#label> \"Serengeti Treaty\" ."
+                .to_owned(),
+        )
+        .await;
+    assert!(put.status().is_success());
+    assert_eq!(server.search("q=serengeti").await["total"], 1);
     assert_eq!(server.update("DROP GRAPH <http://example.org/g>").await.status(), 204);
     assert_eq!(server.search("q=zanzibar").await["total"], 0);
+    assert_eq!(server.search("q=kilimanjaro").await["total"], 0);
+    let anywhere = "DELETE { GRAPH ?g { ?s ?p ?o } } WHERE { GRAPH ?g { ?s ?p ?o FILTER(?o = \"Serengeti Treaty\") } }";
+    assert_eq!(server.update(anywhere).await.status(), 204);
+    assert_eq!(server.search("q=serengeti").await["total"], 0);
 
     let off = TestServer::with(Options { search: false, ..Options::default() }).await;
     let response = off.client.get(off.url("/search?q=x")).send().await.unwrap();

@@ -1,0 +1,186 @@
+//! Keeping the index current: after a write, the documents of what it may
+//! have changed (its `WriteScope`: subjects in graphs, whole graphs) are
+//! replaced; a write that cannot be bounded, a failed update, or an index from
+//! another data version gets a whole rebuild. One at a time, in the background.
+
+use super::build::{self, DEFAULT_GRAPH};
+use super::{SearchError, SearchIndex};
+use crate::inference::INFERRED_GRAPH;
+use crate::store::{StoreError, WriteScope};
+use oxigraph::model::{GraphName, NamedOrBlankNode};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{IndexWriter, Term};
+
+/// The index writer's memory budget.
+const WRITER_HEAP: usize = 64 * 1024 * 1024;
+
+fn io(e: tantivy::TantivyError) -> StoreError {
+    StoreError::io("writing the search index", std::io::Error::other(e))
+}
+
+fn graph_term(graph: &GraphName) -> String {
+    match graph {
+        GraphName::NamedNode(g) => g.as_str().to_owned(),
+        _ => DEFAULT_GRAPH.to_owned(),
+    }
+}
+
+/// Whether the index keeps documents of this graph (not of the inferred one).
+fn indexed(graph: &GraphName) -> bool {
+    !matches!(graph, GraphName::NamedNode(g) if g.as_str() == INFERRED_GRAPH)
+}
+
+impl SearchIndex {
+    /// Notes what a write may have changed, and schedules the update.
+    pub(super) fn changed(self: Arc<Self>, scope: &WriteScope) {
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).merge(scope.clone());
+        self.schedule();
+    }
+
+    /// Runs an update in the background, or asks the running one to run again.
+    pub(super) fn schedule(self: Arc<Self>) {
+        self.again.store(true, Ordering::SeqCst);
+        if self.running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tokio::spawn(async move {
+            loop {
+                // The flag is taken after the wait: writes made meanwhile (the
+                // inferred graph's) are covered by this one update.
+                while self.busy.as_ref().is_some_and(|busy| busy()) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                if !self.again.swap(false, Ordering::SeqCst) {
+                    break;
+                }
+                let scope =
+                    std::mem::take(&mut *self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                let outcome = if scope.everything { self.rebuild().await } else { self.update(scope).await };
+                if let Err(e) = outcome {
+                    tracing::warn!(error = %e, detail = ?e, "the search index could not be updated; the next write rebuilds it");
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .merge(WriteScope::everything());
+                }
+            }
+            self.running.store(false, Ordering::SeqCst);
+            if self.again.load(Ordering::SeqCst) {
+                self.schedule();
+            }
+        });
+    }
+
+    /// Rebuilds the whole index from the store, committed under the data
+    /// version read before the scan (a write during it schedules another update).
+    pub(super) async fn rebuild(&self) -> Result<(), SearchError> {
+        let started = std::time::Instant::now();
+        let version = self.store.data_version();
+        let sources = build::graph_sources(&self.store, None).await?;
+        let index = self.index.clone();
+        let fields = self.fields;
+        let payload = version.clone();
+        let documents = self
+            .store
+            .scan("building the search index", move |reader| {
+                let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
+                writer.delete_all_documents().map_err(io)?;
+                let added = build::add_documents(reader.quads(None, None, None, None), &sources, fields, &writer)?;
+                let mut commit = writer.prepare_commit().map_err(io)?;
+                commit.set_payload(&payload);
+                commit.commit().map_err(io)?;
+                // Merges finish before the writer goes (no half-merged files left).
+                writer.wait_merging_threads().map_err(io)?;
+                Ok(added)
+            })
+            .await?;
+        self.reader.reload()?;
+        self.built.send_replace(Some(version));
+        tracing::info!(documents, ms = started.elapsed().as_millis() as u64, "search index built");
+        Ok(())
+    }
+
+    /// Replaces the documents of what `scope` names (whole graphs, subjects in
+    /// graphs) with what the store now says of them.
+    async fn update(&self, scope: WriteScope) -> Result<(), SearchError> {
+        let started = std::time::Instant::now();
+        let version = self.store.data_version();
+        let graphs: Vec<GraphName> = scope.graphs.into_iter().filter(indexed).collect();
+        let subjects: Vec<(NamedOrBlankNode, GraphName)> = scope
+            .subjects
+            .into_iter()
+            .filter(|(s, g)| indexed(g) && matches!(s, NamedOrBlankNode::NamedNode(_)) && !graphs.contains(g))
+            .collect();
+        let mut named: Vec<String> = graphs
+            .iter()
+            .chain(subjects.iter().map(|(_, g)| g))
+            .filter_map(|g| match g {
+                GraphName::NamedNode(n) => Some(n.as_str().to_owned()),
+                _ => None,
+            })
+            .collect();
+        named.sort();
+        named.dedup();
+        let sources =
+            if named.is_empty() { Default::default() } else { build::graph_sources(&self.store, Some(&named)).await? };
+        let (index, f, payload) = (self.index.clone(), self.fields, version.clone());
+        let (changed_graphs, changed_subjects) = (graphs.len(), subjects.len());
+        let documents = self
+            .store
+            .read("updating the search index", "search-update", move |reader| {
+                let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP / 4).map_err(io)?;
+                let mut added = 0;
+                for g in &graphs {
+                    writer.delete_term(Term::from_field_text(f.graph, &graph_term(g)));
+                    added +=
+                        build::add_documents(reader.quads(None, None, None, Some(g.as_ref())), &sources, f, &writer)?;
+                }
+                for (s, g) in &subjects {
+                    let NamedOrBlankNode::NamedNode(iri) = s else { continue };
+                    let this: Vec<(Occur, Box<dyn Query>)> = vec![
+                        (
+                            Occur::Must,
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(f.iri, iri.as_str()),
+                                IndexRecordOption::Basic,
+                            )),
+                        ),
+                        (
+                            Occur::Must,
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(f.graph, &graph_term(g)),
+                                IndexRecordOption::Basic,
+                            )),
+                        ),
+                    ];
+                    writer.delete_query(Box::new(BooleanQuery::new(this))).map_err(io)?;
+                    added += build::add_documents(
+                        reader.quads(Some(s.as_ref()), None, None, Some(g.as_ref())),
+                        &sources,
+                        f,
+                        &writer,
+                    )?;
+                }
+                let mut commit = writer.prepare_commit().map_err(io)?;
+                commit.set_payload(&payload);
+                commit.commit().map_err(io)?;
+                writer.wait_merging_threads().map_err(io)?;
+                Ok(added)
+            })
+            .await?;
+        self.reader.reload()?;
+        self.built.send_replace(Some(version));
+        tracing::info!(
+            graphs = changed_graphs,
+            subjects = changed_subjects,
+            documents,
+            ms = started.elapsed().as_millis() as u64,
+            "search index updated"
+        );
+        Ok(())
+    }
+}
