@@ -29,8 +29,8 @@
 //! - [`ui`] — the web interface: layout (with the search box), home, saved-query
 //!   pages, editor, search page, small graphs as pages (VoID, service description), SVG pictures.
 //! - [`search`] — full-text search (tantivy) over the store's texts: built by one
-//!   scan of the quad reader, rebuilt after every write, the data version in its
-//!   commit; `/search`, suggestions, and `SERVICE <…/search>` turned into a
+//!   scan of the quad reader, updated after every write from what the write
+//!   names (`store::WriteScope`), the data version in its commit; `/search`, suggestions, and `SERVICE <…/search>` turned into a
 //!   `VALUES` block before either backend evaluates the query.
 //! - [`validate`] — SHACL validation of the repository's RDF (rudof's engine).
 //! - [`generate`] — deterministic synthetic data for benchmarks.

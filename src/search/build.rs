@@ -4,8 +4,8 @@
 
 use super::schema::{key, Fields};
 use crate::inference::INFERRED_GRAPH;
-use crate::store::{KgStore, QueryJob, StoreError};
-use oxigraph::model::{GraphName, NamedOrBlankNode, Quad, Term};
+use crate::store::{KgStore, StoreError};
+use oxigraph::model::{GraphName, NamedNodeRef, NamedOrBlankNode, Quad, Term};
 use std::collections::HashMap;
 use tantivy::{IndexWriter, TantivyDocument};
 
@@ -29,6 +29,8 @@ const ALT_LABELS: &[&str] = &[
     "http://xmlns.com/foaf/0.1/familyName",
 ];
 const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
+const DERIVED_FROM: &str = "http://www.w3.org/ns/prov#wasDerivedFrom";
+const TEXT: &str = "https://schema.org/text";
 /// The term of the `graph` field for the default graph (no IRI looks like it).
 pub const DEFAULT_GRAPH: &str = "default";
 /// Longer texts are indexed up to this many bytes (a sentence is ~300).
@@ -36,40 +38,80 @@ const MAX_TEXT: usize = 8 * 1024;
 
 /// What each graph (or each of `only`) was derived from (a sentence, a web
 /// page) and its text: the sentence's `schema:text`, else the graph's own label.
+/// Read with quad patterns (three predicate scans, a lookup per graph without a
+/// sentence), not a SPARQL join: at 1M quads the join took 24 s, this under 2.
 pub async fn graph_sources(
     store: &KgStore,
     only: Option<&[String]>,
 ) -> Result<HashMap<String, (String, String)>, StoreError> {
-    let values = only.map_or(String::new(), |graphs| {
-        format!("VALUES ?g {{ {} }}", graphs.iter().map(|g| format!("<{g}>")).collect::<Vec<_>>().join(" "))
-    });
-    let text = r#"PREFIX prov: <http://www.w3.org/ns/prov#>
-PREFIX schema: <https://schema.org/>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT ?g ?source ?text WHERE {
-  VALUES_HERE
-  { ?g prov:wasDerivedFrom ?source } UNION { GRAPH ?m { ?g prov:wasDerivedFrom ?source } }
-  OPTIONAL { { ?source schema:text ?sentence } UNION { GRAPH ?m2 { ?source schema:text ?sentence } } }
-  OPTIONAL { { ?g rdfs:label ?title } UNION { GRAPH ?m3 { ?g rdfs:label ?title } } }
-  BIND(COALESCE(?sentence, ?title, "") AS ?text)
-}"#;
-    let text = text.replace("VALUES_HERE", &values);
-    let rows = store.select_rows(QueryJob::text(text, "search index: graph sources"), 1_000_000).await?;
-    let mut sources = HashMap::new();
-    for row in rows {
-        if let [Some(Term::NamedNode(g)), Some(Term::NamedNode(source)), text] = row.as_slice() {
-            let text = match text {
-                Some(Term::Literal(l)) => l.value().to_owned(),
-                _ => String::new(),
+    let only = only.map(<[String]>::to_vec);
+    store
+        .scan("search index: graph sources", move |reader| {
+            let derived = NamedNodeRef::new_unchecked(DERIVED_FROM);
+            let first_text = |subject: &str, predicate: &str| -> Result<Option<String>, StoreError> {
+                let quads = reader.quads(
+                    Some(NamedNodeRef::new_unchecked(subject).into()),
+                    Some(NamedNodeRef::new_unchecked(predicate)),
+                    None,
+                    None,
+                );
+                for quad in quads {
+                    if let Term::Literal(l) = quad?.object {
+                        return Ok(Some(l.value().to_owned()));
+                    }
+                }
+                Ok(None)
             };
-            let entry =
-                sources.entry(g.as_str().to_owned()).or_insert_with(|| (source.as_str().to_owned(), text.clone()));
-            if entry.1.is_empty() && !text.is_empty() {
-                entry.1 = text;
+            // Graph → the source it was derived from.
+            let mut derivations: Vec<(String, String)> = Vec::new();
+            let mut see = |quad: Quad| {
+                if let (NamedOrBlankNode::NamedNode(g), Term::NamedNode(source)) = (quad.subject, quad.object) {
+                    derivations.push((g.into_string(), source.into_string()));
+                }
+            };
+            match &only {
+                Some(graphs) => {
+                    for g in graphs {
+                        let subject = NamedNodeRef::new_unchecked(g);
+                        for quad in reader.quads(Some(subject.into()), Some(derived), None, None).take(1) {
+                            see(quad?);
+                        }
+                    }
+                }
+                None => {
+                    for quad in reader.quads(None, Some(derived), None, None) {
+                        see(quad?);
+                    }
+                }
             }
-        }
-    }
-    Ok(sources)
+            // The sources' texts: one scan of schema:text when there are many.
+            let mut texts: HashMap<String, String> = HashMap::new();
+            if only.is_none() {
+                let wanted: std::collections::HashSet<&str> = derivations.iter().map(|(_, s)| s.as_str()).collect();
+                for quad in reader.quads(None, Some(NamedNodeRef::new_unchecked(TEXT)), None, None) {
+                    let quad = quad?;
+                    if let (NamedOrBlankNode::NamedNode(s), Term::Literal(l)) = (&quad.subject, &quad.object) {
+                        if wanted.contains(s.as_str()) {
+                            texts.entry(s.as_str().to_owned()).or_insert_with(|| l.value().to_owned());
+                        }
+                    }
+                }
+            }
+            let mut sources = HashMap::new();
+            for (g, source) in derivations {
+                let text = match texts.get(&source).cloned() {
+                    Some(text) => text,
+                    None if only.is_some() => match first_text(&source, TEXT)? {
+                        Some(text) => text,
+                        None => first_text(&g, LABELS[0])?.unwrap_or_default(),
+                    },
+                    None => first_text(&g, LABELS[0])?.unwrap_or_default(),
+                };
+                sources.entry(g).or_insert((source, text));
+            }
+            Ok(sources)
+        })
+        .await
 }
 
 /// The document being gathered for one subject in one graph.

@@ -41,6 +41,10 @@ impl SearchIndex {
         self.schedule();
     }
 
+    fn pending_everything(&self) -> bool {
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).everything
+    }
+
     /// Runs an update in the background, or asks the running one to run again.
     pub(super) fn schedule(self: Arc<Self>) {
         self.again.store(true, Ordering::SeqCst);
@@ -49,9 +53,12 @@ impl SearchIndex {
         }
         tokio::spawn(async move {
             loop {
-                // The flag is taken after the wait: writes made meanwhile (the
-                // inferred graph's) are covered by this one update.
-                while self.busy.as_ref().is_some_and(|busy| busy()) {
+                // A whole rebuild waits for the inferred graph's regeneration (its
+                // write would make the rebuild stale at once); the flag is taken
+                // after the wait, so writes made meanwhile are covered by this one.
+                // An update of what writes name does not wait: it takes
+                // milliseconds, and the inferred graph is not indexed.
+                while self.pending_everything() && self.busy.as_ref().is_some_and(|busy| busy()) {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 if !self.again.swap(false, Ordering::SeqCst) {
@@ -81,6 +88,7 @@ impl SearchIndex {
         let started = std::time::Instant::now();
         let version = self.store.data_version();
         let sources = build::graph_sources(&self.store, None).await?;
+        let sources_ms = started.elapsed().as_millis() as u64;
         let index = self.index.clone();
         let fields = self.fields;
         let payload = version.clone();
@@ -100,7 +108,7 @@ impl SearchIndex {
             .await?;
         self.reader.reload()?;
         self.built.send_replace(Some(version));
-        tracing::info!(documents, ms = started.elapsed().as_millis() as u64, "search index built");
+        tracing::info!(documents, ms = started.elapsed().as_millis() as u64, sources_ms, "search index built");
         Ok(())
     }
 

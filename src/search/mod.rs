@@ -7,12 +7,15 @@
 //! - `snippet`: highlighted windows of text;
 //! - `service`: `SERVICE <https://w3id.org/treaty-kg/search>` in SPARQL.
 //!
+//! - `keeper`: updates after writes (what each write names), whole rebuilds.
+//!
 //! Rules: the index says which data version it was built from (the commit's
-//! payload). It is rebuilt, in the background and one build at a time, after
-//! every write (the server's own included) and at start when it is missing or
-//! from another version; until the first build ends, searches answer 503. A
-//! search made while a build runs waits for it a little, then answers from the
-//! index it has and says so (`stale`).
+//! payload). After every write (the server's own included) the documents of
+//! what the write may have changed are replaced, in the background and one
+//! update at a time; a write nothing bounds, and a start on an index that is
+//! missing or from another version, rebuild it whole; until the first build
+//! ends, searches answer 503. A search made while an update runs waits for it a
+//! little, then answers from the index it has and says so (`stale`).
 
 pub mod build;
 mod keeper;
