@@ -220,6 +220,17 @@ on_every_backend! {
         let in_effect = |n: &str| (n.to_owned(), "in effect".to_owned(), "2025-12-27".to_owned());
         assert_eq!(later, vec![in_effect("Estonia"), in_effect("Latvia"), in_effect("Lithuania"), ("Poland".into(), "notified".into(), "2025-08-20".into())]);
 
+        // search-quotations: the full-text index (built in the background) joined
+        // with graph patterns; its relevance is a score, not pinned.
+        server.search("q=warm+up").await;
+        let quotes = rows_of(&server, "/queries/search-quotations?text=explosives").await;
+        assert_eq!(quotes.len(), 1, "{quotes:?}");
+        assert_eq!(quotes[0][0], format!("{ID}quotation/vaiksnoras-explosives-at-home"));
+        assert!(quotes[0][1].contains("especially for the production of explosives"), "{quotes:?}");
+        assert!(quotes[0][2].contains("Raimundas Vaik"), "{quotes:?}");
+        assert_eq!(quotes[0][3], format!("{ID}sentence/ab8ee8623a11ff01-14"));
+        pinned.insert("search-quotations");
+
         let catalogue: serde_json::Value =
             server.client.get(server.url("/queries")).send().await.unwrap().json().await.unwrap();
         let names: BTreeSet<String> =
@@ -495,7 +506,7 @@ fn cli_lists_and_runs_saved_queries() {
     let out = Command::new(bin).current_dir(repo("")).arg("queries").output().unwrap();
     assert!(out.status.success());
     let listing = String::from_utf8_lossy(&out.stdout);
-    assert!(listing.contains("withdrawals") && listing.contains("19 saved queries"), "{listing}");
+    assert!(listing.contains("withdrawals") && listing.contains("20 saved queries"), "{listing}");
 
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
