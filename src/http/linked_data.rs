@@ -318,9 +318,7 @@ async fn void_description(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let format_param = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "format")
-        .map(|(_, v)| v.into_owned());
+    let format_param = super::query_param(raw.as_deref(), "format");
     // A browser gets the description as a page; RDF clients, RDF.
     let chosen = super::sparql::rdf_or_page(accept(&headers), format_param.as_deref())?;
     let (media, format) = chosen.map_or(("text/html", None), |(m, f)| (m, Some(f)));

@@ -286,6 +286,11 @@ fn set_content_type(headers: &mut HeaderMap, media_type: &str) {
     }
 }
 
+/// The first value of the parameter `name` in a raw query string.
+fn query_param(raw: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
 /// The base URL clients reach this server at: `--public-url`, or from `Host`.
 fn public_base(config: &Config, headers: &HeaderMap) -> String {
     if let Some(url) = &config.public_url {

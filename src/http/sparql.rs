@@ -207,9 +207,7 @@ async fn description_page(
     headers: HeaderMap,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, AppError> {
-    let format = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "format")
-        .map(|(_, v)| v.into_owned());
+    let format = super::query_param(raw.as_deref(), "format");
     let mut response = service_description(&state, &headers, format.as_deref(), false).await?;
     response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
     Ok(response)

@@ -57,10 +57,7 @@ async fn events(state: &AppState) -> Result<std::sync::Arc<Vec<svg::Event>>, App
 }
 
 async fn editor(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let initial = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "query")
-        .map(|(_, v)| v.into_owned());
-    editor_page(&state, initial)
+    editor_page(&state, super::query_param(raw.as_deref(), "query"))
 }
 
 /// The editor, with `initial` (or an example) in it: `/editor`, and `/sparql`

@@ -33,6 +33,15 @@ const DERIVED_FROM: &str = "http://www.w3.org/ns/prov#wasDerivedFrom";
 const TEXT: &str = "https://schema.org/text";
 /// The term of the `graph` field for the default graph (no IRI looks like it).
 pub const DEFAULT_GRAPH: &str = "default";
+/// The term of the `graph` field for `graph` (none for a blank-node graph name).
+pub fn graph_term(graph: &GraphName) -> Option<&str> {
+    match graph {
+        GraphName::NamedNode(g) => Some(g.as_str()),
+        GraphName::DefaultGraph => Some(DEFAULT_GRAPH),
+        _ => None,
+    }
+}
+
 /// Longer texts are indexed up to this many bytes (a sentence is ~300).
 const MAX_TEXT: usize = 8 * 1024;
 
@@ -222,11 +231,10 @@ fn flush(
     for t in &gathered.types {
         doc.add_text(f.types, t);
     }
-    if matches!(graph, GraphName::DefaultGraph) {
-        doc.add_text(f.graph, DEFAULT_GRAPH);
+    if let Some(term) = graph_term(graph) {
+        doc.add_text(f.graph, term);
     }
     if let GraphName::NamedNode(g) = graph {
-        doc.add_text(f.graph, g.as_str());
         if let Some((source, text)) = sources.get(g.as_str()) {
             doc.add_text(f.source, source);
             doc.add_text(f.source_text, text);

@@ -1,7 +1,7 @@
 //! Snippets: a window of a text around the first word the search matched,
 //! with every matched word marked (`<b>` in HTML, the text alone in plain).
 
-use super::query::{tokens, Highlight};
+use super::query::Highlight;
 use super::schema::{FOLDED, STEMMED};
 use tantivy::Index;
 
@@ -18,13 +18,16 @@ fn escape(text: &str) -> String {
 
 /// The byte ranges of the words of `text` that `highlight` marks.
 fn matches(index: &Index, text: &str, highlight: &Highlight) -> Vec<std::ops::Range<usize>> {
-    let Some(mut folded) = index.tokenizers().get(FOLDED) else { return Vec::new() };
+    let (Some(mut folded), Some(mut stemmer)) = (index.tokenizers().get(FOLDED), index.tokenizers().get(STEMMED))
+    else {
+        return Vec::new();
+    };
     let mut stream = folded.token_stream(text);
     let mut ranges = Vec::new();
     while stream.advance() {
         let token = stream.token();
-        let stem = tokens(index, STEMMED, &token.text);
-        let hit = stem.first().is_some_and(|s| highlight.stems.contains(s))
+        let mut stem = stemmer.token_stream(&token.text);
+        let hit = (stem.advance() && highlight.stems.contains(&stem.token().text))
             || highlight.prefixes.iter().any(|p| token.text.starts_with(p.as_str()));
         if hit {
             ranges.push(token.offset_from..token.offset_to);

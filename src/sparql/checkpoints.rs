@@ -24,11 +24,9 @@ use spargebra::{GraphUpdateOperation, Query, Update};
 /// The checkpoint function's IRI.
 pub const CHECKPOINT: &str = "urn:treaty-kg:checkpoint";
 
-/// Adds checkpoints to every pattern of `query`; also returns the custom
-/// functions the query calls (`sparql::checkpoints::unknown_functions`).
-pub fn query(query: Query) -> (Query, Vec<NamedNode>) {
-    let mut rewriter = Rewriter::default();
-    let query = match query {
+/// `query` with its pattern rewritten by `rewriter`.
+fn rewritten(query: Query, rewriter: &mut Rewriter<'_>) -> Query {
+    match query {
         Query::Select { dataset, pattern, base_iri } => {
             Query::Select { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
         }
@@ -41,7 +39,14 @@ pub fn query(query: Query) -> (Query, Vec<NamedNode>) {
         Query::Ask { dataset, pattern, base_iri } => {
             Query::Ask { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
         }
-    };
+    }
+}
+
+/// Adds checkpoints to every pattern of `query`; also returns the custom
+/// functions the query calls (`sparql::checkpoints::unknown_functions`).
+pub fn query(query: Query) -> (Query, Vec<NamedNode>) {
+    let mut rewriter = Rewriter::default();
+    let query = rewritten(query, &mut rewriter);
     (query, rewriter.functions)
 }
 
@@ -82,20 +87,7 @@ pub type LocalService<'a> = &'a dyn Fn(&NamedNode, &GraphPattern) -> Option<Resu
 /// whether anything was replaced. No checkpoints are added.
 pub fn substitute_services(query: Query, local: LocalService<'_>) -> Result<(Query, bool), String> {
     let mut rewriter = Rewriter { local: Some(local), plain: true, ..Rewriter::default() };
-    let query = match query {
-        Query::Select { dataset, pattern, base_iri } => {
-            Query::Select { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
-        }
-        Query::Construct { template, dataset, pattern, base_iri } => {
-            Query::Construct { template, dataset, pattern: rewriter.pattern(pattern, false), base_iri }
-        }
-        Query::Describe { dataset, pattern, base_iri } => {
-            Query::Describe { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
-        }
-        Query::Ask { dataset, pattern, base_iri } => {
-            Query::Ask { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
-        }
-    };
+    let query = rewritten(query, &mut rewriter);
     match rewriter.failed {
         Some(message) => Err(message),
         None => Ok((query, rewriter.substituted > 0)),

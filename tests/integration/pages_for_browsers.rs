@@ -7,7 +7,7 @@ use crate::common::*;
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
 
 async fn content_type(server: &TestServer, path: &str, accept: &str) -> String {
-    let response = server.client.get(server.url(path)).header("accept", accept).send().await.unwrap();
+    let response = server.get(path, accept).await;
     assert_eq!(response.status(), 200, "{path} ({accept})");
     response.headers()["content-type"].to_str().unwrap().to_owned()
 }
@@ -93,7 +93,7 @@ async fn no_link_of_ours_downloads_what_a_browser_cannot_show_unless_it_says_so(
             if !seen.insert(href.clone()) || seen.len() > 400 {
                 continue;
             }
-            let response = server.client.get(server.url(&href)).header("accept", BROWSER).send().await.unwrap();
+            let response = server.get(&href, BROWSER).await;
             let status = response.status();
             let kind =
                 response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();

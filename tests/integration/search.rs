@@ -64,13 +64,7 @@ async fn hits_are_paged_and_bad_parameters_are_400s() {
     let (a, b) = (iris(&first), iris(&second));
     assert_eq!(a.len(), 3);
     assert!(a.iter().all(|iri| !b.contains(iri)), "pages overlap: {a:?} {b:?}");
-    let response = server
-        .client
-        .get(server.url("/search?q=Latvia&per_page=3"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let response = server.get("/search?q=Latvia&per_page=3", "application/json").await;
     let link = response.headers().get("link").unwrap().to_str().unwrap().to_owned();
     assert!(link.contains("page=2") && link.contains("rel=\"next\""), "{link}");
 
@@ -84,13 +78,7 @@ async fn hits_are_paged_and_bad_parameters_are_400s() {
         ("", "q is missing"),
         ("q=Latvia&format=xml", "format"),
     ] {
-        let response = server
-            .client
-            .get(server.url(&format!("/search?{query}")))
-            .header("accept", "application/json")
-            .send()
-            .await
-            .unwrap();
+        let response = server.get(&format!("/search?{query}"), "application/json").await;
         assert_eq!(response.status(), 400, "{query}");
         let body = response.text().await.unwrap();
         assert!(body.contains(expected), "{query}: {body}");

@@ -434,7 +434,12 @@ pub fn endless_join(graph: Option<&str>) -> String {
 impl TestServer {
     /// GETs `path` with an `Accept` header; the body as text.
     pub async fn get_text(&self, path: &str, accept: &str) -> String {
-        self.client.get(self.url(path)).header("accept", accept).send().await.unwrap().text().await.unwrap()
+        self.get(path, accept).await.text().await.unwrap()
+    }
+
+    /// GETs `path` with an `Accept` header.
+    pub async fn get(&self, path: &str, accept: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).header("accept", accept).send().await.unwrap()
     }
 
     /// GET /search?… as JSON once the search index has caught up with the data
@@ -443,13 +448,7 @@ impl TestServer {
     pub async fn search(&self, query_string: &str) -> serde_json::Value {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let response = self
-                .client
-                .get(self.url(&format!("/search?{query_string}")))
-                .header("accept", "application/json")
-                .send()
-                .await
-                .unwrap();
+            let response = self.get(&format!("/search?{query_string}"), "application/json").await;
             let status = response.status();
             let body = response.text().await.unwrap();
             if status == 200 {
