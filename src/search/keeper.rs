@@ -3,7 +3,7 @@
 //! replaced; a write that cannot be bounded, a failed update, or an index from
 //! another data version gets a whole rebuild. One at a time, in the background.
 
-use super::build::{self, DEFAULT_GRAPH};
+use super::build::{self, graph_term};
 use super::{SearchError, SearchIndex};
 use crate::inference::INFERRED_GRAPH;
 use crate::store::{StoreError, WriteScope};
@@ -22,11 +22,13 @@ fn io(e: tantivy::TantivyError) -> StoreError {
     StoreError::io("writing the search index", std::io::Error::other(e))
 }
 
-fn graph_term(graph: &GraphName) -> String {
-    match graph {
-        GraphName::NamedNode(g) => g.as_str().to_owned(),
-        _ => DEFAULT_GRAPH.to_owned(),
-    }
+/// Commits what `writer` holds under the data version `payload`; merges finish
+/// before the writer goes (no half-merged files left).
+fn commit(mut writer: IndexWriter, payload: &str) -> Result<(), StoreError> {
+    let mut commit = writer.prepare_commit().map_err(io)?;
+    commit.set_payload(payload);
+    commit.commit().map_err(io)?;
+    writer.wait_merging_threads().map_err(io)
 }
 
 /// Whether the index keeps documents of this graph (not of the inferred one).
@@ -35,6 +37,13 @@ fn indexed(graph: &GraphName) -> bool {
 }
 
 impl SearchIndex {
+    /// Makes the committed index the one searches read, built from `version`.
+    fn publish(&self, version: String) -> Result<(), SearchError> {
+        self.reader.reload()?;
+        self.built.send_replace(Some(version));
+        Ok(())
+    }
+
     /// Notes what a write may have changed, and schedules the update.
     pub(super) fn changed(self: Arc<Self>, scope: &WriteScope) {
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).merge(scope.clone());
@@ -95,19 +104,14 @@ impl SearchIndex {
         let documents = self
             .store
             .scan("building the search index", move |reader| {
-                let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
+                let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
                 writer.delete_all_documents().map_err(io)?;
                 let added = build::add_documents(reader.quads(None, None, None, None), &sources, fields, &writer)?;
-                let mut commit = writer.prepare_commit().map_err(io)?;
-                commit.set_payload(&payload);
-                commit.commit().map_err(io)?;
-                // Merges finish before the writer goes (no half-merged files left).
-                writer.wait_merging_threads().map_err(io)?;
+                commit(writer, &payload)?;
                 Ok(added)
             })
             .await?;
-        self.reader.reload()?;
-        self.built.send_replace(Some(version));
+        self.publish(version)?;
         tracing::info!(documents, ms = started.elapsed().as_millis() as u64, sources_ms, "search index built");
         Ok(())
     }
@@ -136,52 +140,56 @@ impl SearchIndex {
         let sources =
             if named.is_empty() { Default::default() } else { build::graph_sources(&self.store, Some(&named)).await? };
         let (index, f, payload) = (self.index.clone(), self.fields, version.clone());
+        let nothing = graphs.is_empty() && subjects.is_empty();
         let (changed_graphs, changed_subjects) = (graphs.len(), subjects.len());
-        let documents = self
-            .store
-            .read("updating the search index", "search-update", move |reader| {
-                let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP / 4).map_err(io)?;
-                let mut added = 0;
-                for g in &graphs {
-                    writer.delete_term(Term::from_field_text(f.graph, &graph_term(g)));
-                    added +=
-                        build::add_documents(reader.quads(None, None, None, Some(g.as_ref())), &sources, f, &writer)?;
-                }
-                for (s, g) in &subjects {
-                    let NamedOrBlankNode::NamedNode(iri) = s else { continue };
-                    let this: Vec<(Occur, Box<dyn Query>)> = vec![
-                        (
-                            Occur::Must,
-                            Box::new(TermQuery::new(
-                                Term::from_field_text(f.iri, iri.as_str()),
-                                IndexRecordOption::Basic,
-                            )),
-                        ),
-                        (
-                            Occur::Must,
-                            Box::new(TermQuery::new(
-                                Term::from_field_text(f.graph, &graph_term(g)),
-                                IndexRecordOption::Basic,
-                            )),
-                        ),
-                    ];
-                    writer.delete_query(Box::new(BooleanQuery::new(this))).map_err(io)?;
-                    added += build::add_documents(
-                        reader.quads(Some(s.as_ref()), None, None, Some(g.as_ref())),
-                        &sources,
-                        f,
-                        &writer,
-                    )?;
-                }
-                let mut commit = writer.prepare_commit().map_err(io)?;
-                commit.set_payload(&payload);
-                commit.commit().map_err(io)?;
-                writer.wait_merging_threads().map_err(io)?;
-                Ok(added)
-            })
-            .await?;
-        self.reader.reload()?;
-        self.built.send_replace(Some(version));
+        // Only the reading is admitted work; the commit (an fsync) holds no slot.
+        // A write to the inferred graph alone reads nothing: the version moves on.
+        let writing = index.clone();
+        let read = move |reader: &crate::store::QuadReader<'_>| -> Result<(IndexWriter, u64), StoreError> {
+            let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP / 4).map_err(io)?;
+            let mut added = 0;
+            for g in &graphs {
+                let Some(term) = graph_term(g) else { continue };
+                writer.delete_term(Term::from_field_text(f.graph, term));
+                added += build::add_documents(reader.quads(None, None, None, Some(g.as_ref())), &sources, f, &writer)?;
+            }
+            for (s, g) in &subjects {
+                let (NamedOrBlankNode::NamedNode(iri), Some(term)) = (s, graph_term(g)) else { continue };
+                let this: Vec<(Occur, Box<dyn Query>)> = vec![
+                    (
+                        Occur::Must,
+                        Box::new(TermQuery::new(Term::from_field_text(f.iri, iri.as_str()), IndexRecordOption::Basic)),
+                    ),
+                    (
+                        Occur::Must,
+                        Box::new(TermQuery::new(Term::from_field_text(f.graph, term), IndexRecordOption::Basic)),
+                    ),
+                ];
+                writer.delete_query(Box::new(BooleanQuery::new(this))).map_err(io)?;
+                added += build::add_documents(
+                    reader.quads(Some(s.as_ref()), None, None, Some(g.as_ref())),
+                    &sources,
+                    f,
+                    &writer,
+                )?;
+            }
+            Ok((writer, added))
+        };
+        let (writer, documents) = if nothing {
+            (None, 0)
+        } else {
+            let (writer, added) = self.store.read("updating the search index", "search-update", read).await?;
+            (Some(writer), added)
+        };
+        tokio::task::spawn_blocking(move || {
+            let writer = match writer {
+                Some(writer) => writer,
+                None => writing.writer_with_num_threads(1, WRITER_HEAP / 4).map_err(io)?,
+            };
+            commit(writer, &payload)
+        })
+        .await??;
+        self.publish(version)?;
         tracing::info!(
             graphs = changed_graphs,
             subjects = changed_subjects,
