@@ -160,6 +160,9 @@ def main():
     parser.add_argument("--duration", type=int, default=3)
     parser.add_argument("--connections", default="1,8,32")
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--ours-flags", default="",
+                        help="more flags for `treaty-kg serve`, e.g. --no-query-cache to measure evaluation "
+                             "rather than the answer cache (the mix repeats each query)")
     parser.add_argument("--treaty-kg", default=os.path.join(ROOT, "target", "release", "treaty-kg"))
     parser.add_argument("--oxigraph", default=shutil.which("oxigraph") or "oxigraph")
     args = parser.parse_args()
@@ -212,7 +215,8 @@ def main():
             colds_o, colds_t = [], []
             for run in range(args.runs):
                 proc, cold = start([ours, "serve", "--store", store_o, "--no-default-data", "--bind", f"127.0.0.1:{port_o}",
-                                    "--queries", os.path.join(ROOT, "queries")], f"{base_o}/sparql?query={probe}")
+                                    "--queries", os.path.join(ROOT, "queries")] + args.ours_flags.split(),
+                                   f"{base_o}/sparql?query={probe}")
                 colds_o.append(cold)
                 if run < args.runs - 1:
                     stop(proc)

@@ -71,8 +71,9 @@
 //!   answered from an older index says so (`stale`).
 //! - 5xx bodies never carry internal details; they carry the request id, and the
 //!   details are logged with it.
-//! - Shared page computations (statistics, timeline, home, ontology) run once per
-//!   data version, whoever asks and however many ask at once.
+//! - Shared page computations (statistics, timeline, home, ontology) and the
+//!   linked-data responses (pages, documents, fragments, VoID) run once per data
+//!   version, whoever asks and however many ask at once; the memos are bounded.
 //! - Every cache key and ETag includes the data version; every write moves it on
 //!   (over an engine: within `--remote-version-poll` for writes made elsewhere).
 //! - An engine gets the user's own text (with `BASE` made explicit) unless values

@@ -39,6 +39,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     timeouts: Counter,
+    renders: Counter,
     store_quads: Gauge<i64, AtomicI64>,
     saved_calls: Family<SavedQueryLabels, Counter>,
     saved_latency: Family<QueryNameLabels, Histogram>,
@@ -55,11 +56,17 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.0005, 2.0, 18))
         });
         let timeouts = Counter::default();
+        let renders = Counter::default();
         let store_quads = Gauge::<i64, AtomicI64>::default();
         registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
         registry.register("http_request_duration_seconds", "Time to the response head, by route", latency.clone());
         registry.register("query_timeouts", "Queries and updates cancelled at their deadline", timeouts.clone());
         registry.register("store_quads", "Quads in the store", store_quads.clone());
+        registry.register(
+            "linked_data_renders",
+            "Linked-data responses rendered (pages, documents, fragments, VoID, ontology); repeat views of one data version are served from memory",
+            renders.clone(),
+        );
         let saved_calls = Family::<SavedQueryLabels, Counter>::default();
         let saved_latency = Family::<QueryNameLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0001, 2.0, 20))
@@ -75,6 +82,7 @@ impl Default for Metrics {
             requests,
             latency,
             timeouts,
+            renders,
             store_quads,
             saved_calls,
             saved_latency,
@@ -92,6 +100,11 @@ impl Metrics {
         if timed_out {
             self.timeouts.inc();
         }
+    }
+
+    /// A linked-data response was rendered (not served from the memo).
+    pub fn record_render(&self) {
+        self.renders.inc();
     }
 
     pub fn record_saved_query(&self, query: &str, outcome: &str, seconds: f64) {

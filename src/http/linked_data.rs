@@ -83,22 +83,44 @@ fn apply(response: &mut Response, etag: &str, last_modified: &str) {
     h.insert(header::VARY, HeaderValue::from_static("Accept"));
 }
 
-/// Runs `build` unless the client's copy is current, then adds the validators.
+/// A response as kept between requests: rendered once per data version.
+pub struct Rendered {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+}
+
+/// The largest body kept (VoID and hub documents are far smaller).
+const MAX_RENDERED: usize = 64 << 20;
+
+/// Answers 304 when the client's copy is current; otherwise the response of
+/// `build`, computed once per data version for everyone who asks (single
+/// flight, kept in a bounded memo), with the validators added.
 async fn cached<F, Fut>(state: &AppState, headers: &HeaderMap, key: &str, build: F) -> Result<Response, AppError>
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<Response, AppError>>,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Response, AppError>> + Send + 'static,
 {
-    match validators(state, headers, key) {
-        Err(not_modified) => Ok(*not_modified),
-        Ok((etag, last_modified)) => {
-            let mut response = build().await?;
-            if response.status().is_success() {
-                apply(&mut response, &etag, &last_modified);
-            }
-            Ok(response)
-        }
+    let (etag, last_modified) = match validators(state, headers, key) {
+        Err(not_modified) => return Ok(*not_modified),
+        Ok(validators) => validators,
+    };
+    let metrics = state.metrics.clone();
+    let rendered = state
+        .memos
+        .rendered
+        .get(key.to_owned(), state.store.generation(), move || async move {
+            metrics.record_render();
+            let (parts, body) = build().await?.into_parts();
+            let body = axum::body::to_bytes(body, MAX_RENDERED).await.map_err(AppError::internal)?;
+            Ok(Rendered { status: parts.status, headers: parts.headers, body })
+        })
+        .await?;
+    let mut response = (rendered.status, rendered.headers.clone(), rendered.body.clone()).into_response();
+    if response.status().is_success() {
+        apply(&mut response, &etag, &last_modified);
     }
+    Ok(response)
 }
 
 fn accept(headers: &HeaderMap) -> Option<&str> {
@@ -192,7 +214,7 @@ async fn data(
     let stem = stem.to_owned();
     let state2 = state.clone();
     let headers2 = headers.clone();
-    cached(&state, &headers, &key, || async move {
+    cached(&state, &headers, &key, move || async move {
         let doc = load(&state2, &stem, None).await?;
         if !doc.exists() {
             return Ok(not_found(&headers2, doc.iri.as_str()));
@@ -239,7 +261,7 @@ async fn page(
 ) -> Result<Response, AppError> {
     let key = format!("page/{path}");
     let state2 = state.clone();
-    cached(&state, &headers, &key, || async move {
+    cached(&state, &headers, &key, move || async move {
         let doc = load(&state2, &path, Some(crate::linked_data::describe::PAGE_PER_PROPERTY)).await?;
         if !doc.exists() {
             let mut response = html_response(html::not_found_page(
@@ -276,7 +298,7 @@ async fn ontology_document(State(state): State<AppState>, headers: HeaderMap) ->
     let chosen = page_or_data(&headers)?;
     let key = format!("ontology|{chosen:?}");
     let state2 = state.clone();
-    cached(&state, &headers, &key, || async move {
+    cached(&state, &headers, &key, move || async move {
         match chosen {
             None => {
                 let store = state2.store.clone();
@@ -308,8 +330,13 @@ async fn ontology_file(
 ) -> Result<Response, AppError> {
     let media = extensions().into_iter().find(|(e, _, _)| *e == ext).map(|(_, m, _)| m).unwrap_or("text/turtle");
     let state2 = state.clone();
-    cached(&state, &headers, &format!("ontology.{ext}"), || async move { ontology_bytes(&state2, media, ext).await })
-        .await
+    cached(
+        &state,
+        &headers,
+        &format!("ontology.{ext}"),
+        move || async move { ontology_bytes(&state2, media, ext).await },
+    )
+    .await
 }
 
 /// `/.well-known/void`: the VoID description (RDF by `Accept`, Turtle by default).
@@ -325,26 +352,19 @@ async fn void_description(
     let base = public_base(&state.config, &headers);
     let state2 = state.clone();
     let key = format!("void|{media}|{base}");
-    cached(&state, &headers, &key.clone(), || async move {
-        // Rendered once per data version (single flight), off the runtime workers.
-        let state3 = state2.clone();
-        let body = state2
-            .memos
-            .pages
-            .get(key, state2.store.generation(), move || async move {
-                let stats = state3.statistics().await?;
-                crate::exec::run(move || {
-                    let graph = void::describe(&stats, &base);
-                    let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();
-                    match format {
-                        Some(format) => serialize_triples(&triples, format).map(bytes::Bytes::from),
-                        None => Ok(bytes::Bytes::from(void_page(&triples).into_string())),
-                    }
-                })
-                .await?
-            })
-            .await?;
-        let mut response = bytes::Bytes::clone(&body).into_response();
+    cached(&state, &headers, &key, move || async move {
+        // Rendered off the runtime workers (and once per data version, by `cached`).
+        let stats = state2.statistics().await?;
+        let body = crate::exec::run(move || {
+            let graph = void::describe(&stats, &base);
+            let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();
+            match format {
+                Some(format) => serialize_triples(&triples, format).map(bytes::Bytes::from),
+                None => Ok(bytes::Bytes::from(void_page(&triples).into_string())),
+            }
+        })
+        .await??;
+        let mut response = body.into_response();
         set_content_type(response.headers_mut(), media);
         Ok(response)
     })
@@ -403,7 +423,7 @@ async fn fragment(
     let base = public_base(&state.config, &headers);
     let key = format!("fragment|{}|{media}", selector.url(&base, selector.page));
     let state2 = state.clone();
-    cached(&state, &headers, &key, || async move {
+    cached(&state, &headers, &key, move || async move {
         let offset = (selector.page - 1) * PAGE_SIZE;
         let scanned = selector.clone();
         let page = state2

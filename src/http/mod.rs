@@ -61,8 +61,9 @@ pub struct Memos {
     pub ontology_terms: Memo<(), Vec<crate::linked_data::ontology::TermDoc>>,
     /// Allowed values of saved-query parameters, by their `values_query` text.
     pub allowed_values: Memo<String, Vec<oxigraph::model::Term>>,
-    /// Rendered bodies of dataset-wide pages (VoID), by page and format.
-    pub pages: Memo<String, bytes::Bytes>,
+    /// Linked-data responses (resource pages and documents, fragments, VoID,
+    /// the ontology) by page, format and base: each rendered once per version.
+    pub rendered: Memo<String, crate::http::linked_data::Rendered>,
 }
 
 impl AppState {

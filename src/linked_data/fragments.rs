@@ -5,6 +5,8 @@
 use crate::error::AppError;
 use crate::store::{QuadReader, StoreError};
 use oxigraph::model::{BlankNode, Literal, NamedNode, NamedOrBlankNode, Term, Triple};
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 /// One page of a fragment: its triples, the count of matches (exact, or at
@@ -17,8 +19,10 @@ pub struct Page {
 
 /// Reads the page of `selector` starting at `offset` over the union of all
 /// graphs, counting matches up to `count_cap`. A triple stated in several graphs
-/// counts once: at its first graph in index order (the default graph first),
-/// whatever order this scan meets it in.
+/// counts once, where this scan (in the store's index order, the same for every
+/// page of one data version) first meets it. Triples already met are known by a
+/// 128-bit fingerprint, so the memory is bounded by the cap (16 bytes a match),
+/// and no triple costs a second lookup.
 pub fn read(
     reader: &QuadReader<'_>,
     selector: &Selector,
@@ -32,7 +36,7 @@ pub fn read(
         let total = total.max(offset + triples.len());
         return Ok(Page { triples, total, exact });
     }
-    let mut previous: Option<Triple> = None;
+    let mut seen: HashSet<u128> = HashSet::new();
     let mut triples = Vec::new();
     let mut index = 0usize;
     let matches = reader.quads(
@@ -44,26 +48,29 @@ pub fn read(
     for quad in matches {
         let quad = quad?;
         let triple = Triple::new(quad.subject, quad.predicate, quad.object);
-        if previous.as_ref() == Some(&triple) {
-            continue;
-        }
-        let first = reader
-            .quads(Some(triple.subject.as_ref()), Some(triple.predicate.as_ref()), Some(triple.object.as_ref()), None)
-            .next()
-            .transpose()?;
-        if first.is_some_and(|f| f.graph_name != quad.graph_name) {
+        if !seen.insert(fingerprint(&triple)) {
             continue;
         }
         if index >= offset && triples.len() < limit {
-            triples.push(triple.clone());
+            triples.push(triple);
         }
         index += 1;
-        previous = Some(triple);
         if index >= count_cap.max(offset + limit) {
             return Ok(Page { triples, total: index, exact: false });
         }
     }
     Ok(Page { triples, total: index, exact: true })
+}
+
+/// A triple's 128-bit fingerprint (two independent 64-bit hashes).
+fn fingerprint(triple: &Triple) -> u128 {
+    let half = |salt: u8| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        salt.hash(&mut hasher);
+        triple.hash(&mut hasher);
+        hasher.finish()
+    };
+    (u128::from(half(0)) << 64) | u128::from(half(1))
 }
 
 pub const PAGE_SIZE: usize = 100;

@@ -1,12 +1,15 @@
 //! The VoID description of the dataset, computed from the store by SPARQL (so
 //! it works over any backend): statements per named graph and in all of them, class and
 //! property partitions, vocabularies used, endpoints, dump, URI space and licence.
+//! Named graphs get a subset each while they are few, and are summarised by IRI
+//! prefix beyond that ([`super::subsets`]), so the description stays small.
 //!
 //! The counts are of statements, in streaming aggregates whose memory is bounded
 //! by the number of graphs, classes and properties, never by the data: a triple
 //! stated in two graphs counts twice, and `void:entities` counts `rdf:type`
 //! statements. (Counting distinct triples needs memory proportional to the data.)
 
+use super::subsets::{subsets, Subset, MAX_SUBSETS};
 use crate::error::AppError;
 use crate::store::{KgStore, QueryJob};
 use crate::vocab;
@@ -125,12 +128,22 @@ pub fn describe(stats: &Statistics, base: &str) -> Graph {
         add(&part, iri("property"), property.clone().into());
         add(&part, iri("triples"), Literal::from(*n as i64).into());
     }
-    for (graph, n) in &stats.graphs {
+    // A subset per named graph while they are few; beyond that, graphs summarised by IRI prefix.
+    for subset in subsets(&stats.graphs, MAX_SUBSETS) {
         let part: NamedOrBlankNode = BlankNode::default().into();
         add(&dataset, iri("subset"), part.clone().into());
         add(&part, rdf_type.clone(), iri("Dataset").into());
-        add(&part, NamedNode::new_unchecked(format!("{SD}name")), graph.clone().into());
-        add(&part, iri("triples"), Literal::from(*n as i64).into());
+        match subset {
+            Subset::Graph(graph, n) => {
+                add(&part, NamedNode::new_unchecked(format!("{SD}name")), graph.into());
+                add(&part, iri("triples"), Literal::from(n as i64).into());
+            }
+            Subset::Summary { prefix, graphs, triples } => {
+                let title = format!("{graphs} named graphs whose names start with {prefix}");
+                add(&part, dct("title"), Literal::new_language_tagged_literal_unchecked(title, "en").into());
+                add(&part, iri("triples"), Literal::from(triples as i64).into());
+            }
+        }
     }
     g
 }

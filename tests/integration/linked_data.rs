@@ -268,6 +268,48 @@ async fn void_counts_match_the_store() {
     assert_eq!(after, triples + 1);
 }
 
+/// Thousands of graphs do not make VoID thousands of subsets: past the budget,
+/// graphs are summarised by IRI prefix, the knowledge graph's own keep a subset
+/// each, and every statement stays counted in exactly one subset.
+#[tokio::test]
+async fn void_summarises_many_graphs_by_prefix() {
+    let server = knowledge_graph_server().await;
+    let quads: String = (0..300)
+        .map(|i| {
+            format!("GRAPH <http://example.org/batch/g{i}> {{ <http://example.org/s{i}> <http://example.org/p> {i} }} ")
+        })
+        .collect();
+    assert_eq!(server.update(&format!("INSERT DATA {{ {quads} }}")).await.status(), 204);
+    let g = graph(server.get_text("/.well-known/void", "application/n-triples").await.as_bytes(), RdfFormat::NTriples);
+    let void = |l: &str| oxigraph::model::NamedNode::new_unchecked(format!("http://rdfs.org/ns/void#{l}"));
+    let dataset = oxigraph::model::NamedNode::new_unchecked(format!("{}/.well-known/void#dataset", server.base));
+    let subsets: Vec<_> = g.objects_for_subject_predicate(&dataset, &void("subset")).collect();
+    assert!(subsets.len() <= 100, "{} subsets", subsets.len());
+    let title = oxigraph::model::NamedNode::new_unchecked("http://purl.org/dc/terms/title");
+    let summary = g
+        .triples_for_predicate(&title)
+        .find(|t| t.object.to_string().contains("300 named graphs whose names start with http://example.org/batch/"))
+        .expect("a summary of the batch graphs")
+        .subject
+        .into_owned();
+    assert_eq!(number(&g.object_for_subject_predicate(&summary, &void("triples")).unwrap().into_owned()), 300);
+    let sd_name = oxigraph::model::NamedNode::new_unchecked("http://www.w3.org/ns/sparql-service-description#name");
+    let s09 =
+        oxigraph::model::NamedNode::new_unchecked("https://w3id.org/treaty-kg/graph/article/ab8ee8623a11ff01/s09");
+    assert!(g.subject_for_predicate_object(&sd_name, &s09).is_some(), "the article's graphs keep their subsets");
+    let in_subsets: u64 = subsets
+        .iter()
+        .map(|s| match s {
+            oxigraph::model::TermRef::BlankNode(b) => {
+                number(&g.object_for_subject_predicate(*b, &void("triples")).unwrap().into_owned())
+            }
+            other => panic!("subset {other}"),
+        })
+        .sum();
+    let total = number(&g.object_for_subject_predicate(&dataset, &void("triples")).unwrap().into_owned());
+    assert_eq!(in_subsets, total);
+}
+
 /// The dump is gzip-compressed N-Quads that, loaded into a fresh store, is
 /// isomorphic to the served dataset (less the server's bookkeeping graph).
 #[tokio::test]
@@ -432,6 +474,49 @@ on_every_backend! {
         assert_ne!(after.headers()["last-modified"].to_str().unwrap(), modified);
         assert!(after.text().await.unwrap().contains("<http://example.org/p> 1"));
     }
+}
+
+/// The `treaty_kg_linked_data_renders` counter of `/metrics`.
+async fn renders(server: &TestServer) -> u64 {
+    let metrics = server.get_text("/metrics", "text/plain").await;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("treaty_kg_linked_data_renders_total "))
+        .unwrap_or_else(|| panic!("no render counter in {metrics}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Pages, documents and fragments are rendered once per data version: eight
+/// concurrent first views share one rendering, later views read no store, and a
+/// write makes the next view render afresh (and show the write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_once_per_data_version() {
+    let server = knowledge_graph_server().await;
+    for (path, accept) in [
+        ("/page/state/latvia", "text/html"),
+        ("/data/state/latvia.ttl", "text/turtle"),
+        ("/fragments?subject=https%3A%2F%2Fw3id.org%2Ftreaty-kg%2Fid%2Fstate%2Flatvia", "text/turtle"),
+    ] {
+        let before = renders(&server).await;
+        let views = (0..8).map(|_| server.get_text(path, accept));
+        let bodies = futures::future::join_all(views).await;
+        assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{path}: concurrent views differ");
+        assert_eq!(renders(&server).await, before + 1, "{path}: eight concurrent first views, one rendering");
+        for _ in 0..5 {
+            assert_eq!(server.get_text(path, accept).await, bodies[0]);
+        }
+        assert_eq!(renders(&server).await, before + 1, "{path}: repeat views are served from memory");
+    }
+    let r = server
+        .update("INSERT DATA { GRAPH <http://example.org/g> { <https://w3id.org/treaty-kg/id/state/latvia> <http://example.org/motto> \"Tevzemei\" } }")
+        .await;
+    assert_eq!(r.status(), 204);
+    let before = renders(&server).await;
+    let page = server.get_text("/page/state/latvia", "text/html").await;
+    assert!(page.contains("Tevzemei"), "the page after a write shows it");
+    assert_eq!(renders(&server).await, before + 1);
 }
 
 /// A hub's page shows the first values of each property, how many there are,

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Every page and picture a visitor can open, at scale (BENCHMARKS.md).
+
+Loads generated data (`treaty-kg generate`, `treaty-kg load`), starts
+`treaty-kg serve` with its defaults (the repository's ontology and data beside
+the generated quads, inference and search on) and a write token, then for each
+page: its first view (cold), the median and the slowest of `--views` later
+views (warm), and its first view after a write (a one-statement Graph Store PUT
+just before it, so every page is measured on fresh data).
+
+    benches/pages.py --treaty-kg target/release/treaty-kg --size 1000000
+
+Prints one markdown table. Nothing is asserted: the figures go in BENCHMARKS.md.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import log, stop  # noqa: E402  (the shared harness)
+
+TOKEN = "pages-benchmark-token"
+PAGES = [
+    ("/", "text/html"),
+    ("/timeline.svg", "image/svg+xml"),
+    ("/ontology", "text/html"),
+    ("/.well-known/void", "text/turtle"),
+    ("/.well-known/void", "text/html"),
+    ("/page/state/s0", "text/html"),
+    ("/page/state/s150", "text/html"),
+    ("/data/state/s0.ttl", "text/turtle"),
+    ("/data/state/s150.jsonld", "application/ld+json"),
+    ("/page/state/latvia", "text/html"),
+    ("/fragments", "text/turtle"),
+    ("/fragments?predicate=http%3A%2F%2Fwww.w3.org%2F1999%2F02%2F22-rdf-syntax-ns%23type", "text/turtle"),
+    ("/fragments?subject=https%3A%2F%2Fw3id.org%2Ftreaty-kg%2Fid%2Fstate%2Fs0", "text/html"),
+    ("/queries", "text/html"),
+    ("/queries/withdrawals", "text/html"),
+    ("/openapi.json", "application/json"),
+    ("/search?q=treaty", "text/html"),
+    ("/editor", "text/html"),
+]
+
+
+def view(url, accept):
+    """One GET: (status, milliseconds, bytes)."""
+    request = urllib.request.Request(url, headers={"Accept": accept})
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=600) as r:
+            status, size = r.status, len(r.read())
+    except urllib.error.HTTPError as e:
+        status, size = e.code, len(e.read())
+    return status, (time.monotonic() - started) * 1000, size
+
+
+def write(base, n):
+    """A one-statement Graph Store PUT (the data version moves on)."""
+    body = f"<http://example.org/bench/s> <http://example.org/bench/p> {n} .".encode()
+    request = urllib.request.Request(
+        f"{base}/store?graph=http%3A%2F%2Fexample.org%2Fbench", data=body, method="PUT",
+        headers={"Content-Type": "application/n-triples", "Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        assert r.status in (201, 204), r.status
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--treaty-kg", required=True)
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--views", type=int, default=20)
+    parser.add_argument("--port", type=int, default=7894)
+    args = parser.parse_args()
+    binary = os.path.abspath(args.treaty_kg)
+    work = tempfile.mkdtemp(prefix="treaty-kg-pages-")
+    try:
+        data = os.path.join(work, "data.nq")
+        with open(data, "w") as f:
+            subprocess.run([binary, "generate", "--triples", str(args.size), "--seed", "42"], stdout=f, check=True)
+        store = os.path.join(work, "store")
+        subprocess.run([binary, "load", "--store", store, data], check=True, stderr=subprocess.DEVNULL)
+        os.remove(data)
+        base = f"http://127.0.0.1:{args.port}"
+        env_token = {**os.environ, "TREATY_KG_WRITE_TOKEN": TOKEN}
+        started = time.monotonic()
+        server = subprocess.Popen([binary, "serve", "--store", store, "--bind", f"127.0.0.1:{args.port}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env_token)
+        while True:
+            try:
+                if view(f"{base}/health", "application/json")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        log(f"server answering after {time.monotonic() - started:.1f} s")
+        rows = []
+        try:
+            for n, (path, accept) in enumerate(PAGES):
+                status, cold, size = view(base + path, accept)
+                warm = [view(base + path, accept)[1] for _ in range(args.views)]
+                write(base, n)
+                status_after, after, _ = view(base + path, accept)
+                rows.append((path, accept, status, size, cold, statistics.median(warm), max(warm), status_after, after))
+                log(f"{path} ({accept}): {status}, cold {cold:,.0f} ms, warm median {statistics.median(warm):,.1f} ms, "
+                    f"after a write {after:,.0f} ms")
+        finally:
+            stop(server)
+        print(f"| page ({args.size:,} generated quads) | status | body | first view (ms) | warm median (ms) "
+              f"| warm slowest (ms) | first view after a write (ms) |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        for path, accept, status, size, cold, warm, slowest, status_after, after in rows:
+            print(f"| `{path}` ({accept}) | {status}/{status_after} | {size:,} B | {cold:,.0f} | {warm:,.1f} "
+                  f"| {slowest:,.1f} | {after:,.0f} |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
