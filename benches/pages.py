@@ -63,7 +63,7 @@ def view(url, accept):
 
 def write(base, n):
     """A one-statement Graph Store PUT (the data version moves on)."""
-    body = f"<http://example.org/bench/s> <http://example.org/bench/p> {n} .".encode()
+    body = f"<http://example.org/bench/s> <http://example.org/bench/p> \"{n}\" .".encode()
     request = urllib.request.Request(
         f"{base}/store?graph=http%3A%2F%2Fexample.org%2Fbench", data=body, method="PUT",
         headers={"Content-Type": "application/n-triples", "Authorization": f"Bearer {TOKEN}"})

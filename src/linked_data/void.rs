@@ -20,15 +20,22 @@ const DCTERMS: &str = "http://purl.org/dc/terms/";
 const SD: &str = "http://www.w3.org/ns/sparql-service-description#";
 const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 
-/// The most graphs, classes or properties listed; VoID says when a list was cut.
+/// The most classes or properties listed; VoID says when a list was cut.
 const MAX_PARTITIONS: usize = 100_000;
+
+/// The most graph names read to arrange the subsets (a store with more is
+/// described by the first ones in IRI order; the total is counted apart).
+const MAX_GRAPH_NAMES: usize = 1_000_000;
 
 /// Counts the dataset behind `store`.
 #[derive(Debug)]
 pub struct Statistics {
     /// Statements in named graphs.
     pub triples: u64,
-    pub graphs: Vec<(NamedNode, u64)>,
+    /// Named graphs holding statements.
+    pub graph_count: u64,
+    /// The graphs as VoID lists them: one by one, or summarised by prefix.
+    pub subsets: Vec<Subset>,
     pub classes: Vec<(NamedNode, u64)>,
     pub properties: Vec<(NamedNode, u64)>,
 }
@@ -40,9 +47,13 @@ fn count(term: &Option<Term>) -> u64 {
     }
 }
 
+async fn rows(store: &KgStore, query: String, cap: usize) -> Result<Vec<Vec<Option<Term>>>, AppError> {
+    Ok(store.select_rows(QueryJob::text(query, "VoID statistics"), cap).await?)
+}
+
 async fn pairs(store: &KgStore, query: String) -> Result<Vec<(NamedNode, u64)>, AppError> {
-    let rows = store.select_rows(QueryJob::text(query, "VoID statistics"), MAX_PARTITIONS).await?;
-    Ok(rows
+    Ok(rows(store, query, MAX_PARTITIONS)
+        .await?
         .into_iter()
         .filter_map(|row| match (row.first().cloned().flatten(), row.get(1).cloned().flatten()) {
             (Some(Term::NamedNode(n)), c) => Some((n, count(&c))),
@@ -51,19 +62,97 @@ async fn pairs(store: &KgStore, query: String) -> Result<Vec<(NamedNode, u64)>, 
         .collect())
 }
 
-/// Counts the data (three scans, each a streaming GROUP BY).
+async fn total(store: &KgStore, pattern: &str) -> Result<u64, AppError> {
+    let query = format!("SELECT (COUNT(*) AS ?n) WHERE {{ {pattern} }}");
+    Ok(rows(store, query, 1).await?.first().map_or(0, |row| count(&row.first().cloned().flatten())))
+}
+
+/// Counts the data. Every query streams with memory bounded by its answer:
+/// the statements (one count), the graphs' names, the statements of the graphs
+/// listed one by one (only those graphs are read), of each summarised prefix
+/// (the largest one by difference), and the class and property partitions.
+/// A `GROUP BY ?g` over all statements is avoided: with 232,501 graphs at 1M
+/// generated quads it took 11 s, against 0.4 s for the count and the names.
 pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
-    let graphs =
-        pairs(store, "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g".to_owned())
-            .await?;
-    let triples = graphs.iter().map(|(_, n)| n).sum();
+    let triples = total(store, "GRAPH ?g { ?s ?p ?o }").await?;
+    // The embedded store lists its graphs without reading statements; engines
+    // differ on an empty `GRAPH ?g {}` (Virtuoso answers nothing), so they scan.
+    let names_query = if store.is_remote() {
+        "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g"
+    } else {
+        "SELECT ?g WHERE { GRAPH ?g { } } ORDER BY ?g"
+    };
+    let names: Vec<(NamedNode, u64)> = rows(store, names_query.to_owned(), MAX_GRAPH_NAMES)
+        .await?
+        .into_iter()
+        .filter_map(|row| match row.first().cloned().flatten() {
+            Some(Term::NamedNode(n)) => Some((n, 0)),
+            _ => None,
+        })
+        .collect();
+    let graph_count = names.len() as u64;
+    let mut subsets = subsets(&names, MAX_SUBSETS);
+    let listed: String = subsets
+        .iter()
+        .filter_map(|s| match s {
+            Subset::Graph(g, _) => Some(format!("<{}> ", g.as_str())),
+            Subset::Summary { .. } => None,
+        })
+        .collect();
+    let mut counted: u64 = 0;
+    if !listed.is_empty() {
+        let per_graph = pairs(
+            store,
+            format!(
+                "SELECT ?g (COUNT(*) AS ?n) WHERE {{ VALUES ?g {{ {listed}}} GRAPH ?g {{ ?s ?p ?o }} }} GROUP BY ?g"
+            ),
+        )
+        .await?;
+        for subset in &mut subsets {
+            if let Subset::Graph(g, n) = subset {
+                *n = per_graph.iter().find(|(name, _)| name == g).map_or(0, |(_, c)| *c);
+                counted += *n;
+            }
+        }
+    }
+    // Each summarised prefix but the largest is counted; the largest gets the rest.
+    let largest = subsets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            Subset::Summary { graphs, .. } => Some((*graphs, i)),
+            Subset::Graph(..) => None,
+        })
+        .max()
+        .map(|(_, i)| i);
+    let others: Vec<(usize, String)> = subsets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            Subset::Summary { prefix, .. } if Some(i) != largest => Some((i, prefix.clone())),
+            _ => None,
+        })
+        .collect();
+    for (i, prefix) in others {
+        let literal = prefix.replace('\\', "\\\\").replace('"', "\\\"");
+        let n = total(store, &format!("GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), \"{literal}\"))")).await?;
+        counted += n;
+        if let Subset::Summary { triples, .. } = &mut subsets[i] {
+            *triples = n;
+        }
+    }
+    if let Some(i) = largest {
+        if let Subset::Summary { triples: n, .. } = &mut subsets[i] {
+            *n = triples.saturating_sub(counted);
+        }
+    }
     let classes =
         pairs(store, "SELECT ?c (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s a ?c } } GROUP BY ?c ORDER BY ?c".to_owned())
             .await?;
     let properties =
         pairs(store, "SELECT ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?p ORDER BY ?p".to_owned())
             .await?;
-    Ok(Statistics { triples, graphs, classes, properties })
+    Ok(Statistics { triples, graph_count, subsets, classes, properties })
 }
 
 /// The vocabulary namespace of a term (up to its last `#` or `/`).
@@ -129,19 +218,19 @@ pub fn describe(stats: &Statistics, base: &str) -> Graph {
         add(&part, iri("triples"), Literal::from(*n as i64).into());
     }
     // A subset per named graph while they are few; beyond that, graphs summarised by IRI prefix.
-    for subset in subsets(&stats.graphs, MAX_SUBSETS) {
+    for subset in &stats.subsets {
         let part: NamedOrBlankNode = BlankNode::default().into();
         add(&dataset, iri("subset"), part.clone().into());
         add(&part, rdf_type.clone(), iri("Dataset").into());
         match subset {
             Subset::Graph(graph, n) => {
-                add(&part, NamedNode::new_unchecked(format!("{SD}name")), graph.into());
-                add(&part, iri("triples"), Literal::from(n as i64).into());
+                add(&part, NamedNode::new_unchecked(format!("{SD}name")), graph.clone().into());
+                add(&part, iri("triples"), Literal::from(*n as i64).into());
             }
             Subset::Summary { prefix, graphs, triples } => {
                 let title = format!("{graphs} named graphs whose names start with {prefix}");
                 add(&part, dct("title"), Literal::new_language_tagged_literal_unchecked(title, "en").into());
-                add(&part, iri("triples"), Literal::from(triples as i64).into());
+                add(&part, iri("triples"), Literal::from(*triples as i64).into());
             }
         }
     }

@@ -96,7 +96,7 @@ pub fn home(
                     tbody { @for s in sources { tr { td { code { (s.file) } } td { (s.graphs) } td { (s.triples) } } } }
                 }
                 p {
-                    (stats.graphs.len()) " named graphs in all · "
+                    (stats.graph_count) " named graphs in all · "
                     a href="/.well-known/void" { "VoID description" } " · "
                     a href="/dump" { "download everything (N-Quads)" } " · "
                     a href="/ontology" { "ontology documentation" } " · "
