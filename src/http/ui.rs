@@ -34,18 +34,27 @@ fn asset(body: &'static str, media_type: &str) -> Response {
 
 async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
     let generation = state.store.generation();
-    let (stats, sources, featured, events) = tokio::try_join!(
-        state.statistics(),
-        state.memos.sources.get((), generation, {
+    // One after the other, not at once: each can run past `--heavy-after-ms` on
+    // a large store, and four moving to the heavy lane together shed each other
+    // (the first view at 1M quads was a 503). The results are shared anyway.
+    let stats = state.statistics().await?;
+    let sources = state
+        .memos
+        .sources
+        .get((), generation, {
             let store = state.store.clone();
             move || async move { data::sources(&store).await }
-        }),
-        state.memos.featured.get((), generation, {
+        })
+        .await?;
+    let featured = state
+        .memos
+        .featured
+        .get((), generation, {
             let store = state.store.clone();
             move || async move { data::featured(&store).await }
-        }),
-        events(&state),
-    )?;
+        })
+        .await?;
+    let events = events(&state).await?;
     let queries: Vec<_> = state.queries.current().iter().cloned().collect();
     Ok(Html(pages::home(&stats, &sources, &featured, &queries, &events).into_string()).into_response())
 }

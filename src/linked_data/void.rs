@@ -24,7 +24,8 @@ const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 const MAX_PARTITIONS: usize = 100_000;
 
 /// The most graph names read to arrange the subsets (a store with more is
-/// described by the first ones in IRI order; the total is counted apart).
+/// described by the first ones read; the total is counted apart). They are
+/// not sorted by the engine: ORDER BY over 232,501 graph IRIs took 13 s.
 const MAX_GRAPH_NAMES: usize = 1_000_000;
 
 /// Counts the dataset behind `store`.
@@ -78,9 +79,9 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     // The embedded store lists its graphs without reading statements; engines
     // differ on an empty `GRAPH ?g {}` (Virtuoso answers nothing), so they scan.
     let names_query = if store.is_remote() {
-        "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g"
+        "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
     } else {
-        "SELECT ?g WHERE { GRAPH ?g { } } ORDER BY ?g"
+        "SELECT ?g WHERE { GRAPH ?g { } }"
     };
     let names: Vec<(NamedNode, u64)> = rows(store, names_query.to_owned(), MAX_GRAPH_NAMES)
         .await?
