@@ -203,7 +203,7 @@ fn build_param(raw: RawParam) -> Result<Param, String> {
         ));
     }
     let kind = ParamType::parse(&raw.kind, raw.class.as_deref())?;
-    let param = Param {
+    let mut param = Param {
         name: raw.name,
         kind,
         required: raw.required,
@@ -211,6 +211,7 @@ fn build_param(raw: RawParam) -> Result<Param, String> {
         description: raw.description,
         values: raw.values,
         values_query: raw.values_query,
+        values_variable: None,
     };
     if let Some(default) = &param.default {
         param.kind.term(default).map_err(|e| format!("parameter `{}`: bad default: {e}", param.name))?;
@@ -223,12 +224,25 @@ fn build_param(raw: RawParam) -> Result<Param, String> {
     }
     if let Some(q) = &param.values_query {
         match parse_query(q) {
-            Ok(spargebra::Query::Select { .. }) => {}
+            Ok(spargebra::Query::Select { pattern, .. }) => param.values_variable = first_variable(&pattern),
             Ok(_) => return Err(format!("parameter `{}`: values_query must be a SELECT", param.name)),
             Err(e) => return Err(format!("parameter `{}`: values_query: {e}", param.name)),
         }
     }
     Ok(param)
+}
+
+/// The first variable a SELECT projects, under its solution modifiers.
+fn first_variable(pattern: &spargebra::algebra::GraphPattern) -> Option<oxigraph::model::Variable> {
+    use spargebra::algebra::GraphPattern;
+    match pattern {
+        GraphPattern::Project { variables, .. } => variables.first().cloned(),
+        GraphPattern::Distinct { inner }
+        | GraphPattern::Reduced { inner }
+        | GraphPattern::Slice { inner, .. }
+        | GraphPattern::OrderBy { inner, .. } => first_variable(inner),
+        _ => None,
+    }
 }
 
 /// Parses a saved query's SPARQL (on the deep-stack pool's thread that loads

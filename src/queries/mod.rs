@@ -217,9 +217,19 @@ pub async fn check_against_store(
             }
         }
         if let Some(text) = &param.values_query {
-            let allowed = allowed_values(store, text).await?;
-            if !allowed.contains(term) {
-                let shown: Vec<String> = allowed.iter().take(20).map(plain).collect();
+            let allowed = match &param.values_variable {
+                // The value bound into the values query: one lookup, and exact
+                // however many values there are (the listing below stops at
+                // 10,000, and at 10M quads missed the parameter's own default).
+                Some(variable) => {
+                    let job =
+                        QueryJob { bindings: vec![(variable.clone(), term.clone())], ..QueryJob::text(text, text) };
+                    !store.select_terms(job, 1).await?.is_empty()
+                }
+                None => allowed_values(store, text).await?.contains(term),
+            };
+            if !allowed {
+                let shown: Vec<String> = allowed_values(store, text).await?.iter().take(20).map(plain).collect();
                 return Err(AppError::BadRequest(format!(
                     "parameter `{}`: {term} is not one of the allowed values ({})",
                     param.name,

@@ -125,6 +125,9 @@ pub struct Param {
     pub values: Option<Vec<String>>,
     /// A SELECT whose first variable gives the allowed values (checked per request).
     pub values_query: Option<String>,
+    /// The `values_query`'s first projected variable: a supplied value is
+    /// checked by binding it there (one lookup, whatever the list's length).
+    pub values_variable: Option<Variable>,
 }
 
 /// Binds supplied `(name, value)` pairs to the parameters of a query: unknown,
@@ -211,6 +214,7 @@ mod tests {
             description: String::new(),
             values: None,
             values_query: None,
+            values_variable: None,
         }
     }
 

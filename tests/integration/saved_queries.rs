@@ -313,6 +313,34 @@ async fn openapi_document_validates() {
     );
 }
 
+/// A `values_query` with more values than the lists show (10,000) still
+/// allows every one of them: a value is checked by binding it into the values
+/// query, not by finding it in the first 10,000 (at 10M quads that refused the
+/// parameter's own default).
+#[tokio::test]
+async fn every_allowed_value_is_allowed_past_the_listing_cap() {
+    let server = knowledge_graph_server().await;
+    let treaties: String = (0..10_050)
+        .map(|n| format!("<https://example.org/treaty/{n:05}> a <https://w3id.org/treaty-kg/ontology#Treaty> .\n"))
+        .collect();
+    assert_eq!(server.update(&format!("INSERT DATA {{ {treaties} }}")).await.status(), 204);
+    let doc: serde_json::Value =
+        server.client.get(server.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let listed =
+        doc["paths"]["/queries/withdrawals"]["get"]["parameters"][0]["schema"]["enum"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 10_000, "the listing is capped");
+    let unlisted = (0..10_050)
+        .map(|n| format!("https://example.org/treaty/{n:05}"))
+        .find(|iri| !listed.iter().any(|v| v == iri.as_str()))
+        .expect("some treaty is past the cap");
+    let r = run(&server, &format!("/queries/withdrawals?treaty={}", enc(&unlisted))).await;
+    assert_eq!(r.status(), 200, "a treaty past the listing's cap is allowed: {}", r.text().await.unwrap());
+    let r = run(&server, &format!("/queries/withdrawals?treaty={}", enc(&format!("{ID}state/latvia")))).await;
+    assert_eq!(r.status(), 400, "a value outside the values query is still refused");
+    assert!(r.text().await.unwrap().contains("parameter `treaty`"));
+    assert!(!rows_of(&server, "/queries/withdrawals").await.is_empty(), "the default runs");
+}
+
 /// Missing, unknown, ill-typed and out-of-class parameters are 400s that name
 /// the parameter and the expected type.
 #[tokio::test]
