@@ -2,7 +2,8 @@
 //! the computation in a task of its own (so it finishes even if that client goes
 //! away), and every request for the same key and version awaits that one
 //! computation instead of starting another (single flight). A failure is not
-//! kept: the next request tries again.
+//! kept: the next request tries again. [`Memo::get_or_previous`] may answer the
+//! last value computed, for an older version, while a newer one is computed.
 
 use crate::error::AppError;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -16,13 +17,15 @@ type Flight<T> = Shared<BoxFuture<'static, Result<Arc<T>, AppError>>>;
 /// Values of type `T` by key, each computed once per data version.
 pub struct Memo<K, T> {
     entries: Mutex<HashMap<K, (u64, Flight<T>)>>,
+    /// The newest value computed for each key, with its version.
+    settled: Mutex<HashMap<K, (u64, Arc<T>)>>,
     /// Most keys kept; past it, entries of the current version are dropped too.
     capacity: usize,
 }
 
 impl<K, T> Default for Memo<K, T> {
     fn default() -> Self {
-        Memo { entries: Mutex::default(), capacity: 256 }
+        Memo { entries: Mutex::default(), settled: Mutex::default(), capacity: 256 }
     }
 }
 
@@ -33,7 +36,33 @@ where
 {
     /// A memo keeping at most `capacity` keys.
     pub fn with_capacity(capacity: usize) -> Self {
-        Memo { entries: Mutex::default(), capacity: capacity.max(1) }
+        Memo { entries: Mutex::default(), settled: Mutex::default(), capacity: capacity.max(1) }
+    }
+
+    /// The value for `key` at `version` if it is ready by `deadline`; past it,
+    /// the newest value of an older version (with that version) when there is
+    /// one, while the computation goes on for the next caller. Without an
+    /// older value, waits like [`Memo::get`]. Returns the value and its version.
+    pub async fn get_or_previous<F, Fut>(
+        &self,
+        key: K,
+        version: u64,
+        deadline: tokio::time::Instant,
+        compute: F,
+    ) -> Result<(Arc<T>, u64), AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, AppError>> + Send + 'static,
+    {
+        let previous = lock(&self.settled).get(&key).filter(|(at, _)| *at < version).cloned();
+        let fresh = self.get(key, version, compute);
+        match previous {
+            None => Ok((fresh.await?, version)),
+            Some((at, value)) => match tokio::time::timeout_at(deadline, fresh).await {
+                Ok(result) => Ok((result?, version)),
+                Err(_) => Ok((value, at)),
+            },
+        }
     }
 
     /// The value for `key` at data version `version`, computing it (once, for all
@@ -44,7 +73,7 @@ where
         Fut: Future<Output = Result<T, AppError>> + Send + 'static,
     {
         let flight = {
-            let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut entries = lock(&self.entries);
             match entries.get(&key) {
                 Some((at, flight)) if *at == version => flight.clone(),
                 _ => {
@@ -68,14 +97,29 @@ where
             }
         };
         let result = flight.await;
-        if result.is_err() {
-            let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if entries.get(&key).is_some_and(|(at, f)| *at == version && f.peek().is_some_and(Result::is_err)) {
-                entries.remove(&key);
+        match &result {
+            Ok(value) => {
+                let mut settled = lock(&self.settled);
+                if settled.get(&key).is_none_or(|(at, _)| *at < version) {
+                    if settled.len() >= self.capacity {
+                        settled.clear();
+                    }
+                    settled.insert(key, (version, value.clone()));
+                }
+            }
+            Err(_) => {
+                let mut entries = lock(&self.entries);
+                if entries.get(&key).is_some_and(|(at, f)| *at == version && f.peek().is_some_and(Result::is_err)) {
+                    entries.remove(&key);
+                }
             }
         }
         result
     }
+}
+
+fn lock<V>(mutex: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -102,6 +146,36 @@ mod tests {
         assert!(answers.iter().all(|a| **a == 0));
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(*call(2).await, 1, "a new version computes again");
+    }
+
+    #[tokio::test]
+    async fn a_slow_new_version_answers_the_previous_one_meanwhile() {
+        use tokio::time::{Duration, Instant};
+        let memo: Memo<(), u64> = Memo::default();
+        let soon = || Instant::now() + Duration::from_millis(50);
+        assert_eq!(memo.get_or_previous((), 1, soon(), || async { Ok(10) }).await.unwrap(), (Arc::new(10), 1));
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(20)
+        };
+        assert_eq!(
+            memo.get_or_previous((), 2, soon(), slow).await.unwrap(),
+            (Arc::new(10), 1),
+            "past the deadline, the value of version 1"
+        );
+        let later = Instant::now() + Duration::from_secs(5);
+        let never = || async { Err(AppError::internal("computed twice")) };
+        assert_eq!(
+            memo.get_or_previous((), 2, later, never).await.unwrap(),
+            (Arc::new(20), 2),
+            "the computation went on, once"
+        );
+        let fresh: Memo<(), u64> = Memo::default();
+        assert_eq!(
+            fresh.get_or_previous((), 3, soon(), slow).await.unwrap(),
+            (Arc::new(20), 3),
+            "nothing older: waits"
+        );
     }
 
     #[tokio::test]

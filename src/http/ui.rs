@@ -32,31 +32,50 @@ fn asset(body: &'static str, media_type: &str) -> Response {
     response
 }
 
+/// How long the home page waits for summaries of a new data version before it
+/// shows the previous version's, marked as such (at 10M quads they take tens of
+/// seconds after each write; the computation goes on for the next visitor).
+const HOME_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
     let generation = state.store.generation();
+    let deadline = tokio::time::Instant::now() + HOME_PATIENCE;
     // One after the other, not at once: each can run past `--heavy-after-ms` on
     // a large store, and four moving to the heavy lane together shed each other
     // (the first view at 1M quads was a 503). The results are shared anyway.
-    let stats = state.statistics().await?;
-    let sources = state
-        .memos
+    let memos = &state.memos;
+    let store = || state.store.clone();
+    let (stats, v1) = memos
+        .statistics
+        .get_or_previous((), generation, deadline, {
+            let store = store();
+            move || async move { crate::linked_data::void::statistics(&store).await }
+        })
+        .await?;
+    let (sources, v2) = memos
         .sources
-        .get((), generation, {
-            let store = state.store.clone();
+        .get_or_previous((), generation, deadline, {
+            let store = store();
             move || async move { data::sources(&store).await }
         })
         .await?;
-    let featured = state
-        .memos
+    let (featured, v3) = memos
         .featured
-        .get((), generation, {
-            let store = state.store.clone();
+        .get_or_previous((), generation, deadline, {
+            let store = store();
             move || async move { data::featured(&store).await }
         })
         .await?;
-    let events = events(&state).await?;
+    let (events, v4) = memos
+        .events
+        .get_or_previous((), generation, deadline, {
+            let store = store();
+            move || async move { data::events(&store).await }
+        })
+        .await?;
+    let stale = [v1, v2, v3, v4].iter().any(|v| *v != generation);
     let queries: Vec<_> = state.queries.current().iter().cloned().collect();
-    Ok(Html(pages::home(&stats, &sources, &featured, &queries, &events).into_string()).into_response())
+    Ok(Html(pages::home(&stats, &sources, &featured, &queries, &events, stale).into_string()).into_response())
 }
 
 /// The timeline's events of the current data (shared by the home page and the picture).

@@ -32,6 +32,7 @@ pub fn home(
     featured: &[Featured],
     queries: &[std::sync::Arc<SavedQuery>],
     events: &[Event],
+    stale: bool,
 ) -> Markup {
     let mut by_tag: BTreeMap<&str, Vec<&SavedQuery>> = BTreeMap::new();
     for q in queries {
@@ -56,6 +57,12 @@ pub fn home(
             p.lead {
                 "A knowledge graph of states, treaties, officials, threats and military alliances — "
                 (stats.triples) " statements, every one traceable to the sentence or source it comes from."
+            }
+            @if stale {
+                p.warning role="status" {
+                    "The data changed a moment ago: these figures and lists are from the version before, "
+                    "and are being brought up to date. Queries, searches and resource pages already answer from the new data."
+                }
             }
             div.cards {
                 section {

@@ -112,3 +112,25 @@ async fn no_link_of_ours_downloads_what_a_browser_cannot_show_unless_it_says_so(
     assert!(visited > 40, "only {visited} links followed");
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
+
+/// The home page's figures follow a write: summaries computed within the home
+/// page's patience are the new version's, with no "previous version" note (the
+/// note, when they are not ready in time, is tested on the memo itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_page_counts_the_new_data_after_a_write() {
+    let server = knowledge_graph_server().await;
+    let statements = |page: &str| -> u64 {
+        let lead = page.split("class=\"lead\"").nth(1).expect("the lead paragraph");
+        let digits: String =
+            lead.split(" statements").next().unwrap().chars().rev().take_while(char::is_ascii_digit).collect();
+        digits.chars().rev().collect::<String>().parse().expect("a statement count")
+    };
+    let before = statements(&server.get_text("/", BROWSER).await);
+    let r = server
+        .update("INSERT DATA { GRAPH <urn:home> { <urn:home:a> <urn:home:p> 1 . <urn:home:b> <urn:home:p> 2 } }")
+        .await;
+    assert_eq!(r.status(), 204);
+    let page = server.get_text("/", BROWSER).await;
+    assert_eq!(statements(&page), before + 2, "the count (of statements in named graphs) moved with the write");
+    assert!(!page.contains("from the version before"), "no stale note when the summaries are ready");
+}
