@@ -17,7 +17,7 @@ type Flight<T> = Shared<BoxFuture<'static, Result<Arc<T>, AppError>>>;
 /// Values of type `T` by key, each computed once per data version.
 pub struct Memo<K, T> {
     entries: Mutex<HashMap<K, (u64, Flight<T>)>>,
-    /// The newest value computed for each key, with its version.
+    /// The newest value [`Memo::get_or_previous`] obtained for each key, with its version.
     settled: Mutex<HashMap<K, (u64, Arc<T>)>>,
     /// Most keys kept; past it, entries of the current version are dropped too.
     capacity: usize,
@@ -55,14 +55,24 @@ where
         Fut: Future<Output = Result<T, AppError>> + Send + 'static,
     {
         let previous = lock(&self.settled).get(&key).filter(|(at, _)| *at < version).cloned();
-        let fresh = self.get(key, version, compute);
-        match previous {
-            None => Ok((fresh.await?, version)),
+        let fresh = self.get(key.clone(), version, compute);
+        let value = match previous {
+            None => fresh.await?,
             Some((at, value)) => match tokio::time::timeout_at(deadline, fresh).await {
-                Ok(result) => Ok((result?, version)),
-                Err(_) => Ok((value, at)),
+                Ok(result) => result?,
+                Err(_) => return Ok((value, at)),
             },
+        };
+        // Kept only here, for the callers that may need it: `get` alone keeps
+        // no older values alive (rendered pages of past versions are dropped).
+        let mut settled = lock(&self.settled);
+        if settled.get(&key).is_none_or(|(at, _)| *at < version) {
+            if settled.len() >= self.capacity {
+                settled.clear();
+            }
+            settled.insert(key, (version, value.clone()));
         }
+        Ok((value, version))
     }
 
     /// The value for `key` at data version `version`, computing it (once, for all
@@ -97,21 +107,10 @@ where
             }
         };
         let result = flight.await;
-        match &result {
-            Ok(value) => {
-                let mut settled = lock(&self.settled);
-                if settled.get(&key).is_none_or(|(at, _)| *at < version) {
-                    if settled.len() >= self.capacity {
-                        settled.clear();
-                    }
-                    settled.insert(key, (version, value.clone()));
-                }
-            }
-            Err(_) => {
-                let mut entries = lock(&self.entries);
-                if entries.get(&key).is_some_and(|(at, f)| *at == version && f.peek().is_some_and(Result::is_err)) {
-                    entries.remove(&key);
-                }
+        if result.is_err() {
+            let mut entries = lock(&self.entries);
+            if entries.get(&key).is_some_and(|(at, f)| *at == version && f.peek().is_some_and(Result::is_err)) {
+                entries.remove(&key);
             }
         }
         result
