@@ -22,6 +22,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use axum::Router;
+use futures::future::{BoxFuture, FutureExt};
 use futures::StreamExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -69,11 +70,15 @@ pub struct Memos {
 impl AppState {
     /// The VoID statistics of the current data.
     pub async fn statistics(&self) -> Result<Arc<crate::linked_data::void::Statistics>, AppError> {
+        self.memos.statistics.get((), self.store.generation(), self.statistics_job()).await
+    }
+
+    /// What `memos.statistics` holds, computed over the current data.
+    pub fn statistics_job(
+        &self,
+    ) -> impl FnOnce() -> BoxFuture<'static, Result<crate::linked_data::void::Statistics, AppError>> {
         let store = self.store.clone();
-        self.memos
-            .statistics
-            .get((), self.store.generation(), move || async move { crate::linked_data::void::statistics(&store).await })
-            .await
+        move || async move { crate::linked_data::void::statistics(&store).await }.boxed()
     }
 
     /// The values a `values_query` allows, for the current data.

@@ -9,6 +9,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures::future::{BoxFuture, FutureExt};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -45,13 +46,7 @@ async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
     // (the first view at 1M quads was a 503). The results are shared anyway.
     let memos = &state.memos;
     let store = || state.store.clone();
-    let (stats, v1) = memos
-        .statistics
-        .get_or_previous((), generation, deadline, {
-            let store = store();
-            move || async move { crate::linked_data::void::statistics(&store).await }
-        })
-        .await?;
+    let (stats, v1) = memos.statistics.get_or_previous((), generation, deadline, state.statistics_job()).await?;
     let (sources, v2) = memos
         .sources
         .get_or_previous((), generation, deadline, {
@@ -66,13 +61,7 @@ async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
             move || async move { data::featured(&store).await }
         })
         .await?;
-    let (events, v4) = memos
-        .events
-        .get_or_previous((), generation, deadline, {
-            let store = store();
-            move || async move { data::events(&store).await }
-        })
-        .await?;
+    let (events, v4) = memos.events.get_or_previous((), generation, deadline, events_job(&state)).await?;
     let stale = [v1, v2, v3, v4].iter().any(|v| *v != generation);
     let queries: Vec<_> = state.queries.current().iter().cloned().collect();
     Ok(Html(pages::home(&stats, &sources, &featured, &queries, &events, stale).into_string()).into_response())
@@ -80,8 +69,13 @@ async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
 
 /// The timeline's events of the current data (shared by the home page and the picture).
 async fn events(state: &AppState) -> Result<std::sync::Arc<Vec<svg::Event>>, AppError> {
+    state.memos.events.get((), state.store.generation(), events_job(state)).await
+}
+
+/// What `memos.events` holds, computed over the current data.
+fn events_job(state: &AppState) -> impl FnOnce() -> BoxFuture<'static, Result<Vec<svg::Event>, AppError>> {
     let store = state.store.clone();
-    state.memos.events.get((), state.store.generation(), move || async move { data::events(&store).await }).await
+    move || async move { data::events(&store).await }.boxed()
 }
 
 async fn editor(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
