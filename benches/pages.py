@@ -20,14 +20,13 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import log, stop, wait_idle  # noqa: E402  (the shared harness)
+from run import generated_store, log, start, stop, wait_idle  # noqa: E402  (the shared harness)
 
 TOKEN = "pages-benchmark-token"
 PAGES = [
@@ -84,25 +83,13 @@ def main():
     binary = os.path.abspath(args.treaty_kg)
     work = tempfile.mkdtemp(prefix="treaty-kg-pages-")
     try:
-        data = os.path.join(work, "data.nq")
-        with open(data, "w") as f:
-            subprocess.run([binary, "generate", "--triples", str(args.size), "--seed", "42"], stdout=f, check=True)
-        store = os.path.join(work, "store")
-        subprocess.run([binary, "load", "--store", store, data], check=True, stderr=subprocess.DEVNULL)
-        os.remove(data)
+        store = generated_store(binary, args.size, work)
         base = f"http://127.0.0.1:{args.port}"
         env_token = {**os.environ, "TREATY_KG_WRITE_TOKEN": TOKEN}
-        started = time.monotonic()
-        server = subprocess.Popen([binary, "serve", "--store", store, "--bind", f"127.0.0.1:{args.port}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env_token)
-        while True:
-            try:
-                if view(f"{base}/health", "application/json")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        log(f"server answering after {time.monotonic() - started:.1f} s")
+        # The start waits for the inferred graph (80 s at 10M quads).
+        server, answering = start([binary, "serve", "--store", store, "--bind", f"127.0.0.1:{args.port}"],
+                                  f"{base}/health", env=env_token, timeout=3600)
+        log(f"server answering after {answering:.1f} s")
         # Start-up work (the search index's first build, compaction) done first.
         log(f"server idle after {wait_idle([server], quiet=3, limit=3600):.0f} s more")
         rows = []

@@ -82,12 +82,24 @@ def wait_idle(procs, quiet=3, limit=1800):
     return time.monotonic() - started
 
 
-def start(cmd, probe):
+def start(cmd, probe, env=None, timeout=120):
     """Starts a server; returns (process, seconds until `probe` answered)."""
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(probe)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    wait_for(probe, timeout)
     return proc, time.monotonic() - started
+
+
+def generated_store(binary, size, work):
+    """`treaty-kg generate` (seed 42) of `size` quads, loaded with `treaty-kg
+    load` into a store under `work`; returns the store's path."""
+    data = os.path.join(work, "data.nq")
+    with open(data, "w") as f:
+        subprocess.run([binary, "generate", "--triples", str(size), "--seed", "42"], stdout=f, check=True)
+    store = os.path.join(work, "store")
+    subprocess.run([binary, "load", "--store", store, data], check=True, stderr=subprocess.DEVNULL)
+    os.remove(data)
+    return store
 
 
 def stop(proc):

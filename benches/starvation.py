@@ -26,7 +26,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import fetch, log, start, stop, wrk  # noqa: E402  (the shared harness)
+from run import fetch, generated_store, log, start, stop, wrk  # noqa: E402  (the shared harness)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ACCEPT = "application/sparql-results+json"
@@ -70,11 +70,7 @@ def main():
     binary = os.path.abspath(args.treaty_kg)
     work = tempfile.mkdtemp(prefix="treaty-kg-starvation-")
     try:
-        data = os.path.join(work, "data.nq")
-        with open(data, "w") as f:
-            subprocess.run([binary, "generate", "--triples", str(args.size), "--seed", "42"], stdout=f, check=True)
-        store = os.path.join(work, "store")
-        subprocess.run([binary, "load", "--store", store, data], check=True, stderr=subprocess.DEVNULL)
+        store = generated_store(binary, args.size, work)
         base = f"http://127.0.0.1:{args.port}"
         server, _ = start([binary, "serve", "--store", store, "--bind", f"127.0.0.1:{args.port}", "--no-default-data"],
                           f"{base}/health")
