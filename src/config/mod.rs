@@ -185,6 +185,11 @@ pub struct ServeArgs {
     /// Seconds a dump or whole-store read may stream before it is cut.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub transfer_timeout: u64,
+    /// Milliseconds a page summarising the whole dataset (home, VoID, the
+    /// ontology page, the timeline) waits after a write for its new version;
+    /// past it, the previous version's, marked as such, while the new one renders.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub summary_patience_ms: u64,
     /// Folder of saved queries (`*.rq`); reloaded when it changes. Default:
     /// `queries` when that folder exists. A path given here must be a folder.
     #[arg(long, value_name = "DIR")]
@@ -287,6 +292,8 @@ pub struct Config {
     pub inference: bool,
     /// Where the full-text index is (`None`: no search).
     pub search: Option<crate::search::IndexLocation>,
+    /// How long a dataset summary page waits for a new data version's rendering.
+    pub summary_patience: Duration,
 }
 
 impl Config {
@@ -305,6 +312,7 @@ impl Config {
             query_cache: true,
             inference: true,
             search: Some(crate::search::IndexLocation::Memory),
+            summary_patience: Duration::from_secs(3),
         }
     }
 
@@ -393,6 +401,7 @@ impl Config {
             queries_dir,
             query_cache: !args.no_query_cache,
             inference: !args.no_inference,
+            summary_patience: Duration::from_millis(args.summary_patience_ms),
         })
     }
 }

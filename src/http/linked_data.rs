@@ -3,6 +3,7 @@
 //! Every read carries an `ETag` (data version) and `Last-Modified`; conditional
 //! requests are answered 304.
 
+use super::rendered::{cached, cached_summary};
 use super::sparql::pick;
 use super::{public_base, set_content_type, stream_response, AppState};
 use crate::conneg;
@@ -43,84 +44,6 @@ pub fn routes() -> Router<AppState> {
 
 fn html_response(markup: Markup) -> Response {
     Html(markup.into_string()).into_response()
-}
-
-/// Answers 304 when the client's copy is current; otherwise returns the ETag and
-/// Last-Modified to send.
-fn validators(state: &AppState, headers: &HeaderMap, key: &str) -> Result<(String, String), Box<Response>> {
-    let etag = format!(
-        "\"{}\"",
-        &crate::sources::content_hash(format!("{}|{key}", state.store.data_version()).as_bytes())[..24]
-    );
-    let modified = state.store.last_modified();
-    let last_modified = httpdate::fmt_http_date(modified);
-    let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
-    let not_modified = match if_none_match {
-        Some(_) => crate::queries::cache::matches_if_none_match(if_none_match, &etag),
-        None => headers
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-            .is_some_and(|since| modified.duration_since(since).map_or(true, |d| d.as_secs() == 0)),
-    };
-    if not_modified {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        apply(&mut response, &etag, &last_modified);
-        return Err(Box::new(response));
-    }
-    Ok((etag, last_modified))
-}
-
-fn apply(response: &mut Response, etag: &str, last_modified: &str) {
-    let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(last_modified) {
-        h.insert(header::LAST_MODIFIED, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache"));
-    h.insert(header::VARY, HeaderValue::from_static("Accept"));
-}
-
-/// A response as kept between requests: rendered once per data version.
-pub struct Rendered {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: bytes::Bytes,
-}
-
-/// The largest body kept (VoID and hub documents are far smaller).
-const MAX_RENDERED: usize = 64 << 20;
-
-/// Answers 304 when the client's copy is current; otherwise the response of
-/// `build`, computed once per data version for everyone who asks (single
-/// flight, kept in a bounded memo), with the validators added.
-async fn cached<F, Fut>(state: &AppState, headers: &HeaderMap, key: &str, build: F) -> Result<Response, AppError>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<Response, AppError>> + Send + 'static,
-{
-    let (etag, last_modified) = match validators(state, headers, key) {
-        Err(not_modified) => return Ok(*not_modified),
-        Ok(validators) => validators,
-    };
-    let metrics = state.metrics.clone();
-    let rendered = state
-        .memos
-        .rendered
-        .get(key.to_owned(), state.store.generation(), move || async move {
-            metrics.record_render();
-            let (parts, body) = build().await?.into_parts();
-            let body = axum::body::to_bytes(body, MAX_RENDERED).await.map_err(AppError::internal)?;
-            Ok(Rendered { status: parts.status, headers: parts.headers, body })
-        })
-        .await?;
-    let mut response = (rendered.status, rendered.headers.clone(), rendered.body.clone()).into_response();
-    if response.status().is_success() {
-        apply(&mut response, &etag, &last_modified);
-    }
-    Ok(response)
 }
 
 fn accept(headers: &HeaderMap) -> Option<&str> {
@@ -293,27 +216,24 @@ async fn ontology_rdf(state: &AppState, format: RdfFormat) -> Result<Vec<u8>, Ap
     Ok(answer.body.to_vec())
 }
 
-/// `/ontology`: HTML documentation or RDF, by `Accept`.
+/// `/ontology`: HTML documentation (with each term's use in the data, a
+/// dataset summary) or RDF, by `Accept`.
 async fn ontology_document(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    let chosen = page_or_data(&headers)?;
-    let key = format!("ontology|{chosen:?}");
-    let state2 = state.clone();
-    cached(&state, &headers, &key, move || async move {
-        match chosen {
-            None => {
-                let store = state2.store.clone();
-                let terms = state2
-                    .memos
-                    .ontology_terms
-                    .get((), state2.store.generation(), move || async move { ontology::terms(&store).await })
-                    .await?;
-                let stats = state2.statistics().await?;
-                Ok(html_response(ontology::page(&terms, &stats)))
-            }
-            Some((media, ext)) => ontology_bytes(&state2, media, ext).await,
-        }
-    })
-    .await
+    let Some((_, ext)) = page_or_data(&headers)? else {
+        let state2 = state.clone();
+        return cached_summary(&state, &headers, "ontology", move || async move {
+            let store = state2.store.clone();
+            let terms = state2
+                .memos
+                .ontology_terms
+                .get((), state2.store.generation(), move || async move { ontology::terms(&store).await })
+                .await?;
+            let stats = state2.statistics().await?;
+            Ok(html_response(ontology::page(&terms, &stats)))
+        })
+        .await;
+    };
+    ontology_file(State(state), headers, ext).await
 }
 
 async fn ontology_bytes(state: &AppState, media: &'static str, ext: &str) -> Result<Response, AppError> {
@@ -323,6 +243,7 @@ async fn ontology_bytes(state: &AppState, media: &'static str, ext: &str) -> Res
     Ok(response)
 }
 
+/// `/ontology.{ext}` (and `/ontology` asked for in RDF): the ontology graph.
 async fn ontology_file(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -352,8 +273,8 @@ async fn void_description(
     let base = public_base(&state.config, &headers);
     let state2 = state.clone();
     let key = format!("void|{media}|{base}");
-    cached(&state, &headers, &key, move || async move {
-        // Rendered off the runtime workers (and once per data version, by `cached`).
+    cached_summary(&state, &headers, &key, move || async move {
+        // Rendered off the runtime workers (and once per data version, by `cached_summary`).
         let stats = state2.statistics().await?;
         let body = crate::exec::run(move || {
             let graph = void::describe(&stats, &base);

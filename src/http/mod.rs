@@ -8,6 +8,7 @@ mod gsp;
 mod linked_data;
 mod ops;
 mod queries;
+mod rendered;
 mod search;
 mod sparql;
 mod ui;
@@ -64,7 +65,10 @@ pub struct Memos {
     pub allowed_values: Memo<String, Vec<oxigraph::model::Term>>,
     /// Linked-data responses (resource pages and documents, fragments, VoID,
     /// the ontology) by page, format and base: each rendered once per version.
-    pub rendered: Memo<String, crate::http::linked_data::Rendered>,
+    pub rendered: Memo<String, rendered::Rendered>,
+    /// Pages summarising the whole dataset (VoID, the ontology page, the
+    /// timeline): after a write, the previous version's while the new one renders.
+    pub summaries: Memo<String, rendered::Rendered>,
 }
 
 impl AppState {

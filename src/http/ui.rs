@@ -5,7 +5,7 @@ use super::{set_content_type, AppState};
 use crate::error::AppError;
 use crate::ui::{data, pages, svg};
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -33,14 +33,11 @@ fn asset(body: &'static str, media_type: &str) -> Response {
     response
 }
 
-/// How long the home page waits for summaries of a new data version before it
-/// shows the previous version's, marked as such (at 10M quads they take tens of
-/// seconds after each write; the computation goes on for the next visitor).
-const HOME_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
-
 async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
     let generation = state.store.generation();
-    let deadline = tokio::time::Instant::now() + HOME_PATIENCE;
+    // At most `--summary-patience-ms` for the summaries of a new data version; past
+    // it, the previous version's, marked as such (computed on for the next visitor).
+    let deadline = tokio::time::Instant::now() + state.config.summary_patience;
     // One after the other, not at once: each can run past `--heavy-after-ms` on
     // a large store, and four moving to the heavy lane together shed each other
     // (the first view at 1M quads was a 503). The results are shared anyway.
@@ -91,13 +88,19 @@ pub(super) fn editor_page(state: &AppState, initial: Option<String>) -> Response
     Html(pages::editor(&initial, &examples).into_string()).into_response()
 }
 
-async fn timeline(State(state): State<AppState>) -> Result<Response, AppError> {
-    let events = events(&state).await?;
-    let mut response =
-        format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}", svg::timeline(&events, true).into_string())
-            .into_response();
-    set_content_type(response.headers_mut(), "image/svg+xml");
-    Ok(response)
+/// `/timeline.svg`: a dataset summary, so after a write it may be the previous
+/// version's picture (with that version's validators) while the new one is drawn.
+async fn timeline(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let state2 = state.clone();
+    super::rendered::cached_summary(&state, &headers, "timeline.svg", move || async move {
+        let events = events(&state2).await?;
+        let mut response =
+            format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}", svg::timeline(&events, true).into_string())
+                .into_response();
+        set_content_type(response.headers_mut(), "image/svg+xml");
+        Ok(response)
+    })
+    .await
 }
 
 /// Well-known vocabularies offered for completion besides the ones answers are written with.

@@ -14,6 +14,28 @@ pub mod svg;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+/// The id of every page's `<main>`: [`with_stale_note`] puts its note right after it.
+const MAIN_ID: &str = "main";
+
+/// What a summary page says when it shows the data version before the current one.
+pub fn stale_note() -> Markup {
+    html! {
+        p.warning role="status" {
+            "The data changed a moment ago: these figures and lists are from the version before, "
+            "and are being brought up to date. Queries, searches and resource pages already answer from the new data."
+        }
+    }
+}
+
+/// A page rendered by [`layout`] with [`stale_note`] at the top of its content
+/// (`None` if `page` is not one).
+pub fn with_stale_note(page: &[u8]) -> Option<bytes::Bytes> {
+    let page = std::str::from_utf8(page).ok()?;
+    let open = format!("<main id=\"{MAIN_ID}\">");
+    let at = page.find(&open)? + open.len();
+    Some(bytes::Bytes::from(format!("{}{}{}", &page[..at], stale_note().into_string(), &page[at..])))
+}
+
 /// The shared page layout.
 pub fn layout(title: &str, head: Markup, body: Markup) -> Markup {
     html! {
@@ -45,7 +67,7 @@ pub fn layout(title: &str, head: Markup, body: Markup) -> Markup {
                         " " button type="submit" { "Search" }
                     }
                 }
-                main id="main" { (body) }
+                main id=(MAIN_ID) { (body) }
                 footer { p.meta { "treaty-kg · " a href="/dump" { "download the data" } " · " a href="/openapi.json" { "API" } } }
             }
         }

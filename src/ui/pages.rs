@@ -58,12 +58,7 @@ pub fn home(
                 "A knowledge graph of states, treaties, officials, threats and military alliances — "
                 (stats.triples) " statements, every one traceable to the sentence or source it comes from."
             }
-            @if stale {
-                p.warning role="status" {
-                    "The data changed a moment ago: these figures and lists are from the version before, "
-                    "and are being brought up to date. Queries, searches and resource pages already answer from the new data."
-                }
-            }
+            @if stale { (super::stale_note()) }
             div.cards {
                 section {
                     h2 { "Featured" }

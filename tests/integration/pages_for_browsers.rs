@@ -134,3 +134,65 @@ async fn the_home_page_counts_the_new_data_after_a_write() {
     assert_eq!(statements(&page), before + 2, "the count (of statements in named graphs) moved with the write");
     assert!(!page.contains("from the version before"), "no stale note when the summaries are ready");
 }
+
+/// After a write, a page summarising the whole dataset (VoID, the ontology page,
+/// the timeline) that is not ready within `--summary-patience-ms` is answered
+/// from the previous version: with that version's ETag and `X-Data-Version`
+/// (so no cache takes it for the current one) and, in HTML, a note saying so.
+/// The new version's rendering goes on and answers the next views.
+#[tokio::test]
+async fn dataset_summaries_answer_the_previous_version_while_the_new_one_renders() {
+    let server = TestServer::with(Options {
+        sources: vec![repo("ontology"), repo("data")],
+        summary_patience: std::time::Duration::ZERO,
+        // No write but the test's own: the one after it would be a third version.
+        inference: false,
+        search: false,
+        ..Options::default()
+    })
+    .await;
+    let summaries = [
+        ("/.well-known/void", "text/turtle"),
+        ("/.well-known/void", BROWSER),
+        ("/ontology", BROWSER),
+        ("/timeline.svg", "image/svg+xml"),
+    ];
+    let validators = |r: &reqwest::Response| {
+        let header = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        (header("etag").expect("an ETag"), header("x-data-version").expect("an X-Data-Version"))
+    };
+    let mut before = Vec::new();
+    for (path, accept) in summaries {
+        let r = server.get(path, accept).await;
+        assert_eq!(r.status(), 200, "{path} ({accept})");
+        before.push(validators(&r));
+    }
+    let r = server.update("INSERT DATA { GRAPH <urn:summary> { <urn:summary:a> <urn:summary:p> 1 } }").await;
+    assert_eq!(r.status(), 204);
+    for ((path, accept), (etag, version)) in summaries.iter().zip(&before) {
+        let r = server.get(path, accept).await;
+        assert_eq!(r.status(), 200, "{path} ({accept})");
+        assert_eq!(&validators(&r), &(etag.clone(), version.clone()), "{path} ({accept}): the previous version's");
+        let body = r.text().await.unwrap();
+        if *accept == BROWSER {
+            assert!(body.contains("from the version before"), "{path}: the page says it is not current");
+            assert!(body.contains("id=\"site-search\""), "{path}: the rest of the page is intact");
+        }
+        let revalidated = server.client.get(server.url(path)).header("accept", *accept).header("if-none-match", etag);
+        assert!([200, 304].contains(&revalidated.send().await.unwrap().status().as_u16()));
+        // The new version's rendering went on: it answers within a while.
+        let mut fresh = None;
+        for _ in 0..100 {
+            let r = server.get(path, accept).await;
+            let now = validators(&r);
+            if now.0 != *etag {
+                fresh = Some((now, r.text().await.unwrap()));
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let ((_, new_version), body) = fresh.unwrap_or_else(|| panic!("{path} ({accept}): still the old version"));
+        assert_ne!(&new_version, version, "{path}: the new ETag names the new data version");
+        assert!(!body.contains("from the version before"), "{path}: no note once current");
+    }
+}

@@ -51,6 +51,8 @@ pub struct Options {
     pub inference: bool,
     /// Keep a full-text index (off: `--no-search`).
     pub search: bool,
+    /// How long dataset summaries wait for a new version (`--summary-patience-ms`).
+    pub summary_patience: Duration,
 }
 
 impl Default for Options {
@@ -70,6 +72,7 @@ impl Default for Options {
             query_cache: true,
             inference: true,
             search: true,
+            summary_patience: Duration::from_secs(3),
         }
     }
 }
@@ -99,6 +102,7 @@ impl TestServer {
         config.queries_dir = options.queries_dir;
         config.query_cache = options.query_cache;
         config.inference = options.inference;
+        config.summary_patience = options.summary_patience;
         if !options.search {
             config.search = None;
         }
