@@ -74,8 +74,11 @@
 //! - Shared page computations (statistics, timeline, home, ontology) and the
 //!   linked-data responses (pages, documents, fragments, VoID) run once per data
 //!   version, whoever asks and however many ask at once; the memos are bounded.
-//!   Only the home page may show the previous version's summaries, and says so,
-//!   when the new ones are not ready within 3 s of its request.
+//!   Only the pages summarising the whole dataset (home, VoID, the ontology
+//!   page, the timeline: `http::rendered::cached_summary`) may answer the
+//!   previous version's rendering, when the new one is not ready within
+//!   `--summary-patience-ms` (3 s); then their ETag, `Last-Modified` and
+//!   `X-Data-Version` name that version, and an HTML page says so.
 //! - Every cache key and ETag includes the data version; every write moves it on
 //!   (over an engine: within `--remote-version-poll` for writes made elsewhere).
 //! - An engine gets the user's own text (with `BASE` made explicit) unless values
