@@ -145,6 +145,10 @@ pub fn results_table(variables: &[String], rows: &[Vec<Option<Term>>]) -> Markup
     }
 }
 
+/// The most allowed values a parameter's drop-down lists; past it, a text field
+/// with that many suggestions.
+const MAX_SELECT_OPTIONS: usize = 500;
+
 fn input(param: &crate::queries::params::Param, value: &str, options: Option<&Vec<String>>) -> Markup {
     let id = format!("param-{}", param.name);
     let required = param.required;
@@ -152,11 +156,20 @@ fn input(param: &crate::queries::params::Param, value: &str, options: Option<&Ve
         p {
             label for=(id) { (param.name) " " small.meta { "(" (param.kind.describe()) @if required { ", required" } ")" } }
             br;
-            @if let Some(options) = options {
+            @if let Some(options) = options.filter(|o| o.len() <= MAX_SELECT_OPTIONS) {
                 select id=(id) name=(param.name) required[required] {
                     @if !required { option value="" { "— any —" } }
                     @for o in options { option value=(o) selected[o == value] { (o) } }
                 }
+            } @else if let Some(options) = options {
+                // Too many for a drop-down: a field with the first ones as
+                // suggestions; the server accepts any allowed value.
+                @let list = format!("{id}-values");
+                input id=(id) name=(param.name) type="text" value=(value) required[required] size="60"
+                    list=(list) placeholder=(param.kind.example());
+                datalist id=(list) { @for o in options.iter().take(MAX_SELECT_OPTIONS) { option value=(o) {} } }
+                br;
+                small.meta { "More than " (MAX_SELECT_OPTIONS) " allowed values: type one (the first " (MAX_SELECT_OPTIONS) " are suggested)." }
             } @else {
                 @let kind = match &param.kind {
                     ParamType::Iri { .. } => "url",

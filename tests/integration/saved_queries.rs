@@ -320,6 +320,8 @@ async fn openapi_document_validates() {
 #[tokio::test]
 async fn every_allowed_value_is_allowed_past_the_listing_cap() {
     let server = knowledge_graph_server().await;
+    let form = server.get_text("/queries/withdrawals", "text/html").await;
+    assert!(form.contains("<select id=\"param-treaty\""), "a few allowed values: a drop-down");
     let treaties: String = (0..10_050)
         .map(|n| format!("<https://example.org/treaty/{n:05}> a <https://w3id.org/treaty-kg/ontology#Treaty> .\n"))
         .collect();
@@ -339,6 +341,10 @@ async fn every_allowed_value_is_allowed_past_the_listing_cap() {
     assert_eq!(r.status(), 400, "a value outside the values query is still refused");
     assert!(r.text().await.unwrap().contains("parameter `treaty`"));
     assert!(!rows_of(&server, "/queries/withdrawals").await.is_empty(), "the default runs");
+    let form = server.get_text("/queries/withdrawals", "text/html").await;
+    assert!(!form.contains("<select id=\"param-treaty\""), "no drop-down of 10,000 values");
+    assert!(form.contains("list=\"param-treaty-values\""), "a field with suggestions instead");
+    assert_eq!(form.matches("<option value=").count(), 500, "the first 500 suggested");
 }
 
 /// Missing, unknown, ill-typed and out-of-class parameters are 400s that name
