@@ -23,6 +23,10 @@ use maud::{html as markup, Markup};
 use oxigraph::io::RdfFormat;
 use oxigraph::model::{Quad, Triple};
 
+/// Matches of a fragment counted exactly, and for how long once its page is read.
+const COUNT_CAP: usize = 100_000;
+const COUNT_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The most statements read about a resource, in each direction.
 const DESCRIBE_LIMIT: usize = 2_000;
 
@@ -350,10 +354,10 @@ async fn fragment(
         let page = state2
             .store
             .read(&format!("fragment {}", selector.url("", selector.page)), "fragment", move |reader| {
-                fragments::read(reader, &scanned, offset, PAGE_SIZE, 100_000)
+                fragments::read(reader, &scanned, offset, PAGE_SIZE, COUNT_CAP, COUNT_BUDGET)
             })
             .await?;
-        let (triples, total) = (page.triples, page.total);
+        let (triples, total, exact) = (page.triples, page.total, page.exact);
         if selector.page > 1 && triples.is_empty() {
             return Err(AppError::NotFound(format!(
                 "page {} is past the end of this fragment ({total} triples, {PAGE_SIZE} a page)",
@@ -363,7 +367,7 @@ async fn fragment(
         let has_next = offset + triples.len() < total;
         let metadata = fragments::metadata(&selector, &base, total, has_next);
         let body = match format {
-            None => html_response(fragments_page(&selector, &base, &triples, total, has_next)).into_body(),
+            None => html_response(fragments_page(&selector, &base, &triples, (total, exact), has_next)).into_body(),
             Some(f) if f.supports_datasets() && media != "application/ld+json" => {
                 let graph = oxigraph::model::NamedNode::new_unchecked(format!(
                     "{}#metadata",
@@ -392,7 +396,10 @@ async fn fragment(
     .await
 }
 
-fn fragments_page(selector: &Selector, base: &str, triples: &[Triple], total: usize, has_next: bool) -> Markup {
+/// A fragment's page; `count` is the number of matches and whether it is exact
+/// (else at least that many).
+fn fragments_page(selector: &Selector, base: &str, triples: &[Triple], count: (usize, bool), has_next: bool) -> Markup {
+    let (total, exact) = count;
     let value = |t: Option<String>| t.unwrap_or_default();
     html::layout(
         "Triple Pattern Fragments",
@@ -405,7 +412,7 @@ fn fragments_page(selector: &Selector, base: &str, triples: &[Triple], total: us
                 p { label { "object " input name="object" value=(value(selector.object.as_ref().map(|o| match o { oxigraph::model::Term::NamedNode(n) => n.as_str().to_owned(), other => other.to_string() }))) size="50"; } }
                 p { button type="submit" { "Find matching triples" } }
             }
-            p { (total) " matching triples; page " (selector.page) "." }
+            p { (total) @if !exact { "+" } " matching triples; page " (selector.page) "." }
             table {
                 thead { tr { th scope="col" { "Subject" } th scope="col" { "Predicate" } th scope="col" { "Object" } } }
                 tbody {
