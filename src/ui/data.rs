@@ -37,22 +37,43 @@ pub async fn events(store: &KgStore) -> Result<Vec<Event>, AppError> {
         .collect())
 }
 
-/// States, treaties, officials and alliances, for the home page.
+/// The kinds of resource the home page features: class and heading.
+const FEATURED_KINDS: [(&str, &str); 4] = [
+    ("https://w3id.org/treaty-kg/ontology#SovereignState", "States"),
+    ("https://w3id.org/treaty-kg/ontology#Treaty", "Treaties"),
+    ("https://w3id.org/treaty-kg/ontology#Official", "Officials"),
+    ("https://w3id.org/treaty-kg/ontology#MilitaryAlliance", "Alliances"),
+];
+
+/// How many of each kind the home page lists (by label); the rest are a link away.
+pub const FEATURED_PER_KIND: usize = 12;
+
+/// The first states, treaties, officials and alliances by label, for the home
+/// page: one query, a few of each kind, however many the data holds.
 pub async fn featured(store: &KgStore) -> Result<Vec<Featured>, AppError> {
-    let query = "SELECT ?s (SAMPLE(?label) AS ?l) ?kind WHERE {
-           ?s a ?type ; <http://www.w3.org/2000/01/rdf-schema#label> ?label .
-           VALUES (?type ?kind) {
-             (<https://w3id.org/treaty-kg/ontology#SovereignState> \"States\")
-             (<https://w3id.org/treaty-kg/ontology#Treaty> \"Treaties\")
-             (<https://w3id.org/treaty-kg/ontology#Official> \"Officials\")
-             (<https://w3id.org/treaty-kg/ontology#MilitaryAlliance> \"Alliances\")
-           }
-           FILTER(LANG(?label) = 'en' || LANG(?label) = '')
-         } GROUP BY ?s ?kind ORDER BY ?kind ?l";
-    Ok(rows(store, query, "home page")
+    let kinds: Vec<String> = FEATURED_KINDS
+        .iter()
+        .map(|(class, kind)| {
+            format!(
+                "{{ SELECT ?s (SAMPLE(?label) AS ?l) (<{class}> AS ?class) (\"{kind}\" AS ?kind) WHERE {{
+                     ?s a <{class}> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label .
+                     FILTER(LANG(?label) = 'en' || LANG(?label) = '')
+                   }} GROUP BY ?s ORDER BY ?l LIMIT {FEATURED_PER_KIND} }}"
+            )
+        })
+        .collect();
+    let query = format!("SELECT ?s ?l ?class ?kind WHERE {{ {} }} ORDER BY ?kind ?l", kinds.join(" UNION "));
+    Ok(rows(store, &query, "home page")
         .await?
         .into_iter()
-        .filter_map(|r| Some(Featured { href: page_href(&text(&r[0])?), label: text(&r[1])?, kind: text(&r[2])? }))
+        .filter_map(|r| {
+            Some(Featured {
+                href: page_href(&text(&r[0])?),
+                label: text(&r[1])?,
+                class: text(&r[2])?,
+                kind: text(&r[3])?,
+            })
+        })
         .collect())
 }
 

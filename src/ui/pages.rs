@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 /// A featured resource on the home page.
 pub struct Featured {
     pub kind: String,
+    /// The class of its kind (for the count, and the link to all of them).
+    pub class: String,
     pub href: String,
     pub label: String,
 }
@@ -23,6 +25,16 @@ pub struct SourceSummary {
     pub file: String,
     pub graphs: u64,
     pub triples: u64,
+}
+
+/// Every resource of `class`, as Triple Pattern Fragments (paged, in HTML).
+fn all_of_class(class: &str) -> String {
+    let selector = crate::linked_data::fragments::Selector {
+        predicate: Some(oxigraph::model::vocab::rdf::TYPE.into_owned()),
+        object: Some(oxigraph::model::NamedNode::new_unchecked(class).into()),
+        ..Default::default()
+    };
+    selector.url("", 1)
 }
 
 /// The home page.
@@ -65,6 +77,11 @@ pub fn home(
                     @for (kind, items) in &kinds {
                         h3 { (kind) }
                         ul { @for f in items { li { a href=(f.href) { (f.label) } } } }
+                        @let class = items.first().map(|f| f.class.as_str()).unwrap_or_default();
+                        @let all = stats.classes.iter().find(|(c, _)| c.as_str() == class).map_or(0, |(_, n)| *n);
+                        @if all > items.len() as u64 {
+                            p.meta { a href=(all_of_class(class)) { "All " (all) " →" } }
+                        }
                     }
                 }
                 section {

@@ -196,3 +196,27 @@ async fn dataset_summaries_answer_the_previous_version_while_the_new_one_renders
         assert!(!body.contains("from the version before"), "{path}: no note once current");
     }
 }
+
+/// The home page features the first few of each kind by label, however many
+/// the data holds, with a link to all of them (as fragments).
+#[tokio::test]
+async fn the_home_page_features_a_few_of_each_kind_and_links_to_the_rest() {
+    let server = knowledge_graph_server().await;
+    let treaties: String = (10..40)
+        .map(|n| {
+            format!(
+                "<https://w3id.org/treaty-kg/id/treaty/t-{n}> a <https://w3id.org/treaty-kg/ontology#Treaty> ; \
+                 <http://www.w3.org/2000/01/rdf-schema#label> \"Treaty {n}\"@en . "
+            )
+        })
+        .collect();
+    let r = server.update(&format!("INSERT DATA {{ GRAPH <urn:treaties> {{ {treaties} }} }}")).await;
+    assert_eq!(r.status(), 204);
+    let home = server.get_text("/", BROWSER).await;
+    let listed = home.matches("href=\"/page/treaty/t-").count();
+    assert!((1..=12).contains(&listed), "{listed} of the 30 new treaties listed");
+    let all = "/fragments?predicate=http%3A%2F%2Fwww.w3.org%2F1999%2F02%2F22-rdf-syntax-ns%23type&amp;object=https%3A%2F%2Fw3id.org%2Ftreaty-kg%2Fontology%23Treaty";
+    assert!(home.contains(all), "a link to every treaty");
+    let fragment = server.get_text(&all.replace("&amp;", "&"), BROWSER).await;
+    assert!(fragment.contains("t-39"), "which lists them");
+}
