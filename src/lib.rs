@@ -22,6 +22,7 @@
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
 //! - [`http`] — thin handlers, one sub-router per concern, and the layers.
 //! - [`error`] — `AppError`, the one place errors become status codes.
+//! - [`log_writer`] — the log, written in batches by one background thread.
 //! - [`memo`] — shared computations, once per data version, single-flight.
 //! - [`linked_data`] — dereferenceable IRIs (303, RDF documents, HTML pages), how a
 //!   resource is described, ontology docs, VoID, dump, TPF.
@@ -94,6 +95,7 @@ pub mod generate;
 pub mod http;
 pub mod inference;
 pub mod linked_data;
+pub mod log_writer;
 pub mod memo;
 pub mod metrics;
 pub mod queries;

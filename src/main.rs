@@ -6,10 +6,13 @@ use tracing_subscriber::EnvFilter;
 use treaty_kg::config::{Cli, Command, Config, TOKEN_ENV};
 
 fn main() {
-    // The log is written by a background thread (a write per request on the
-    // request's thread cost more than a point lookup); it is flushed on exit.
-    let (writer, flush_on_exit) =
-        tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
+    // The log is written in batches by a background thread (see `log_writer`);
+    // what is left is written on exit.
+    let (writer, flush_on_exit) = treaty_kg::log_writer::batched(
+        std::io::stderr(),
+        treaty_kg::log_writer::INTERVAL,
+        treaty_kg::log_writer::MAX_PENDING,
+    );
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("treaty_kg=info")))
         .with_writer(writer)

@@ -288,11 +288,7 @@ async fn server_errors_carry_the_request_id_found_in_the_log() {
     let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body = r.text().await.unwrap();
     assert!(body.contains(&format!("request id {id}")), "{body}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        server.0.log().iter().any(|line| line.contains(&id) && line.contains("status=503")),
-        "no log line with {id}"
-    );
+    assert!(server.0.logged(|line| line.contains(&id) && line.contains("status=503")).await, "no log line with {id}");
     assert_alive(&mut server).await;
 }
 

@@ -353,6 +353,18 @@ impl Served {
         self.log.lock().unwrap().clone()
     }
 
+    /// Whether a line that `matches` is logged within a few seconds (the
+    /// server writes its log in batches, every 50 ms).
+    pub async fn logged(&self, matches: impl Fn(&str) -> bool) -> bool {
+        for _ in 0..50 {
+            if self.log().iter().any(|l| matches(l)) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
