@@ -56,6 +56,11 @@ pub struct AppState {
 /// so it is done once per store generation, single-flight, whoever asks.
 #[derive(Default)]
 pub struct Memos {
+    /// The dataset-wide scans (statistics, sources, featured, events) run one at
+    /// a time: after a write the summary pages answer the previous version and
+    /// start all of them, and at 10M quads four such scans together filled the
+    /// heavy lane, so a visitor's own long read was shed with 503.
+    pub scans: ScanGate,
     pub statistics: Memo<(), crate::linked_data::void::Statistics>,
     pub sources: Memo<(), Vec<crate::ui::pages::SourceSummary>>,
     pub featured: Memo<(), Vec<crate::ui::pages::Featured>>,
@@ -71,6 +76,24 @@ pub struct Memos {
     pub summaries: Memo<String, rendered::Rendered>,
 }
 
+/// Lets one dataset-wide scan run at a time; the others wait their turn.
+pub struct ScanGate(tokio::sync::Semaphore);
+
+impl Default for ScanGate {
+    fn default() -> Self {
+        ScanGate(tokio::sync::Semaphore::new(1))
+    }
+}
+
+impl ScanGate {
+    /// Runs `scan` once no other scan runs.
+    pub async fn run<T>(&self, scan: impl std::future::Future<Output = T>) -> T {
+        // The semaphore is never closed, so acquiring cannot fail.
+        let _turn = self.0.acquire().await.ok();
+        scan.await
+    }
+}
+
 impl AppState {
     /// The VoID statistics of the current data.
     pub async fn statistics(&self) -> Result<Arc<crate::linked_data::void::Statistics>, AppError> {
@@ -81,8 +104,8 @@ impl AppState {
     pub fn statistics_job(
         &self,
     ) -> impl FnOnce() -> BoxFuture<'static, Result<crate::linked_data::void::Statistics, AppError>> {
-        let store = self.store.clone();
-        move || async move { crate::linked_data::void::statistics(&store).await }.boxed()
+        let (store, memos) = (self.store.clone(), self.memos.clone());
+        move || async move { memos.scans.run(crate::linked_data::void::statistics(&store)).await }.boxed()
     }
 
     /// The values a `values_query` allows, for the current data.

@@ -40,22 +40,23 @@ async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
     let deadline = tokio::time::Instant::now() + state.config.summary_patience;
     // One after the other, not at once: each can run past `--heavy-after-ms` on
     // a large store, and four moving to the heavy lane together shed each other
-    // (the first view at 1M quads was a 503). The results are shared anyway.
+    // (the first view at 1M quads was a 503). Past the deadline the rest start
+    // at once, for the next visitor: `memos.scans` still runs them one at a time.
     let memos = &state.memos;
-    let store = || state.store.clone();
+    let scanner = || (state.store.clone(), state.memos.clone());
     let (stats, v1) = memos.statistics.get_or_previous((), generation, deadline, state.statistics_job()).await?;
     let (sources, v2) = memos
         .sources
         .get_or_previous((), generation, deadline, {
-            let store = store();
-            move || async move { data::sources(&store).await }
+            let (store, memos) = scanner();
+            move || async move { memos.scans.run(data::sources(&store)).await }
         })
         .await?;
     let (featured, v3) = memos
         .featured
         .get_or_previous((), generation, deadline, {
-            let store = store();
-            move || async move { data::featured(&store).await }
+            let (store, memos) = scanner();
+            move || async move { memos.scans.run(data::featured(&store)).await }
         })
         .await?;
     let (events, v4) = memos.events.get_or_previous((), generation, deadline, events_job(&state)).await?;
@@ -71,8 +72,8 @@ async fn events(state: &AppState) -> Result<std::sync::Arc<Vec<svg::Event>>, App
 
 /// What `memos.events` holds, computed over the current data.
 fn events_job(state: &AppState) -> impl FnOnce() -> BoxFuture<'static, Result<Vec<svg::Event>, AppError>> {
-    let store = state.store.clone();
-    move || async move { data::events(&store).await }.boxed()
+    let (store, memos) = (state.store.clone(), state.memos.clone());
+    move || async move { memos.scans.run(data::events(&store)).await }.boxed()
 }
 
 async fn editor(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
