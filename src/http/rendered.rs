@@ -96,12 +96,25 @@ where
     Ok(Rendered { status: parts.status, headers: parts.headers, body, validators })
 }
 
-fn respond(rendered: &Rendered) -> Response {
-    let mut response = (rendered.status, rendered.headers.clone(), rendered.body.clone()).into_response();
+/// `rendered` with its validators, its body replaced by `body` when given.
+fn respond(rendered: &Rendered, body: Option<bytes::Bytes>) -> Response {
+    let body = body.unwrap_or_else(|| rendered.body.clone());
+    let mut response = (rendered.status, rendered.headers.clone(), body).into_response();
     if response.status().is_success() {
         rendered.validators.apply(&mut response);
     }
     response
+}
+
+/// The store generation and `key`'s validators at it, or the 304 to answer
+/// when the client's copy is current.
+fn current(state: &AppState, headers: &HeaderMap, key: &str) -> Result<(u64, Validators), Box<Response>> {
+    let generation = state.store.generation();
+    let validators = Validators::current(state, key);
+    if validators.match_request(headers) {
+        return Err(Box::new(validators.not_modified()));
+    }
+    Ok((generation, validators))
 }
 
 /// Answers 304 when the client's copy is current; otherwise the response of
@@ -112,18 +125,17 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response, AppError>> + Send + 'static,
 {
-    let generation = state.store.generation();
-    let validators = Validators::current(state, key);
-    if validators.match_request(headers) {
-        return Ok(validators.not_modified());
-    }
+    let (generation, validators) = match current(state, headers, key) {
+        Ok(current) => current,
+        Err(not_modified) => return Ok(*not_modified),
+    };
     let state2 = state.clone();
     let rendered = state
         .memos
         .rendered
         .get(key.to_owned(), generation, move || async move { render(&state2, validators, build()).await })
         .await?;
-    Ok(respond(&rendered))
+    Ok(respond(&rendered, None))
 }
 
 /// Like [`cached`], for a page summarising the whole dataset: past the
@@ -140,11 +152,10 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response, AppError>> + Send + 'static,
 {
-    let generation = state.store.generation();
-    let validators = Validators::current(state, key);
-    if validators.match_request(headers) {
-        return Ok(validators.not_modified());
-    }
+    let (generation, validators) = match current(state, headers, key) {
+        Ok(current) => current,
+        Err(not_modified) => return Ok(*not_modified),
+    };
     let deadline = tokio::time::Instant::now() + state.config.summary_patience;
     let state2 = state.clone();
     let (rendered, at) = state
@@ -155,7 +166,7 @@ where
         })
         .await?;
     if at == generation {
-        return Ok(respond(&rendered));
+        return Ok(respond(&rendered, None));
     }
     if rendered.validators.match_request(headers) {
         return Ok(rendered.validators.not_modified());
@@ -166,10 +177,5 @@ where
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     let noted = if is_html { crate::ui::with_stale_note(&rendered.body) } else { None };
-    let Some(body) = noted else {
-        return Ok(respond(&rendered));
-    };
-    let mut response = (rendered.status, rendered.headers.clone(), body).into_response();
-    rendered.validators.apply(&mut response);
-    Ok(response)
+    Ok(respond(&rendered, noted))
 }
