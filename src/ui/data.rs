@@ -46,7 +46,7 @@ const FEATURED_KINDS: [(&str, &str); 4] = [
 ];
 
 /// How many of each kind the home page lists (by label); the rest are a link away.
-pub const FEATURED_PER_KIND: usize = 12;
+const FEATURED_PER_KIND: usize = 12;
 
 /// The first states, treaties, officials and alliances by label, for the home
 /// page: one query, a few of each kind, however many the data holds.
