@@ -72,9 +72,10 @@
 //!   answered from an older index says so (`stale`).
 //! - 5xx bodies never carry internal details; they carry the request id, and the
 //!   details are logged with it.
-//! - Shared page computations (statistics, timeline, home, ontology) and the
-//!   linked-data responses (pages, documents, fragments, VoID) run once per data
-//!   version, whoever asks and however many ask at once; the memos are bounded.
+//! - Shared page computations (statistics, timeline, home, ontology), the
+//!   linked-data responses (pages, documents, fragments, VoID), `/openapi.json`
+//!   and pages of search hits run once per data version, whoever asks and
+//!   however many ask at once; the memos are bounded.
 //!   Only the pages summarising the whole dataset (home, VoID, the ontology
 //!   page, the timeline: `http::rendered::cached_summary`) may answer the
 //!   previous version's rendering, when the new one is not ready within

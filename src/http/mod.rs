@@ -74,6 +74,9 @@ pub struct Memos {
     /// Pages summarising the whole dataset (VoID, the ontology page, the
     /// timeline): after a write, the previous version's while the new one renders.
     pub summaries: Memo<String, rendered::Rendered>,
+    /// Pages of search hits, by the index's version, the page and the text:
+    /// a popular search (tens of ms at 10M quads) is ranked once per version.
+    pub searches: Memo<String, crate::search::Answer>,
 }
 
 /// Lets one dataset-wide scan run at a time; the others wait their turn.

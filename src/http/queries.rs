@@ -91,19 +91,28 @@ fn summary_json(q: &SavedQuery, base: &str) -> Value {
     })
 }
 
+/// The OpenAPI document: one operation per saved query, with the allowed
+/// values of its parameters. About 1.5 MB at 10M quads, so it is rendered once
+/// per data version, catalogue and base (`rendered::cached`), with validators.
 async fn openapi_document(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     let catalogue = state.queries.current();
-    let mut allowed = openapi::AllowedValues::new();
-    for query in catalogue.iter() {
-        for param in &query.params {
-            if let Some(text) = &param.values_query {
-                let values = state.allowed_values(text).await?;
-                allowed.insert((query.name.clone(), param.name.clone()), values.iter().map(plain).collect());
+    let base = public_base(&state.config, &headers);
+    let versions: Vec<String> = catalogue.iter().map(|q| format!("{}@{}", q.name, q.version)).collect();
+    let key = format!("openapi|{base}|{}", versions.join(","));
+    let state2 = state.clone();
+    super::rendered::cached(&state, &headers, &key, move || async move {
+        let mut allowed = openapi::AllowedValues::new();
+        for query in catalogue.iter() {
+            for param in &query.params {
+                if let Some(text) = &param.values_query {
+                    let values = state2.allowed_values(text).await?;
+                    allowed.insert((query.name.clone(), param.name.clone()), values.iter().map(plain).collect());
+                }
             }
         }
-    }
-    let document = openapi::document(&catalogue, &public_base(&state.config, &headers), &allowed);
-    Ok(Json(document).into_response())
+        Ok(Json(openapi::document(&catalogue, &base, &allowed)).into_response())
+    })
+    .await
 }
 
 async fn run_by_get(

@@ -76,7 +76,7 @@ async fn search(
             Form::Json => Err(AppError::BadRequest("q is missing: /search?q=words".into())),
         };
     }
-    let answer = index.search(&q, (page - 1) * per_page, per_page).await?;
+    let answer = hits(&state, index, &q, page, per_page).await?;
     let mut response = match form {
         Form::Html => Html(ui::search::page(&q, Some(&answer), page, per_page).into_string()).into_response(),
         Form::Json => Json(json(&q, &answer, page, per_page)).into_response(),
@@ -93,6 +93,25 @@ async fn search(
         }
     }
     Ok(response)
+}
+
+/// One page of the hits of `q`, ranked once per data version and index version
+/// for everyone who asks the same (the memo is emptied by every write; a page
+/// answered from an index that is behind is kept under that index's version,
+/// so the next search after the index catches up ranks again).
+async fn hits(
+    state: &AppState,
+    index: &Arc<SearchIndex>,
+    q: &str,
+    page: usize,
+    per_page: usize,
+) -> Result<Arc<Answer>, AppError> {
+    let offset = (page - 1) * per_page;
+    let built = index.built_version().unwrap_or_default();
+    let key = format!("{built}|{offset}|{per_page}|{q}");
+    let (index, q) = (index.clone(), q.to_owned());
+    let search = move || async move { Ok::<_, AppError>(index.search(&q, offset, per_page).await?) };
+    state.memos.searches.get(key, state.store.generation(), search).await
 }
 
 fn json(q: &str, answer: &Answer, page: usize, per_page: usize) -> serde_json::Value {

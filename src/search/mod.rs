@@ -187,6 +187,11 @@ impl SearchIndex {
         (built.is_some(), built.as_deref() == Some(self.store.data_version().as_str()))
     }
 
+    /// The data version of the committed index (`None`: never built).
+    pub fn built_version(&self) -> Option<String> {
+        self.built.borrow().clone()
+    }
+
     /// Waits (at most `wait`) until the index is current or no build runs.
     async fn searcher(&self, wait: Duration) -> Result<(Searcher, String, bool), SearchError> {
         let wanted = self.store.data_version();
