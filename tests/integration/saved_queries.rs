@@ -316,6 +316,13 @@ async fn openapi_document_validates() {
     );
 }
 
+/// The allowed values `/openapi.json` lists for the `treaty` parameter of `withdrawals`.
+async fn listed_treaties(server: &TestServer) -> Vec<serde_json::Value> {
+    let doc: serde_json::Value =
+        server.client.get(server.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    doc["paths"]["/queries/withdrawals"]["get"]["parameters"][0]["schema"]["enum"].as_array().unwrap().clone()
+}
+
 /// A `values_query` with more values than the lists show (10,000) still
 /// allows every one of them: a value is checked by binding it into the values
 /// query, not by finding it in the first 10,000 (at 10M quads that refused the
@@ -325,18 +332,12 @@ async fn every_allowed_value_is_allowed_past_the_listing_cap() {
     let server = knowledge_graph_server().await;
     let form = server.get_text("/queries/withdrawals", "text/html").await;
     assert!(form.contains("<select id=\"param-treaty\""), "a few allowed values: a drop-down");
-    let before: serde_json::Value =
-        server.client.get(server.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    let listed_before = &before["paths"]["/queries/withdrawals"]["get"]["parameters"][0]["schema"]["enum"];
-    assert_eq!(listed_before.as_array().map(Vec::len), Some(1), "one treaty before the write");
+    assert_eq!(listed_treaties(&server).await.len(), 1, "one treaty before the write");
     let treaties: String = (0..10_050)
         .map(|n| format!("<https://example.org/treaty/{n:05}> a <https://w3id.org/treaty-kg/ontology#Treaty> .\n"))
         .collect();
     assert_eq!(server.update(&format!("INSERT DATA {{ {treaties} }}")).await.status(), 204);
-    let doc: serde_json::Value =
-        server.client.get(server.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    let listed =
-        doc["paths"]["/queries/withdrawals"]["get"]["parameters"][0]["schema"]["enum"].as_array().unwrap().clone();
+    let listed = listed_treaties(&server).await;
     assert_eq!(listed.len(), 10_000, "the listing is capped (and the document kept from before the write is not)");
     let unlisted = (0..10_050)
         .map(|n| format!("https://example.org/treaty/{n:05}"))
