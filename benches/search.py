@@ -109,7 +109,7 @@ def main():
     server = serve(ours, store, log_path)
     try:
         # The inferred graph (issue: its cost at scale), regenerated before serving.
-        regenerated = re.search(r"inferred graph regenerated ms=(\d+)", open(log_path).read())
+        regenerated = re.search(r"inferred graph ready ms=(\d+)", open(log_path).read())
         request = urllib.request.Request(f"{BASE}/sparql?query=" + urllib.parse.quote(
             "SELECT (COUNT(*) AS ?n) { GRAPH <https://w3id.org/treaty-kg/graph/inferred> { ?s ?p ?o } }"),
             headers={"Accept": "text/csv"})

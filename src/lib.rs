@@ -10,7 +10,9 @@
 //! - [`sources`] — which RDF files are loaded (at start, or by `load`) and the
 //!   graph each goes into: one rule, whichever command loads the file.
 //! - [`inference`] — the RDFS subclass and subproperty closure, materialized in
-//!   one regenerated graph (at start, then after every write, in the background).
+//!   one graph: regenerated at start, then after every write, in the
+//!   background, brought up to date for the subjects the write names (whole
+//!   again when the axioms change or the write names no subjects).
 //! - [`store`] — **the only module that touches a storage engine**: the façade
 //!   (`KgStore`) over one enum of two backends, embedded (Oxigraph in this
 //!   process) and remote (a SPARQL 1.1 engine, `serve --remote`), with admission
@@ -147,7 +149,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         tracing::info!(
             ms = started.elapsed().as_millis() as u64,
             graph = inference::INFERRED_GRAPH,
-            "inferred graph regenerated"
+            "inferred graph ready"
         );
         Some(inference)
     } else {

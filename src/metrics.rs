@@ -142,15 +142,49 @@ impl Metrics {
     }
 }
 
-/// Adds the remote engine's figures to a rendered exposition (before its `# EOF`):
+/// One counter family appended to a rendered exposition (before its `# EOF`):
+/// its name (without `_total`), help, and (labels, value) samples.
+fn with_counter(rendered: String, name: &str, help: &str, samples: &[(&str, String)]) -> String {
+    let mut out = rendered.strip_suffix("# EOF\n").unwrap_or(&rendered).to_owned();
+    out.push_str(&format!("# HELP treaty_kg_{name} {help}\n# TYPE treaty_kg_{name} counter\n"));
+    for (labels, value) in samples {
+        out.push_str(&format!("treaty_kg_{name}_total{labels} {value}\n"));
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+/// Adds the remote engine's figures to a rendered exposition:
 /// requests sent, requests that failed (502/504), and the time spent waiting.
 pub fn with_engine_stats(rendered: String, stats: &crate::store::EngineStats) -> String {
     use std::sync::atomic::Ordering;
-    let body = rendered.strip_suffix("# EOF\n").unwrap_or(&rendered).to_owned();
-    format!(
-        "{body}# HELP treaty_kg_engine_requests Requests sent to the remote SPARQL engine.\n# TYPE treaty_kg_engine_requests counter\ntreaty_kg_engine_requests_total {}\n# HELP treaty_kg_engine_errors Requests to the engine that failed (unreachable, failing, past the deadline).\n# TYPE treaty_kg_engine_errors counter\ntreaty_kg_engine_errors_total {}\n# HELP treaty_kg_engine_request_seconds Time spent waiting for the engine's answers.\n# TYPE treaty_kg_engine_request_seconds counter\ntreaty_kg_engine_request_seconds_total {:.6}\n# EOF\n",
-        stats.requests.load(Ordering::Relaxed),
-        stats.errors.load(Ordering::Relaxed),
-        stats.micros.load(Ordering::Relaxed) as f64 / 1e6,
+    let text = with_counter(
+        rendered,
+        "engine_requests",
+        "Requests sent to the remote SPARQL engine.",
+        &[("", stats.requests.load(Ordering::Relaxed).to_string())],
+    );
+    let text = with_counter(
+        text,
+        "engine_errors",
+        "Requests to the engine that failed (unreachable, failing, past the deadline).",
+        &[("", stats.errors.load(Ordering::Relaxed).to_string())],
+    );
+    with_counter(
+        text,
+        "engine_request_seconds",
+        "Time spent waiting for the engine's answers.",
+        &[("", format!("{:.6}", stats.micros.load(Ordering::Relaxed) as f64 / 1e6))],
+    )
+}
+
+/// Adds the inferred graph's runs since start, by kind: brought up to date for
+/// the subjects writes named, or regenerated whole.
+pub fn with_inference_runs(rendered: String, refreshes: u64, regenerations: u64) -> String {
+    with_counter(
+        rendered,
+        "inference_runs",
+        "Runs keeping the inferred graph current: for the subjects writes named (refresh), or whole (regeneration).",
+        &[("{how=\"refresh\"}", refreshes.to_string()), ("{how=\"regeneration\"}", regenerations.to_string())],
     )
 }

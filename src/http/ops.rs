@@ -69,6 +69,10 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
     if let Some(stats) = state.store.engine_stats() {
         text = crate::metrics::with_engine_stats(text, stats);
     }
+    if let Some(inference) = &state.inference {
+        let (refreshes, regenerations) = inference.runs();
+        text = crate::metrics::with_inference_runs(text, refreshes, regenerations);
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 

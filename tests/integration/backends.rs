@@ -48,6 +48,36 @@ on_every_backend! {
 }
 
 on_every_backend! {
+    /// The inferred graph follows writes: a new axiom regenerates it whole;
+    /// writes naming their subjects bring it up to date for those alone, adding
+    /// what they entail, dropping a type once it is stated, and what no longer follows.
+    async fn inferred_graph_follows_writes(backend) {
+        let server = TestServer::on(backend).await;
+        let (e, sub) = ("http://example.org/", "http://www.w3.org/2000/01/rdf-schema#");
+        const REGENERATIONS: &str = "treaty_kg_inference_runs_total{how=\"regeneration\"}";
+        async fn write(server: &TestServer, body: String) {
+            assert_eq!(server.update(&body).await.status(), 204, "{body}");
+        }
+        let ask = |pattern: &str| format!("ASK {{ {pattern} }}");
+        let inferred = |pattern: &str| format!("ASK {{ GRAPH <https://w3id.org/treaty-kg/graph/inferred> {{ {pattern} }} }}");
+        let before = server.counter(REGENERATIONS).await;
+        write(&server, format!("INSERT DATA {{ GRAPH <{e}onto> {{ <{e}Minister> <{sub}subClassOf> <{e}Official> . <{e}Official> <{sub}subClassOf> <{e}Person> . <{e}leads> <{sub}subPropertyOf> <{e}memberOf> }} }}")).await;
+        write(&server, format!("INSERT DATA {{ GRAPH <{e}g> {{ <{e}evika> a <{e}Minister> ; <{e}leads> <{e}government> }} }}")).await;
+        assert!(server.eventually(&ask(&format!("<{e}evika> a <{e}Person> ; <{e}memberOf> <{e}government>")), true).await);
+        let after_axioms = server.counter(REGENERATIONS).await;
+        assert!(after_axioms > before, "a new axiom regenerates the graph whole");
+        write(&server, format!("INSERT DATA {{ GRAPH <{e}g> {{ <{e}evika> a <{e}Official> }} }}")).await;
+        assert!(server.eventually(&inferred(&format!("<{e}evika> a <{e}Official>")), false).await, "a stated type is not repeated");
+        assert!(server.ask(&inferred(&format!("<{e}evika> a <{e}Person>"))).await);
+        write(&server, format!("DELETE DATA {{ GRAPH <{e}g> {{ <{e}evika> a <{e}Minister> , <{e}Official> }} }}")).await;
+        assert!(server.eventually(&ask(&format!("<{e}evika> a <{e}Person>")), false).await, "what no longer follows goes");
+        assert!(server.ask(&ask(&format!("<{e}evika> <{e}memberOf> <{e}government>"))).await);
+        assert_eq!(server.counter(REGENERATIONS).await, after_axioms, "writes naming their subjects did not regenerate the graph");
+        assert!(server.counter("treaty_kg_inference_runs_total{how=\"refresh\"}").await >= 2, "they refreshed their subjects");
+    }
+}
+
+on_every_backend! {
     /// The Graph Store: PUT creates (201), replaces (204), GET reads it back,
     /// POST merges, DELETE removes (204), and a missing graph is 404.
     async fn graph_store_cycle(backend) {

@@ -311,6 +311,24 @@ impl TestServer {
         assert_eq!(response.status(), 200, "{query}");
         boolean(&response.bytes().await.unwrap(), QueryResultsFormat::Json)
     }
+
+    /// Whether the ASK `query` answers `expected` within ten seconds (for
+    /// what the server derives in the background after a write).
+    pub async fn eventually(&self, query: &str, expected: bool) -> bool {
+        for _ in 0..100 {
+            if self.ask(query).await == expected {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// A counter of `/metrics` (the sum of its samples whose line starts with `sample`).
+    pub async fn counter(&self, sample: &str) -> u64 {
+        let text = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        text.lines().filter(|l| l.starts_with(sample)).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
+    }
 }
 
 /// SPARQL JSON results as plain-text rows, columns in head order, rows sorted.
