@@ -206,11 +206,16 @@ impl Inference {
         // Unknown until this run succeeds.
         *lock(&self.made_from) = None;
         let subjects = subjects_of(&scope).filter(|_| unchanged);
-        let text = match &subjects {
-            Some(subjects) if subjects.is_empty() => None,
-            Some(subjects) => Some(refresh(subjects, &axioms)),
-            None if axioms.is_empty() && !self.exists().await? => None,
-            None => Some(regeneration(&axioms)),
+        // Nothing to entail and nothing left from before: no write at all (it
+        // would move the data version on for nothing).
+        let text = if axioms.is_empty() && !self.exists().await? {
+            None
+        } else {
+            match &subjects {
+                Some(subjects) if subjects.is_empty() => None,
+                Some(subjects) => Some(refresh(subjects, &axioms)),
+                None => Some(regeneration(&axioms)),
+            }
         };
         if let Some(text) = text {
             self.store.internal_update(UpdateJob { text, base: None, dataset: Default::default() }).await?;
