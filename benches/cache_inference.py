@@ -100,10 +100,7 @@ def main():
     finally:
         stop(server)
     if args.inference_only:
-        print("| measure | result |\n|---|---|")
-        for k, v in rows:
-            print(f"| {k} | {v} |")
-        return
+        return table(rows)
 
     # The cache: the same heavy query again and again, at one connection.
     url_o = f"{base_o}/sparql?query=" + urllib.parse.quote(heavy)
@@ -137,6 +134,10 @@ def main():
         latency = f", p50 {p50:.2f} ms, p99 {p99:.2f} ms" if p50 else ""
         rows.append((f"{os.path.basename(args.query)} repeated, c=1: {name}",
                      f"{rps:,.0f} req/s{latency} ({ratio(rps, theirs_rps)} oxigraph serve)"))
+    table(rows)
+
+
+def table(rows):
     print("| measure | result |\n|---|---|")
     for k, v in rows:
         print(f"| {k} | {v} |")

@@ -15,6 +15,7 @@
 //! whole graphs, blank nodes or more than 10,000 subjects regenerates it
 //! whole ([`regeneration`]). `--no-inference` leaves it out.
 
+use crate::memo::lock;
 use crate::store::{GraphTarget, KgStore, QueryJob, StoreError, UpdateJob, WriteScope};
 use crate::vocab;
 use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
@@ -152,10 +153,6 @@ pub struct Inference {
     regenerations: AtomicU64,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Inference {
     /// Regenerates the graph now, and brings it up to date after every write to `store`.
     pub async fn start(store: KgStore) -> Result<Arc<Self>, StoreError> {
@@ -202,9 +199,8 @@ impl Inference {
     async fn catch_up(&self, scope: WriteScope) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         let axioms = self.axioms().await?;
-        let unchanged = lock(&self.made_from).as_ref() == Some(&axioms);
         // Unknown until this run succeeds.
-        *lock(&self.made_from) = None;
+        let unchanged = lock(&self.made_from).take().as_ref() == Some(&axioms);
         let subjects = subjects_of(&scope).filter(|_| unchanged);
         // Nothing to entail and nothing left from before: no write at all (it
         // would move the data version on for nothing).

@@ -117,7 +117,8 @@ where
     }
 }
 
-fn lock<V>(mutex: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
+/// Locks `mutex`, going on past a panic that poisoned it.
+pub(crate) fn lock<V>(mutex: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

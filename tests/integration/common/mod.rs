@@ -312,10 +312,10 @@ impl TestServer {
         boolean(&response.bytes().await.unwrap(), QueryResultsFormat::Json)
     }
 
-    /// Whether the ASK `query` answers `expected` within ten seconds (for
+    /// Whether the ASK `query` answers `expected` within five seconds (for
     /// what the server derives in the background after a write).
     pub async fn eventually(&self, query: &str, expected: bool) -> bool {
-        for _ in 0..100 {
+        for _ in 0..50 {
             if self.ask(query).await == expected {
                 return true;
             }
