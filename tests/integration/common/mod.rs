@@ -329,6 +329,18 @@ impl TestServer {
         let text = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
         text.lines().filter(|l| l.starts_with(sample)).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
     }
+
+    /// The counter `sample` once it is past `floor`, or as it is after five seconds.
+    pub async fn counter_past(&self, sample: &str, floor: u64) -> u64 {
+        for _ in 0..50 {
+            let value = self.counter(sample).await;
+            if value > floor {
+                return value;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.counter(sample).await
+    }
 }
 
 /// SPARQL JSON results as plain-text rows, columns in head order, rows sorted.
