@@ -11,9 +11,10 @@
 //! holds something. It is regenerated at start when the data changed since the
 //! last run. After a write, in the background and one run at a time (a write
 //! during one makes it run again), it is brought up to date for the subjects
-//! the write names ([`refresh`]); a write that adds or removes an axiom, names
-//! whole graphs, blank nodes or more than 10,000 subjects regenerates it
-//! whole ([`regeneration`]). `--no-inference` leaves it out.
+//! the write names ([`refresh`]: an update's, a Graph Store write's including
+//! the subjects of the statements it replaced); a write that adds or removes
+//! an axiom, names whole graphs, blank nodes or more than 10,000 subjects
+//! regenerates it whole ([`regeneration`]). `--no-inference` leaves it out.
 
 use crate::memo::lock;
 use crate::store::{GraphTarget, KgStore, QueryJob, StoreError, UpdateJob, WriteScope};

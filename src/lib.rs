@@ -82,7 +82,9 @@
 //!   page, the timeline: `http::rendered::cached_summary`) may answer the
 //!   previous version's rendering, when the new one is not ready within
 //!   `--summary-patience-ms` (3 s); then their ETag, `Last-Modified` and
-//!   `X-Data-Version` name that version, and an HTML page says so.
+//!   `X-Data-Version` name that version, and an HTML page says so. The data
+//!   behind those summaries is kept on disk under its data version
+//!   (`http::kept`), so a restart on unchanged data does not scan again.
 //! - Every cache key and ETag includes the data version; every write moves it on
 //!   (over an engine: within `--remote-version-poll` for writes made elsewhere).
 //! - An engine gets the user's own text (with `BASE` made explicit) unless values

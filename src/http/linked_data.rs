@@ -230,7 +230,9 @@ async fn ontology_document(State(state): State<AppState>, headers: HeaderMap) ->
             let terms = state2
                 .memos
                 .ontology_terms
-                .get((), state2.store.generation(), move || async move { ontology::terms(&store).await })
+                .get((), state2.store.generation(), move || async move {
+                    super::kept::kept_or(&store, "ontology-terms", ontology::terms(&store)).await
+                })
                 .await?;
             let stats = state2.statistics().await?;
             Ok(html_response(ontology::page(&terms, &stats)))

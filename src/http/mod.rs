@@ -5,6 +5,7 @@
 //! `Result<_, AppError>`. Store errors become `AppError`s in one place (below).
 
 mod gsp;
+mod kept;
 mod linked_data;
 mod ops;
 mod queries;
@@ -108,7 +109,13 @@ impl AppState {
         &self,
     ) -> impl FnOnce() -> BoxFuture<'static, Result<crate::linked_data::void::Statistics, AppError>> {
         let (store, memos) = (self.store.clone(), self.memos.clone());
-        move || async move { memos.scans.run(crate::linked_data::void::statistics(&store)).await }.boxed()
+        move || {
+            async move {
+                let scan = memos.scans.run(crate::linked_data::void::statistics(&store));
+                kept::kept_or(&store, "statistics", scan).await
+            }
+            .boxed()
+        }
     }
 
     /// The values a `values_query` allows, for the current data.

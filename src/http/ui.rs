@@ -1,6 +1,7 @@
 //! The web interface's routes: `/`, `/editor`, `/timeline.svg` and the static
 //! assets (stylesheet, editor script), compiled into the binary.
 
+use super::kept::kept_or;
 use super::{set_content_type, AppState};
 use crate::error::AppError;
 use crate::ui::{data, pages, svg};
@@ -49,14 +50,14 @@ async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
         .sources
         .get_or_previous((), generation, deadline, {
             let (store, memos) = scanner();
-            move || async move { memos.scans.run(data::sources(&store)).await }
+            move || async move { kept_or(&store, "sources", memos.scans.run(data::sources(&store))).await }
         })
         .await?;
     let (featured, v3) = memos
         .featured
         .get_or_previous((), generation, deadline, {
             let (store, memos) = scanner();
-            move || async move { memos.scans.run(data::featured(&store)).await }
+            move || async move { kept_or(&store, "featured", memos.scans.run(data::featured(&store))).await }
         })
         .await?;
     let (events, v4) = memos.events.get_or_previous((), generation, deadline, events_job(&state)).await?;
@@ -73,7 +74,7 @@ async fn events(state: &AppState) -> Result<std::sync::Arc<Vec<svg::Event>>, App
 /// What `memos.events` holds, computed over the current data.
 fn events_job(state: &AppState) -> impl FnOnce() -> BoxFuture<'static, Result<Vec<svg::Event>, AppError>> {
     let (store, memos) = (state.store.clone(), state.memos.clone());
-    move || async move { memos.scans.run(data::events(&store)).await }.boxed()
+    move || async move { kept_or(&store, "events", memos.scans.run(data::events(&store))).await }.boxed()
 }
 
 async fn editor(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {

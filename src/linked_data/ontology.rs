@@ -13,7 +13,7 @@ use oxigraph::model::Term;
 use std::collections::BTreeMap;
 
 /// One documented term.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TermDoc {
     pub iri: String,
     pub kind: String,

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 pub const MAX_SUBSETS: usize = 100;
 
 /// A subset of the dataset, as VoID describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Subset {
     /// One named graph and its statements.
     Graph(NamedNode, u64),

@@ -29,7 +29,7 @@ const MAX_PARTITIONS: usize = 100_000;
 const MAX_GRAPH_NAMES: usize = 1_000_000;
 
 /// Counts the dataset behind `store`.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Statistics {
     /// Statements in named graphs.
     pub triples: u64,

@@ -8,6 +8,7 @@ use super::error::StoreError;
 use super::job::{GraphTarget, QueryJob, QuerySource, StoreOptions, UpdateJob};
 use super::remote::Remote;
 use super::running::RunningGuard;
+use super::scope::{self, WriteScope};
 use super::version::SourceRecord;
 use crate::sources::SourceFile;
 use crate::sparql::parse;
@@ -87,9 +88,9 @@ impl Backend {
         job: UpdateJob,
         options: &StoreOptions,
         guard: &RunningGuard,
-    ) -> Result<super::WriteScope, StoreError> {
+    ) -> Result<WriteScope, StoreError> {
         let update = checked_update(&job, options.max_depth)?;
-        let scope = super::scope::of_update(&update);
+        let scope = scope::of_update(&update);
         match self {
             Backend::Embedded(e) => e.update(update, &job.dataset, options, guard)?,
             Backend::Remote(r) => r.update(update, &with_base(&job.text, job.base.as_deref()), &job.dataset, guard)?,
@@ -153,7 +154,8 @@ impl Backend {
         Ok(())
     }
 
-    /// Parses the documents, then replaces or merges into the graph.
+    /// Parses the documents, then replaces or merges into the graph. Returns
+    /// whether the graph was created, and what the write changed.
     pub fn write_graph(
         &self,
         target: &GraphTarget,
@@ -161,7 +163,7 @@ impl Backend {
         base: &str,
         replace: bool,
         guard: &RunningGuard,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, WriteScope), StoreError> {
         let mut quads = Vec::new();
         for (body, format) in documents {
             quads.extend(parse_body(body, *format, base, guard)?);
@@ -172,10 +174,12 @@ impl Backend {
                 q.graph_name
             )));
         }
-        match self {
-            Backend::Embedded(e) => e.write_graph(target, quads, replace, guard),
-            Backend::Remote(r) => r.write_graph(target, quads, replace, guard),
-        }
+        let (created, former) = match self {
+            Backend::Embedded(e) => e.write_graph(target, &quads, replace, guard)?,
+            Backend::Remote(r) => r.write_graph(target, &quads, replace, guard)?,
+        };
+        let written = quads.into_iter().map(|q| q.subject);
+        Ok((created, scope::of_graph_write(target, former.map(|f| f.into_iter().chain(written)))))
     }
 
     pub fn add_dataset(
@@ -184,19 +188,22 @@ impl Backend {
         format: RdfFormat,
         base: &str,
         guard: &RunningGuard,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, WriteScope), StoreError> {
         let quads = parse_body(body, format, base, guard)?;
-        match self {
-            Backend::Embedded(e) => e.add_dataset(&quads, guard),
-            Backend::Remote(r) => r.add_dataset(&quads, guard),
-        }
+        let added = match self {
+            Backend::Embedded(e) => e.add_dataset(&quads, guard)?,
+            Backend::Remote(r) => r.add_dataset(&quads, guard)?,
+        };
+        Ok((added, scope::of_quads(quads.iter().map(|q| q.as_ref()))))
     }
 
-    pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<(), StoreError> {
-        match self {
-            Backend::Embedded(e) => e.delete_graph(target, guard),
-            Backend::Remote(r) => r.delete_graph(target, guard),
-        }
+    /// Deletes a graph; returns what that changed.
+    pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<WriteScope, StoreError> {
+        let former = match self {
+            Backend::Embedded(e) => e.delete_graph(target, guard)?,
+            Backend::Remote(r) => r.delete_graph(target, guard).map(|()| None)?,
+        };
+        Ok(scope::of_graph_write(target, former))
     }
 
     pub fn backup(&self, dir: &PathBuf) -> Result<(), StoreError> {

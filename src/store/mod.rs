@@ -215,6 +215,13 @@ impl KgStore {
         exec::run(move || inner.versioning.set_note(&key, value)).await?
     }
 
+    /// A directory beside the ledger for data derived from the store, kept
+    /// across restarts under the data version it describes (`None` in memory,
+    /// over a remote engine, or read-only).
+    pub fn keepsake_dir(&self) -> Option<std::path::PathBuf> {
+        self.inner.versioning.keepsake_dir()
+    }
+
     /// A counter bumped after every committed write: caches and ETags key on it.
     pub fn generation(&self) -> u64 {
         self.inner.versioning.generation()

@@ -1,14 +1,16 @@
 //! What a committed write may have changed, for the data derived from the store
-//! (the search index): statements of some subjects in some graphs, whole
-//! graphs, or anything. Read from the parsed update, or from the Graph Store
-//! request; anything it cannot bound is `everything`.
+//! (the search index, the inferred graph): statements of some subjects in some
+//! graphs, whole graphs, or anything. Read from the parsed update, or from the
+//! Graph Store request and the statements it replaced; anything it cannot bound
+//! is `everything`.
 
-use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode};
+use oxigraph::model::{GraphName, NamedOrBlankNode, QuadRef};
 use spargebra::term::{GraphNamePattern, GroundTermPattern, TermPattern};
 use spargebra::{GraphUpdateOperation, Update};
+use std::collections::HashSet;
 
 /// More (subject, graph) pairs than this count as whole graphs or everything.
-const MAX_SUBJECTS: usize = 10_000;
+pub(crate) const MAX_SUBJECTS: usize = 10_000;
 
 /// What a write may have changed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -128,17 +130,66 @@ pub fn of_update(update: &Update) -> WriteScope {
     normalized
 }
 
-/// The graph a Graph Store target names, as a scope.
-pub fn of_graph(target: &super::GraphTarget) -> WriteScope {
-    match target {
-        super::GraphTarget::Default => WriteScope::graph(GraphName::DefaultGraph),
-        super::GraphTarget::Named(n) => WriteScope::graph(GraphName::NamedNode(NamedNode::clone(n))),
+/// What a Graph Store write to `target` changed: the statements of `subjects`
+/// in that graph (the body's, and for a replaced or deleted graph its former
+/// ones). The whole graph when they are unknown (`None`), when one is a blank
+/// node (it cannot be named again), or past [`MAX_SUBJECTS`].
+pub fn of_graph_write(
+    target: &super::GraphTarget,
+    subjects: Option<impl IntoIterator<Item = NamedOrBlankNode>>,
+) -> WriteScope {
+    let graph = target.as_ref().into_owned();
+    let Some(subjects) = subjects else { return WriteScope::graph(graph) };
+    let mut named = HashSet::new();
+    for subject in subjects {
+        if subject.is_blank_node() || (named.insert(subject) && named.len() > MAX_SUBJECTS) {
+            return WriteScope::graph(graph);
+        }
     }
+    WriteScope { subjects: named.into_iter().map(|s| (s, graph.clone())).collect(), ..WriteScope::default() }
+}
+
+/// What adding `quads` changed: their subjects in their graphs; the whole
+/// graph of a blank-node subject; everything past [`MAX_SUBJECTS`].
+pub fn of_quads<'a>(quads: impl IntoIterator<Item = QuadRef<'a>>) -> WriteScope {
+    let mut graphs = Vec::new();
+    let mut pairs = HashSet::new();
+    for quad in quads {
+        let graph = quad.graph_name.into_owned();
+        if quad.subject.is_blank_node() {
+            if !graphs.contains(&graph) {
+                graphs.push(graph);
+            }
+        } else if pairs.insert((quad.subject.into_owned(), graph)) && pairs.len() > MAX_SUBJECTS {
+            return WriteScope::everything();
+        }
+    }
+    let subjects = pairs.into_iter().filter(|(_, g)| !graphs.contains(g)).collect();
+    WriteScope { graphs, subjects, ..WriteScope::default() }
+}
+
+/// The subjects of one graph's statements, read from `quads` (in subject
+/// order, so repeats are adjacent); `None` past [`MAX_SUBJECTS`].
+pub fn subjects<E>(
+    quads: impl Iterator<Item = Result<oxigraph::model::Quad, E>>,
+) -> Result<Option<Vec<NamedOrBlankNode>>, E> {
+    let mut subjects: Vec<NamedOrBlankNode> = Vec::new();
+    for quad in quads {
+        let quad = quad?;
+        if subjects.last() != Some(&quad.subject) {
+            if subjects.len() == MAX_SUBJECTS {
+                return Ok(None);
+            }
+            subjects.push(quad.subject);
+        }
+    }
+    Ok(Some(subjects))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oxigraph::model::NamedNode;
 
     fn scope(text: &str) -> WriteScope {
         of_update(&spargebra::SparqlParser::new().parse_update(text).unwrap())
@@ -155,5 +206,54 @@ mod tests {
         assert!(scope("CLEAR ALL").everything);
         let s = scope("DROP GRAPH <http://g> ; INSERT DATA { GRAPH <http://g> { <http://s> <http://p> 1 } }");
         assert_eq!((s.graphs.len(), s.subjects.len()), (1, 1));
+    }
+
+    #[test]
+    fn graph_store_writes_name_their_subjects_unless_unknown_blank_or_too_many() {
+        let target = crate::store::GraphTarget::Named(NamedNode::new_unchecked("http://g"));
+        let g = GraphName::NamedNode(NamedNode::new_unchecked("http://g"));
+        let iri = |i: usize| NamedOrBlankNode::from(NamedNode::new_unchecked(format!("http://s/{i}")));
+        let s = of_graph_write(&target, Some([iri(1), iri(2), iri(1)]));
+        assert_eq!(s.subjects.len(), 2, "repeats count once");
+        assert!(s.subjects.iter().all(|(_, graph)| graph == &g) && s.graphs.is_empty() && !s.everything);
+        assert_eq!(of_graph_write(&target, None::<Vec<NamedOrBlankNode>>), WriteScope::graph(g.clone()));
+        let blank = NamedOrBlankNode::from(oxigraph::model::BlankNode::default());
+        assert_eq!(of_graph_write(&target, Some([iri(1), blank.clone()])), WriteScope::graph(g.clone()));
+        assert_eq!(of_graph_write(&target, Some((0..=MAX_SUBJECTS).map(iri))), WriteScope::graph(g.clone()));
+        assert_eq!(of_graph_write(&target, Some((0..MAX_SUBJECTS).map(iri))).subjects.len(), MAX_SUBJECTS);
+    }
+
+    #[test]
+    fn a_dataset_names_its_subjects_per_graph_and_blank_nodes_their_graph() {
+        use oxigraph::model::{Literal, Quad};
+        let p = NamedNode::new_unchecked("http://p");
+        let (g, h) = (NamedNode::new_unchecked("http://g"), NamedNode::new_unchecked("http://h"));
+        let quads = [
+            Quad::new(NamedNode::new_unchecked("http://s"), p.clone(), Literal::from(1), g.clone()),
+            Quad::new(NamedNode::new_unchecked("http://s"), p.clone(), Literal::from(1), GraphName::DefaultGraph),
+            Quad::new(oxigraph::model::BlankNode::default(), p.clone(), Literal::from(1), h.clone()),
+            Quad::new(NamedNode::new_unchecked("http://t"), p.clone(), Literal::from(1), h.clone()),
+        ];
+        let s = of_quads(quads.iter().map(|q| q.as_ref()));
+        assert_eq!(s.graphs, vec![GraphName::NamedNode(h)], "a blank node's graph, whole");
+        assert_eq!(s.subjects.len(), 2, "the IRI subject in each other graph");
+        assert!(!s.everything);
+    }
+
+    #[test]
+    fn a_graphs_subjects_are_listed_once_each_up_to_the_cap() {
+        use oxigraph::model::{Literal, Quad};
+        let quad = |i: usize| {
+            Ok::<_, ()>(Quad::new(
+                NamedNode::new_unchecked(format!("http://s/{i:06}")),
+                NamedNode::new_unchecked("http://p"),
+                Literal::from(1),
+                GraphName::DefaultGraph,
+            ))
+        };
+        let listed = subjects([quad(1), quad(1), quad(2)].into_iter()).unwrap().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(subjects((0..MAX_SUBJECTS).map(quad)).unwrap().unwrap().len(), MAX_SUBJECTS);
+        assert_eq!(subjects((0..=MAX_SUBJECTS).map(quad)).unwrap(), None);
     }
 }

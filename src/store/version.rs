@@ -23,6 +23,9 @@ use std::time::SystemTime;
 /// The ledger's file name inside the store directory.
 pub const LEDGER_FILE: &str = "treaty-kg-ledger.json";
 
+/// Beside it, the directory of data derived from the store ([`Versioning::keepsake_dir`]).
+pub const KEEPSAKE_DIR: &str = "treaty-kg-kept";
+
 /// What one source file brought into the store.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceRecord {
@@ -125,6 +128,13 @@ impl Versioning {
     /// Every source file's record, by graph IRI.
     pub fn sources(&self) -> BTreeMap<String, SourceRecord> {
         self.ledger().sources.clone()
+    }
+
+    /// A directory beside the ledger for data derived from the store (`None`
+    /// in memory or over a remote engine, or when the store is read-only).
+    pub fn keepsake_dir(&self) -> Option<PathBuf> {
+        let path = self.path.as_ref().filter(|_| !self.read_only)?;
+        Some(path.with_file_name(KEEPSAKE_DIR))
     }
 
     /// A note of the server's (see [`Ledger::notes`]).

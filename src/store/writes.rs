@@ -6,8 +6,7 @@
 use super::backend::Backend;
 use super::running::RunningGuard;
 use super::{
-    exec, scope, GraphTarget, Inner, KgStore, SourceRecord, SourceSync, StoreError, UpdateJob, Work, WorkClass,
-    WriteScope,
+    exec, GraphTarget, Inner, KgStore, SourceRecord, SourceSync, StoreError, UpdateJob, Work, WorkClass, WriteScope,
 };
 use crate::sources::SourceFile;
 use bytes::Bytes;
@@ -120,30 +119,20 @@ impl KgStore {
         replace: bool,
     ) -> Result<bool, StoreError> {
         let work = self.write_work(format!("{} {}", if replace { "PUT" } else { "POST" }, target.label()));
-        self.write(work, move |inner, guard| {
-            let created = inner.backend.write_graph(&target, &documents, &base, replace, guard)?;
-            Ok((created, scope::of_graph(&target)))
-        })
-        .await
+        self.write(work, move |inner, guard| inner.backend.write_graph(&target, &documents, &base, replace, guard))
+            .await
     }
 
     /// Adds every quad of a dataset body (N-Quads, TriG) in one transaction.
     pub async fn add_dataset(&self, body: Bytes, format: RdfFormat, base: String) -> Result<usize, StoreError> {
         let work = self.write_work("POST dataset".into());
-        self.write(work, move |inner, guard| {
-            Ok((inner.backend.add_dataset(&body, format, &base, guard)?, WriteScope::everything()))
-        })
-        .await
+        self.write(work, move |inner, guard| inner.backend.add_dataset(&body, format, &base, guard)).await
     }
 
     /// Deletes a named graph (or empties the default graph).
     pub async fn delete_graph(&self, target: GraphTarget) -> Result<(), StoreError> {
         let work = self.write_work(format!("DELETE {}", target.label()));
-        self.write(work, move |inner, guard| {
-            inner.backend.delete_graph(&target, guard)?;
-            Ok(((), scope::of_graph(&target)))
-        })
-        .await
+        self.write(work, move |inner, guard| Ok(((), inner.backend.delete_graph(&target, guard)?))).await
     }
 
     /// Writes a consistent copy of the store into `dir` (which must not exist)

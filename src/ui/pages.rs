@@ -12,6 +12,7 @@ use oxigraph::model::Term;
 use std::collections::BTreeMap;
 
 /// A featured resource on the home page.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Featured {
     pub kind: String,
     /// The class of its kind (for the count, and the link to all of them).
@@ -21,6 +22,7 @@ pub struct Featured {
 }
 
 /// A source file and the graphs it brought in.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct SourceSummary {
     pub file: String,
     pub graphs: u64,

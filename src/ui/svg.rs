@@ -7,7 +7,7 @@
 use maud::{html, Markup};
 
 /// An event on the timeline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub href: String,
     pub label: String,

@@ -79,6 +79,45 @@ on_every_backend! {
 }
 
 on_every_backend! {
+    /// The inferred graph follows Graph Store writes: a PUT's new and former
+    /// subjects, a POST's, a DELETE's former ones. The embedded store knows a
+    /// replaced graph's former subjects and only refreshes; a remote engine
+    /// does not say, so a PUT or DELETE there regenerates the graph whole.
+    async fn inferred_graph_follows_graph_store_writes(backend) {
+        let server = TestServer::on(backend).await;
+        let (e, sub) = ("http://example.org/", "http://www.w3.org/2000/01/rdf-schema#");
+        const REGENERATIONS: &str = "treaty_kg_inference_runs_total{how=\"regeneration\"}";
+        const REFRESHES: &str = "treaty_kg_inference_runs_total{how=\"refresh\"}";
+        let target = "/store?graph=http%3A%2F%2Fexample.org%2Fpeople";
+        let person = |who: &str| format!("ASK {{ <{e}{who}> a <{e}Person> }}");
+        let send = |method: reqwest::Method, body: String| server.send_turtle(method, target, body);
+        let before = server.counter(REGENERATIONS).await;
+        let axioms = format!("INSERT DATA {{ GRAPH <{e}onto> {{ <{e}Minister> <{sub}subClassOf> <{e}Person> }} }}");
+        assert_eq!(server.update(&axioms).await.status(), 204);
+        let after_axioms = server.counter_past(REGENERATIONS, before).await;
+        assert_eq!(send(reqwest::Method::PUT, format!("<{e}evika> a <{e}Minister> .")).await.status(), 201);
+        assert!(server.eventually(&person("evika"), true).await, "a PUT's subjects are entailed");
+        assert_eq!(send(reqwest::Method::PUT, format!("<{e}raimundas> a <{e}Minister> .")).await.status(), 204);
+        assert!(server.eventually(&person("raimundas"), true).await);
+        assert!(server.eventually(&person("evika"), false).await, "a replaced statement's consequence goes");
+        assert_eq!(send(reqwest::Method::POST, format!("<{e}gitanas> a <{e}Minister> .")).await.status(), 204);
+        assert!(server.eventually(&person("gitanas"), true).await, "a POST's subjects are entailed");
+        let response = server.client.delete(server.url(target)).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(response.status(), 204);
+        assert!(server.eventually(&person("raimundas"), false).await, "a deleted graph's consequences go");
+        assert!(server.eventually(&person("gitanas"), false).await);
+        let refreshes = server.counter_past(REFRESHES, 0).await;
+        let regenerations = server.counter(REGENERATIONS).await;
+        if matches!(backend, Backend::Embedded) {
+            assert_eq!(regenerations, after_axioms, "no Graph Store write regenerated the graph");
+            assert!(server.counter_past(REFRESHES, 3).await >= 4, "each refreshed its subjects");
+        } else {
+            assert!(refreshes >= 1, "the POST refreshed its subjects");
+        }
+    }
+}
+
+on_every_backend! {
     /// The Graph Store: PUT creates (201), replaces (204), GET reads it back,
     /// POST merges, DELETE removes (204), and a missing graph is 404.
     async fn graph_store_cycle(backend) {

@@ -84,6 +84,64 @@ async fn a_restart_on_unchanged_data_keeps_the_inferred_graph_and_the_search_ind
     assert!(terminate(second).success());
 }
 
+/// The dataset summaries are kept beside the ledger under their data version:
+/// a restart on unchanged data reads them back instead of scanning the store
+/// again, and after a write they are computed afresh.
+#[tokio::test]
+async fn a_restart_on_unchanged_data_reads_the_summaries_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let start = || {
+        let args = [
+            "--no-default-data",
+            "--store",
+            &store.display().to_string(),
+            "--data",
+            &repo("ontology").display().to_string(),
+        ]
+        .map(str::to_owned);
+        spawn_server(&args, &[("TREATY_KG_WRITE_TOKEN", TOKEN)])
+    };
+    let home = |base: String| async move { reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap() };
+    let first = start();
+    let page = home(first.base.clone()).await;
+    let kept = store.join("treaty-kg-kept");
+    let statistics = kept.join("statistics.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&statistics).unwrap()).unwrap();
+    let triples = json["value"]["triples"].as_u64().unwrap();
+    assert!(page.contains(&format!("{triples} statements")), "the page shows what was kept");
+    for name in ["sources", "featured", "events"] {
+        assert!(kept.join(format!("{name}.json")).exists(), "{name} kept");
+    }
+    assert!(terminate(first).success());
+
+    // A figure only the kept file holds: the restart must read it, not scan.
+    json["value"]["triples"] = 4_242_424.into();
+    std::fs::write(&statistics, serde_json::to_vec(&json).unwrap()).unwrap();
+    let second = start();
+    let page = home(second.base.clone()).await;
+    assert!(page.contains("4242424 statements"), "read back from disk");
+    assert!(second.logged(|l| l.contains("summary read from disk")).await);
+
+    let insert = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/a> <http://example.org/p> 1 } }";
+    let response = reqwest::Client::new()
+        .post(format!("{}/sparql", second.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/sparql-update")
+        .body(insert)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let fresh = format!("{} statements", triples + 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !home(second.base.clone()).await.contains(&fresh) {
+        assert!(std::time::Instant::now() < deadline, "the summaries were not computed again after a write");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(terminate(second).success());
+}
+
 /// SIGTERM while a large response streams: the response completes, then the process exits 0.
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {

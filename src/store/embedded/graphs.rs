@@ -8,8 +8,9 @@ use crate::sparql::results;
 use crate::store::error::StoreError;
 use crate::store::job::GraphTarget;
 use crate::store::running::RunningGuard;
+use crate::store::scope;
 use oxigraph::io::RdfFormat;
-use oxigraph::model::{GraphNameRef, Quad, QuadRef};
+use oxigraph::model::{GraphNameRef, NamedOrBlankNode, Quad, QuadRef};
 use std::io::{self, Write};
 
 impl Embedded {
@@ -38,17 +39,20 @@ impl Embedded {
 
     /// Replaces (`replace`, GSP PUT) or merges into (POST) a graph with the
     /// triples of `quads` (parsed from the request's body or parts). Returns
-    /// whether the graph was created by this call.
+    /// whether the graph was created by this call, and the subjects of the
+    /// statements it replaced (none for a merge; `None` when too many to list).
     pub fn write_graph(
         &self,
         target: &GraphTarget,
-        quads: Vec<Quad>,
+        quads: &[Quad],
         replace: bool,
         guard: &RunningGuard,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, Option<Vec<NamedOrBlankNode>>), StoreError> {
         let existed = self.graph_exists(target)?;
         let mut transaction = self.store.start_transaction()?;
+        let mut former = Some(Vec::new());
         if replace {
+            former = scope::subjects(transaction.quads_for_pattern(None, None, None, Some(target.as_ref())))?;
             transaction.clear_graph(target.as_ref())?;
         }
         if let GraphTarget::Named(g) = target {
@@ -62,7 +66,7 @@ impl Embedded {
         }
         guard.check()?;
         transaction.commit()?;
-        Ok(!existed)
+        Ok((!existed, former))
     }
 
     /// Adds every quad of a dataset body (N-Quads, TriG) in one transaction.
@@ -74,9 +78,15 @@ impl Embedded {
         Ok(quads.len())
     }
 
-    /// Deletes a named graph (or empties the default graph).
-    pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<(), StoreError> {
+    /// Deletes a named graph (or empties the default graph). Returns the
+    /// subjects of the statements it deleted (`None` when too many to list).
+    pub fn delete_graph(
+        &self,
+        target: &GraphTarget,
+        guard: &RunningGuard,
+    ) -> Result<Option<Vec<NamedOrBlankNode>>, StoreError> {
         let mut transaction = self.store.start_transaction()?;
+        let former = scope::subjects(transaction.quads_for_pattern(None, None, None, Some(target.as_ref())))?;
         match target {
             GraphTarget::Default => transaction.clear_graph(GraphNameRef::DefaultGraph)?,
             GraphTarget::Named(g) => {
@@ -88,6 +98,6 @@ impl Embedded {
         }
         guard.check()?;
         transaction.commit()?;
-        Ok(())
+        Ok(former)
     }
 }

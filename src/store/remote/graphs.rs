@@ -48,14 +48,18 @@ impl Remote {
         }
     }
 
-    /// Replaces or merges into a graph in one update request.
+    /// Replaces or merges into a graph in one update request. Returns whether
+    /// the graph was created, and the subjects of the statements replaced:
+    /// none for a merge, unknown (`None`) for a replacement (the engine does
+    /// not say, and reading them first would not be atomic with the write).
     pub fn write_graph(
         &self,
         target: &GraphTarget,
-        quads: Vec<Quad>,
+        quads: &[Quad],
         replace: bool,
         guard: &RunningGuard,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, Option<Vec<NamedOrBlankNode>>), StoreError> {
+        let former = if replace { None } else { Some(Vec::new()) };
         let existed = self.graph_exists(target, Some(guard))?;
         let graph = target.as_ref().into_owned();
         let mut text = String::new();
@@ -65,8 +69,10 @@ impl Remote {
                 GraphTarget::Default => text.push_str("DROP SILENT DEFAULT ;\n"),
             }
         }
-        let quads: Vec<Quad> =
-            quads.into_iter().map(|q| Quad::new(q.subject, q.predicate, q.object, graph.clone())).collect();
+        let quads: Vec<Quad> = quads
+            .iter()
+            .map(|q| Quad::new(q.subject.clone(), q.predicate.clone(), q.object.clone(), graph.clone()))
+            .collect();
         if let Some(store) = &self.config.store {
             let mut body = Vec::new();
             for q in &quads {
@@ -79,11 +85,11 @@ impl Remote {
                 Exchange { url: &url, method, body: Body::Document(body, "application/n-triples"), accept: "*/*" };
             self.client.send(&exchange, Some(guard))?;
             self.bump_ledger(guard)?;
-            return Ok(!existed);
+            return Ok((!existed, former));
         }
         text.push_str(&insert_data(&quads));
         self.run_update(&text, &ProtocolDataset::default(), Some(guard))?;
-        Ok(!existed)
+        Ok((!existed, former))
     }
 
     /// Adds the quads of a dataset in one update request.

@@ -511,8 +511,13 @@ impl TestServer {
 
     /// PUTs a Turtle body to a Graph Store `target` (`/store?default`, `/store?graph=…`) with the token.
     pub async fn put_turtle(&self, target: &str, body: String) -> reqwest::Response {
+        self.send_turtle(reqwest::Method::PUT, target, body).await
+    }
+
+    /// Sends a Turtle body to `target` with `method` and the token.
+    pub async fn send_turtle(&self, method: reqwest::Method, target: &str, body: String) -> reqwest::Response {
         self.client
-            .put(self.url(target))
+            .request(method, self.url(target))
             .bearer_auth(TOKEN)
             .header("content-type", "text/turtle")
             .body(body)

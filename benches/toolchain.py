@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Whose gap is it: treaty-kg, `oxigraph serve` as PyPI ships it, and
+`oxigraph serve` built on this machine by the same toolchain as treaty-kg
+(BENCHMARKS.md, "The toolchain experiment").
+
+If the locally built Oxigraph is as slow as ours where ours trails the PyPI
+binary, the gap is the build (compiler versions), not treaty-kg's code.
+
+    CC="ccache gcc" CXX="ccache g++" CARGO_PROFILE_RELEASE_LTO=true \\
+        CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \\
+        cargo install --locked oxigraph-cli@0.5.13 --root target/oxigraph-here
+    benches/toolchain.py --treaty-kg target/release/treaty-kg \\
+        --oxigraph target/bench-venv/bin/oxigraph \\
+        --oxigraph-here target/oxigraph-here/bin/oxigraph --size 1000000
+
+The three servers run side by side on copies of one generated dataset, each
+with its defaults (ours with `--no-query-cache`, since wrk repeats one query;
+both Oxigraphs with `--union-default-graph`, as ours has it on). Each query is
+measured in interleaved rounds (A, B, C, A, B, C, ...); the table gives
+medians. Prints one markdown table.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import fetch, log, median, queries, ratio, start, stop, wait_idle, wrk  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--treaty-kg", required=True)
+    parser.add_argument("--oxigraph", required=True, help="the PyPI binary")
+    parser.add_argument("--oxigraph-here", required=True, help="built here, by this machine's toolchain")
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--queries", default="01,05,07,09", help="prefixes of benches/queries files")
+    parser.add_argument("--connections", default="1,8")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5)
+    args = parser.parse_args()
+    ours, pypi, here = (os.path.abspath(p) for p in (args.treaty_kg, args.oxigraph, args.oxigraph_here))
+    work = tempfile.mkdtemp(prefix="treaty-kg-toolchain-")
+    servers = []
+    try:
+        data = os.path.join(work, "data.nq")
+        with open(data, "w") as f:
+            subprocess.run([ours, "generate", "--triples", str(args.size), "--seed", "42"], stdout=f, check=True)
+        store_o, store_p, store_h = (os.path.join(work, n) for n in ("ours", "pypi", "here"))
+        subprocess.run([ours, "load", "--store", store_o, data], check=True, stderr=subprocess.DEVNULL)
+        subprocess.run([pypi, "load", "--location", store_p, "--file", data], check=True, stderr=subprocess.DEVNULL)
+        shutil.copytree(store_p, store_h)
+        os.remove(data)
+        ask = urllib.parse.quote("ASK { ?s ?p ?o }")
+        names = ["treaty-kg", "oxigraph (PyPI)", "oxigraph (built here)"]
+        bases = {}
+        for name, cmd, port, path in [
+            (names[0], [ours, "serve", "--store", store_o, "--no-default-data", "--no-query-cache"], 7401, "/sparql"),
+            (names[1], [pypi, "serve", "--location", store_p, "--union-default-graph"], 7402, "/query"),
+            (names[2], [here, "serve", "--location", store_h, "--union-default-graph"], 7403, "/query"),
+        ]:
+            base = f"http://127.0.0.1:{port}"
+            proc, _ = start(cmd + ["--bind", f"127.0.0.1:{port}"], f"{base}{path}?query={ask}")
+            servers.append(proc)
+            bases[name] = base + path
+        log(f"all three idle after {wait_idle(servers):.0f} s")
+        wanted = args.queries.split(",")
+        print("| query | c | " + " | ".join(f"{n} req/s" for n in names) + " | ours ÷ PyPI | ours ÷ built here | built here ÷ PyPI |")
+        print("|---|---:|" + "---:|" * (len(names) + 3))
+        for name, text, accept in queries():
+            if not any(name.startswith(w) for w in wanted):
+                continue
+            urls = {n: f"{b}?query={urllib.parse.quote(text)}" for n, b in bases.items()}
+            for url in urls.values():
+                fetch(url, accept)  # warm
+            for c in (int(x) for x in args.connections.split(",")):
+                rates = {n: [] for n in names}
+                for _ in range(args.rounds):
+                    for n in names:
+                        rates[n].append(wrk(urls[n], c, args.duration, accept)[0])
+                        wait_idle(servers, quiet=1, limit=120)
+                m = {n: median(v) for n, v in rates.items()}
+                print(f"| {name} | {c} | " + " | ".join(f"{m[n]:,.0f}" for n in names)
+                      + f" | {ratio(m[names[0]], m[names[1]])} | {ratio(m[names[0]], m[names[2]])}"
+                      + f" | {ratio(m[names[2]], m[names[1]])} |", flush=True)
+    finally:
+        for proc in servers:
+            stop(proc)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
