@@ -8,8 +8,10 @@ start-up work is done (the search index's first build), then for each
 page: its first view (cold), the median and the slowest of `--views` later
 views (warm), and its first view after a write (a one-statement Graph Store PUT
 just before it, so every page is measured on fresh data; the write's
-background work, the inferred graph's regeneration and the index update, runs
-meanwhile, as it would for a visitor).
+background work, the inferred graph's refresh and the index update, runs
+meanwhile, as it would for a visitor). Then the server is stopped and started
+again on the same data, and each page's first view after that restart is
+measured too.
 
     benches/pages.py --treaty-kg target/release/treaty-kg --size 1000000
 
@@ -102,14 +104,28 @@ def main():
                 rows.append((path, accept, status, size, cold, statistics.median(warm), max(warm), status_after, after))
                 log(f"{path} ({accept}): {status}, cold {cold:,.0f} ms, warm median {statistics.median(warm):,.1f} ms, "
                     f"after a write {after:,.0f} ms")
+            # Every page once more on the last write's data, and its background
+            # work done: what a restart on unchanged data can start from.
+            for path, accept in PAGES:
+                view(base + path, accept)
+            log(f"server idle after {wait_idle([server], quiet=3, limit=3600):.0f} s")
+        finally:
+            stop(server)
+        server, answering = start([binary, "serve", "--store", store, "--bind", f"127.0.0.1:{args.port}"],
+                                  f"{base}/health", env=env_token, timeout=3600)
+        log(f"restarted: answering after {answering:.1f} s, idle after {wait_idle([server], quiet=3, limit=3600):.0f} s")
+        try:
+            for i, (path, accept) in enumerate(PAGES):
+                status, restarted, _ = view(base + path, accept)
+                rows[i] += (status, restarted)
         finally:
             stop(server)
         print(f"| page ({args.size:,} generated quads) | status | body | first view (ms) | warm median (ms) "
-              f"| warm slowest (ms) | first view after a write (ms) |")
-        print("|---|---|---:|---:|---:|---:|---:|")
-        for path, accept, status, size, cold, warm, slowest, status_after, after in rows:
-            print(f"| `{path}` ({accept}) | {status}/{status_after} | {size:,} B | {cold:,.0f} | {warm:,.1f} "
-                  f"| {slowest:,.1f} | {after:,.0f} |")
+              f"| warm slowest (ms) | first view after a write (ms) | first view after a restart (ms) |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        for path, accept, status, size, cold, warm, slowest, status_after, after, status_restart, restarted in rows:
+            print(f"| `{path}` ({accept}) | {status}/{status_after}/{status_restart} | {size:,} B | {cold:,.0f} "
+                  f"| {warm:,.1f} | {slowest:,.1f} | {after:,.0f} | {restarted:,.0f} |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -36,7 +36,7 @@ pub async fn terms(store: &KgStore) -> Result<Vec<TermDoc>, AppError> {
            FILTER(STRSTARTS(STR(?term), \"{ONTOLOGY_NS}\"))
          }} ORDER BY ?kind ?term"
     );
-    let rows = store.select_rows(QueryJob::text(query, "ontology page"), 10_000).await?;
+    let rows = store.select_rows(QueryJob::text(query, "ontology page").scanning_the_whole_store(), 10_000).await?;
     let mut docs: BTreeMap<String, TermDoc> = BTreeMap::new();
     for row in rows {
         let iri = text(&row[0]);
@@ -56,7 +56,7 @@ pub async fn terms(store: &KgStore) -> Result<Vec<TermDoc>, AppError> {
            FILTER(STRSTARTS(STR(?term), \"{ONTOLOGY_NS}\"))
          }} ORDER BY ?term ?relation ?other"
     );
-    for row in store.select_rows(QueryJob::text(relations, "ontology page"), 10_000).await? {
+    for row in store.select_rows(QueryJob::text(relations, "ontology page").scanning_the_whole_store(), 10_000).await? {
         if let Some(doc) = docs.get_mut(&text(&row[0])) {
             let pair = (text(&row[1]), text(&row[2]));
             if !doc.relations.contains(&pair) {

@@ -49,7 +49,7 @@ fn count(term: &Option<Term>) -> u64 {
 }
 
 async fn rows(store: &KgStore, query: String, cap: usize) -> Result<Vec<Vec<Option<Term>>>, AppError> {
-    Ok(store.select_rows(QueryJob::text(query, "VoID statistics"), cap).await?)
+    Ok(store.select_rows(QueryJob::text(query, "VoID statistics").scanning_the_whole_store(), cap).await?)
 }
 
 async fn pairs(store: &KgStore, query: String) -> Result<Vec<(NamedNode, u64)>, AppError> {

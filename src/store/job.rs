@@ -124,6 +124,10 @@ pub struct QueryJob {
     pub timeout: Option<Duration>,
     /// What identifies this work's cost for admission; by default the text.
     pub cost_key: Option<u64>,
+    /// A scan of the whole store done by the server itself (the dataset
+    /// summaries, once per data version): bounded by `--transfer-timeout`,
+    /// like a dump, instead of the deadline of a visitor's query.
+    pub whole_store: bool,
 }
 
 impl QueryJob {
@@ -153,7 +157,14 @@ impl QueryJob {
             label,
             timeout: None,
             cost_key: None,
+            whole_store: false,
         }
+    }
+
+    /// Marks the job as a scan of the whole store ([`QueryJob::whole_store`]).
+    pub fn scanning_the_whole_store(mut self) -> Self {
+        self.whole_store = true;
+        self
     }
 
     /// The key of this work's remembered cost.

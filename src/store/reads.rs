@@ -19,7 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 
 impl KgStore {
     fn query_work(&self, kind: &'static str, job: &QueryJob) -> Work {
-        let timeout = job.timeout.map_or(self.inner.options.timeout, |t| t.min(self.inner.options.timeout));
+        let options = &self.inner.options;
+        let limit = if job.whole_store { options.transfer_timeout } else { options.timeout };
+        let timeout = job.timeout.map_or(limit, |t| t.min(limit));
         let label = match &job.query {
             QuerySource::Text { text, .. } if job.label.is_empty() => text.clone(),
             _ => job.label.clone(),

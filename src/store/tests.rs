@@ -63,3 +63,30 @@ async fn text_at_the_depth_limit_evaluates_and_deeper_text_is_refused() {
     };
     store.update(update).await.unwrap();
 }
+
+/// The server's own scans of the whole store (the dataset summaries) are
+/// bounded by the transfer deadline, like a dump, not by a visitor's query
+/// deadline: at 10M quads a summary's scan runs close to 30 s.
+#[tokio::test]
+async fn whole_store_scans_have_the_transfer_deadline() {
+    let options = StoreOptions {
+        timeout: std::time::Duration::from_secs(1),
+        transfer_timeout: std::time::Duration::from_secs(3),
+        ..StoreOptions::default()
+    };
+    let store = KgStore::open(&StoreLocation::Memory, options).unwrap();
+    let rows: String = (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> {i} .")).collect();
+    let update =
+        UpdateJob { text: format!("INSERT DATA {{ {rows} }}"), base: None, dataset: ProtocolDataset::default() };
+    store.update(update).await.unwrap();
+    // 300^4 rows: never ends by itself.
+    let endless = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }";
+    let started = std::time::Instant::now();
+    let visitor = store.select_rows(QueryJob::text(endless, "visitor"), 1).await;
+    assert!(matches!(visitor, Err(StoreError::Timeout(1))), "{visitor:?}");
+    let started_scan = std::time::Instant::now();
+    let scan = store.select_rows(QueryJob::text(endless, "summary").scanning_the_whole_store(), 1).await;
+    assert!(matches!(scan, Err(StoreError::Timeout(3))), "{scan:?}");
+    assert!(started_scan.elapsed() >= std::time::Duration::from_millis(2900), "ran to the transfer deadline");
+    assert!(started_scan - started < std::time::Duration::from_millis(2900), "the visitor's query stopped at its own");
+}

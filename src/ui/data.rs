@@ -14,7 +14,7 @@ fn text(t: &Option<Term>) -> Option<String> {
 }
 
 async fn rows(store: &KgStore, query: &str, label: &str) -> Result<Vec<Vec<Option<Term>>>, AppError> {
-    Ok(store.select_rows(QueryJob::text(query, label), 10_000).await?)
+    Ok(store.select_rows(QueryJob::text(query, label).scanning_the_whole_store(), 10_000).await?)
 }
 
 /// Every event, with its calendar date when known and its date as stated.

@@ -125,7 +125,7 @@ async fn the_index_follows_every_write() {
     assert_eq!(server.update(rename).await.status(), 204);
     assert_eq!(iris(&server.search("q=zanzibar").await), vec!["http://example.org/pact".to_owned()]);
     assert_eq!(iris(&server.search("q=kilimanjaro").await), vec!["http://example.org/accord".to_owned()]);
-    // Whole graphs: a Graph Store PUT, a DROP; and a write no scope bounds (a variable graph).
+    // Graph Store writes, whole graphs (a DROP), and a write no scope bounds (a variable graph).
     let put = server
         .put_turtle(
             "/store?graph=http%3A%2F%2Fexample.org%2Fh",
@@ -135,12 +135,46 @@ async fn the_index_follows_every_write() {
         .await;
     assert!(put.status().is_success());
     assert_eq!(server.search("q=serengeti").await["total"], 1);
+    // A replacement names the subjects it replaced too: theirs go, the new ones come.
+    let label = "<http://www.w3.org/2000/01/rdf-schema#label>";
+    let replace = server
+        .put_turtle(
+            "/store?graph=http%3A%2F%2Fexample.org%2Fh",
+            format!("<http://example.org/convention> {label} \"Okavango Convention\" ."),
+        )
+        .await;
+    assert!(replace.status().is_success());
+    assert_eq!(server.search("q=serengeti").await["total"], 0, "the replaced subject left the index");
+    assert_eq!(server.search("q=okavango").await["total"], 1);
+    // A dataset POST names its subjects in their graphs.
+    let quads = format!("<http://example.org/treaty> {label} \"Serengeti Treaty\" <http://example.org/h> .\n");
+    let posted = server
+        .client
+        .post(server.url("/store"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/n-quads")
+        .body(quads)
+        .send()
+        .await
+        .unwrap();
+    assert!(posted.status().is_success(), "{}", posted.status());
+    assert_eq!(server.search("q=serengeti").await["total"], 1);
     assert_eq!(server.update("DROP GRAPH <http://example.org/g>").await.status(), 204);
     assert_eq!(server.search("q=zanzibar").await["total"], 0);
     assert_eq!(server.search("q=kilimanjaro").await["total"], 0);
     let anywhere = "DELETE { GRAPH ?g { ?s ?p ?o } } WHERE { GRAPH ?g { ?s ?p ?o FILTER(?o = \"Serengeti Treaty\") } }";
     assert_eq!(server.update(anywhere).await.status(), 204);
     assert_eq!(server.search("q=serengeti").await["total"], 0);
+    // A deleted graph names the subjects it held.
+    let deleted = server
+        .client
+        .delete(server.url("/store?graph=http%3A%2F%2Fexample.org%2Fh"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(server.search("q=okavango").await["total"], 0);
 
     let off = TestServer::with(Options { search: false, ..Options::default() }).await;
     let response = off.client.get(off.url("/search?q=x")).send().await.unwrap();
