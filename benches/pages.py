@@ -15,7 +15,7 @@ measured too.
 
     benches/pages.py --treaty-kg target/release/treaty-kg --size 1000000
 
-Prints one markdown table. Nothing is asserted: the figures go in BENCHMARKS.md.
+Prints one markdown table; the server's log is kept in `--server-log`. Nothing is asserted: the figures go in BENCHMARKS.md.
 """
 
 import argparse
@@ -61,7 +61,9 @@ def view(url, accept):
         with urllib.request.urlopen(request, timeout=600) as r:
             status, size = r.status, len(r.read())
     except urllib.error.HTTPError as e:
-        status, size = e.code, len(e.read())
+        body = e.read()
+        status, size = e.code, len(body)
+        log(f"{url} ({accept}): {status}: {body[:300].decode(errors='replace')}")
     return status, (time.monotonic() - started) * 1000, size
 
 
@@ -81,6 +83,8 @@ def main():
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--views", type=int, default=20)
     parser.add_argument("--port", type=int, default=7894)
+    parser.add_argument("--server-log", default="target/pages-server.log",
+                        help="the server's own log, kept (appended) to explain a slow or failed view")
     args = parser.parse_args()
     binary = os.path.abspath(args.treaty_kg)
     work = tempfile.mkdtemp(prefix="treaty-kg-pages-")
@@ -90,7 +94,7 @@ def main():
         env_token = {**os.environ, "TREATY_KG_WRITE_TOKEN": TOKEN}
         # The start waits for the inferred graph (80 s at 10M quads).
         server, answering = start([binary, "serve", "--store", store, "--bind", f"127.0.0.1:{args.port}"],
-                                  f"{base}/health", env=env_token, timeout=3600)
+                                  f"{base}/health", env=env_token, timeout=3600, log_to=args.server_log)
         log(f"server answering after {answering:.1f} s")
         # Start-up work (the search index's first build, compaction) done first.
         log(f"server idle after {wait_idle([server], quiet=3, limit=3600):.0f} s more")
@@ -112,7 +116,7 @@ def main():
         finally:
             stop(server)
         server, answering = start([binary, "serve", "--store", store, "--bind", f"127.0.0.1:{args.port}"],
-                                  f"{base}/health", env=env_token, timeout=3600)
+                                  f"{base}/health", env=env_token, timeout=3600, log_to=args.server_log)
         log(f"restarted: answering after {answering:.1f} s, idle after {wait_idle([server], quiet=3, limit=3600):.0f} s")
         try:
             for i, (path, accept) in enumerate(PAGES):

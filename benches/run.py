@@ -82,10 +82,14 @@ def wait_idle(procs, quiet=3, limit=1800):
     return time.monotonic() - started
 
 
-def start(cmd, probe, env=None, timeout=120):
-    """Starts a server; returns (process, seconds until `probe` answered)."""
+def start(cmd, probe, env=None, timeout=120, log_to=None):
+    """Starts a server; returns (process, seconds until `probe` answered).
+    Its output goes to the file `log_to` (appended) when given, else nowhere."""
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    out = open(log_to, "ab") if log_to else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env)
+    if log_to:
+        out.close()  # the child holds its own descriptor
     wait_for(probe, timeout)
     return proc, time.monotonic() - started
 
