@@ -4,8 +4,8 @@
 //! Oxigraph's SPARQL parser, optimizer and evaluator are synchronous and recurse
 //! once per level of the query's structure. On a runtime worker (2 MiB of stack)
 //! 500 nested groups abort the whole process. So every parse and evaluation of
-//! SPARQL runs here: a dedicated blocking pool (tokio's, from a runtime of our
-//! own) whose threads get [`STACK_BYTES`] of stack. The stack is reserved
+//! SPARQL runs here: a pool of our own whose threads get [`STACK_BYTES`] of
+//! stack, and which hands work to the most recently idle thread. The stack is reserved
 //! address space; only the pages a deep query really touches are ever used.
 //!
 //! The pre-scan in [`crate::sparql::depth`] refuses text deeper than
@@ -13,7 +13,9 @@
 //! at exactly that depth on this pool (debug build, the largest frames), which
 //! is what ties the two numbers together.
 
-use std::sync::OnceLock;
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 /// Stack of each pool thread: enough for the accepted depth in a debug build,
 /// with room to spare (measured in `tests/integration/hardening.rs`).
@@ -22,18 +24,122 @@ pub const STACK_BYTES: usize = 256 * 1024 * 1024;
 /// Most threads the pool starts; admission control keeps the busy count far lower.
 const MAX_THREADS: usize = 512;
 
-fn pool() -> &'static tokio::runtime::Runtime {
-    static POOL: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    POOL.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .max_blocking_threads(MAX_THREADS)
-            .thread_stack_size(STACK_BYTES)
-            .thread_name("treaty-kg-eval")
-            .enable_all()
-            .build()
-            .expect("the evaluation thread pool starts")
-    })
+/// How long an idle thread waits for work before it ends.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads. Work goes to the thread that became idle last: it is the one
+/// whose caches (its stack, its allocator arena, RocksDB's per-thread state)
+/// are still warm. tokio's blocking pool wakes the longest-idle thread instead,
+/// so every request of a steady load ran on a different, cold thread.
+struct Pool {
+    state: Mutex<State>,
+    /// The runtime whose context the threads enter: the remote backend drives
+    /// its HTTP futures with its handle and timers.
+    runtime: tokio::runtime::Runtime,
+    keep_alive: Duration,
+}
+
+#[derive(Default)]
+struct State {
+    /// Idle threads, the most recently idle last.
+    idle: Vec<Arc<Slot>>,
+    /// Work waiting for a thread (only when `MAX_THREADS` are busy).
+    queue: VecDeque<Job>,
+    threads: usize,
+}
+
+/// Where an idle thread waits for its next job.
+#[derive(Default)]
+struct Slot {
+    job: Mutex<Option<Job>>,
+    ready: Condvar,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool::new(KEEP_ALIVE))
+}
+
+impl Pool {
+    fn new(keep_alive: Duration) -> Self {
+        Pool {
+            state: Mutex::new(State::default()),
+            runtime: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("treaty-kg-eval-io")
+                .enable_all()
+                .build()
+                .expect("the evaluation pool's runtime starts"),
+            keep_alive,
+        }
+    }
+
+    /// Hands `job` to the last idle thread, else to a new one, else queues it.
+    fn submit(&'static self, job: Job) {
+        let mut state = crate::memo::lock(&self.state);
+        if let Some(slot) = state.idle.pop() {
+            drop(state);
+            *crate::memo::lock(&slot.job) = Some(job);
+            slot.ready.notify_one();
+        } else if state.threads < MAX_THREADS {
+            state.threads += 1;
+            drop(state);
+            let started = std::thread::Builder::new()
+                .name("treaty-kg-eval".into())
+                .stack_size(STACK_BYTES)
+                .spawn(move || self.work(job));
+            if let Err(e) = started {
+                // The job is dropped with the closure: its caller sees it lost.
+                tracing::error!(error = %e, "an evaluation thread did not start");
+                crate::memo::lock(&self.state).threads -= 1;
+            }
+        } else {
+            state.queue.push_back(job);
+        }
+    }
+
+    /// A thread's life: its first job, then queued work or jobs handed to it,
+    /// until it has been idle for its keep-alive ([`KEEP_ALIVE`]).
+    fn work(&'static self, first: Job) {
+        let _context = self.runtime.enter();
+        let slot = Arc::new(Slot::default());
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            // A panic is the job's own failure (its caller sees its answer lost);
+            // the thread goes on.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            next = self.next_job(&slot);
+        }
+    }
+
+    fn next_job(&self, slot: &Arc<Slot>) -> Option<Job> {
+        let mut state = crate::memo::lock(&self.state);
+        if let Some(job) = state.queue.pop_front() {
+            return Some(job);
+        }
+        state.idle.push(slot.clone());
+        drop(state);
+        let mut job = crate::memo::lock(&slot.job);
+        loop {
+            if let Some(job) = job.take() {
+                return Some(job);
+            }
+            let (guard, waited) =
+                slot.ready.wait_timeout(job, self.keep_alive).unwrap_or_else(std::sync::PoisonError::into_inner);
+            job = guard;
+            if waited.timed_out() && job.is_none() {
+                let mut state = crate::memo::lock(&self.state);
+                if let Some(at) = state.idle.iter().position(|s| Arc::ptr_eq(s, slot)) {
+                    state.idle.remove(at);
+                    state.threads -= 1;
+                    return None;
+                }
+                // Taken off the idle list just now: its job is on the way.
+            }
+        }
+    }
 }
 
 /// The work panicked or was lost: a bug, reported as such.
@@ -53,13 +159,17 @@ impl TaskFailed {
 /// what the work logs carries the request id.
 pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, TaskFailed> {
     let span = tracing::Span::current();
-    pool().spawn_blocking(move || span.in_scope(work)).await.map_err(|e| TaskFailed(e.to_string()))
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool().submit(Box::new(move || {
+        let _ = tx.send(span.in_scope(work));
+    }));
+    rx.await.map_err(|_| TaskFailed::lost())
 }
 
 /// Starts `work` on the deep-stack pool without waiting for it (streamed answers).
 pub fn spawn(work: impl FnOnce() + Send + 'static) {
     let span = tracing::Span::current();
-    drop(pool().spawn_blocking(move || span.in_scope(work)));
+    pool().submit(Box::new(move || span.in_scope(work)));
 }
 
 /// Runs `work` on the deep-stack pool from synchronous code (start-up, the
@@ -68,8 +178,95 @@ pub fn spawn(work: impl FnOnce() + Send + 'static) {
 pub fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, TaskFailed> {
     let (tx, rx) = std::sync::mpsc::channel();
     let span = tracing::Span::current();
-    drop(pool().spawn_blocking(move || {
+    pool().submit(Box::new(move || {
         let _ = tx.send(span.in_scope(work));
     }));
-    rx.recv().map_err(|_| TaskFailed("the task ended without an answer (it panicked)".into()))
+    rx.recv().map_err(|_| TaskFailed::lost())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::thread::ThreadId;
+
+    fn test_pool(keep_alive: Duration) -> &'static Pool {
+        Box::leak(Box::new(Pool::new(keep_alive)))
+    }
+
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < until, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn idle(pool: &Pool) -> usize {
+        crate::memo::lock(&pool.state).idle.len()
+    }
+
+    /// Runs on `pool` a job that reports its thread, then waits for `release`.
+    fn held(pool: &'static Pool) -> (mpsc::Receiver<ThreadId>, mpsc::Sender<()>) {
+        let (id_tx, id_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        pool.submit(Box::new(move || {
+            id_tx.send(std::thread::current().id()).unwrap();
+            let _ = go_rx.recv();
+        }));
+        (id_rx, go_tx)
+    }
+
+    #[test]
+    fn work_goes_to_the_thread_idle_the_shortest() {
+        let pool = test_pool(Duration::from_secs(60));
+        let jobs: Vec<_> = (0..3).map(|_| held(pool)).collect();
+        let ids: Vec<ThreadId> = jobs.iter().map(|(ids, _)| ids.recv().unwrap()).collect();
+        assert_eq!(crate::memo::lock(&pool.state).threads, 3);
+        // Finish them in order: the last one finished is the warmest.
+        for (n, (_, go)) in jobs.iter().enumerate() {
+            go.send(()).unwrap();
+            wait_until("the thread is idle", || idle(pool) == n + 1);
+        }
+        let (next, go) = held(pool);
+        assert_eq!(next.recv().unwrap(), ids[2], "the most recently idle thread takes the next job");
+        go.send(()).unwrap();
+        wait_until("the thread is idle again", || idle(pool) == 3);
+        assert_eq!(crate::memo::lock(&pool.state).threads, 3, "no thread was started for it");
+    }
+
+    #[test]
+    fn idle_threads_end_after_their_keep_alive() {
+        let pool = test_pool(Duration::from_millis(50));
+        let (ids, go) = held(pool);
+        ids.recv().unwrap();
+        go.send(()).unwrap();
+        wait_until("the thread ends", || crate::memo::lock(&pool.state).threads == 0);
+        assert_eq!(idle(pool), 0);
+        // And the pool starts a new one for the next job.
+        let (ids, go) = held(pool);
+        ids.recv().unwrap();
+        go.send(()).unwrap();
+    }
+
+    #[test]
+    fn a_panic_is_the_job_s_failure_and_the_pool_goes_on() {
+        let failed = run_blocking(|| -> u8 { panic!("a job's own bug") });
+        assert!(failed.is_err());
+        assert_eq!(run_blocking(|| 7).unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn threads_can_use_the_pool_s_runtime() {
+        // The remote backend drives HTTP futures from pool threads with the current handle.
+        let slept = run(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                "woke"
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(slept, "woke");
+    }
 }

@@ -18,7 +18,8 @@
 //!   process) and remote (a SPARQL 1.1 engine, `serve --remote`), with admission
 //!   by expected cost, the running-work registry and deadline watcher,
 //!   streaming, and versioning.
-//! - [`exec`] — the deep-stack thread pool every SPARQL parse and evaluation runs on.
+//! - [`exec`] — the deep-stack thread pool every SPARQL parse and evaluation runs on
+//!   (our own; it hands work to the most recently idle thread, whose caches are warm).
 //! - [`sparql`] — protocol rules (pure), the depth pre-scan, parsing, result
 //!   serialization, the service description, binding values into the algebra.
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.

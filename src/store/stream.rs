@@ -18,7 +18,7 @@ pub type HeadSender = oneshot::Sender<Result<(), StoreError>>;
 const CHUNK: usize = 64 * 1024;
 
 /// A `Write` that collects bytes into 64 KiB chunks and sends each into a
-/// bounded channel, blocking the (blocking-pool) thread when the client reads
+/// bounded channel, blocking the (evaluation pool's) thread when the client reads
 /// slowly. Serializers write a few bytes at a time, so `write_all` only appends;
 /// the cancellation check and the channel send happen once per chunk.
 pub struct ChunkWriter {
