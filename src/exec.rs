@@ -206,7 +206,8 @@ mod tests {
         crate::memo::lock(&pool.state).idle.len()
     }
 
-    /// Runs on `pool` a job that reports its thread, then waits for `release`.
+    /// Runs on `pool` a job that reports its thread, then waits until the returned
+    /// sender sends (or is dropped).
     fn held(pool: &'static Pool) -> (mpsc::Receiver<ThreadId>, mpsc::Sender<()>) {
         let (id_tx, id_rx) = mpsc::channel();
         let (go_tx, go_rx) = mpsc::channel::<()>();
