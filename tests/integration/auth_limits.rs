@@ -42,15 +42,12 @@ on_every_backend! {
             }
             request.send()
         };
-        let r = post(None).await.unwrap();
-        assert_eq!(r.status(), 401);
-        assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
-        let r = post(Some("test-token-0123456789abcdeX")).await.unwrap();
-        assert_eq!(r.status(), 401);
-        assert_eq!(server.count("SELECT * { <http://example.org/t> ?p ?o }").await, 0);
-        let r = post(Some(TOKEN)).await.unwrap();
-        assert_eq!(r.status(), 204);
-        assert_eq!(server.count("SELECT * { <http://example.org/t> ?p ?o }").await, 1);
+        let headers = expect_status(post(None).await.unwrap(), 401, "no token").await;
+        assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+        expect_status(post(Some("test-token-0123456789abcdeX")).await.unwrap(), 401, "a wrong token").await;
+        assert_eq!(server.count("SELECT * { <http://example.org/t> ?p ?o }").await, 0, "a refused write wrote");
+        expect_status(post(Some(TOKEN)).await.unwrap(), 204, "the right token").await;
+        assert_eq!(server.count("SELECT * { <http://example.org/t> ?p ?o }").await, 1, "the accepted write is not read back");
         let r = server.client.get(server.url("/admin/queries")).send().await.unwrap();
         assert_eq!(r.status(), 401, "the running-queries list needs the token");
     }

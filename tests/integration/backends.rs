@@ -217,7 +217,7 @@ async fn engine_faults_are_502_and_504_and_the_server_recovers() {
     assert!(started.elapsed() < Duration::from_secs(10), "answered within the deadline, not left hanging");
     assert!(served.0.is_running());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let location = tempfile::tempdir().unwrap();
     let engine = tokio::task::spawn_blocking({
         let path = location.path().to_owned();

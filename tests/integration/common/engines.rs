@@ -33,15 +33,38 @@ impl Drop for Engine {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A loopback port for an engine to listen on, never handed out twice in one
+/// test run. Ports come from below Linux's ephemeral range (32768 and up), so
+/// neither an outgoing connection nor another test's `bind(0)` can take one
+/// between the check here and the engine's own bind: with ephemeral ports, one
+/// engine in a parallel run occasionally found its port taken, or a peer's
+/// engine answering on it.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const LAST: u16 = 32_000;
+    // Each test process starts at its own offset, so two runs at once rarely meet.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ =
+        NEXT.compare_exchange(0, FIRST + (std::process::id() % 1000) as u16 * 10, Ordering::SeqCst, Ordering::SeqCst);
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < LAST, "no free loopback port left below {LAST}");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
-/// Waits until `url` answers an ASK, or panics with the engine's log.
-fn wait_until_up(url: &str, log: &std::path::Path, limit: Duration) {
+/// Waits until `url` answers an ASK, or panics with the engine's log: after
+/// `limit`, or as soon as the engine has exited (whatever answers then is not it).
+fn wait_until_up(url: &str, child: &mut Child, log: &std::path::Path, limit: Duration) {
     let started = Instant::now();
     let client = reqwest::blocking::Client::new();
     while started.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the engine for {url} exited ({status}):\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        }
         let answer =
             client.get(url).query(&[("query", "ASK {}")]).header("accept", "application/sparql-results+json").send();
         if answer.is_ok_and(|r| r.status().is_success()) {
@@ -76,7 +99,7 @@ impl Engine {
         let ini_path = dir.path().join("virtuoso.ini");
         std::fs::write(&ini_path, ini).unwrap();
         let log = dir.path().join("virtuoso.log");
-        let child = Command::new("virtuoso-t")
+        let mut child = Command::new("virtuoso-t")
             .args(["+foreground", "+configfile"])
             .arg(&ini_path)
             .current_dir(dir.path())
@@ -85,7 +108,7 @@ impl Engine {
             .spawn()
             .unwrap();
         let query = format!("http://127.0.0.1:{http}/sparql");
-        wait_until_up(&query, &log, Duration::from_secs(60));
+        wait_until_up(&query, &mut child, &log, Duration::from_secs(60));
         let granted = Command::new("isql-vt")
             .arg(format!("127.0.0.1:{sql}"))
             .args(["dba", "dba", "exec=GRANT SPARQL_UPDATE TO \"SPARQL\";"])
@@ -114,7 +137,7 @@ impl Engine {
         let binary: PathBuf = repo("target/bench-venv/bin/oxigraph");
         assert!(binary.exists(), "oxigraph serve is not installed (.ci/setup.sh installs it into target/bench-venv)");
         let log = dir.path().join("oxigraph.log");
-        let child = Command::new(binary)
+        let mut child = Command::new(binary)
             .args(["serve", "--union-default-graph", "--bind", &format!("127.0.0.1:{port}"), "--location"])
             .arg(location)
             .stdout(Stdio::null())
@@ -122,7 +145,7 @@ impl Engine {
             .spawn()
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
-        wait_until_up(&format!("{base}/query"), &log, Duration::from_secs(30));
+        wait_until_up(&format!("{base}/query"), &mut child, &log, Duration::from_secs(30));
         Engine {
             query: format!("{base}/query"),
             update: format!("{base}/update"),

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 pub mod engines;
-pub use engines::{Backend, Engine};
+pub use engines::{free_port, Backend, Engine};
 
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::dataset::CanonicalizationAlgorithm;
@@ -162,8 +162,10 @@ impl TestServer {
     /// The number of solutions of a SELECT.
     pub async fn count(&self, query: &str) -> usize {
         let response = self.query(query, "application/sparql-results+json").await;
-        assert_eq!(response.status(), 200, "query failed: {query}");
-        solutions(&response.bytes().await.unwrap(), QueryResultsFormat::Json).len()
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        assert_eq!(status, 200, "query failed: {query}\n{}", String::from_utf8_lossy(&body));
+        solutions(&body, QueryResultsFormat::Json).len()
     }
 
     /// The whole store as a dataset.
@@ -173,6 +175,15 @@ impl TestServer {
         assert_eq!(response.status(), 200);
         dataset(&response.bytes().await.unwrap(), RdfFormat::NQuads)
     }
+}
+
+/// Asserts that `response` has `status`, naming `step` and showing the body
+/// when it has not; returns the headers for further checks.
+pub async fn expect_status(response: reqwest::Response, status: u16, step: &str) -> reqwest::header::HeaderMap {
+    let (got, headers) = (response.status(), response.headers().clone());
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(got, status, "{step}: {body}");
+    headers
 }
 
 impl Drop for TestServer {
