@@ -85,7 +85,9 @@
 //!   `--summary-patience-ms` (3 s); then their ETag, `Last-Modified` and
 //!   `X-Data-Version` name that version, and an HTML page says so. The data
 //!   behind those summaries is kept on disk under its data version
-//!   (`http::kept`), so a restart on unchanged data does not scan again.
+//!   (`http::kept`), so a restart on unchanged data does not scan again, and
+//!   computed in the background as the server starts (`http::warm`), through
+//!   the same memos, so the first visitor does not start the scans.
 //! - Every cache key and ETag includes the data version; every write moves it on
 //!   (over an engine: within `--remote-version-poll` for writes made elsewhere).
 //! - An engine gets the user's own text (with `BASE` made explicit) unless values
@@ -190,6 +192,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.queries.watch(std::time::Duration::from_secs(2));
+    if state.config.warm_summaries {
+        tokio::spawn(http::warm_summaries(state.clone()));
+    }
     // TCP_NODELAY: a streamed answer is written as a head and body chunks; without
     // it, Nagle's algorithm holds the small writes and adds tens of milliseconds.
     use axum::serve::ListenerExt;

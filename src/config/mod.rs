@@ -190,6 +190,10 @@ pub struct ServeArgs {
     /// past it, the previous version's, marked as such, while the new one renders.
     #[arg(long, value_name = "MS", default_value_t = 3000)]
     pub summary_patience_ms: u64,
+    /// Do not compute the dataset summaries in the background at start (the
+    /// first visitor of the home or ontology page then waits for them).
+    #[arg(long)]
+    pub no_warm_summaries: bool,
     /// Folder of saved queries (`*.rq`); reloaded when it changes. Default:
     /// `queries` when that folder exists. A path given here must be a folder.
     #[arg(long, value_name = "DIR")]
@@ -294,6 +298,8 @@ pub struct Config {
     pub search: Option<crate::search::IndexLocation>,
     /// How long a dataset summary page waits for a new data version's rendering.
     pub summary_patience: Duration,
+    /// Whether the dataset summaries are computed in the background at start.
+    pub warm_summaries: bool,
 }
 
 impl Config {
@@ -313,6 +319,7 @@ impl Config {
             inference: true,
             search: Some(crate::search::IndexLocation::Memory),
             summary_patience: Duration::from_secs(3),
+            warm_summaries: true,
         }
     }
 
@@ -402,6 +409,7 @@ impl Config {
             query_cache: !args.no_query_cache,
             inference: !args.no_inference,
             summary_patience: Duration::from_millis(args.summary_patience_ms),
+            warm_summaries: !args.no_warm_summaries,
         })
     }
 }

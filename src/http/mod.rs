@@ -13,6 +13,9 @@ mod rendered;
 mod search;
 mod sparql;
 mod ui;
+mod warm;
+
+pub use warm::warm_summaries;
 
 use crate::config::Config;
 use crate::error::AppError;

@@ -142,6 +142,39 @@ async fn a_restart_on_unchanged_data_reads_the_summaries_back() {
     assert!(terminate(second).success());
 }
 
+/// The dataset summaries are computed as the server starts, before anyone asks
+/// (and kept on disk); `--no-warm-summaries` leaves them to the first visitor.
+#[tokio::test]
+async fn the_summaries_are_computed_at_start_unless_switched_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |store: &Path, extra: &[&str]| {
+        let mut args = vec!["--no-default-data".to_owned(), "--store".to_owned(), store.display().to_string()];
+        args.extend(["--data".to_owned(), repo("ontology").display().to_string()]);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        spawn_server(&args, &[])
+    };
+    let names = ["statistics", "sources", "featured", "events", "ontology-terms"];
+    let kept = |store: &Path, name: &str| store.join("treaty-kg-kept").join(format!("{name}.json")).exists();
+
+    let warmed = dir.path().join("warmed");
+    let served = start(&warmed, &[]);
+    assert!(served.logged(|l| l.contains("dataset summaries ready")).await, "{}", served.log().join("\n"));
+    for name in names {
+        assert!(kept(&warmed, name), "{name} computed and kept without a visitor");
+    }
+    assert!(!served.log().iter().any(|l| l.contains("method=GET")), "no request was needed");
+    assert!(terminate(served).success());
+
+    let cold = dir.path().join("cold");
+    let served = start(&cold, &["--no-warm-summaries"]);
+    assert!(!served.logged(|l| l.contains("dataset summaries ready")).await, "switched off, yet warmed");
+    assert!(!kept(&cold, "statistics"), "switched off, yet computed");
+    let page = reqwest::get(format!("{}/", served.base)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(kept(&cold, "statistics"), "the first visitor computes them");
+    assert!(terminate(served).success());
+}
+
 /// SIGTERM while a large response streams: the response completes, then the process exits 0.
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {
