@@ -11,8 +11,9 @@
 //! bytes waiting, the logging thread writes the batch itself (back-pressure).
 //! Lines keep their order; the [`FlushGuard`] writes what is left on exit.
 
+use crate::memo::lock;
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 /// How long the writer thread gathers lines before it writes them.
@@ -33,10 +34,6 @@ struct Shared {
 struct Pending {
     bytes: Vec<u8>,
     closed: bool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {

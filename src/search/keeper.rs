@@ -46,12 +46,12 @@ impl SearchIndex {
 
     /// Notes what a write may have changed, and schedules the update.
     pub(super) fn changed(self: Arc<Self>, scope: &WriteScope) {
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).merge(scope.clone());
+        crate::memo::lock(&self.pending).merge(scope.clone());
         self.schedule();
     }
 
     fn pending_everything(&self) -> bool {
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).everything
+        crate::memo::lock(&self.pending).everything
     }
 
     /// Runs an update in the background, or asks the running one to run again.
@@ -73,15 +73,11 @@ impl SearchIndex {
                 if !self.again.swap(false, Ordering::SeqCst) {
                     break;
                 }
-                let scope =
-                    std::mem::take(&mut *self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                let scope = std::mem::take(&mut *crate::memo::lock(&self.pending));
                 let outcome = if scope.everything { self.rebuild().await } else { self.update(scope).await };
                 if let Err(e) = outcome {
                     tracing::warn!(error = %e, detail = ?e, "the search index could not be updated; the next write rebuilds it");
-                    self.pending
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .merge(WriteScope::everything());
+                    crate::memo::lock(&self.pending).merge(WriteScope::everything());
                 }
             }
             self.running.store(false, Ordering::SeqCst);

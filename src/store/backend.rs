@@ -201,7 +201,7 @@ impl Backend {
     pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<WriteScope, StoreError> {
         let former = match self {
             Backend::Embedded(e) => e.delete_graph(target, guard)?,
-            Backend::Remote(r) => r.delete_graph(target, guard).map(|()| None)?,
+            Backend::Remote(r) => r.delete_graph(target, guard)?,
         };
         Ok(scope::of_graph_write(target, former))
     }

@@ -59,8 +59,11 @@ impl Remote {
         replace: bool,
         guard: &RunningGuard,
     ) -> Result<(bool, Option<Vec<NamedOrBlankNode>>), StoreError> {
-        let former = if replace { None } else { Some(Vec::new()) };
         let existed = self.graph_exists(target, Some(guard))?;
+        let former = match (replace, existed) {
+            (true, true) => self.subjects_of(target, guard)?,
+            _ => Some(Vec::new()),
+        };
         let graph = target.as_ref().into_owned();
         let mut text = String::new();
         if replace {
@@ -98,26 +101,30 @@ impl Remote {
         Ok(quads.len())
     }
 
-    /// Deletes a named graph (or empties the default graph).
-    pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<(), StoreError> {
+    /// Deletes a named graph (or empties the default graph); returns the
+    /// subjects it held, when they could be listed ([`Self::subjects_of`]).
+    pub fn delete_graph(
+        &self,
+        target: &GraphTarget,
+        guard: &RunningGuard,
+    ) -> Result<Option<Vec<NamedOrBlankNode>>, StoreError> {
+        if !self.graph_exists(target, Some(guard))? {
+            return Err(StoreError::GraphNotFound(target.label()));
+        }
+        let former = self.subjects_of(target, guard)?;
         if let Some(store) = &self.config.store {
-            if !self.graph_exists(target, Some(guard))? {
-                return Err(StoreError::GraphNotFound(target.label()));
-            }
             let url = graph_store_url(store, target);
             let exchange = Exchange { url: &url, method: reqwest::Method::DELETE, body: Body::None, accept: "*/*" };
             self.client.send(&exchange, Some(guard))?;
-            return self.bump_ledger(guard);
+            self.bump_ledger(guard)?;
+            return Ok(former);
         }
-        match target {
-            GraphTarget::Default => self.run_update("CLEAR SILENT DEFAULT", &ProtocolDataset::default(), Some(guard)),
-            GraphTarget::Named(g) => {
-                if !self.graph_exists(target, Some(guard))? {
-                    return Err(StoreError::GraphNotFound(g.to_string()));
-                }
-                self.run_update(&format!("DROP SILENT GRAPH {g}"), &ProtocolDataset::default(), Some(guard))
-            }
-        }
+        let text = match target {
+            GraphTarget::Default => "CLEAR SILENT DEFAULT".to_owned(),
+            GraphTarget::Named(g) => format!("DROP SILENT GRAPH {g}"),
+        };
+        self.run_update(&text, &ProtocolDataset::default(), Some(guard))?;
+        Ok(former)
     }
 
     /// The bookkeeping kept in the engine's ledger graph.

@@ -204,6 +204,36 @@ impl Remote {
         Ok(crate::sources::content_hash(format!("{last}|{count}").as_bytes())[..16].to_owned())
     }
 
+    /// The subjects of a named graph's statements, read just before a write
+    /// replaces or deletes the graph, so the data derived from the store is
+    /// refreshed for them alone. `None` (refresh the whole graph) for the
+    /// default graph (in most engines the union of all graphs), past
+    /// [`MAX_SUBJECTS`](crate::store::scope::MAX_SUBJECTS), or when the engine
+    /// cut the answer. Not in the write's transaction, as the embedded store's
+    /// read is: a write made meanwhile through another treaty-kg, or straight
+    /// to the engine, may leave the derived data behind for its subjects.
+    pub fn subjects_of(
+        &self,
+        target: &GraphTarget,
+        guard: &RunningGuard,
+    ) -> Result<Option<Vec<NamedOrBlankNode>>, StoreError> {
+        let GraphTarget::Named(g) = target else { return Ok(None) };
+        let most = crate::store::scope::MAX_SUBJECTS;
+        let text = format!("SELECT DISTINCT ?s WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }} LIMIT {}", most + 1);
+        let (solutions, cap) = self.select_reporting(text, &ProtocolDataset::default(), Some(guard))?;
+        let mut subjects = Vec::new();
+        for solution in solutions {
+            let solution = solution.map_err(crate::store::error::from_query_error)?;
+            match solution.get("s") {
+                Some(Term::NamedNode(n)) => subjects.push(n.clone().into()),
+                // A blank node cannot be named in a later request.
+                _ => return Ok(None),
+            }
+        }
+        let cut = cap.is_some_and(|cap| subjects.len() >= cap);
+        Ok((!cut && subjects.len() <= most).then_some(subjects))
+    }
+
     /// Whether a graph exists (the default graph always does).
     pub fn graph_exists(&self, target: &GraphTarget, guard: Option<&RunningGuard>) -> Result<bool, StoreError> {
         match target {
