@@ -223,7 +223,7 @@ async fn ontology_rdf(state: &AppState, format: RdfFormat) -> Result<Vec<u8>, Ap
 
 /// `/ontology`: HTML documentation (with each term's use in the data, a
 /// dataset summary) or RDF, by `Accept`.
-async fn ontology_document(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub(super) async fn ontology_document(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     let Some((_, ext)) = page_or_data(&headers)? else {
         let state2 = state.clone();
         return cached_summary(&state, &headers, "ontology", move || async move {
@@ -273,7 +273,7 @@ async fn ontology_file(
 }
 
 /// `/.well-known/void`: the VoID description (RDF by `Accept`, Turtle by default).
-async fn void_description(
+pub(super) async fn void_description(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,

@@ -114,7 +114,7 @@ pub(super) fn editor_page(state: &AppState, initial: Option<String>) -> Response
 
 /// `/timeline.svg`: a dataset summary, so after a write it may be the previous
 /// version's picture (with that version's validators) while the new one is drawn.
-async fn timeline(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub(super) async fn timeline(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     let state2 = state.clone();
     super::rendered::cached_summary(&state, &headers, "timeline.svg", move || async move {
         let events = events(&state2).await?;

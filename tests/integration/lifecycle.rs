@@ -151,18 +151,38 @@ async fn the_summaries_are_computed_at_start_unless_switched_off() {
         let mut args = vec!["--no-default-data".to_owned(), "--store".to_owned(), store.display().to_string()];
         args.extend(["--data".to_owned(), repo("ontology").display().to_string()]);
         args.extend(extra.iter().map(|a| a.to_string()));
-        spawn_server(&args, &[])
+        spawn_server(&args, &[("TREATY_KG_WRITE_TOKEN", TOKEN)])
     };
     let names = ["statistics", "sources", "featured", "events", "ontology-terms"];
     let kept = |store: &Path, name: &str| store.join("treaty-kg-kept").join(format!("{name}.json")).exists();
 
     let warmed = dir.path().join("warmed");
-    let served = start(&warmed, &[]);
+    let served = start(&warmed, &["--summary-patience-ms", "0"]);
     assert!(served.logged(|l| l.contains("dataset summaries ready")).await, "{}", served.log().join("\n"));
     for name in names {
         assert!(kept(&warmed, name), "{name} computed and kept without a visitor");
     }
     assert!(!served.log().iter().any(|l| l.contains("method=GET")), "no request was needed");
+    // The timeline was rendered too: after a write its first view, with no
+    // patience, is that rendering (a page never rendered would wait for its new one).
+    let client = reqwest::Client::new();
+    let put = client
+        .put(format!("{}/store?graph=http%3A%2F%2Fexample.org%2Fg", served.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", "text/turtle")
+        .body("<http://example.org/a> <http://example.org/p> 1 .");
+    assert_eq!(put.send().await.unwrap().status(), 201);
+    let version = |r: reqwest::Response| r.headers()["x-data-version"].to_str().unwrap().to_owned();
+    let timeline = || client.get(format!("{}/timeline.svg", served.base)).send();
+    let first = version(timeline().await.unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while version(timeline().await.unwrap()) == first {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timeline's first view after the write was not the older one"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(terminate(served).success());
 
     let cold = dir.path().join("cold");
