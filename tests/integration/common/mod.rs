@@ -103,6 +103,9 @@ impl TestServer {
         config.query_cache = options.query_cache;
         config.inference = options.inference;
         config.summary_patience = options.summary_patience;
+        // Warmed here, to the end, before the test starts (below), not beside
+        // it, so counts a test reads (renders, scans) are its own.
+        config.warm_summaries = false;
         if !options.search {
             config.search = None;
         }
@@ -124,6 +127,7 @@ impl TestServer {
             });
         }
         let state = tokio::task::spawn_blocking(move || treaty_kg::build_state(config)).await.unwrap().unwrap();
+        treaty_kg::http::warm_summaries(state.clone()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
