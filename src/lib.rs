@@ -82,7 +82,8 @@
 //!   Only the pages summarising the whole dataset (home, VoID, the ontology
 //!   page, the timeline: `http::rendered::cached_summary`) may answer the
 //!   previous version's rendering, when the new one is not ready within
-//!   `--summary-patience-ms` (3 s); then their ETag, `Last-Modified` and
+//!   `--summary-patience-ms` (3 s; waited once per version: the views after
+//!   the first that gave up get the previous one at once); then their ETag, `Last-Modified` and
 //!   `X-Data-Version` name that version, and an HTML page says so. The data
 //!   behind those summaries is kept on disk under its data version
 //!   (`http::kept`), so a restart on unchanged data does not scan again, and
