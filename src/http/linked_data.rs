@@ -22,7 +22,6 @@ use axum::Router;
 use maud::{html as markup, Markup};
 use oxigraph::io::RdfFormat;
 use oxigraph::model::{Quad, Triple};
-use std::sync::Arc;
 
 /// Matches of a fragment counted exactly, and for how long once its page is read.
 const COUNT_CAP: usize = 100_000;
@@ -227,25 +226,20 @@ pub(super) async fn ontology_document(State(state): State<AppState>, headers: He
     let Some((_, ext)) = page_or_data(&headers)? else {
         let state2 = state.clone();
         return cached_summary(&state, &headers, "ontology", move || async move {
-            let terms = ontology_terms(&state2).await?;
+            let store = state2.store.clone();
+            let terms = state2
+                .memos
+                .ontology_terms
+                .get((), state2.store.generation(), move || async move {
+                    super::kept::kept_or(&store, "ontology-terms", ontology::terms(&store)).await
+                })
+                .await?;
             let stats = state2.statistics().await?;
             Ok(html_response(ontology::page(&terms, &stats)))
         })
         .await;
     };
     ontology_file(State(state), headers, ext).await
-}
-
-/// The ontology's terms with their use in the current data.
-pub(super) async fn ontology_terms(state: &AppState) -> Result<Arc<Vec<ontology::TermDoc>>, AppError> {
-    let store = state.store.clone();
-    state
-        .memos
-        .ontology_terms
-        .get((), state.store.generation(), move || async move {
-            super::kept::kept_or(&store, "ontology-terms", ontology::terms(&store)).await
-        })
-        .await
 }
 
 async fn ontology_bytes(state: &AppState, media: &'static str, ext: &str) -> Result<Response, AppError> {

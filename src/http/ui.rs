@@ -11,7 +11,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::future::{BoxFuture, FutureExt};
-use std::sync::Arc;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -35,7 +34,7 @@ fn asset(body: &'static str, media_type: &str) -> Response {
     response
 }
 
-async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
+pub(super) async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
     let generation = state.store.generation();
     // At most `--summary-patience-ms` for the summaries of a new data version; past
     // it, the previous version's, marked as such (computed on for the next visitor).
@@ -44,28 +43,6 @@ async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
     // a large store, and four moving to the heavy lane together shed each other
     // (the first view at 1M quads was a 503). Past the deadline the rest start
     // at once, for the next visitor: `memos.scans` still runs them one at a time.
-    let summaries = home_summaries(&state, generation, deadline).await?;
-    let HomeSummaries { stats, sources, featured, events, stale } = summaries;
-    let queries: Vec<_> = state.queries.current().iter().cloned().collect();
-    Ok(Html(pages::home(&stats, &sources, &featured, &queries, &events, stale).into_string()).into_response())
-}
-
-/// What the home page shows of the data, and whether any of it is from an older version.
-pub(super) struct HomeSummaries {
-    stats: Arc<crate::linked_data::void::Statistics>,
-    sources: Arc<Vec<pages::SourceSummary>>,
-    featured: Arc<Vec<pages::Featured>>,
-    events: Arc<Vec<svg::Event>>,
-    stale: bool,
-}
-
-/// The home page's summaries of data version `generation`, or past `deadline`
-/// the previous version's of those not ready (computed on for the next visitor).
-pub(super) async fn home_summaries(
-    state: &AppState,
-    generation: u64,
-    deadline: tokio::time::Instant,
-) -> Result<HomeSummaries, AppError> {
     let memos = &state.memos;
     let scanner = || (state.store.clone(), state.memos.clone());
     let (stats, v1) = memos.statistics.get_or_previous((), generation, deadline, state.statistics_job()).await?;
@@ -83,9 +60,10 @@ pub(super) async fn home_summaries(
             move || async move { kept_or(&store, "featured", memos.scans.run(data::featured(&store))).await }
         })
         .await?;
-    let (events, v4) = memos.events.get_or_previous((), generation, deadline, events_job(state)).await?;
+    let (events, v4) = memos.events.get_or_previous((), generation, deadline, events_job(&state)).await?;
     let stale = [v1, v2, v3, v4].iter().any(|v| *v != generation);
-    Ok(HomeSummaries { stats, sources, featured, events, stale })
+    let queries: Vec<_> = state.queries.current().iter().cloned().collect();
+    Ok(Html(pages::home(&stats, &sources, &featured, &queries, &events, stale).into_string()).into_response())
 }
 
 /// The timeline's events of the current data (shared by the home page and the picture).
