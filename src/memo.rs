@@ -16,7 +16,7 @@ type Flight<T> = Shared<BoxFuture<'static, Result<Arc<T>, AppError>>>;
 
 /// Values of type `T` by key, each computed once per data version.
 pub struct Memo<K, T> {
-    entries: Mutex<HashMap<K, (u64, Flight<T>)>>,
+    entries: Mutex<HashMap<K, Entry<T>>>,
     /// The newest value [`Memo::get_or_previous`] obtained for each key, with its version.
     settled: Mutex<HashMap<K, (u64, Arc<T>)>>,
     /// The version of each key whose computation a caller of
@@ -77,18 +77,24 @@ where
                 match tokio::time::timeout_at(deadline, fresh).await {
                     Ok(result) => result?,
                     Err(_) => {
-                        let mut overdue = lock(&self.overdue);
-                        if overdue.len() >= self.capacity {
-                            overdue.clear();
+                        {
+                            let mut overdue = lock(&self.overdue);
+                            if overdue.len() >= self.capacity {
+                                overdue.clear();
+                            }
+                            overdue.insert(key.clone(), version);
                         }
-                        overdue.insert(key, version);
+                        // A computation that ended meanwhile may have left a newer one.
+                        let newest = lock(&self.settled).get(&key).filter(|(kept, _)| *kept > at).cloned();
+                        let (value, at) = newest.map_or((value, at), |(kept, newer)| (newer, kept));
                         return Ok((value, at));
                     }
                 }
             }
         };
-        // Kept only here, for the callers that may need it: `get` alone keeps
-        // no older values alive (rendered pages of past versions are dropped).
+        // Kept only for the callers that may need it (here, and brought up to
+        // date by `get`): `get` alone keeps no older values alive (rendered
+        // pages of past versions are dropped).
         let mut settled = lock(&self.settled);
         if settled.get(&key).is_none_or(|(at, _)| *at < version) {
             if settled.len() >= self.capacity {
@@ -99,46 +105,95 @@ where
         Ok((value, version))
     }
 
-    /// The value for `key` at data version `version`, computing it (once, for all
-    /// concurrent callers) when it is missing or older.
+    /// The value for `key` at data version `version` or newer, computing it
+    /// (once, for all concurrent callers) when it is missing or older.
+    ///
+    /// At most one computation per key runs at a time: a caller asking for a
+    /// newer version while an older one is still being computed waits for that
+    /// one to end, and the next computation is for the newest version asked
+    /// meanwhile, shared by all who asked. Without this, every version visited
+    /// during a whole-store scan (a minute at 10M quads) queued another full
+    /// scan behind it, one per write, however stale by its turn.
     pub async fn get<F, Fut>(&self, key: K, version: u64, compute: F) -> Result<Arc<T>, AppError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, AppError>> + Send + 'static,
     {
-        let flight = {
-            let mut entries = lock(&self.entries);
-            match entries.get(&key) {
-                Some((at, flight)) if *at == version => flight.clone(),
-                _ => {
-                    entries.retain(|_, (at, _)| *at == version);
-                    if entries.len() >= self.capacity {
-                        entries.clear();
+        let mut compute = Some(compute);
+        loop {
+            let (flight, running_older) = {
+                let mut entries = lock(&self.entries);
+                match entries.get_mut(&key) {
+                    Some(entry) if entry.version >= version => (entry.flight.clone(), None),
+                    Some(entry) if entry.flight.peek().is_none() => {
+                        entry.wanted = entry.wanted.max(version);
+                        (entry.flight.clone(), Some(entry.version))
                     }
-                    let task = tokio::spawn(compute());
-                    let flight: Flight<T> = async move {
-                        match task.await {
-                            Ok(Ok(value)) => Ok(Arc::new(value)),
-                            Ok(Err(e)) => Err(e),
-                            Err(e) => Err(AppError::internal(format!("a shared computation failed: {e}"))),
+                    found => {
+                        let newest = found.map_or(version, |entry| entry.wanted.max(version));
+                        // Only the current versions are kept, and the computations still running.
+                        entries.retain(|_, entry| entry.version >= version || entry.flight.peek().is_none());
+                        if entries.len() >= self.capacity {
+                            entries.clear();
                         }
+                        // The closure is only taken here, and this arm returns below.
+                        let Some(compute) = compute.take() else {
+                            return Err(AppError::internal("a shared computation was started twice"));
+                        };
+                        let task = tokio::spawn(compute());
+                        let flight: Flight<T> = async move {
+                            match task.await {
+                                Ok(Ok(value)) => Ok(Arc::new(value)),
+                                Ok(Err(e)) => Err(e),
+                                Err(e) => Err(AppError::internal(format!("a shared computation failed: {e}"))),
+                            }
+                        }
+                        .boxed()
+                        .shared();
+                        let entry = Entry { version: newest, wanted: newest, flight: flight.clone() };
+                        entries.insert(key.clone(), entry);
+                        (flight, None)
                     }
-                    .boxed()
-                    .shared();
-                    entries.insert(key.clone(), (version, flight.clone()));
-                    flight
+                }
+            };
+            let result = flight.await;
+            if let Some(older) = running_older {
+                // That older value is the newest there is for now: a page that
+                // may answer an older version answers this one.
+                if let Ok(value) = result {
+                    self.settle_if_kept(&key, older, value);
+                }
+                continue;
+            }
+            if result.is_err() {
+                let mut entries = lock(&self.entries);
+                if entries
+                    .get(&key)
+                    .is_some_and(|e| e.version >= version && e.flight.peek().is_some_and(Result::is_err))
+                {
+                    entries.remove(&key);
                 }
             }
-        };
-        let result = flight.await;
-        if result.is_err() {
-            let mut entries = lock(&self.entries);
-            if entries.get(&key).is_some_and(|(at, f)| *at == version && f.peek().is_some_and(Result::is_err)) {
-                entries.remove(&key);
-            }
+            return result;
         }
-        result
     }
+
+    /// Records `value` as the newest older value of `key`, where one is kept
+    /// (for the callers of [`Memo::get_or_previous`]) and this one is newer.
+    fn settle_if_kept(&self, key: &K, version: u64, value: Arc<T>) {
+        let mut settled = lock(&self.settled);
+        if let Some(kept) = settled.get_mut(key).filter(|(at, _)| *at < version) {
+            *kept = (version, value);
+        }
+    }
+}
+
+/// A computation of one key: the version it is for, the newest version asked
+/// while it ran (the next computation is for that one), and its shared outcome.
+struct Entry<T> {
+    version: u64,
+    wanted: u64,
+    flight: Flight<T>,
 }
 
 /// Locks `mutex`, going on past a panic that poisoned it.
@@ -208,6 +263,63 @@ mod tests {
             (Arc::new(20), 3),
             "nothing older: waits"
         );
+    }
+
+    #[tokio::test]
+    async fn one_computation_per_key_at_a_time_then_the_newest_version_asked() {
+        use tokio::time::Duration;
+        let memo: Arc<Memo<(), u64>> = Arc::default();
+        let (running, most, runs) =
+            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        // The data's version: a computation reads the data as it is when it starts.
+        let data = Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let call = |version: u64| {
+            let (memo, running, most, runs) = (memo.clone(), running.clone(), most.clone(), runs.clone());
+            let data = data.clone();
+            data.fetch_max(version, Ordering::SeqCst);
+            tokio::spawn(async move {
+                memo.get((), version, move || async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    let seen = data.load(Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Ok(seen)
+                })
+                .await
+                .unwrap()
+            })
+        };
+        let first = call(1);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Three writes and three visits while version 1 is computed.
+        let later: Vec<_> = (2..=4).map(call).collect();
+        assert_eq!(*first.await.unwrap(), 1);
+        for answer in later {
+            assert_eq!(*answer.await.unwrap(), 4, "every later caller shares the computation for the newest version");
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 1, "never two computations of one key at once");
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "versions 2 and 3 were not computed: 4 covers them");
+    }
+
+    #[tokio::test]
+    async fn an_older_value_computed_meanwhile_is_the_one_answered() {
+        use tokio::time::{Duration, Instant};
+        let memo: Arc<Memo<(), u64>> = Arc::default();
+        let soon = || Instant::now() + Duration::from_millis(30);
+        memo.get_or_previous((), 1, soon(), || async { Ok(10) }).await.unwrap();
+        let slow = |value: u64| {
+            move || async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(value)
+            }
+        };
+        // Version 2 is computed in the background; nobody waits for its end.
+        assert_eq!(memo.get_or_previous((), 2, soon(), slow(20)).await.unwrap(), (Arc::new(10), 1));
+        // Version 3 is asked while 2 still runs: it waits for 2, then computes 3.
+        let answer = memo.get_or_previous((), 3, Instant::now() + Duration::from_millis(150), slow(30)).await.unwrap();
+        assert_eq!(answer, (Arc::new(20), 2), "past the patience, the newest older value: version 2's");
     }
 
     #[tokio::test]
