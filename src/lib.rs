@@ -26,7 +26,8 @@
 //! - [`http`] — thin handlers, one sub-router per concern, and the layers.
 //! - [`error`] — `AppError`, the one place errors become status codes.
 //! - [`log_writer`] — the log, written in batches by one background thread.
-//! - [`memo`] — shared computations, once per data version, single-flight.
+//! - [`memo`] — shared computations, once per data version, single-flight,
+//!   one at a time per key.
 //! - [`linked_data`] — dereferenceable IRIs (303, RDF documents, HTML pages), how a
 //!   resource is described, ontology docs, VoID, dump, TPF.
 //! - [`queries`] — saved queries: catalogue, typed parameters, OpenAPI, RDF, cache.
@@ -78,7 +79,10 @@
 //! - Shared page computations (statistics, timeline, home, ontology), the
 //!   linked-data responses (pages, documents, fragments, VoID), `/openapi.json`
 //!   and pages of search hits run once per data version, whoever asks and
-//!   however many ask at once; the memos are bounded.
+//!   however many ask at once, and one at a time per key: a newer version
+//!   asked during a computation waits for it, then the newest version asked
+//!   meanwhile is computed once (writes during a scan never queue one scan
+//!   each); the memos are bounded.
 //!   Only the pages summarising the whole dataset (home, VoID, the ontology
 //!   page, the timeline: `http::rendered::cached_summary`) may answer the
 //!   previous version's rendering, when the new one is not ready within
