@@ -119,15 +119,14 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, AppError>> + Send + 'static,
     {
-        let mut compute = Some(compute);
-        loop {
-            let (flight, running_older) = {
+        let flight = loop {
+            let (running, older) = {
                 let mut entries = lock(&self.entries);
                 match entries.get_mut(&key) {
-                    Some(entry) if entry.version >= version => (entry.flight.clone(), None),
+                    Some(entry) if entry.version >= version => break entry.flight.clone(),
                     Some(entry) if entry.flight.peek().is_none() => {
                         entry.wanted = entry.wanted.max(version);
-                        (entry.flight.clone(), Some(entry.version))
+                        (entry.flight.clone(), entry.version)
                     }
                     found => {
                         let newest = found.map_or(version, |entry| entry.wanted.max(version));
@@ -136,10 +135,6 @@ where
                         if entries.len() >= self.capacity {
                             entries.clear();
                         }
-                        // The closure is only taken here, and this arm returns below.
-                        let Some(compute) = compute.take() else {
-                            return Err(AppError::internal("a shared computation was started twice"));
-                        };
                         let task = tokio::spawn(compute());
                         let flight: Flight<T> = async move {
                             match task.await {
@@ -150,32 +145,26 @@ where
                         }
                         .boxed()
                         .shared();
-                        let entry = Entry { version: newest, wanted: newest, flight: flight.clone() };
-                        entries.insert(key.clone(), entry);
-                        (flight, None)
+                        entries.insert(key.clone(), Entry { version: newest, wanted: newest, flight: flight.clone() });
+                        break flight;
                     }
                 }
             };
-            let result = flight.await;
-            if let Some(older) = running_older {
-                // That older value is the newest there is for now: a page that
-                // may answer an older version answers this one.
-                if let Ok(value) = result {
-                    self.settle_if_kept(&key, older, value);
-                }
-                continue;
+            // An older version is being computed: its value is the newest
+            // there is for now (a page that may answer an older version
+            // answers this one); then the next computation is ours.
+            if let Ok(value) = running.await {
+                self.settle_if_kept(&key, older, value);
             }
-            if result.is_err() {
-                let mut entries = lock(&self.entries);
-                if entries
-                    .get(&key)
-                    .is_some_and(|e| e.version >= version && e.flight.peek().is_some_and(Result::is_err))
-                {
-                    entries.remove(&key);
-                }
+        };
+        let result = flight.await;
+        if result.is_err() {
+            let mut entries = lock(&self.entries);
+            if entries.get(&key).is_some_and(|e| e.version >= version && e.flight.peek().is_some_and(Result::is_err)) {
+                entries.remove(&key);
             }
-            return result;
         }
+        result
     }
 
     /// Records `value` as the newest older value of `key`, where one is kept
