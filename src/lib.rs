@@ -90,7 +90,8 @@
 //!   the first that gave up get the previous one at once); then their ETag, `Last-Modified` and
 //!   `X-Data-Version` name that version, and an HTML page says so. The data
 //!   behind those summaries is kept on disk under its data version
-//!   (`http::kept`), so a restart on unchanged data does not scan again, and
+//!   (`http::kept`, whose gate runs one such whole-store scan at a time and
+//!   counts them), so a restart on unchanged data does not scan again, and
 //!   computed in the background as the server starts (`http::warm`), through
 //!   the same memos, so the first visitor does not start the scans.
 //! - Every cache key and ETag includes the data version; every write moves it on

@@ -188,3 +188,13 @@ pub fn with_inference_runs(rendered: String, refreshes: u64, regenerations: u64)
         &[("{how=\"refresh\"}", refreshes.to_string()), ("{how=\"regeneration\"}", regenerations.to_string())],
     )
 }
+
+/// Adds the dataset summaries' whole-store scans since start, by summary: what
+/// first views after writes cost the store (versions asked during a scan share
+/// the next one).
+pub fn with_summary_scans(rendered: String, started: &[(&str, u64)]) -> String {
+    let labels: Vec<String> = started.iter().map(|(name, _)| format!("{{summary=\"{name}\"}}")).collect();
+    let samples: Vec<(&str, String)> =
+        labels.iter().zip(started).map(|(l, (_, n))| (l.as_str(), n.to_string())).collect();
+    with_counter(rendered, "summary_scans", "Whole-store scans computing a dataset summary, by summary.", &samples)
+}

@@ -6,14 +6,72 @@
 //! summary is never taken for other data; a file that does not read back (a
 //! crash mid-write, another release's shape) is computed again. In memory, over
 //! a remote engine and on a read-only store nothing is kept.
+//!
+//! What is not read back is scanned through the [`ScanGate`]: one whole-store
+//! scan at a time, each counted by summary (`treaty_kg_summary_scans_total`).
 
+use super::AppState;
 use crate::error::AppError;
 use crate::store::KgStore;
+use futures::future::{BoxFuture, FutureExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// The summaries scanned through the gate, by the name they are kept and counted under.
+const SCANNED: [&str; 4] = ["statistics", "sources", "featured", "events"];
+
+/// Lets one dataset-wide scan run at a time; the others wait their turn. After
+/// a write the summary pages answer the previous version and start every
+/// summary's scan, and at 10M quads four such scans together filled the heavy
+/// lane, so a visitor's own long read was shed with 503.
+pub struct ScanGate {
+    turn: tokio::sync::Semaphore,
+    /// Scans started, by summary: what anonymous visits cost the store.
+    started: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Default for ScanGate {
+    fn default() -> Self {
+        let started = SCANNED.iter().map(|name| (*name, 0)).collect();
+        ScanGate { turn: tokio::sync::Semaphore::new(1), started: Mutex::new(started) }
+    }
+}
+
+impl ScanGate {
+    /// Runs the scan of `summary` once no other scan runs, and counts it.
+    pub async fn run<T>(&self, summary: &'static str, scan: impl Future<Output = T>) -> T {
+        // The semaphore is never closed, so acquiring cannot fail.
+        let _turn = self.turn.acquire().await.ok();
+        *crate::memo::lock(&self.started).entry(summary).or_default() += 1;
+        scan.await
+    }
+
+    /// Scans started since the server started, by summary.
+    pub fn started(&self) -> Vec<(&'static str, u64)> {
+        crate::memo::lock(&self.started).iter().map(|(name, n)| (*name, *n)).collect()
+    }
+}
+
+/// The computation of the summary `name` over the current data, as a memo runs
+/// it: read back from disk when kept at this data version, else `scan`ned
+/// through the gate and kept.
+pub fn summary_job<T, Fut>(
+    state: &AppState,
+    name: &'static str,
+    scan: impl FnOnce(KgStore) -> Fut + Send + 'static,
+) -> impl FnOnce() -> BoxFuture<'static, Result<T, AppError>>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    let (store, memos) = (state.store.clone(), state.memos.clone());
+    move || async move { kept_or(&store, name, memos.scans.run(name, scan(store.clone()))).await }.boxed()
+}
 
 /// One kept summary and the data version it describes.
 #[derive(Serialize, Deserialize)]

@@ -27,7 +27,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use axum::Router;
-use futures::future::{BoxFuture, FutureExt};
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -60,11 +60,8 @@ pub struct AppState {
 /// so it is done once per store generation, single-flight, whoever asks.
 #[derive(Default)]
 pub struct Memos {
-    /// The dataset-wide scans (statistics, sources, featured, events) run one at
-    /// a time: after a write the summary pages answer the previous version and
-    /// start all of them, and at 10M quads four such scans together filled the
-    /// heavy lane, so a visitor's own long read was shed with 503.
-    pub scans: ScanGate,
+    /// The dataset-wide scans (statistics, sources, featured, events), one at a time.
+    pub scans: kept::ScanGate,
     pub statistics: Memo<(), crate::linked_data::void::Statistics>,
     pub sources: Memo<(), Vec<crate::ui::pages::SourceSummary>>,
     pub featured: Memo<(), Vec<crate::ui::pages::Featured>>,
@@ -83,24 +80,6 @@ pub struct Memos {
     pub searches: Memo<String, crate::search::Answer>,
 }
 
-/// Lets one dataset-wide scan run at a time; the others wait their turn.
-pub struct ScanGate(tokio::sync::Semaphore);
-
-impl Default for ScanGate {
-    fn default() -> Self {
-        ScanGate(tokio::sync::Semaphore::new(1))
-    }
-}
-
-impl ScanGate {
-    /// Runs `scan` once no other scan runs.
-    pub async fn run<T>(&self, scan: impl std::future::Future<Output = T>) -> T {
-        // The semaphore is never closed, so acquiring cannot fail.
-        let _turn = self.0.acquire().await.ok();
-        scan.await
-    }
-}
-
 impl AppState {
     /// The VoID statistics of the current data.
     pub async fn statistics(&self) -> Result<Arc<crate::linked_data::void::Statistics>, AppError> {
@@ -111,14 +90,7 @@ impl AppState {
     pub fn statistics_job(
         &self,
     ) -> impl FnOnce() -> BoxFuture<'static, Result<crate::linked_data::void::Statistics, AppError>> {
-        let (store, memos) = (self.store.clone(), self.memos.clone());
-        move || {
-            async move {
-                let scan = memos.scans.run(crate::linked_data::void::statistics(&store));
-                kept::kept_or(&store, "statistics", scan).await
-            }
-            .boxed()
-        }
+        kept::summary_job(self, "statistics", |store| async move { crate::linked_data::void::statistics(&store).await })
     }
 
     /// The values a `values_query` allows, for the current data.

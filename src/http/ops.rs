@@ -69,6 +69,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
     if let Some(stats) = state.store.engine_stats() {
         text = crate::metrics::with_engine_stats(text, stats);
     }
+    text = crate::metrics::with_summary_scans(text, &state.memos.scans.started());
     if let Some(inference) = &state.inference {
         let (refreshes, regenerations) = inference.runs();
         text = crate::metrics::with_inference_runs(text, refreshes, regenerations);

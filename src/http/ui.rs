@@ -1,7 +1,7 @@
 //! The web interface's routes: `/`, `/editor`, `/timeline.svg` and the static
 //! assets (stylesheet, editor script), compiled into the binary.
 
-use super::kept::kept_or;
+use super::kept::summary_job;
 use super::{set_content_type, AppState};
 use crate::error::AppError;
 use crate::ui::{data, pages, svg};
@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures::future::{BoxFuture, FutureExt};
+use futures::future::BoxFuture;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -44,22 +44,11 @@ pub(super) async fn home(State(state): State<AppState>) -> Result<Response, AppE
     // (the first view at 1M quads was a 503). Past the deadline the rest start
     // at once, for the next visitor: `memos.scans` still runs them one at a time.
     let memos = &state.memos;
-    let scanner = || (state.store.clone(), state.memos.clone());
     let (stats, v1) = memos.statistics.get_or_previous((), generation, deadline, state.statistics_job()).await?;
-    let (sources, v2) = memos
-        .sources
-        .get_or_previous((), generation, deadline, {
-            let (store, memos) = scanner();
-            move || async move { kept_or(&store, "sources", memos.scans.run(data::sources(&store))).await }
-        })
-        .await?;
-    let (featured, v3) = memos
-        .featured
-        .get_or_previous((), generation, deadline, {
-            let (store, memos) = scanner();
-            move || async move { kept_or(&store, "featured", memos.scans.run(data::featured(&store))).await }
-        })
-        .await?;
+    let sources_job = summary_job(&state, "sources", |store| async move { data::sources(&store).await });
+    let (sources, v2) = memos.sources.get_or_previous((), generation, deadline, sources_job).await?;
+    let featured_job = summary_job(&state, "featured", |store| async move { data::featured(&store).await });
+    let (featured, v3) = memos.featured.get_or_previous((), generation, deadline, featured_job).await?;
     let (events, v4) = memos.events.get_or_previous((), generation, deadline, events_job(&state)).await?;
     let stale = [v1, v2, v3, v4].iter().any(|v| *v != generation);
     let queries: Vec<_> = state.queries.current().iter().cloned().collect();
@@ -73,8 +62,7 @@ async fn events(state: &AppState) -> Result<std::sync::Arc<Vec<svg::Event>>, App
 
 /// What `memos.events` holds, computed over the current data.
 fn events_job(state: &AppState) -> impl FnOnce() -> BoxFuture<'static, Result<Vec<svg::Event>, AppError>> {
-    let (store, memos) = (state.store.clone(), state.memos.clone());
-    move || async move { kept_or(&store, "events", memos.scans.run(data::events(&store))).await }.boxed()
+    summary_job(state, "events", |store| async move { data::events(&store).await })
 }
 
 async fn editor(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {

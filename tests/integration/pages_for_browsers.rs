@@ -220,3 +220,59 @@ async fn the_home_page_features_a_few_of_each_kind_and_links_to_the_rest() {
     let fragment = server.get_text(&all.replace("&amp;", "&"), BROWSER).await;
     assert!(fragment.contains("t-39"), "which lists them");
 }
+
+/// Generated quads behind the scan test below: enough that the first summary
+/// scans after a write outlast the test's six writes and visits.
+const GENERATED: u64 = 100_000;
+
+/// Writes during a summary's scan cost one more scan, not one each: the home
+/// page visited after each of six writes starts the summaries of the newest
+/// version, and the versions asked while the first scans run share one scan
+/// of the last (`treaty_kg_summary_scans_total` counts them). The page then
+/// ends current.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_during_summary_scans_share_one_more_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("generated.nq");
+    treaty_kg::generate::generate(GENERATED, 7, std::fs::File::create(&data).unwrap()).unwrap();
+    let server = TestServer::with(Options {
+        sources: vec![data],
+        summary_patience: std::time::Duration::ZERO,
+        inference: false,
+        search: false,
+        ..Options::default()
+    })
+    .await;
+    let summaries = ["statistics", "sources", "featured", "events"];
+    let scans = |name: &str| format!("treaty_kg_summary_scans_total{{summary=\"{name}\"}}");
+    let mut before = Vec::new();
+    for name in summaries {
+        before.push(server.counter(&scans(name)).await);
+    }
+    assert!(before.iter().all(|n| *n == 1), "each summary scanned once at start: {before:?}");
+    let started = std::time::Instant::now();
+    for i in 0..6 {
+        let write = format!("INSERT DATA {{ GRAPH <urn:busy> {{ <urn:busy:{i}> <urn:busy:p> {i} }} }}");
+        assert_eq!(server.update(&write).await.status(), 204);
+        let page = server.get_text("/", BROWSER).await;
+        assert!(page.contains("from the version before"), "visit {i}: the previous version's, at once");
+    }
+    let writing = started.elapsed();
+    let mut current = false;
+    for _ in 0..300 {
+        if !server.get_text("/", BROWSER).await.contains("from the version before") {
+            current = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(current, "the home page ends current");
+    let scanning = started.elapsed();
+    for (name, before) in summaries.iter().zip(before) {
+        let ran = server.counter(&scans(name)).await - before;
+        assert!(
+            (1..=2).contains(&ran),
+            "{name}: {ran} scans for six versions (writes and visits took {writing:?}, all scans {scanning:?})"
+        );
+    }
+}
