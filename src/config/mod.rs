@@ -178,8 +178,9 @@ pub struct ServeArgs {
     /// Seconds a request waits for an evaluation slot before it gets 503.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub queue_timeout: u64,
-    /// Milliseconds after which a running read moves to the heavy lane (and is
-    /// cancelled with 503 when that lane is full).
+    /// Milliseconds after which a running read moves to the heavy lane (when that
+    /// lane is full it runs on, cancelled with 503 only if lighter requests wait
+    /// for its slot).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub heavy_after_ms: u64,
     /// Seconds a dump or whole-store read may stream before it is cut.

@@ -8,12 +8,15 @@
 //! - **normal**: reads never seen before, or of middling cost;
 //! - **heavy**: reads whose last run took `heavy_after` or more, and reads that
 //!   have been running that long (they are moved here while they run; when the
-//!   heavy lane is full they are cancelled with 503 instead);
+//!   heavy lane is full they run on where they are, and are cancelled with 503
+//!   only when a lighter request waits for their slot);
 //! - **bulk**: dumps and whole-store reads, long by nature and few at a time;
 //! - **write**: updates and Graph Store writes (authenticated).
 //!
 //! A client hammering an expensive query or page therefore only competes with
 //! itself once its cost is known, and cheap requests keep a lane of their own.
+//! A request that waited in the fast or normal lane while its key turned out
+//! heavy goes on to wait in the heavy lane when its turn comes.
 //! The cost of each key (a hash of the query text and dataset, a page's route,
 //! a saved query and its bindings) is remembered in a bounded LRU.
 
@@ -36,7 +39,7 @@ pub enum WorkClass {
 }
 
 /// A lane of admission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lane {
     Fast,
     Normal,
@@ -82,6 +85,8 @@ pub struct AdmissionOptions {
 struct LaneState {
     slots: Arc<Semaphore>,
     waiting: AtomicU64,
+    /// The keys of the requests waiting (`None`: work without a key).
+    waiting_keys: Mutex<Vec<Option<u64>>>,
 }
 
 /// The lanes, their queues and the remembered costs. Shared by the store.
@@ -102,7 +107,11 @@ impl Admission {
         Admission {
             lanes: Lane::ALL
                 .iter()
-                .map(|&lane| LaneState { slots: Arc::new(Semaphore::new(capacity(lane))), waiting: AtomicU64::new(0) })
+                .map(|&lane| LaneState {
+                    slots: Arc::new(Semaphore::new(capacity(lane))),
+                    waiting: AtomicU64::new(0),
+                    waiting_keys: Mutex::default(),
+                })
                 .collect(),
             options,
             costs: Mutex::new(lru::LruCache::new(NonZeroUsize::new(4096).expect("non-zero"))),
@@ -127,31 +136,61 @@ impl Admission {
 
     /// Waits for a slot in `lane`: at once when one is free, otherwise in the
     /// lane's bounded queue for at most `queue_timeout`; refused past either.
+    /// A read that waited in the fast or normal lane while its key became known
+    /// as heavy waits on in the heavy lane instead.
     pub async fn admit(self: &Arc<Self>, lane: Lane, key: Option<u64>) -> Result<Ticket, StoreError> {
-        let state = &self.lanes[lane.index()];
-        let permit = match state.slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                // The count of waiters must go down however the wait ends, including
-                // when the request's future is dropped (the client went away).
-                struct Waiting<'a>(&'a AtomicU64);
-                impl Drop for Waiting<'_> {
-                    fn drop(&mut self) {
-                        self.0.fetch_sub(1, Ordering::SeqCst);
-                    }
-                }
-                let queued = state.waiting.fetch_add(1, Ordering::SeqCst);
-                let _waiting = Waiting(&state.waiting);
-                if queued >= self.options.max_queued as u64 {
-                    return Err(StoreError::overloaded("too many requests are waiting; retry in a moment"));
-                }
-                match tokio::time::timeout(self.options.queue_timeout, state.slots.clone().acquire_owned()).await {
-                    Ok(Ok(permit)) => permit,
-                    _ => return Err(StoreError::overloaded("no evaluation slot came free in time; retry in a moment")),
-                }
+        let mut lane = lane;
+        let permit = loop {
+            let state = &self.lanes[lane.index()];
+            if let Ok(permit) = state.slots.clone().try_acquire_owned() {
+                break permit;
             }
+            let permit = self.wait(state, key).await?;
+            if matches!(lane, Lane::Fast | Lane::Normal) && self.lane_for(WorkClass::Read, key) == Lane::Heavy {
+                lane = Lane::Heavy;
+                continue;
+            }
+            break permit;
         };
         Ok(Ticket { admission: self.clone(), lane, permit: Some(permit), key, started: Instant::now() })
+    }
+
+    /// Waits in `state`'s queue, counted (with its key) however the wait ends,
+    /// including when the request's future is dropped (the client went away).
+    async fn wait(&self, state: &LaneState, key: Option<u64>) -> Result<OwnedSemaphorePermit, StoreError> {
+        struct Waiting<'a>(&'a LaneState, Option<u64>);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+                if let Ok(mut keys) = self.0.waiting_keys.lock() {
+                    if let Some(at) = keys.iter().position(|k| *k == self.1) {
+                        keys.swap_remove(at);
+                    }
+                }
+            }
+        }
+        let queued = state.waiting.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut keys) = state.waiting_keys.lock() {
+            keys.push(key);
+        }
+        let _waiting = Waiting(state, key);
+        if queued >= self.options.max_queued as u64 {
+            return Err(StoreError::overloaded("too many requests are waiting; retry in a moment"));
+        }
+        match tokio::time::timeout(self.options.queue_timeout, state.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(StoreError::overloaded("no evaluation slot came free in time; retry in a moment")),
+        }
+    }
+
+    /// How many requests wait in `lane` that are not known to be heavy: the
+    /// ones long work in that lane must make room for.
+    fn lighter_waiting(&self, lane: Lane) -> usize {
+        let keys = match self.lanes[lane.index()].waiting_keys.lock() {
+            Ok(keys) => keys.clone(),
+            Err(_) => return 0,
+        };
+        keys.into_iter().filter(|key| self.lane_for(WorkClass::Read, *key) != Lane::Heavy).count()
     }
 
     fn remember(&self, key: u64, cost: Duration) {
@@ -190,8 +229,14 @@ impl Ticket {
         }
     }
 
+    /// How many lighter requests wait for a slot of this ticket's lane.
+    pub fn lighter_waiting(&self) -> usize {
+        self.admission.lighter_waiting(self.lane)
+    }
+
     /// Moves running work to the heavy lane, freeing its slot for cheaper work.
-    /// Fails when the heavy lane is full: the caller then cancels the work.
+    /// Fails when the heavy lane is full: the work then runs on where it is
+    /// until a lighter request waits for its slot (see `running`).
     pub fn move_to_heavy(&mut self) -> bool {
         if !matches!(self.lane, Lane::Fast | Lane::Normal) {
             return true;
@@ -273,5 +318,27 @@ mod tests {
         assert_eq!(first.lane(), Lane::Heavy);
         assert!(!second.move_to_heavy(), "the heavy lane is full");
         assert!(admission.admit(Lane::Normal, None).await.is_ok(), "the moved ticket freed its normal slot");
+    }
+
+    #[tokio::test]
+    async fn a_waiter_whose_key_turns_heavy_waits_on_in_the_heavy_lane() {
+        let admission = Arc::new(Admission::new(AdmissionOptions {
+            max_queued: 4,
+            queue_timeout: Duration::from_secs(5),
+            ..admission(2).options.clone()
+        }));
+        let first = admission.admit(Lane::Normal, Some(1)).await.unwrap();
+        let _second = admission.admit(Lane::Normal, Some(2)).await.unwrap();
+        let queued = admission.clone();
+        let waiter = tokio::spawn(async move { queued.admit(Lane::Normal, Some(7)).await });
+        while admission.lighter_waiting(Lane::Normal) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        admission.remember(7, Duration::from_secs(5));
+        assert_eq!(admission.lighter_waiting(Lane::Normal), 0, "a waiter known as heavy is not lighter");
+        drop(first);
+        let ticket = waiter.await.unwrap().unwrap();
+        assert_eq!(ticket.lane(), Lane::Heavy, "it took the heavy lane's slot, not the normal one it waited for");
+        assert!(admission.admit(Lane::Normal, Some(3)).await.is_ok(), "the normal slot it waited for is free");
     }
 }

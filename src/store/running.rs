@@ -93,8 +93,16 @@ impl Drop for RunningQueries {
     }
 }
 
-/// Cancels work past its deadline, moves work running long to the heavy lane
-/// (cancelling it when that lane is full), then sleeps until the next instant.
+/// How often work that ran long but found the heavy lane full is looked at
+/// again: moved when a heavy slot is free, shed when a lighter request waits.
+const OVERDUE_RECHECK: Duration = Duration::from_millis(50);
+
+/// Cancels work past its deadline, moves work running long to the heavy lane,
+/// then sleeps until the next instant. Long work that finds the heavy lane full
+/// runs on in its lane, and is cancelled (503) only when lighter requests wait
+/// for that lane's slots: as many as wait, the most recently started first (the
+/// least work lost). Shedding it at once threw away seconds of work whenever a
+/// few clients asked the same long query together, with nobody waiting for it.
 fn watch(shared: &(Mutex<Registry>, Condvar)) {
     let (registry, wake) = shared;
     let Ok(mut guard) = registry.lock() else { return };
@@ -104,25 +112,47 @@ fn watch(shared: &(Mutex<Registry>, Condvar)) {
         }
         let now = Instant::now();
         let mut next: Option<Instant> = None;
-        for entry in guard.entries.values_mut() {
+        // Work due to move that could not: (started, id, lane's lighter waiters).
+        let mut overdue: Vec<(Instant, u64, super::admission::Lane, usize)> = Vec::new();
+        // Slots being given up, by lane: cancelled work holds its slot until it
+        // stops, and already makes room for one waiter.
+        let mut freeing: HashMap<super::admission::Lane, usize> = HashMap::new();
+        for (id, entry) in guard.entries.iter_mut() {
             if entry.reason.load(Ordering::SeqCst) != NOT_CANCELLED {
+                *freeing.entry(entry.ticket.lane()).or_default() += 1;
                 continue;
             }
             if entry.deadline <= now {
                 entry.ticket.remember_elapsed();
                 cancel(entry, TIMED_OUT);
+                *freeing.entry(entry.ticket.lane()).or_default() += 1;
                 continue;
             }
-            if entry.ticket.heavy_at().is_some_and(|at| at <= now) {
+            let due = entry.ticket.heavy_at().is_some_and(|at| at <= now);
+            if due {
                 entry.ticket.remember_elapsed();
-                if !entry.ticket.move_to_heavy() {
-                    tracing::warn!(kind = entry.kind, "long-running work shed: the heavy lane is full");
+            }
+            let at = if due && !entry.ticket.move_to_heavy() {
+                overdue.push((entry.started, *id, entry.ticket.lane(), entry.ticket.lighter_waiting()));
+                (now + OVERDUE_RECHECK).min(entry.deadline)
+            } else {
+                entry.next_instant()
+            };
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+        overdue.sort_by_key(|o| std::cmp::Reverse(o.0));
+        for (_, id, lane, waiting) in overdue {
+            let freed = freeing.entry(lane).or_default();
+            if *freed < waiting {
+                *freed += 1;
+                if let Some(entry) = guard.entries.get(&id) {
+                    tracing::warn!(
+                        kind = entry.kind,
+                        "long-running work shed: the heavy lane is full and lighter work waits"
+                    );
                     cancel(entry, SHED);
-                    continue;
                 }
             }
-            let at = entry.next_instant();
-            next = Some(next.map_or(at, |n| n.min(at)));
         }
         guard.next_wake = next;
         guard = match next {

@@ -90,3 +90,50 @@ async fn whole_store_scans_have_the_transfer_deadline() {
     assert!(started_scan.elapsed() >= std::time::Duration::from_millis(2900), "ran to the transfer deadline");
     assert!(started_scan - started < std::time::Duration::from_millis(2900), "the visitor's query stopped at its own");
 }
+
+/// Long work that finds the heavy lane full runs on in its own lane while
+/// nobody lighter waits for the slot (clients asking long queries together get
+/// answers, not 503s), and the most recently started is shed (503) once a
+/// request of unknown cost waits; the others run on to their deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_work_is_shed_only_for_lighter_work_that_waits() {
+    let options = StoreOptions {
+        timeout: std::time::Duration::from_secs(3),
+        max_concurrent: 2, // two normal slots, one heavy
+        heavy_after: std::time::Duration::from_millis(100),
+        queue_timeout: std::time::Duration::from_secs(5),
+        ..StoreOptions::default()
+    };
+    let store = KgStore::open(&StoreLocation::Memory, options).unwrap();
+    let rows: String = (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> {i} .")).collect();
+    let update =
+        UpdateJob { text: format!("INSERT DATA {{ {rows} }}"), base: None, dataset: ProtocolDataset::default() };
+    store.update(update).await.unwrap();
+    // 300^4 rows each: never ends by itself. Three texts, three cost keys.
+    let endless = |n: usize| {
+        let text = format!("SELECT (COUNT(*) AS ?c{n}) WHERE {{ ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }}");
+        let store = store.clone();
+        tokio::spawn(async move { store.select_rows(QueryJob::text(text, "endless"), 1).await })
+    };
+    let lanes = || {
+        let mut lanes: Vec<&str> = store.running().list().iter().map(|q| q.lane).collect();
+        lanes.sort();
+        lanes
+    };
+    let (first, second) = (endless(1), endless(2));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(lanes(), ["heavy", "normal"], "one moved to the heavy lane, the other runs on where it was");
+    let third = endless(3);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(lanes(), ["heavy", "normal", "normal"], "nobody waits: nothing is shed");
+    let started = std::time::Instant::now();
+    let cheap = store.select_rows(QueryJob::text("SELECT ?s WHERE { ?s ?p 7 }", "cheap"), 10).await.unwrap();
+    assert_eq!(cheap.len(), 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "answered long before the deadline");
+    let shed = third.await.unwrap();
+    assert!(matches!(shed, Err(StoreError::Overloaded { .. })), "the latest long one made room: {shed:?}");
+    for (name, task) in [("first", first), ("second", second)] {
+        let outcome = task.await.unwrap();
+        assert!(matches!(outcome, Err(StoreError::Timeout(3))), "{name} ran to its deadline: {outcome:?}");
+    }
+}
