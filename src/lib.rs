@@ -52,10 +52,11 @@
 //! on the deep-stack pool: scans the text's depth (400 with the position past
 //! the limit), parses it (400 with the position), evaluates it with a deadline
 //! (the watcher thread cancels overdue work and moves long work to the heavy
-//! lane, or, when that is full, sheds it only for lighter work that waits) and serializes until the first 64 KiB chunk or the end → a complete
-//! small answer goes out with a `Content-Length`, a large one streams through a
-//! bounded channel that is the response body, the admission slot held until the
-//! last byte, and an answer that ended whole within 8 MiB is kept in the answer
+//! lane, or, when that is full, sheds it only for lighter work that waits) and
+//! serializes until the first 64 KiB chunk or the end → a complete small answer
+//! goes out with a `Content-Length`, a large one streams through a bounded
+//! channel that is the response body, the admission slot held until the last
+//! byte, and an answer that ended whole within 8 MiB is kept in the answer
 //! cache under its ETag (data version, text, dataset, base, format), so the same
 //! query is answered from memory, or 304, until the next write → the middleware
 //! logs one line and records metrics.

@@ -21,8 +21,8 @@
 //! a saved query and its bindings) is remembered in a bounded LRU.
 
 use super::error::StoreError;
+use crate::memo::lock;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -84,9 +84,8 @@ pub struct AdmissionOptions {
 
 struct LaneState {
     slots: Arc<Semaphore>,
-    waiting: AtomicU64,
     /// The keys of the requests waiting (`None`: work without a key).
-    waiting_keys: Mutex<Vec<Option<u64>>>,
+    waiting: Mutex<Vec<Option<u64>>>,
 }
 
 /// The lanes, their queues and the remembered costs. Shared by the store.
@@ -107,11 +106,7 @@ impl Admission {
         Admission {
             lanes: Lane::ALL
                 .iter()
-                .map(|&lane| LaneState {
-                    slots: Arc::new(Semaphore::new(capacity(lane))),
-                    waiting: AtomicU64::new(0),
-                    waiting_keys: Mutex::default(),
-                })
+                .map(|&lane| LaneState { slots: Arc::new(Semaphore::new(capacity(lane))), waiting: Mutex::default() })
                 .collect(),
             options,
             costs: Mutex::new(lru::LruCache::new(NonZeroUsize::new(4096).expect("non-zero"))),
@@ -161,20 +156,19 @@ impl Admission {
         struct Waiting<'a>(&'a LaneState, Option<u64>);
         impl Drop for Waiting<'_> {
             fn drop(&mut self) {
-                self.0.waiting.fetch_sub(1, Ordering::SeqCst);
-                if let Ok(mut keys) = self.0.waiting_keys.lock() {
-                    if let Some(at) = keys.iter().position(|k| *k == self.1) {
-                        keys.swap_remove(at);
-                    }
+                let mut keys = lock(&self.0.waiting);
+                if let Some(at) = keys.iter().position(|k| *k == self.1) {
+                    keys.swap_remove(at);
                 }
             }
         }
-        let queued = state.waiting.fetch_add(1, Ordering::SeqCst);
-        if let Ok(mut keys) = state.waiting_keys.lock() {
+        let queued = {
+            let mut keys = lock(&state.waiting);
             keys.push(key);
-        }
+            keys.len() - 1
+        };
         let _waiting = Waiting(state, key);
-        if queued >= self.options.max_queued as u64 {
+        if queued >= self.options.max_queued {
             return Err(StoreError::overloaded("too many requests are waiting; retry in a moment"));
         }
         match tokio::time::timeout(self.options.queue_timeout, state.slots.clone().acquire_owned()).await {
@@ -186,10 +180,7 @@ impl Admission {
     /// How many requests wait in `lane` that are not known to be heavy: the
     /// ones long work in that lane must make room for.
     fn lighter_waiting(&self, lane: Lane) -> usize {
-        let keys = match self.lanes[lane.index()].waiting_keys.lock() {
-            Ok(keys) => keys.clone(),
-            Err(_) => return 0,
-        };
+        let keys = lock(&self.lanes[lane.index()].waiting).clone();
         keys.into_iter().filter(|key| self.lane_for(WorkClass::Read, *key) != Lane::Heavy).count()
     }
 

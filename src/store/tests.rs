@@ -64,6 +64,17 @@ async fn text_at_the_depth_limit_evaluates_and_deeper_text_is_refused() {
     store.update(update).await.unwrap();
 }
 
+/// An in-memory store holding 300 values of `<http://example.org/v>`: a join
+/// of four of its patterns (300^4 rows) never ends by itself.
+async fn three_hundred_rows(options: StoreOptions) -> KgStore {
+    let store = KgStore::open(&StoreLocation::Memory, options).unwrap();
+    let rows: String = (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> {i} .")).collect();
+    let update =
+        UpdateJob { text: format!("INSERT DATA {{ {rows} }}"), base: None, dataset: ProtocolDataset::default() };
+    store.update(update).await.unwrap();
+    store
+}
+
 /// The server's own scans of the whole store (the dataset summaries) are
 /// bounded by the transfer deadline, like a dump, not by a visitor's query
 /// deadline: at 10M quads a summary's scan runs close to 30 s.
@@ -74,11 +85,7 @@ async fn whole_store_scans_have_the_transfer_deadline() {
         transfer_timeout: std::time::Duration::from_secs(3),
         ..StoreOptions::default()
     };
-    let store = KgStore::open(&StoreLocation::Memory, options).unwrap();
-    let rows: String = (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> {i} .")).collect();
-    let update =
-        UpdateJob { text: format!("INSERT DATA {{ {rows} }}"), base: None, dataset: ProtocolDataset::default() };
-    store.update(update).await.unwrap();
+    let store = three_hundred_rows(options).await;
     // 300^4 rows: never ends by itself.
     let endless = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }";
     let started = std::time::Instant::now();
@@ -104,11 +111,7 @@ async fn long_work_is_shed_only_for_lighter_work_that_waits() {
         queue_timeout: std::time::Duration::from_secs(5),
         ..StoreOptions::default()
     };
-    let store = KgStore::open(&StoreLocation::Memory, options).unwrap();
-    let rows: String = (0..300).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> {i} .")).collect();
-    let update =
-        UpdateJob { text: format!("INSERT DATA {{ {rows} }}"), base: None, dataset: ProtocolDataset::default() };
-    store.update(update).await.unwrap();
+    let store = three_hundred_rows(options).await;
     // 300^4 rows each: never ends by itself. Three texts, three cost keys.
     let endless = |n: usize| {
         let text = format!("SELECT (COUNT(*) AS ?c{n}) WHERE {{ ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }}");
