@@ -72,11 +72,19 @@ where
         let value = match previous {
             None => fresh.await?,
             Some((at, value)) => {
-                // An elapsed deadline still polls the computation once: a value ready now is taken.
-                let deadline = if overdue { tokio::time::Instant::now() } else { deadline };
-                match tokio::time::timeout_at(deadline, fresh).await {
-                    Ok(result) => result?,
-                    Err(_) => {
+                // A deadline already past polls the computation exactly once: a
+                // value ready now is taken. (A timer set in the past fires only at
+                // the timer's next tick, up to a millisecond on, and a quick
+                // computation could win that race.)
+                let now = tokio::time::Instant::now();
+                let ready = if overdue || deadline <= now {
+                    fresh.now_or_never()
+                } else {
+                    tokio::time::timeout_at(deadline, fresh).await.ok()
+                };
+                match ready {
+                    Some(result) => result?,
+                    None => {
                         {
                             let mut overdue = lock(&self.overdue);
                             if overdue.len() >= self.capacity {
@@ -214,6 +222,23 @@ mod tests {
         assert!(answers.iter().all(|a| **a == 0));
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(*call(2).await, 1, "a new version computes again");
+    }
+
+    /// No patience (`--summary-patience-ms 0`) means the previous value unless
+    /// the new one is ready at the first look, however quickly it follows: a
+    /// timer set in the past let a computation of a few microseconds win (the
+    /// timeline test failed so, now and then, on a loaded machine).
+    #[tokio::test]
+    async fn a_deadline_already_past_answers_the_previous_value_even_when_the_new_one_is_quick() {
+        let memo: Memo<(), u64> = Memo::default();
+        let now = tokio::time::Instant::now;
+        assert_eq!(memo.get_or_previous((), 1, now(), || async { Ok(10) }).await.unwrap(), (Arc::new(10), 1));
+        for _ in 0..3 {
+            let answer = memo.get_or_previous((), 2, now(), || async { Ok(20) }).await.unwrap();
+            assert_eq!(answer, (Arc::new(10), 1), "no patience: the previous value");
+        }
+        let never = || async { Err(AppError::internal("computed twice")) };
+        assert_eq!(*memo.get((), 2, never).await.unwrap(), 20, "the new value was computed meanwhile, once");
     }
 
     #[tokio::test]

@@ -117,6 +117,8 @@ fn watch(shared: &(Mutex<Registry>, Condvar)) {
         // Slots being given up, by lane: cancelled work holds its slot until it
         // stops, and already makes room for one waiter.
         let mut freeing: HashMap<super::admission::Lane, usize> = HashMap::new();
+        // Lighter waiters, counted once per lane per pass.
+        let mut lighter: HashMap<super::admission::Lane, usize> = HashMap::new();
         for (id, entry) in guard.entries.iter_mut() {
             if entry.reason.load(Ordering::SeqCst) != NOT_CANCELLED {
                 *freeing.entry(entry.ticket.lane()).or_default() += 1;
@@ -133,7 +135,9 @@ fn watch(shared: &(Mutex<Registry>, Condvar)) {
                 entry.ticket.remember_elapsed();
             }
             let at = if due && !entry.ticket.move_to_heavy() {
-                overdue.push((entry.started, *id, entry.ticket.lane(), entry.ticket.lighter_waiting()));
+                let lane = entry.ticket.lane();
+                let waiting = *lighter.entry(lane).or_insert_with(|| entry.ticket.lighter_waiting());
+                overdue.push((entry.started, *id, lane, waiting));
                 (now + OVERDUE_RECHECK).min(entry.deadline)
             } else {
                 entry.next_instant()
