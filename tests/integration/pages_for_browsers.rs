@@ -229,7 +229,12 @@ const GENERATED: u64 = 100_000;
 /// page visited after each of six writes starts the summaries of the newest
 /// version, and the versions asked while the first scans run share one scan
 /// of the last (`treaty_kg_summary_scans_total` counts them). The page then
-/// ends current.
+/// ends current. The scans take turns at one gate, in no set order: the one
+/// that goes first after the first write (the events' scan of these quads takes
+/// about 40 ms) can end between two writes, and the next visit then starts one
+/// for its version, which queues behind the others' long scans while the
+/// remaining writes land. So at most three per summary; one per write, as the
+/// memo before `f6df32d` did, is six.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_during_summary_scans_share_one_more_scan() {
     let dir = tempfile::tempdir().unwrap();
@@ -271,7 +276,7 @@ async fn writes_during_summary_scans_share_one_more_scan() {
     for (name, before) in summaries.iter().zip(before) {
         let ran = server.counter(&scans(name)).await - before;
         assert!(
-            (1..=2).contains(&ran),
+            (1..=3).contains(&ran),
             "{name}: {ran} scans for six versions (writes and visits took {writing:?}, all scans {scanning:?})"
         );
     }
