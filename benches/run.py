@@ -48,6 +48,8 @@ def run_timed(cmd):
 
 
 def wait_for(url, timeout=120):
+    """Asks `url` every 5 ms until it answers 200: the cold start measured
+    through it is then within 5 ms, not within the 50 ms this once slept."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -55,7 +57,8 @@ def wait_for(url, timeout=120):
                 if r.status == 200:
                     return
         except Exception:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.005)
     raise RuntimeError(f"{url} never answered")
 
 

@@ -76,8 +76,7 @@ where
                 // value ready now is taken. (A timer set in the past fires only at
                 // the timer's next tick, up to a millisecond on, and a quick
                 // computation could win that race.)
-                let now = tokio::time::Instant::now();
-                let ready = if overdue || deadline <= now {
+                let ready = if overdue || deadline <= tokio::time::Instant::now() {
                     fresh.now_or_never()
                 } else {
                     tokio::time::timeout_at(deadline, fresh).await.ok()

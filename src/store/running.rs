@@ -112,8 +112,8 @@ fn watch(shared: &(Mutex<Registry>, Condvar)) {
         }
         let now = Instant::now();
         let mut next: Option<Instant> = None;
-        // Work due to move that could not: (started, id, lane's lighter waiters).
-        let mut overdue: Vec<(Instant, u64, super::admission::Lane, usize)> = Vec::new();
+        // Work due to move that could not: (started, id, lane).
+        let mut overdue: Vec<(Instant, u64, super::admission::Lane)> = Vec::new();
         // Slots being given up, by lane: cancelled work holds its slot until it
         // stops, and already makes room for one waiter.
         let mut freeing: HashMap<super::admission::Lane, usize> = HashMap::new();
@@ -136,8 +136,8 @@ fn watch(shared: &(Mutex<Registry>, Condvar)) {
             }
             let at = if due && !entry.ticket.move_to_heavy() {
                 let lane = entry.ticket.lane();
-                let waiting = *lighter.entry(lane).or_insert_with(|| entry.ticket.lighter_waiting());
-                overdue.push((entry.started, *id, lane, waiting));
+                lighter.entry(lane).or_insert_with(|| entry.ticket.lighter_waiting());
+                overdue.push((entry.started, *id, lane));
                 (now + OVERDUE_RECHECK).min(entry.deadline)
             } else {
                 entry.next_instant()
@@ -145,9 +145,9 @@ fn watch(shared: &(Mutex<Registry>, Condvar)) {
             next = Some(next.map_or(at, |n| n.min(at)));
         }
         overdue.sort_by_key(|o| std::cmp::Reverse(o.0));
-        for (_, id, lane, waiting) in overdue {
+        for (_, id, lane) in overdue {
             let freed = freeing.entry(lane).or_default();
-            if *freed < waiting {
+            if *freed < lighter[&lane] {
                 *freed += 1;
                 if let Some(entry) = guard.entries.get(&id) {
                     tracing::warn!(
