@@ -8,6 +8,13 @@
 //! stack, and which hands work to the most recently idle thread. The stack is reserved
 //! address space; only the pages a deep query really touches are ever used.
 //!
+//! Work the server gives itself (the search index's build, the dataset
+//! summaries' whole-store scans, the start-up count) runs on a second pool of
+//! the same kind whose threads run at a lower OS priority ([`BACKGROUND_NICE`]):
+//! on a busy machine visitors' requests get the cores first, and the
+//! background work still gets a share when it is alone. Work is sent there
+//! when it is started inside [`background`].
+//!
 //! The pre-scan in [`crate::sparql::depth`] refuses text deeper than
 //! [`crate::sparql::depth::DEFAULT_MAX_DEPTH`]; the tests parse and evaluate text
 //! at exactly that depth on this pool (debug build, the largest frames), which
@@ -24,6 +31,11 @@ pub const STACK_BYTES: usize = 256 * 1024 * 1024;
 /// Most threads the pool starts; admission control keeps the busy count far lower.
 const MAX_THREADS: usize = 512;
 
+/// The `nice` of the background pool's threads (0 is the default, 19 the
+/// lowest). At 10 a busy thread of ours gets about ten times its CPU share:
+/// background work slows down under load but is not starved.
+pub const BACKGROUND_NICE: i32 = 10;
+
 /// How long an idle thread waits for work before it ends.
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
@@ -39,6 +51,9 @@ struct Pool {
     /// its HTTP futures with its handle and timers.
     runtime: tokio::runtime::Runtime,
     keep_alive: Duration,
+    /// The threads' name, and the `nice` each sets for itself when it starts.
+    name: &'static str,
+    nice: i32,
 }
 
 #[derive(Default)]
@@ -57,22 +72,57 @@ struct Slot {
     ready: Condvar,
 }
 
+tokio::task_local! {
+    /// Set while a future runs inside [`background`].
+    static BACKGROUND: ();
+}
+
+/// Runs `work` so that the evaluations it starts go to the background pool
+/// (lower OS priority). Tasks it spawns do not inherit this: wrap them too.
+pub async fn background<F: std::future::Future>(work: F) -> F::Output {
+    BACKGROUND.scope((), work).await
+}
+
+/// The pool for work started here: the background one inside [`background`].
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(|| Pool::new(KEEP_ALIVE))
+    static BACKGROUND_POOL: OnceLock<Pool> = OnceLock::new();
+    if BACKGROUND.try_with(|_| ()).is_ok() {
+        BACKGROUND_POOL.get_or_init(|| Pool::new(KEEP_ALIVE, "treaty-kg-bg", BACKGROUND_NICE))
+    } else {
+        POOL.get_or_init(|| Pool::new(KEEP_ALIVE, "treaty-kg-eval", 0))
+    }
+}
+
+/// Lowers the calling thread's OS priority to `nice` (Linux; elsewhere nothing).
+/// Only the calling thread changes: Linux keeps a `nice` per thread, and
+/// threads it starts later (tantivy's indexer) inherit it.
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's own id.
+        let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) } != 0;
+        if failed {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "a background thread keeps the normal priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 impl Pool {
-    fn new(keep_alive: Duration) -> Self {
+    fn new(keep_alive: Duration, name: &'static str, nice: i32) -> Self {
         Pool {
             state: Mutex::new(State::default()),
             runtime: tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
-                .thread_name("treaty-kg-eval-io")
+                .thread_name(format!("{name}-io"))
                 .enable_all()
                 .build()
                 .expect("the evaluation pool's runtime starts"),
             keep_alive,
+            name,
+            nice,
         }
     }
 
@@ -87,7 +137,7 @@ impl Pool {
             state.threads += 1;
             drop(state);
             let started = std::thread::Builder::new()
-                .name("treaty-kg-eval".into())
+                .name(self.name.into())
                 .stack_size(STACK_BYTES)
                 .spawn(move || self.work(job));
             if let Err(e) = started {
@@ -103,6 +153,9 @@ impl Pool {
     /// A thread's life: its first job, then queued work or jobs handed to it,
     /// until it has been idle for its keep-alive ([`KEEP_ALIVE`]).
     fn work(&'static self, first: Job) {
+        if self.nice != 0 {
+            lower_priority(self.nice);
+        }
         let _context = self.runtime.enter();
         let slot = Arc::new(Slot::default());
         let mut next = Some(first);
@@ -191,7 +244,7 @@ mod tests {
     use std::thread::ThreadId;
 
     fn test_pool(keep_alive: Duration) -> &'static Pool {
-        Box::leak(Box::new(Pool::new(keep_alive)))
+        Box::leak(Box::new(Pool::new(keep_alive, "treaty-kg-test", 0)))
     }
 
     fn wait_until(what: &str, done: impl Fn() -> bool) {
@@ -255,6 +308,27 @@ mod tests {
         let failed = run_blocking(|| -> u8 { panic!("a job's own bug") });
         assert!(failed.is_err());
         assert_eq!(run_blocking(|| 7).unwrap(), 7);
+    }
+
+    /// The pool a job ran on, by its thread's name, and its `nice`.
+    #[cfg(target_os = "linux")]
+    fn where_it_runs() -> (String, i32) {
+        // SAFETY: reads the calling thread's own priority.
+        let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        (std::thread::current().name().unwrap_or_default().to_owned(), nice)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn work_started_in_the_background_runs_at_a_lower_priority() {
+        let own = where_it_runs().1;
+        let background = background(async { run(where_it_runs).await.unwrap() }).await;
+        assert_eq!(background, ("treaty-kg-bg".to_owned(), (own + BACKGROUND_NICE).min(19)));
+        // Spawned streams too, and nothing leaks out of the scope.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        super::background(async move { spawn(move || tx.send(where_it_runs()).unwrap()) }).await;
+        assert_eq!(rx.await.unwrap().0, "treaty-kg-bg");
+        assert_eq!(run(where_it_runs).await.unwrap(), ("treaty-kg-eval".to_owned(), own));
     }
 
     #[tokio::test]

@@ -82,11 +82,11 @@ async fn serve(args: treaty_kg::config::ServeArgs) -> anyhow::Result<()> {
     // Counting quads scans the whole store (1.3 s at 10M): do it after the server
     // answers, not before (it was most of the cold start).
     let store = state.store.clone();
-    tokio::spawn(async move {
+    tokio::spawn(treaty_kg::exec::background(async move {
         if let Ok(quads) = store.quad_count().await {
             tracing::info!(quads, "quads in the store");
         }
-    });
+    }));
     treaty_kg::serve(listener, state, treaty_kg::shutdown_signal()).await?;
     Ok(())
 }

@@ -43,12 +43,13 @@ impl Default for ScanGate {
 }
 
 impl ScanGate {
-    /// Runs the scan of `summary` once no other scan runs, and counts it.
+    /// Runs the scan of `summary` once no other scan runs, and counts it. It
+    /// runs as background work: visitors' requests get the cores first.
     pub async fn run<T>(&self, summary: &'static str, scan: impl Future<Output = T>) -> T {
         // The semaphore is never closed, so acquiring cannot fail.
         let _turn = self.turn.acquire().await.ok();
         *crate::memo::lock(&self.started).entry(summary).or_default() += 1;
-        scan.await
+        crate::exec::background(scan).await
     }
 
     /// Scans started since the server started, by summary.

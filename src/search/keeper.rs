@@ -60,7 +60,8 @@ impl SearchIndex {
         if self.running.swap(true, Ordering::SeqCst) {
             return;
         }
-        tokio::spawn(async move {
+        // Background work: its scans run at a lower OS priority than visitors' requests.
+        tokio::spawn(crate::exec::background(async move {
             loop {
                 // A whole rebuild waits for the inferred graph's regeneration (its
                 // write would make the rebuild stale at once); the flag is taken
@@ -84,7 +85,7 @@ impl SearchIndex {
             if self.again.load(Ordering::SeqCst) {
                 self.schedule();
             }
-        });
+        }));
     }
 
     /// Rebuilds the whole index from the store, committed under the data

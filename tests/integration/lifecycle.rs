@@ -84,6 +84,42 @@ async fn a_restart_on_unchanged_data_keeps_the_inferred_graph_and_the_search_ind
     assert!(terminate(second).success());
 }
 
+/// Each thread of process `pid` by name, with its `nice` (Linux's /proc).
+#[cfg(target_os = "linux")]
+fn thread_priorities(pid: u32) -> Vec<(String, i32)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        // "tid (name) state ppid …": the nice value is the 19th field, the 17th after the name.
+        let (name, rest) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(") ")).unwrap();
+        let nice = rest.split_whitespace().nth(16).unwrap().parse().unwrap();
+        threads.push((name.to_owned(), nice));
+    }
+    threads
+}
+
+/// The search index's build and the summaries' whole-store scans run on
+/// threads of a lower OS priority than the threads answering visitors.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn background_scans_run_below_the_priority_of_visitors_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = KillOnDrop(serve(&dir.path().join("store"), &repo("ontology")));
+    let base = served.0.base.clone();
+    assert!(served.0.logged(|l| l.contains("search index built")).await, "{}", served.0.log().join("\n"));
+    assert!(count(&base).await > 0);
+    let home = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(home.status(), 200);
+    // Idle pool threads live on for 10 s after their last job: they are all still there.
+    let threads = thread_priorities(served.0.child.id());
+    let of = |name: &str| threads.iter().filter(|(n, _)| n == name).map(|(_, nice)| *nice).collect::<Vec<_>>();
+    let own = of("treaty-kg")[0];
+    let (background, eval) = (of("treaty-kg-bg"), of("treaty-kg-eval"));
+    assert!(!background.is_empty() && !eval.is_empty(), "{threads:?}");
+    assert!(background.iter().all(|nice| *nice == (own + 10).min(19)), "{threads:?}");
+    assert!(eval.iter().all(|nice| *nice == own), "{threads:?}");
+}
+
 /// The dataset summaries are kept beside the ledger under their data version:
 /// a restart on unchanged data reads them back instead of scanning the store
 /// again, and after a write they are computed afresh.
