@@ -19,7 +19,9 @@
 //!   by expected cost, the running-work registry and deadline watcher,
 //!   streaming, and versioning.
 //! - [`exec`] — the deep-stack thread pool every SPARQL parse and evaluation runs on
-//!   (our own; it hands work to the most recently idle thread, whose caches are warm).
+//!   (our own; it hands work to the most recently idle thread, whose caches are warm),
+//!   and a second one, at a lower OS priority, for the work the server gives
+//!   itself (`exec::background`: the search index, the summaries' scans).
 //! - [`sparql`] — protocol rules (pure), the depth pre-scan, parsing, result
 //!   serialization, the service description, binding values into the algebra.
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
@@ -95,6 +97,9 @@
 //!   counts them), so a restart on unchanged data does not scan again, and
 //!   computed in the background as the server starts (`http::warm`), through
 //!   the same memos, so the first visitor does not start the scans.
+//! - Work the server starts on its own (the search index's build and updates,
+//!   the summaries' whole-store scans, the start-up count) runs at a lower OS
+//!   priority than visitors' requests; it is admitted like theirs.
 //! - Every cache key and ETag includes the data version; every write moves it on
 //!   (over an engine: within `--remote-version-poll` for writes made elsewhere).
 //! - An engine gets the user's own text (with `BASE` made explicit) unless values
@@ -134,7 +139,9 @@ pub use crate::http::router;
 
 /// Opens the store and syncs the configured source files into it.
 pub fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let started = std::time::Instant::now();
     let store = KgStore::open(&config.location, config.store_options.clone())?;
+    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "store opened");
     let files = sources::discover(&config.sources)?;
     let report = store
         .sync_sources(&files)
@@ -146,9 +153,14 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
             SourceSync::Unchanged { graph } => tracing::debug!(%graph, "source file unchanged"),
         }
     }
+    let loading = std::time::Instant::now();
     let queries = queries::Registry::open(config.queries_dir.clone())
         .map_err(|e| anyhow::anyhow!("the saved queries do not load:\n{e}"))?;
-    tracing::info!(queries = queries.current().len(), "saved queries loaded");
+    tracing::info!(
+        queries = queries.current().len(),
+        ms = loading.elapsed().as_secs_f64() * 1e3,
+        "saved queries loaded"
+    );
     let config_query_cache = config.query_cache;
     let inference = if config.inference {
         let store = store.clone();
