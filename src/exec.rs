@@ -83,11 +83,16 @@ pub async fn background<F: std::future::Future>(work: F) -> F::Output {
     BACKGROUND.scope((), work).await
 }
 
+/// Whether the calling task runs inside [`background`].
+pub fn in_background() -> bool {
+    BACKGROUND.try_with(|_| ()).is_ok()
+}
+
 /// The pool for work started here: the background one inside [`background`].
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     static BACKGROUND_POOL: OnceLock<Pool> = OnceLock::new();
-    if BACKGROUND.try_with(|_| ()).is_ok() {
+    if in_background() {
         BACKGROUND_POOL.get_or_init(|| Pool::new(KEEP_ALIVE, "treaty-kg-bg", BACKGROUND_NICE))
     } else {
         POOL.get_or_init(|| Pool::new(KEEP_ALIVE, "treaty-kg-eval", 0))

@@ -183,7 +183,8 @@ pub struct ServeArgs {
     /// for its slot).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub heavy_after_ms: u64,
-    /// Seconds a dump or whole-store read may stream before it is cut.
+    /// Seconds a dump or whole-store read may stream before it is cut (the
+    /// server's own background scans, at a lower priority: 24 hours, or this if longer).
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub transfer_timeout: u64,
     /// Milliseconds a page summarising the whole dataset (home, VoID, the

@@ -15,6 +15,11 @@ use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{IndexWriter, Term};
 
+/// How long the first retry of a failed build waits; each failure in a row
+/// doubles it, at most [`RETRY_DOUBLINGS`] times (about 21 minutes).
+const RETRY_FIRST: Duration = Duration::from_secs(5);
+const RETRY_DOUBLINGS: u32 = 8;
+
 /// The index writer's memory budget.
 const WRITER_HEAP: usize = 64 * 1024 * 1024;
 
@@ -76,9 +81,9 @@ impl SearchIndex {
                 }
                 let scope = std::mem::take(&mut *crate::memo::lock(&self.pending));
                 let outcome = if scope.everything { self.rebuild().await } else { self.update(scope).await };
-                if let Err(e) = outcome {
-                    tracing::warn!(error = %e, detail = ?e, "the search index could not be updated; the next write rebuilds it");
-                    crate::memo::lock(&self.pending).merge(WriteScope::everything());
+                match outcome {
+                    Ok(()) => self.failures.store(0, Ordering::SeqCst),
+                    Err(e) => self.clone().retry_later(e),
                 }
             }
             self.running.store(false, Ordering::SeqCst);
@@ -86,6 +91,20 @@ impl SearchIndex {
                 self.schedule();
             }
         }));
+    }
+
+    /// After a failed build or update (a cancelled scan, a full disk): a whole
+    /// rebuild, once the failures so far have waited their turn. Without it a
+    /// server nobody writes to would keep no index until its restart.
+    fn retry_later(self: Arc<Self>, error: SearchError) {
+        let failures = self.failures.fetch_add(1, Ordering::SeqCst);
+        let delay = RETRY_FIRST.saturating_mul(1u32 << failures.min(RETRY_DOUBLINGS));
+        tracing::warn!(error = %error, detail = ?error, retry_in_s = delay.as_secs(), "the search index could not be updated; it is rebuilt later");
+        crate::memo::lock(&self.pending).merge(WriteScope::everything());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            self.schedule();
+        });
     }
 
     /// Rebuilds the whole index from the store, committed under the data
@@ -104,6 +123,8 @@ impl SearchIndex {
                 let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
                 writer.delete_all_documents().map_err(io)?;
                 let added = build::add_documents(reader.quads(None, None, None, None), &sources, fields, &writer)?;
+                // Cancelled after the last quad was read: nothing is committed.
+                reader.check()?;
                 commit(writer, &payload)?;
                 Ok(added)
             })

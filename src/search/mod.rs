@@ -15,7 +15,9 @@
 //! update at a time; a write nothing bounds, and a start on an index that is
 //! missing or from another version, rebuild it whole; until the first build
 //! ends, searches answer 503. A search made while an update runs waits for it a
-//! little, then answers from the index it has and says so (`stale`).
+//! little, then answers from the index it has and says so (`stale`). A failed
+//! build or update is followed by a whole rebuild, after a wait that doubles
+//! with each failure in a row. All of it is background work (`exec::background`).
 
 pub mod build;
 mod keeper;
@@ -113,6 +115,8 @@ pub struct SearchIndex {
     built: watch::Sender<Option<String>>,
     running: AtomicBool,
     again: AtomicBool,
+    /// Failed builds or updates in a row (each retry waits twice as long).
+    failures: std::sync::atomic::AtomicU32,
     /// What the writes since the last update may have changed.
     pending: std::sync::Mutex<crate::store::WriteScope>,
     /// While this says so, a build waits (the inferred graph is being
@@ -166,6 +170,7 @@ impl SearchIndex {
             built: watch::channel(payload.clone()).0,
             running: AtomicBool::new(false),
             again: AtomicBool::new(false),
+            failures: Default::default(),
             pending: Default::default(),
             busy,
         });

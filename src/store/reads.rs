@@ -17,10 +17,28 @@ use oxigraph::sparql::QueryResults;
 use std::io::{self, Write};
 use tokio::sync::{mpsc, oneshot};
 
+/// How long the server's own whole-store work may run ([`exec::background`]:
+/// the search index's build, the summaries' scans). It is bounded by the data,
+/// not by what a visitor asks, and it runs at a lower priority, so on a busy
+/// machine it takes longer than a visitor's dump would: the transfer deadline
+/// would cut it, and at 10M the index build alone takes four minutes idle.
+/// This bound only catches a runaway.
+const BACKGROUND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The deadline of a whole-store read: the transfer deadline for a visitor's,
+/// [`BACKGROUND_DEADLINE`] (or the transfer deadline, if longer) for the server's own.
+fn whole_store_deadline(options: &super::StoreOptions) -> std::time::Duration {
+    if exec::in_background() {
+        options.transfer_timeout.max(BACKGROUND_DEADLINE)
+    } else {
+        options.transfer_timeout
+    }
+}
+
 impl KgStore {
     fn query_work(&self, kind: &'static str, job: &QueryJob) -> Work {
         let options = &self.inner.options;
-        let limit = if job.whole_store { options.transfer_timeout } else { options.timeout };
+        let limit = if job.whole_store { whole_store_deadline(options) } else { options.timeout };
         let timeout = job.timeout.map_or(limit, |t| t.min(limit));
         let label = match &job.query {
             QuerySource::Text { text, .. } if job.label.is_empty() => text.clone(),
@@ -219,7 +237,7 @@ impl KgStore {
             label: label.to_owned(),
             class: WorkClass::Bulk,
             key: None,
-            timeout: self.inner.options.transfer_timeout,
+            timeout: whole_store_deadline(&self.inner.options),
         }
     }
 

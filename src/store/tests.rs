@@ -98,6 +98,32 @@ async fn whole_store_scans_have_the_transfer_deadline() {
     assert!(started_scan - started < std::time::Duration::from_millis(2900), "the visitor's query stopped at its own");
 }
 
+/// The server's own whole-store work (inside `exec::background`) is not cut
+/// at the transfer deadline: it runs at a lower priority, so on a busy machine
+/// it may take longer than a visitor's dump, and cutting it would leave the
+/// search index or a summary missing. It stays registered and cancellable.
+#[tokio::test]
+async fn the_server_s_own_whole_store_work_outlives_the_transfer_deadline() {
+    let options = StoreOptions {
+        timeout: std::time::Duration::from_secs(1),
+        transfer_timeout: std::time::Duration::from_secs(1),
+        ..StoreOptions::default()
+    };
+    let store = three_hundred_rows(options).await;
+    let endless = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }";
+    let scanning = store.clone();
+    let scan = tokio::spawn(crate::exec::background(async move {
+        scanning.select_rows(QueryJob::text(endless, "summary").scanning_the_whole_store(), 1).await
+    }));
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let running = store.running().list();
+    assert_eq!(running.len(), 1, "still running past the transfer deadline: {running:?}");
+    assert!(!scan.is_finished());
+    assert!(store.running().cancel(running[0].id));
+    let cancelled = scan.await.unwrap();
+    assert!(matches!(cancelled, Err(StoreError::Cancelled)), "{cancelled:?}");
+}
+
 /// Long work that finds the heavy lane full runs on in its own lane while
 /// nobody lighter waits for the slot (clients asking long queries together get
 /// answers, not 503s), and the most recently started is shed (503) once a

@@ -211,3 +211,51 @@ on_every_backend! {
         }
     }
 }
+
+/// A build that fails (here: cancelled from `/admin/queries`, as an operator
+/// may) is retried a few seconds later, not left until the next write: a
+/// server nobody writes to would otherwise keep no index until its restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_build_is_retried_without_waiting_for_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("generated.nq");
+    treaty_kg::generate::generate(50_000, 3, std::fs::File::create(&data).unwrap()).unwrap();
+    let args = [
+        "--no-default-data",
+        "--no-inference",
+        "--store",
+        &dir.path().join("store").display().to_string(),
+        "--data",
+        &data.display().to_string(),
+    ]
+    .map(str::to_owned);
+    let served = KillOnDrop(spawn_server(&args, &[("TREATY_KG_WRITE_TOKEN", TOKEN)]));
+    let client = reqwest::Client::new();
+    let admin = format!("{}/admin/queries", served.0.base);
+    let mut id = None;
+    for _ in 0..1000 {
+        let list: Vec<serde_json::Value> =
+            client.get(&admin).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+        id = list.iter().find(|q| q["query"] == "building the search index").and_then(|q| q["id"].as_u64());
+        if id.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let id = id.expect("the first build is listed while it runs");
+    let r = client.delete(format!("{admin}/{id}")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let log = |what: &'static str| move |l: &str| l.contains(what);
+    assert!(served.0.logged(log("it is rebuilt later")).await, "{}", served.0.log().join("\n"));
+    let failed_at = std::time::Instant::now();
+    assert!(!served.0.log().iter().any(|l| l.contains("search index built")), "the cancelled build committed nothing");
+    let mut built = false;
+    while failed_at.elapsed() < std::time::Duration::from_secs(90) && !built {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        built = served.0.log().iter().any(|l| l.contains("search index built"));
+    }
+    assert!(built, "built again, with no write: {}", served.0.log().join("\n"));
+    assert!(failed_at.elapsed() >= std::time::Duration::from_secs(4), "after the retry's wait");
+    let answer = client.get(format!("{}/search?q=state&format=json", served.0.base)).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+}
