@@ -233,7 +233,9 @@ async fn a_failed_build_is_retried_without_waiting_for_a_write() {
     let client = reqwest::Client::new();
     let admin = format!("{}/admin/queries", served.0.base);
     let mut id = None;
-    for _ in 0..1000 {
+    // The load, then the graph sources' scan, come first: on a loaded machine that takes a while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::time::Instant::now() < deadline {
         let list: Vec<serde_json::Value> =
             client.get(&admin).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
         id = list.iter().find(|q| q["query"] == "building the search index").and_then(|q| q["id"].as_u64());
