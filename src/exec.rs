@@ -31,8 +31,9 @@ pub const STACK_BYTES: usize = 256 * 1024 * 1024;
 /// Most threads the pool starts; admission control keeps the busy count far lower.
 const MAX_THREADS: usize = 512;
 
-/// The `nice` of the background pool's threads (0 is the default, 19 the
-/// lowest). At 10 a busy thread of ours gets about ten times its CPU share:
+/// How much lower the background pool's threads run than the process (`nice`
+/// steps: 0 is the default, 19 the lowest). At 10, a visitor's busy thread
+/// sharing a core with a background one gets about nine times its CPU time:
 /// background work slows down under load but is not starved.
 pub const BACKGROUND_NICE: i32 = 10;
 
@@ -99,20 +100,28 @@ fn pool() -> &'static Pool {
     }
 }
 
-/// Lowers the calling thread's OS priority to `nice` (Linux; elsewhere nothing).
-/// Only the calling thread changes: Linux keeps a `nice` per thread, and
-/// threads it starts later (tantivy's indexer) inherit it.
-fn lower_priority(nice: i32) {
+/// Lowers the calling thread's OS priority by `by` steps of `nice` (at most to
+/// 19), from whatever it inherited: a server started under `nice 5` gets its
+/// background threads at 15. Linux only; elsewhere nothing. Only the calling
+/// thread changes: Linux keeps a `nice` per thread, and threads it starts
+/// later (tantivy's indexer) inherit it.
+fn lower_priority(by: i32) {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: plain system calls on the calling thread's own id.
-        let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) } != 0;
+        // SAFETY: plain system calls on the calling thread's own id. `getpriority`
+        // may return -1 as a value, so errno is cleared first and read after.
+        let failed = unsafe {
+            let tid = libc::gettid() as libc::id_t;
+            *libc::__errno_location() = 0;
+            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+            *libc::__errno_location() != 0 || libc::setpriority(libc::PRIO_PROCESS, tid, (now + by).min(19)) != 0
+        };
         if failed {
             tracing::warn!(error = %std::io::Error::last_os_error(), "a background thread keeps the normal priority");
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = nice;
+    let _ = by;
 }
 
 impl Pool {

@@ -21,7 +21,8 @@
 //! - [`exec`] — the deep-stack thread pool every SPARQL parse and evaluation runs on
 //!   (our own; it hands work to the most recently idle thread, whose caches are warm),
 //!   and a second one, at a lower OS priority, for the work the server gives
-//!   itself (`exec::background`: the search index, the summaries' scans).
+//!   itself (`exec::background`: the search index, the summaries' scans, the
+//!   start-up count).
 //! - [`sparql`] — protocol rules (pure), the depth pre-scan, parsing, result
 //!   serialization, the service description, binding values into the algebra.
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
@@ -99,7 +100,8 @@
 //!   the same memos, so the first visitor does not start the scans.
 //! - Work the server starts on its own (the search index's build and updates,
 //!   the summaries' whole-store scans, the start-up count) runs at a lower OS
-//!   priority than visitors' requests; it is admitted like theirs.
+//!   priority than visitors' requests, in an admission lane of its own (never
+//!   moved or shed), with a deadline that only catches a runaway (24 h).
 //! - Every cache key and ETag includes the data version; every write moves it on
 //!   (over an engine: within `--remote-version-poll` for writes made elsewhere).
 //! - An engine gets the user's own text (with `BASE` made explicit) unless values

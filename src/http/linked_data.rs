@@ -231,7 +231,9 @@ pub(super) async fn ontology_document(State(state): State<AppState>, headers: He
                 .memos
                 .ontology_terms
                 .get((), state2.store.generation(), move || async move {
-                    super::kept::kept_or(&store, "ontology-terms", ontology::terms(&store)).await
+                    // Whole-store reads of the server's own, as the gated summaries' are.
+                    let scan = crate::exec::background(ontology::terms(&store));
+                    super::kept::kept_or(&store, "ontology-terms", scan).await
                 })
                 .await?;
             let stats = state2.statistics().await?;

@@ -80,7 +80,9 @@ impl SearchIndex {
                     break;
                 }
                 let scope = std::mem::take(&mut *crate::memo::lock(&self.pending));
+                self.rebuilding.store(scope.everything, Ordering::SeqCst);
                 let outcome = if scope.everything { self.rebuild().await } else { self.update(scope).await };
+                self.rebuilding.store(false, Ordering::SeqCst);
                 match outcome {
                     Ok(()) => self.failures.store(0, Ordering::SeqCst),
                     Err(e) => self.clone().retry_later(e),
@@ -96,14 +98,22 @@ impl SearchIndex {
     /// After a failed build or update (a cancelled scan, a full disk): a whole
     /// rebuild, once the failures so far have waited their turn. Without it a
     /// server nobody writes to would keep no index until its restart.
+    /// One retry waits at a time; a write meanwhile runs the rebuild sooner,
+    /// and a retry that finds the index built since does nothing.
     fn retry_later(self: Arc<Self>, error: SearchError) {
         let failures = self.failures.fetch_add(1, Ordering::SeqCst);
         let delay = RETRY_FIRST.saturating_mul(1u32 << failures.min(RETRY_DOUBLINGS));
         tracing::warn!(error = %error, detail = ?error, retry_in_s = delay.as_secs(), "the search index could not be updated; it is rebuilt later");
         crate::memo::lock(&self.pending).merge(WriteScope::everything());
+        if self.retrying.swap(true, Ordering::SeqCst) {
+            return;
+        }
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            self.schedule();
+            self.retrying.store(false, Ordering::SeqCst);
+            if self.failures.load(Ordering::SeqCst) > 0 {
+                self.schedule();
+            }
         });
     }
 
@@ -199,14 +209,16 @@ impl SearchIndex {
             let (writer, added) = self.store.read("updating the search index", "search-update", read).await?;
             (Some(writer), added)
         };
-        tokio::task::spawn_blocking(move || {
+        // On the background pool, as the reads were: the commit is background work too.
+        crate::exec::run(move || {
             let writer = match writer {
                 Some(writer) => writer,
                 None => writing.writer_with_num_threads(1, WRITER_HEAP / 4).map_err(io)?,
             };
             commit(writer, &payload)
         })
-        .await??;
+        .await
+        .map_err(StoreError::from)??;
         self.publish(version)?;
         tracing::info!(
             graphs = changed_graphs,

@@ -115,8 +115,12 @@ pub struct SearchIndex {
     built: watch::Sender<Option<String>>,
     running: AtomicBool,
     again: AtomicBool,
-    /// Failed builds or updates in a row (each retry waits twice as long).
+    /// Failed builds or updates in a row (each retry waits twice as long)…
     failures: std::sync::atomic::AtomicU32,
+    /// …and whether a retry is waiting (one at a time).
+    retrying: AtomicBool,
+    /// A whole rebuild runs (searches do not wait for it: it takes minutes).
+    rebuilding: AtomicBool,
     /// What the writes since the last update may have changed.
     pending: std::sync::Mutex<crate::store::WriteScope>,
     /// While this says so, a build waits (the inferred graph is being
@@ -171,6 +175,8 @@ impl SearchIndex {
             running: AtomicBool::new(false),
             again: AtomicBool::new(false),
             failures: Default::default(),
+            retrying: AtomicBool::new(false),
+            rebuilding: AtomicBool::new(false),
             pending: Default::default(),
             busy,
         });
@@ -197,11 +203,14 @@ impl SearchIndex {
         self.built.borrow().clone()
     }
 
-    /// Waits (at most `wait`) until the index is current or no build runs.
+    /// Waits (at most `wait`) until the index is current or no update runs. A
+    /// whole rebuild is not waited for (minutes at 10M): the index it replaces
+    /// answers, marked stale, and before the first build there is none (503).
     async fn searcher(&self, wait: Duration) -> Result<(Searcher, String, bool), SearchError> {
         let wanted = self.store.data_version();
         let mut rx = self.built.subscribe();
-        if rx.borrow().as_deref() != Some(wanted.as_str()) && self.running.load(Ordering::SeqCst) {
+        let updating = self.running.load(Ordering::SeqCst) && !self.rebuilding.load(Ordering::SeqCst);
+        if rx.borrow().as_deref() != Some(wanted.as_str()) && updating {
             let _ = tokio::time::timeout(wait, rx.wait_for(|v| v.as_deref() == Some(wanted.as_str()))).await;
         }
         let built = rx.borrow().clone();

@@ -1,7 +1,7 @@
 //! Admission control by expected cost: which work may start now, which waits,
 //! and which is refused with 503 before queues make everyone wait.
 //!
-//! Work is admitted into one of five lanes, each with its own slots and its own
+//! Work is admitted into one of six lanes, each with its own slots and its own
 //! bounded queue, so one kind of work cannot starve another:
 //! - **fast**: reads whose last run of the same key took under `fast_below`
 //!   (a point lookup, a cached-page refresh);
@@ -11,7 +11,11 @@
 //!   heavy lane is full they run on where they are, and are cancelled with 503
 //!   only when a lighter request waits for their slot);
 //! - **bulk**: dumps and whole-store reads, long by nature and few at a time;
-//! - **write**: updates and Graph Store writes (authenticated).
+//! - **write**: updates and Graph Store writes (authenticated);
+//! - **background**: the server's own reads (the search index, the summaries'
+//!   scans, the start-up count: work inside `exec::background`). At most four
+//!   run at once by construction, so they never wait; their lane keeps them
+//!   out of the slots visitors wait for, and they are never moved or shed.
 //!
 //! A client hammering an expensive query or page therefore only competes with
 //! itself once its cost is known, and cheap requests keep a lane of their own.
@@ -36,6 +40,8 @@ pub enum WorkClass {
     Bulk,
     /// Updates and Graph Store writes.
     Write,
+    /// The server's own reads, started inside `exec::background`.
+    Background,
 }
 
 /// A lane of admission.
@@ -46,10 +52,11 @@ pub enum Lane {
     Heavy,
     Bulk,
     Write,
+    Background,
 }
 
 impl Lane {
-    const ALL: [Lane; 5] = [Lane::Fast, Lane::Normal, Lane::Heavy, Lane::Bulk, Lane::Write];
+    const ALL: [Lane; 6] = [Lane::Fast, Lane::Normal, Lane::Heavy, Lane::Bulk, Lane::Write, Lane::Background];
 
     fn index(self) -> usize {
         self as usize
@@ -62,6 +69,7 @@ impl Lane {
             Lane::Heavy => "heavy",
             Lane::Bulk => "bulk",
             Lane::Write => "write",
+            Lane::Background => "background",
         }
     }
 }
@@ -102,6 +110,10 @@ impl Admission {
             Lane::Fast | Lane::Normal => normal,
             Lane::Heavy => (normal / 2).max(1),
             Lane::Bulk | Lane::Write => 2,
+            // Never waits: at most four run at once by construction (one gated
+            // summary scan, the ontology's terms, one search build or update, the
+            // start-up count), and waiting would be cut at the queue timeout.
+            Lane::Background => 8,
         };
         Admission {
             lanes: Lane::ALL
@@ -118,6 +130,7 @@ impl Admission {
         match class {
             WorkClass::Bulk => Lane::Bulk,
             WorkClass::Write => Lane::Write,
+            WorkClass::Background => Lane::Background,
             WorkClass::Read => {
                 let remembered = key.and_then(|k| self.costs.lock().ok().and_then(|mut c| c.get(&k).copied()));
                 match remembered {

@@ -124,9 +124,10 @@ pub struct QueryJob {
     pub timeout: Option<Duration>,
     /// What identifies this work's cost for admission; by default the text.
     pub cost_key: Option<u64>,
-    /// A scan of the whole store done by the server itself (the dataset
-    /// summaries, once per data version): bounded by `--transfer-timeout`,
-    /// like a dump, instead of the deadline of a visitor's query.
+    /// A scan of the whole store (the dataset summaries, once per data
+    /// version): bounded by `--transfer-timeout`, like a dump, instead of the
+    /// deadline of a visitor's query; inside `exec::background` (as the
+    /// summaries run) by the background lane's much longer one.
     pub whole_store: bool,
 }
 

@@ -69,6 +69,15 @@ use version::Versioning;
 /// engine has not yet noticed its cancellation (it checks between store reads).
 const GRACE: Duration = Duration::from_millis(250);
 
+/// How long the server's own reads may run (the search index's build, the
+/// summaries' scans). They are bounded by the data, not by what a visitor
+/// asks, and run at a lower priority, so on a busy machine they take longer
+/// than a visitor's dump would: the transfer deadline would cut them (at 10M
+/// the index build alone takes four minutes idle) and leave the index or a
+/// summary missing. This bound only catches a runaway. A scan this long holds
+/// its RocksDB snapshot as long, which delays the removal of compacted files.
+const BACKGROUND_DEADLINE: Duration = Duration::from_secs(24 * 3600);
+
 /// The store and its runtime bookkeeping. Cheap to clone.
 #[derive(Clone)]
 pub struct KgStore {
@@ -246,8 +255,14 @@ impl KgStore {
         &self.inner.running
     }
 
-    /// Admits and registers work; the returned guard holds the slot.
-    async fn admit(&self, work: &Work) -> Result<RunningGuard, StoreError> {
+    /// Admits and registers work; the returned guard holds the slot. The
+    /// server's own reads (inside [`exec::background`]) go to the background
+    /// lane, with [`BACKGROUND_DEADLINE`].
+    async fn admit(&self, work: &mut Work) -> Result<RunningGuard, StoreError> {
+        if work.class != WorkClass::Write && exec::in_background() {
+            work.class = WorkClass::Background;
+            work.timeout = work.timeout.max(BACKGROUND_DEADLINE);
+        }
         let lane = self.inner.admission.lane_for(work.class, work.key);
         let ticket = self.inner.admission.admit(lane, work.key).await?;
         Ok(self.inner.running.start(work.kind, &work.label, work.timeout, ticket))
@@ -258,10 +273,10 @@ impl KgStore {
     /// is always waited for, so its answer says whether it was applied.
     async fn run<T: Send + 'static>(
         &self,
-        work: Work,
+        mut work: Work,
         f: impl FnOnce(&Inner, &RunningGuard) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let guard = self.admit(&work).await?;
+        let guard = self.admit(&mut work).await?;
         let inner = self.inner.clone();
         let task = exec::run(move || {
             embedded::unwound(&guard, || f(&inner, &guard)).and_then(|outcome| outcome).map_err(|e| guard.resolve(e))

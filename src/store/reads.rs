@@ -17,28 +17,10 @@ use oxigraph::sparql::QueryResults;
 use std::io::{self, Write};
 use tokio::sync::{mpsc, oneshot};
 
-/// How long the server's own whole-store work may run ([`exec::background`]:
-/// the search index's build, the summaries' scans). It is bounded by the data,
-/// not by what a visitor asks, and it runs at a lower priority, so on a busy
-/// machine it takes longer than a visitor's dump would: the transfer deadline
-/// would cut it, and at 10M the index build alone takes four minutes idle.
-/// This bound only catches a runaway.
-const BACKGROUND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-/// The deadline of a whole-store read: the transfer deadline for a visitor's,
-/// [`BACKGROUND_DEADLINE`] (or the transfer deadline, if longer) for the server's own.
-fn whole_store_deadline(options: &super::StoreOptions) -> std::time::Duration {
-    if exec::in_background() {
-        options.transfer_timeout.max(BACKGROUND_DEADLINE)
-    } else {
-        options.transfer_timeout
-    }
-}
-
 impl KgStore {
     fn query_work(&self, kind: &'static str, job: &QueryJob) -> Work {
         let options = &self.inner.options;
-        let limit = if job.whole_store { whole_store_deadline(options) } else { options.timeout };
+        let limit = if job.whole_store { options.transfer_timeout } else { options.timeout };
         let timeout = job.timeout.map_or(limit, |t| t.min(limit));
         let label = match &job.query {
             QuerySource::Text { text, .. } if job.label.is_empty() => text.clone(),
@@ -75,8 +57,8 @@ impl KgStore {
         job: QueryJob,
         format: OutputFormat,
     ) -> Result<(ByteReceiver, Option<usize>), StoreError> {
-        let work = self.query_work("query", &job);
-        let guard = self.admit(&work).await?;
+        let mut work = self.query_work("query", &job);
+        let guard = self.admit(&mut work).await?;
         let row_cap = guard.engine_row_cap.clone();
         let inner = self.inner.clone();
         let (head_tx, head_rx) = oneshot::channel();
@@ -191,8 +173,9 @@ impl KgStore {
         self.run(work, move |inner, guard| f(&inner.backend.reader(guard))).await
     }
 
-    /// Reads quad patterns as bulk work (the transfer deadline, the bulk lane):
-    /// whole-store scans such as the search index's build.
+    /// Reads quad patterns as bulk work (the transfer deadline, the bulk lane;
+    /// inside `exec::background`, as the search index's build runs, the
+    /// background lane and its deadline): whole-store scans.
     pub async fn scan<T: Send + 'static>(
         &self,
         label: &str,
@@ -237,7 +220,7 @@ impl KgStore {
             label: label.to_owned(),
             class: WorkClass::Bulk,
             key: None,
-            timeout: whole_store_deadline(&self.inner.options),
+            timeout: self.inner.options.transfer_timeout,
         }
     }
 
@@ -273,7 +256,7 @@ impl KgStore {
         label: &str,
         write: impl FnOnce(&Backend, &RunningGuard, &mut stream::ChunkWriter) -> io::Result<()> + Send + 'static,
     ) -> Result<ByteReceiver, StoreError> {
-        let guard = self.admit(&self.bulk(label)).await?;
+        let guard = self.admit(&mut self.bulk(label)).await?;
         let inner = self.inner.clone();
         let (tx, rx) = mpsc::channel(8);
         exec::spawn(move || {

@@ -98,10 +98,11 @@ async fn whole_store_scans_have_the_transfer_deadline() {
     assert!(started_scan - started < std::time::Duration::from_millis(2900), "the visitor's query stopped at its own");
 }
 
-/// The server's own whole-store work (inside `exec::background`) is not cut
-/// at the transfer deadline: it runs at a lower priority, so on a busy machine
-/// it may take longer than a visitor's dump, and cutting it would leave the
-/// search index or a summary missing. It stays registered and cancellable.
+/// The server's own whole-store work (inside `exec::background`) runs in the
+/// background lane and is not cut at the transfer deadline: it runs at a lower
+/// priority, so on a busy machine it may take longer than a visitor's dump, and
+/// cutting it would leave the search index or a summary missing. It stays
+/// registered and cancellable.
 #[tokio::test]
 async fn the_server_s_own_whole_store_work_outlives_the_transfer_deadline() {
     let options = StoreOptions {
@@ -118,6 +119,7 @@ async fn the_server_s_own_whole_store_work_outlives_the_transfer_deadline() {
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let running = store.running().list();
     assert_eq!(running.len(), 1, "still running past the transfer deadline: {running:?}");
+    assert_eq!(running[0].lane, "background", "in its own lane, not in the slots visitors wait for");
     assert!(!scan.is_finished());
     assert!(store.running().cancel(running[0].id));
     let cancelled = scan.await.unwrap();

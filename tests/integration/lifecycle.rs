@@ -104,13 +104,30 @@ fn thread_priorities(pid: u32) -> Vec<(String, i32)> {
 #[tokio::test]
 async fn background_scans_run_below_the_priority_of_visitors_queries() {
     let dir = tempfile::tempdir().unwrap();
-    let served = KillOnDrop(serve(&dir.path().join("store"), &repo("ontology")));
+    let mut args =
+        vec!["--no-default-data".to_owned(), "--store".to_owned(), dir.path().join("store").display().to_string()];
+    args.extend(["--data".to_owned(), repo("ontology").display().to_string()]);
+    let served = KillOnDrop(spawn_server(&args, &[("TREATY_KG_WRITE_TOKEN", TOKEN)]));
     let base = served.0.base.clone();
-    assert!(served.0.logged(|l| l.contains("search index built")).await, "{}", served.0.log().join("\n"));
+    let client = reqwest::Client::new();
+    assert!(served.0.line("search index built", std::time::Duration::from_secs(120)).await.is_some());
+    // A write: the search index's update (background work) follows it, and a
+    // search then waits for that update, so both pools have just run a job
+    // (idle pool threads live on for 10 s after their last one).
+    let label = "INSERT DATA { <http://example.org/z> <http://www.w3.org/2000/01/rdf-schema#label> \"Zanzibar\" }";
+    let write =
+        client.post(format!("{base}/sparql")).bearer_auth(TOKEN).form(&[("update", label)]).send().await.unwrap();
+    assert_eq!(write.status(), 204);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let found = client.get(format!("{base}/search?q=zanzibar&format=json")).send().await.unwrap();
+        if found.status() == 200 && found.text().await.unwrap().contains("\"stale\":false") {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the index caught up with the write");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(count(&base).await > 0);
-    let home = reqwest::get(format!("{base}/")).await.unwrap();
-    assert_eq!(home.status(), 200);
-    // Idle pool threads live on for 10 s after their last job: they are all still there.
     let threads = thread_priorities(served.0.child.id());
     let of = |name: &str| threads.iter().filter(|(n, _)| n == name).map(|(_, nice)| *nice).collect::<Vec<_>>();
     let own = of("treaty-kg")[0];

@@ -410,10 +410,41 @@ impl Served {
         false
     }
 
+    /// The first logged line that contains `what`, waiting up to `wait` for it.
+    pub async fn line(&self, what: &str, wait: std::time::Duration) -> Option<String> {
+        let until = std::time::Instant::now() + wait;
+        loop {
+            if let Some(line) = self.log().into_iter().find(|l| l.contains(what)) {
+                return Some(line);
+            }
+            if std::time::Instant::now() > until {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
+}
+
+/// When a log line was written, in seconds since 1970, from its RFC 3339 UTC
+/// timestamp (`2026-12-04T21:46:29.676883Z …`): the server's own clock, so
+/// gaps between lines do not depend on how promptly a test read them.
+pub fn logged_at(line: &str) -> f64 {
+    let stamp = line.split_whitespace().next().unwrap().trim_end_matches('Z');
+    let (date, time) = stamp.split_once('T').unwrap();
+    let d: Vec<i64> = date.split('-').map(|n| n.parse().unwrap()).collect();
+    let t: Vec<f64> = time.split(':').map(|n| n.parse().unwrap()).collect();
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d[2] - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    days as f64 * 86_400.0 + t[0] * 3_600.0 + t[1] * 60.0 + t[2]
 }
 
 /// Kills a served child when dropped (tests that panic leave no server behind).
