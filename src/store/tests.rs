@@ -75,6 +75,9 @@ async fn three_hundred_rows(options: StoreOptions) -> KgStore {
     store
 }
 
+/// The join of four patterns over `three_hundred_rows`: never ends by itself.
+const ENDLESS: &str = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }";
+
 /// The server's own scans of the whole store (the dataset summaries) are
 /// bounded by the transfer deadline, like a dump, not by a visitor's query
 /// deadline: at 10M quads a summary's scan runs close to 30 s.
@@ -86,13 +89,11 @@ async fn whole_store_scans_have_the_transfer_deadline() {
         ..StoreOptions::default()
     };
     let store = three_hundred_rows(options).await;
-    // 300^4 rows: never ends by itself.
-    let endless = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }";
     let started = std::time::Instant::now();
-    let visitor = store.select_rows(QueryJob::text(endless, "visitor"), 1).await;
+    let visitor = store.select_rows(QueryJob::text(ENDLESS, "visitor"), 1).await;
     assert!(matches!(visitor, Err(StoreError::Timeout(1))), "{visitor:?}");
     let started_scan = std::time::Instant::now();
-    let scan = store.select_rows(QueryJob::text(endless, "summary").scanning_the_whole_store(), 1).await;
+    let scan = store.select_rows(QueryJob::text(ENDLESS, "summary").scanning_the_whole_store(), 1).await;
     assert!(matches!(scan, Err(StoreError::Timeout(3))), "{scan:?}");
     assert!(started_scan.elapsed() >= std::time::Duration::from_millis(2900), "ran to the transfer deadline");
     assert!(started_scan - started < std::time::Duration::from_millis(2900), "the visitor's query stopped at its own");
@@ -111,10 +112,9 @@ async fn the_server_s_own_whole_store_work_outlives_the_transfer_deadline() {
         ..StoreOptions::default()
     };
     let store = three_hundred_rows(options).await;
-    let endless = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }";
     let scanning = store.clone();
     let scan = tokio::spawn(crate::exec::background(async move {
-        scanning.select_rows(QueryJob::text(endless, "summary").scanning_the_whole_store(), 1).await
+        scanning.select_rows(QueryJob::text(ENDLESS, "summary").scanning_the_whole_store(), 1).await
     }));
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let running = store.running().list();

@@ -401,20 +401,19 @@ impl Served {
     /// Whether a line that `matches` is logged within a few seconds (the
     /// server writes its log in batches, every 50 ms).
     pub async fn logged(&self, matches: impl Fn(&str) -> bool) -> bool {
-        for _ in 0..50 {
-            if self.log().iter().any(|l| matches(l)) {
-                return true;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        false
+        self.first_line(matches, std::time::Duration::from_secs(5)).await.is_some()
     }
 
     /// The first logged line that contains `what`, waiting up to `wait` for it.
     pub async fn line(&self, what: &str, wait: std::time::Duration) -> Option<String> {
+        self.first_line(|l| l.contains(what), wait).await
+    }
+
+    /// The first logged line that `matches`, waiting up to `wait` for it.
+    async fn first_line(&self, matches: impl Fn(&str) -> bool, wait: std::time::Duration) -> Option<String> {
         let until = std::time::Instant::now() + wait;
         loop {
-            if let Some(line) = self.log().into_iter().find(|l| l.contains(what)) {
+            if let Some(line) = self.log().into_iter().find(|l| matches(l)) {
                 return Some(line);
             }
             if std::time::Instant::now() > until {
