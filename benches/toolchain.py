@@ -13,9 +13,17 @@ binary, the gap is the build (compiler versions), not treaty-kg's code.
         --oxigraph target/bench-venv/bin/oxigraph \\
         --oxigraph-here target/oxigraph-here/bin/oxigraph --size 1000000
 
-The three servers run side by side on copies of one generated dataset, each
+To tell the C++ compiler's share from rustc's, build Oxigraph a second time
+with RocksDB compiled by clang (`apt-get install clang-19`; `CC="ccache
+clang-19" CXX="ccache clang++-19"` and `--root target/oxigraph-clang` in the
+command above) and give both builds:
+
+    --oxigraph-here "GCC 12=target/oxigraph-here/bin/oxigraph" \
+        --oxigraph-here "clang 19=target/oxigraph-clang/bin/oxigraph"
+
+The servers run side by side on copies of one generated dataset, each
 with its defaults (ours with `--no-query-cache`, since wrk repeats one query;
-both Oxigraphs with `--union-default-graph`, as ours has it on). Each query is
+every Oxigraph with `--union-default-graph`, as ours has it on). Each query is
 measured in interleaved rounds (A, B, C, A, B, C, ...); the table gives
 medians. Prints one markdown table.
 """
@@ -36,41 +44,53 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--treaty-kg", required=True)
     parser.add_argument("--oxigraph", required=True, help="the PyPI binary")
-    parser.add_argument("--oxigraph-here", required=True, help="built here, by this machine's toolchain")
+    parser.add_argument("--oxigraph-here", required=True, action="append",
+                        help="built here, by this machine's toolchain; repeat as LABEL=PATH to compare builds"
+                             " (say, RocksDB compiled by GCC and by clang)")
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--queries", default="01,05,07,09", help="prefixes of benches/queries files")
     parser.add_argument("--connections", default="1,8")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
     args = parser.parse_args()
-    ours, pypi, here = (os.path.abspath(p) for p in (args.treaty_kg, args.oxigraph, args.oxigraph_here))
+    ours, pypi = (os.path.abspath(p) for p in (args.treaty_kg, args.oxigraph))
+    # Each build made here: its label and binary.
+    here = [(h.split("=", 1) if "=" in h else ("built here", h)) for h in args.oxigraph_here]
+    here = [(f"oxigraph ({label})", os.path.abspath(path)) for label, path in here]
     work = tempfile.mkdtemp(prefix="treaty-kg-toolchain-")
     servers = []
     try:
         data = os.path.join(work, "data.nq")
         with open(data, "w") as f:
             subprocess.run([ours, "generate", "--triples", str(args.size), "--seed", "42"], stdout=f, check=True)
-        store_o, store_p, store_h = (os.path.join(work, n) for n in ("ours", "pypi", "here"))
+        store_o, store_p = (os.path.join(work, n) for n in ("ours", "pypi"))
         subprocess.run([ours, "load", "--store", store_o, data], check=True, stderr=subprocess.DEVNULL)
         subprocess.run([pypi, "load", "--location", store_p, "--file", data], check=True, stderr=subprocess.DEVNULL)
-        shutil.copytree(store_p, store_h)
         os.remove(data)
         ask = urllib.parse.quote("ASK { ?s ?p ?o }")
-        names = ["treaty-kg", "oxigraph (PyPI)", "oxigraph (built here)"]
+        commands = [
+            ("treaty-kg", [ours, "serve", "--store", store_o, "--no-default-data", "--no-query-cache"], "/sparql"),
+            ("oxigraph (PyPI)", [pypi, "serve", "--location", store_p, "--union-default-graph"], "/query"),
+        ]
+        for n, (name, binary) in enumerate(here):
+            store_h = os.path.join(work, f"here{n}")
+            shutil.copytree(store_p, store_h)
+            commands.append((name, [binary, "serve", "--location", store_h, "--union-default-graph"], "/query"))
+        names = [name for name, _, _ in commands]
         bases = {}
-        for name, cmd, port, path in [
-            (names[0], [ours, "serve", "--store", store_o, "--no-default-data", "--no-query-cache"], 7401, "/sparql"),
-            (names[1], [pypi, "serve", "--location", store_p, "--union-default-graph"], 7402, "/query"),
-            (names[2], [here, "serve", "--location", store_h, "--union-default-graph"], 7403, "/query"),
-        ]:
+        for port, (name, cmd, path) in enumerate(commands, start=7401):
             base = f"http://127.0.0.1:{port}"
             proc, _ = start(cmd + ["--bind", f"127.0.0.1:{port}"], f"{base}{path}?query={ask}")
             servers.append(proc)
             bases[name] = base + path
-        log(f"all three idle after {wait_idle(servers):.0f} s")
+        log(f"all {len(servers)} idle after {wait_idle(servers):.0f} s")
         wanted = args.queries.split(",")
-        print("| query | c | " + " | ".join(f"{n} req/s" for n in names) + " | ours ÷ PyPI | ours ÷ built here | built here ÷ PyPI |")
-        print("|---|---:|" + "---:|" * (len(names) + 3))
+        # Ratios: ours to PyPI, then for each build made here ours to it and it to PyPI.
+        pairs = [(names[0], names[1])] + [p for name in names[2:] for p in ((names[0], name), (name, names[1]))]
+        short = lambda name: name.removeprefix("oxigraph (").removesuffix(")")  # noqa: E731
+        print("| query | c | " + " | ".join(f"{n} req/s" for n in names) + " | "
+              + " | ".join(f"{short(a) if a != names[0] else 'ours'} ÷ {short(b)}" for a, b in pairs) + " |")
+        print("|---|---:|" + "---:|" * (len(names) + len(pairs)))
         for name, text, accept in queries():
             if not any(name.startswith(w) for w in wanted):
                 continue
@@ -84,9 +104,8 @@ def main():
                         rates[n].append(wrk(urls[n], c, args.duration, accept)[0])
                         wait_idle(servers, quiet=1, limit=120)
                 m = {n: median(v) for n, v in rates.items()}
-                print(f"| {name} | {c} | " + " | ".join(f"{m[n]:,.0f}" for n in names)
-                      + f" | {ratio(m[names[0]], m[names[1]])} | {ratio(m[names[0]], m[names[2]])}"
-                      + f" | {ratio(m[names[2]], m[names[1]])} |", flush=True)
+                print(f"| {name} | {c} | " + " | ".join(f"{m[n]:,.0f}" for n in names) + " | "
+                      + " | ".join(ratio(m[a], m[b]) for a, b in pairs) + " |", flush=True)
     finally:
         for proc in servers:
             stop(proc)
