@@ -433,17 +433,9 @@ impl Served {
 /// timestamp (`2026-12-04T21:46:29.676883Z …`): the server's own clock, so
 /// gaps between lines do not depend on how promptly a test read them.
 pub fn logged_at(line: &str) -> f64 {
-    let stamp = line.split_whitespace().next().unwrap().trim_end_matches('Z');
-    let (date, time) = stamp.split_once('T').unwrap();
-    let d: Vec<i64> = date.split('-').map(|n| n.parse().unwrap()).collect();
-    let t: Vec<f64> = time.split(':').map(|n| n.parse().unwrap()).collect();
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d[2] - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    days as f64 * 86_400.0 + t[0] * 3_600.0 + t[1] * 60.0 + t[2]
+    let stamp = line.split_whitespace().next().unwrap();
+    let at = time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339);
+    at.unwrap_or_else(|e| panic!("{stamp}: not an RFC 3339 timestamp: {e}")).unix_timestamp_nanos() as f64 / 1e9
 }
 
 /// Kills a served child when dropped (tests that panic leave no server behind).
