@@ -75,6 +75,15 @@ async fn three_hundred_rows(options: StoreOptions) -> KgStore {
     store
 }
 
+/// Default options with a query deadline and a transfer deadline, in seconds.
+fn deadlines(query: u64, transfer: u64) -> StoreOptions {
+    StoreOptions {
+        timeout: std::time::Duration::from_secs(query),
+        transfer_timeout: std::time::Duration::from_secs(transfer),
+        ..StoreOptions::default()
+    }
+}
+
 /// The join of four patterns over `three_hundred_rows`: never ends by itself.
 const ENDLESS: &str = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v> ?x . ?b <http://example.org/v> ?y . ?c <http://example.org/v> ?z . ?d <http://example.org/v> ?w }";
 
@@ -83,12 +92,7 @@ const ENDLESS: &str = "SELECT (COUNT(*) AS ?c) WHERE { ?a <http://example.org/v>
 /// deadline: at 10M quads a summary's scan runs close to 30 s.
 #[tokio::test]
 async fn whole_store_scans_have_the_transfer_deadline() {
-    let options = StoreOptions {
-        timeout: std::time::Duration::from_secs(1),
-        transfer_timeout: std::time::Duration::from_secs(3),
-        ..StoreOptions::default()
-    };
-    let store = three_hundred_rows(options).await;
+    let store = three_hundred_rows(deadlines(1, 3)).await;
     let started = std::time::Instant::now();
     let visitor = store.select_rows(QueryJob::text(ENDLESS, "visitor"), 1).await;
     assert!(matches!(visitor, Err(StoreError::Timeout(1))), "{visitor:?}");
@@ -106,12 +110,7 @@ async fn whole_store_scans_have_the_transfer_deadline() {
 /// registered and cancellable.
 #[tokio::test]
 async fn the_server_s_own_whole_store_work_outlives_the_transfer_deadline() {
-    let options = StoreOptions {
-        timeout: std::time::Duration::from_secs(1),
-        transfer_timeout: std::time::Duration::from_secs(1),
-        ..StoreOptions::default()
-    };
-    let store = three_hundred_rows(options).await;
+    let store = three_hundred_rows(deadlines(1, 1)).await;
     let scanning = store.clone();
     let scan = tokio::spawn(crate::exec::background(async move {
         scanning.select_rows(QueryJob::text(ENDLESS, "summary").scanning_the_whole_store(), 1).await
