@@ -66,21 +66,46 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, AppError>> + Send + 'static,
     {
+        self.get_or_older(key, version, deadline, compute, || async { Ok(None) }).await
+    }
+
+    /// Like [`Memo::get_or_previous`], where `key` has no older value yet (a
+    /// VoID description for a host or format first asked after a write): past
+    /// the deadline, `older` may make one from what older versions left
+    /// elsewhere (their statistics), with its version; it is then kept as the
+    /// key's older value.
+    pub async fn get_or_older<F, Fut, O, OFut>(
+        &self,
+        key: K,
+        version: u64,
+        deadline: tokio::time::Instant,
+        compute: F,
+        older: O,
+    ) -> Result<(Arc<T>, u64), AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, AppError>> + Send + 'static,
+        O: FnOnce() -> OFut,
+        OFut: Future<Output = Result<Option<(u64, T)>, AppError>>,
+    {
         let previous = lock(&self.settled).get(&key).filter(|(at, _)| *at < version).cloned();
         let overdue = lock(&self.overdue).get(&key).is_some_and(|at| *at == version);
-        let fresh = self.get(key.clone(), version, compute);
+        let mut fresh = std::pin::pin!(self.get(key.clone(), version, compute));
+        let previous = match previous {
+            Some(previous) => Some(previous),
+            None => match ready_by(deadline, fresh.as_mut()).await {
+                Some(result) => return Ok((self.keep(key, version, result?), version)),
+                None => match older().await? {
+                    Some((at, value)) if at < version => Some((at, self.keep(key.clone(), at, Arc::new(value)))),
+                    _ => None,
+                },
+            },
+        };
         let value = match previous {
             None => fresh.await?,
             Some((at, value)) => {
-                // A deadline already past polls the computation exactly once: a
-                // value ready now is taken. (A timer set in the past fires only at
-                // the timer's next tick, up to a millisecond on, and a quick
-                // computation could win that race.)
-                let ready = if overdue || deadline <= tokio::time::Instant::now() {
-                    fresh.now_or_never()
-                } else {
-                    tokio::time::timeout_at(deadline, fresh).await.ok()
-                };
+                // Once a caller stopped waiting, the rest only look.
+                let ready = if overdue { fresh.now_or_never() } else { ready_by(deadline, fresh).await };
                 match ready {
                     Some(result) => result?,
                     None => {
@@ -99,9 +124,14 @@ where
                 }
             }
         };
-        // Kept only for the callers that may need it (here, and brought up to
-        // date by `get`): `get` alone keeps no older values alive (rendered
-        // pages of past versions are dropped).
+        Ok((self.keep(key, version, value), version))
+    }
+
+    /// Keeps `value` as `key`'s value at `version` for [`Memo::get_or_previous`]
+    /// (unless a newer one is kept), and returns it. Kept only for the callers
+    /// that may need it (brought up to date by `get`): `get` alone keeps no
+    /// older values alive (rendered pages of past versions are dropped).
+    pub fn keep(&self, key: K, version: u64, value: Arc<T>) -> Arc<T> {
         let mut settled = lock(&self.settled);
         if settled.get(&key).is_none_or(|(at, _)| *at < version) {
             if settled.len() >= self.capacity {
@@ -109,7 +139,13 @@ where
             }
             settled.insert(key, (version, value.clone()));
         }
-        Ok((value, version))
+        value
+    }
+
+    /// The newest value kept for `key` (by [`Memo::get_or_previous`] or
+    /// [`Memo::keep`]) of a version before `version`, with its version.
+    pub fn kept_before(&self, key: &K, version: u64) -> Option<(u64, Arc<T>)> {
+        lock(&self.settled).get(key).filter(|(at, _)| *at < version).cloned()
     }
 
     /// The value for `key` at data version `version` or newer, computing it
@@ -192,6 +228,18 @@ struct Entry<T> {
     flight: Flight<T>,
 }
 
+/// `computation`'s outcome if it is ready by `deadline`. A deadline already
+/// past polls it exactly once: a value ready now is taken. (A timer set in
+/// the past fires only at the timer's next tick, up to a millisecond on, and a
+/// quick computation could win that race.)
+async fn ready_by<Fut: Future>(deadline: tokio::time::Instant, computation: Fut) -> Option<Fut::Output> {
+    if deadline <= tokio::time::Instant::now() {
+        computation.now_or_never()
+    } else {
+        tokio::time::timeout_at(deadline, computation).await.ok()
+    }
+}
+
 /// Locks `mutex`, going on past a panic that poisoned it.
 pub(crate) fn lock<V>(mutex: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -238,6 +286,34 @@ mod tests {
         }
         let never = || async { Err(AppError::internal("computed twice")) };
         assert_eq!(*memo.get((), 2, never).await.unwrap(), 20, "the new value was computed meanwhile, once");
+    }
+
+    /// A key first asked after a write (VoID for a new host) has no older
+    /// value of its own: past the deadline it is made from what is older
+    /// elsewhere, kept for the next callers, and the new value still follows.
+    #[tokio::test]
+    async fn a_key_with_nothing_older_is_made_from_older_inputs_past_the_deadline() {
+        use tokio::time::{Duration, Instant};
+        let memo: Memo<&str, u64> = Memo::default();
+        let slow = || async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(20)
+        };
+        let from_version_1 = || async { Ok(Some((1, 10))) };
+        let answer = memo.get_or_older("new host", 2, Instant::now(), slow, from_version_1).await.unwrap();
+        assert_eq!(answer, (Arc::new(10), 1), "past the deadline, made from version 1's inputs");
+        let never = || async { Err(AppError::internal("computed twice")) };
+        let not_again = || async { Err(AppError::internal("made twice")) };
+        let later = Instant::now() + Duration::from_secs(5);
+        let answer = memo.get_or_older("new host", 2, later, never, not_again).await.unwrap();
+        assert_eq!(answer, (Arc::new(10), 1), "the next caller gets it at once");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let answer = memo.get_or_older("new host", 2, later, never, not_again).await.unwrap();
+        assert_eq!(answer, (Arc::new(20), 2), "the new value was computed meanwhile, once");
+        let nothing = || async { Ok(None) };
+        let answer = memo.get_or_older("other host", 3, Instant::now(), slow, nothing).await.unwrap();
+        assert_eq!(answer, (Arc::new(20), 3), "nothing older anywhere: waits");
+        assert_eq!(memo.kept_before(&"other host", 4), Some((3, Arc::new(20))));
     }
 
     #[tokio::test]

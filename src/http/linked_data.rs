@@ -3,7 +3,7 @@
 //! Every read carries an `ETag` (data version) and `Last-Modified`; conditional
 //! requests are answered 304.
 
-use super::rendered::{cached, cached_summary};
+use super::rendered::{cached, cached_summary, cached_summary_or};
 use super::sparql::pick;
 use super::{public_base, set_content_type, stream_response, AppState};
 use crate::conneg;
@@ -279,25 +279,41 @@ pub(super) async fn void_description(
     let chosen = super::sparql::rdf_or_page(accept(&headers), format_param.as_deref())?;
     let (media, format) = chosen.map_or(("text/html", None), |(m, f)| (m, Some(f)));
     let base = public_base(&state.config, &headers);
-    let state2 = state.clone();
     let key = format!("void|{media}|{base}");
-    cached_summary(&state, &headers, &key, move || async move {
-        // Rendered off the runtime workers (and once per data version, by `cached_summary`).
-        let stats = state2.statistics().await?;
-        let body = crate::exec::run(move || {
-            let graph = void::describe(&stats, &base);
-            let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();
-            match format {
-                Some(format) => serialize_triples(&triples, format).map(bytes::Bytes::from),
-                None => Ok(bytes::Bytes::from(void_page(&triples).into_string())),
-            }
-        })
-        .await??;
-        let mut response = body.into_response();
-        set_content_type(response.headers_mut(), media);
-        Ok(response)
+    let (state2, base2) = (state.clone(), base.clone());
+    let build = move || async move { void_response(state2.statistics().await?, base2, media, format).await };
+    // A host or format first asked after a write has no rendering of its own
+    // from before it: it is rendered from the statistics that are (the home
+    // page's, or any VoID's), rather than waiting for the new ones' full scan.
+    let older = || async {
+        let Some((at, stats)) = state.memos.statistics.kept_before(&(), state.store.generation()) else {
+            return Ok(None);
+        };
+        Ok(Some((at, void_response(stats, base, media, format).await?)))
+    };
+    cached_summary_or(&state, &headers, &key, build, older).await
+}
+
+/// The VoID description of `stats` under `base`, in `format` (a page when none).
+async fn void_response(
+    stats: std::sync::Arc<void::Statistics>,
+    base: String,
+    media: &'static str,
+    format: Option<RdfFormat>,
+) -> Result<Response, AppError> {
+    // Rendered off the runtime workers (and once per data version, by `cached_summary`).
+    let body = crate::exec::run(move || {
+        let graph = void::describe(&stats, &base);
+        let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();
+        match format {
+            Some(format) => serialize_triples(&triples, format).map(bytes::Bytes::from),
+            None => Ok(bytes::Bytes::from(void_page(&triples).into_string())),
+        }
     })
-    .await
+    .await??;
+    let mut response = body.into_response();
+    set_content_type(response.headers_mut(), media);
+    Ok(response)
 }
 
 /// The VoID description as a page.

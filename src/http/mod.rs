@@ -82,8 +82,12 @@ pub struct Memos {
 
 impl AppState {
     /// The VoID statistics of the current data.
+    /// Kept after the next write too: a page first asked then (VoID for a new
+    /// host or format) is rendered from them while the new ones are computed.
     pub async fn statistics(&self) -> Result<Arc<crate::linked_data::void::Statistics>, AppError> {
-        self.memos.statistics.get((), self.store.generation(), self.statistics_job()).await
+        let generation = self.store.generation();
+        let stats = self.memos.statistics.get((), generation, self.statistics_job()).await?;
+        Ok(self.memos.statistics.keep((), generation, stats))
     }
 
     /// What `memos.statistics` holds, computed over the current data.

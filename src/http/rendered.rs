@@ -14,6 +14,7 @@
 
 use super::AppState;
 use crate::error::AppError;
+use crate::store::Stamp;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::future::Future;
@@ -44,9 +45,17 @@ impl Validators {
     /// generation is read first by callers, so a rendering is never older than
     /// the version its validators name.
     fn current(state: &AppState, key: &str) -> Self {
-        let data_version = state.store.data_version();
+        Self::named(state.store.data_version(), state.store.last_modified(), key)
+    }
+
+    /// The validators of the page `key` rendered at an older version.
+    fn at(stamp: Stamp, key: &str) -> Self {
+        Self::named(stamp.data_version, stamp.last_modified, key)
+    }
+
+    fn named(data_version: String, last_modified: SystemTime, key: &str) -> Self {
         let etag = format!("\"{}\"", &crate::sources::content_hash(format!("{data_version}|{key}").as_bytes())[..24]);
-        Validators { etag, last_modified: state.store.last_modified(), data_version }
+        Validators { etag, last_modified, data_version }
     }
 
     /// The client's copy is this one (`If-None-Match`, else `If-Modified-Since`).
@@ -152,18 +161,48 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response, AppError>> + Send + 'static,
 {
+    cached_summary_or(state, headers, key, build, || async { Ok(None) }).await
+}
+
+/// Like [`cached_summary`], for a page with no rendering of its own from an
+/// older version (VoID for a host or a format first asked after a write):
+/// past the patience, `older` may render it from an older version's inputs,
+/// and names that version (it gets that version's validators).
+pub async fn cached_summary_or<F, Fut, O, OFut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    key: &str,
+    build: F,
+    older: O,
+) -> Result<Response, AppError>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response, AppError>> + Send + 'static,
+    O: FnOnce() -> OFut,
+    OFut: Future<Output = Result<Option<(u64, Response)>, AppError>>,
+{
     let (generation, validators) = match current(state, headers, key) {
         Ok(current) => current,
         Err(not_modified) => return Ok(*not_modified),
     };
     let deadline = tokio::time::Instant::now() + state.config.summary_patience;
     let state2 = state.clone();
+    let older = || async {
+        let Some((at, response)) = older().await? else { return Ok(None) };
+        let Some(stamp) = state.store.stamp(at) else { return Ok(None) };
+        let rendered = render(state, Validators::at(stamp, key), async { Ok(response) }).await?;
+        Ok(Some((at, rendered)))
+    };
     let (rendered, at) = state
         .memos
         .summaries
-        .get_or_previous(key.to_owned(), generation, deadline, move || async move {
-            render(&state2, validators, build()).await
-        })
+        .get_or_older(
+            key.to_owned(),
+            generation,
+            deadline,
+            move || async move { render(&state2, validators, build()).await },
+            older,
+        )
         .await?;
     if at == generation {
         return Ok(respond(&rendered, None));

@@ -107,8 +107,17 @@ const MORE_PREFIXES: &[(&str, &str)] = &[
 
 /// What the editor completes: prefixes, and the classes and properties the data
 /// uses with their counts (from the VoID statistics, once per data version).
+/// After a write, past `--summary-patience-ms`, the previous version's (named
+/// by `data_version`) while the new ones are counted.
 async fn vocabulary(State(state): State<AppState>) -> Result<Response, AppError> {
-    let stats = state.statistics().await?;
+    let generation = state.store.generation();
+    let deadline = tokio::time::Instant::now() + state.config.summary_patience;
+    let job = state.statistics_job();
+    let (stats, at) = state.memos.statistics.get_or_previous((), generation, deadline, job).await?;
+    let (stats, data_version) = match state.store.stamp(at) {
+        Some(stamp) => (stats, stamp.data_version),
+        None => (state.statistics().await?, state.store.data_version()),
+    };
     let prefixes: Vec<_> = crate::sparql::results::PREFIXES
         .iter()
         .chain(MORE_PREFIXES)
@@ -122,7 +131,7 @@ async fn vocabulary(State(state): State<AppState>) -> Result<Response, AppError>
         .map(|(kind, iri, count)| serde_json::json!({ "iri": iri.as_str(), "kind": kind, "count": count }))
         .collect();
     let mut response = axum::Json(serde_json::json!({
-        "data_version": state.store.data_version(),
+        "data_version": data_version,
         "prefixes": prefixes,
         "terms": terms,
     }))

@@ -49,7 +49,7 @@ pub use remote::{Credentials, EngineStats, RemoteConfig};
 pub use running::{RunningInfo, RunningQueries};
 pub use scope::WriteScope;
 pub use stream::ByteReceiver;
-pub use version::SourceRecord;
+pub use version::{SourceRecord, Stamp};
 
 use crate::exec;
 use crate::sparql::results::{self, OutputFormat, Peeked};
@@ -240,6 +240,12 @@ impl KgStore {
     /// every write, and is the same after a restart when nothing changed.
     pub fn data_version(&self) -> String {
         self.inner.versioning.data_version()
+    }
+
+    /// The validators of data version `generation`, while it is the current
+    /// one or among the last thousand before it.
+    pub fn stamp(&self, generation: u64) -> Option<Stamp> {
+        self.inner.versioning.stamp(generation)
     }
 
     /// When the data last changed (for `Last-Modified`).

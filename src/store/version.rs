@@ -14,7 +14,8 @@
 //! computed before a write can be served under the version after it.
 
 use super::error::StoreError;
-use std::collections::BTreeMap;
+use crate::memo::lock;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -58,6 +59,19 @@ impl Ledger {
     }
 }
 
+/// How many past versions' stamps are kept (a page rendered from a summary of
+/// an older version carries that version's validators).
+const PAST_STAMPS: usize = 1024;
+
+/// What names one version of the data to caches: its generation, its data
+/// version and when it was made (`ETag`, `X-Data-Version`, `Last-Modified`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stamp {
+    pub generation: u64,
+    pub data_version: String,
+    pub last_modified: SystemTime,
+}
+
 /// The versions of the data a server holds.
 pub struct Versioning {
     generation: AtomicU64,
@@ -73,6 +87,9 @@ pub struct Versioning {
     read_only: bool,
     /// One save at a time (they share the temporary file).
     saving: Mutex<()>,
+    /// The stamps of the last [`PAST_STAMPS`] versions before the current one,
+    /// oldest first; its lock also makes each change of version one step.
+    past: Mutex<VecDeque<Stamp>>,
 }
 
 impl Versioning {
@@ -98,6 +115,7 @@ impl Versioning {
             path,
             read_only,
             saving: Mutex::new(()),
+            past: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -117,7 +135,7 @@ impl Versioning {
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
-        self.committed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.committed)
     }
 
     /// The record of the source file loaded into `graph`, if any.
@@ -175,9 +193,7 @@ impl Versioning {
             }
             ledger.clone()
         };
-        *self.last_modified.write().unwrap_or_else(std::sync::PoisonError::into_inner) = SystemTime::now();
-        *self.data_version.write().unwrap_or_else(std::sync::PoisonError::into_inner) = ledger.digest();
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.advance(ledger.digest(), false);
         if let Err(e) = self.save(&ledger) {
             tracing::error!(error = %e.chain(), "the ledger could not be saved after a committed write");
         }
@@ -200,12 +216,40 @@ impl Versioning {
     /// Sets the data version read from elsewhere (a remote engine): when it
     /// differs from the current one, the generation is bumped and caches miss.
     pub fn observe(&self, version: String) {
-        let mut current = self.data_version.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *current != version {
-            *current = version;
-            *self.last_modified.write().unwrap_or_else(std::sync::PoisonError::into_inner) = SystemTime::now();
-            self.generation.fetch_add(1, Ordering::SeqCst);
+        self.advance(version, true);
+    }
+
+    /// Moves to the next generation with `data_version`, made now (when
+    /// `if_changed`, only if that differs from the current one), keeping the
+    /// stamp of the version left.
+    fn advance(&self, data_version: String, if_changed: bool) {
+        let mut past = lock(&self.past);
+        let left = self.current_stamp();
+        if if_changed && left.data_version == data_version {
+            return;
         }
+        *self.last_modified.write().unwrap_or_else(std::sync::PoisonError::into_inner) = SystemTime::now();
+        *self.data_version.write().unwrap_or_else(std::sync::PoisonError::into_inner) = data_version;
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if past.len() >= PAST_STAMPS {
+            past.pop_front();
+        }
+        past.push_back(left);
+    }
+
+    fn current_stamp(&self) -> Stamp {
+        Stamp { generation: self.generation(), data_version: self.data_version(), last_modified: self.last_modified() }
+    }
+
+    /// The stamp of `generation`: the current one's, or one of the last
+    /// [`PAST_STAMPS`] before it (`None` when older, or not reached yet).
+    pub fn stamp(&self, generation: u64) -> Option<Stamp> {
+        let past = lock(&self.past);
+        let current = self.current_stamp();
+        if current.generation == generation {
+            return Some(current);
+        }
+        past.iter().rev().find(|s| s.generation == generation).cloned()
     }
 
     /// Takes over bookkeeping found elsewhere (an older store's system graph).
@@ -243,6 +287,25 @@ mod tests {
         let reopened = Versioning::open(Some(dir.path()), false).unwrap();
         assert_eq!(reopened.data_version(), after);
         assert_eq!(reopened.source("http://g").unwrap().file, "a.ttl");
+    }
+
+    #[test]
+    fn each_version_keeps_its_stamp_after_the_next_write() {
+        let versioning = Versioning::open(None, false).unwrap();
+        let first = versioning.stamp(0).expect("the current version's stamp");
+        assert_eq!(first.data_version, versioning.data_version());
+        versioning.committed(versioning.reserve().unwrap(), None);
+        assert_eq!(versioning.stamp(0), Some(first.clone()), "the version left keeps its stamp");
+        let second = versioning.stamp(1).expect("the new version's");
+        assert_ne!(second.data_version, first.data_version);
+        assert!(versioning.stamp(2).is_none(), "no stamp for a version not reached");
+        versioning.observe(second.data_version.clone());
+        assert_eq!(versioning.generation(), 1, "an unchanged data version observed is no new version");
+        for _ in 0..PAST_STAMPS {
+            versioning.committed(versioning.reserve().unwrap(), None);
+        }
+        assert!(versioning.stamp(0).is_none(), "only the last {PAST_STAMPS} are kept");
+        assert_eq!(versioning.stamp(1), Some(second));
     }
 
     #[test]

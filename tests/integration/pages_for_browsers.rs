@@ -197,6 +197,61 @@ async fn dataset_summaries_answer_the_previous_version_while_the_new_one_renders
     }
 }
 
+/// A VoID description first asked after a write, for a host or in a format no
+/// one asked for before it, has no rendering of its own from the previous
+/// version. It does not wait for the new statistics' full scan (a minute at
+/// 10M quads): past `--summary-patience-ms` it is rendered from the previous
+/// version's statistics, under that version's validators, for that host. The
+/// editor's vocabulary does the same. The new version follows for each.
+#[tokio::test]
+async fn void_first_asked_after_a_write_is_rendered_from_the_previous_statistics() {
+    let server = TestServer::with(Options {
+        sources: vec![repo("ontology"), repo("data")],
+        summary_patience: std::time::Duration::ZERO,
+        inference: false,
+        search: false,
+        ..Options::default()
+    })
+    .await;
+    let version = |r: &reqwest::Response| r.headers()["x-data-version"].to_str().unwrap().to_owned();
+    let before = version(&server.get("/.well-known/void", "text/turtle").await);
+    let r = server.update("INSERT DATA { GRAPH <urn:void-later> { <urn:void-later:a> <urn:void-later:p> 1 } }").await;
+    assert_eq!(r.status(), 204);
+    let vocabulary = || async {
+        let r = server.get("/editor/vocabulary.json", "application/json").await;
+        r.json::<serde_json::Value>().await.unwrap()["data_version"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(vocabulary().await, before, "the vocabulary of the version before, at once");
+    // (what, Host, Accept): neither was asked for before the write.
+    let views = [("another host", "kg.example:8080", "text/turtle"), ("another format", "", "application/n-triples")];
+    let view = |host: &str, accept: &str| {
+        let request = server.client.get(server.url("/.well-known/void")).header("accept", accept);
+        let request = if host.is_empty() { request } else { request.header("host", host) };
+        async move { request.send().await.unwrap() }
+    };
+    for (what, host, accept) in views {
+        let r = view(host, accept).await;
+        assert_eq!(r.status(), 200, "{what}");
+        assert_eq!(version(&r), before, "{what}: the previous version's, at once");
+        let body = r.text().await.unwrap();
+        if !host.is_empty() {
+            assert!(body.contains(&format!("<http://{host}/sparql>")), "{what}: for that host: {body}");
+        }
+    }
+    for (what, host, accept) in views {
+        let mut fresh = false;
+        for _ in 0..100 {
+            if version(&view(host, accept).await) != before {
+                fresh = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(fresh, "{what}: the new version follows");
+    }
+    assert_ne!(vocabulary().await, before, "and the vocabulary's");
+}
+
 /// The home page features the first few of each kind by label, however many
 /// the data holds, with a link to all of them (as fragments).
 #[tokio::test]
