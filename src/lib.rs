@@ -92,7 +92,10 @@
 //!   previous version's rendering, when the new one is not ready within
 //!   `--summary-patience-ms` (3 s; waited once per version: the views after
 //!   the first that gave up get the previous one at once); then their ETag, `Last-Modified` and
-//!   `X-Data-Version` name that version, and an HTML page says so. The data
+//!   `X-Data-Version` name that version, and an HTML page says so. A VoID
+//!   description for a host or format first asked after a write is rendered
+//!   from the previous version's statistics (`cached_summary_or`), under that
+//!   version's stamp (the store keeps the last 1,024 versions' stamps). The data
 //!   behind those summaries is kept on disk under its data version
 //!   (`http::kept`, whose gate runs one such whole-store scan at a time and
 //!   counts them), so a restart on unchanged data does not scan again, and

@@ -307,7 +307,8 @@ mod tests {
         let later = Instant::now() + Duration::from_secs(5);
         let answer = memo.get_or_older("new host", 2, later, never, not_again).await.unwrap();
         assert_eq!(answer, (Arc::new(10), 1), "the next caller gets it at once");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Past the computation's end (a sleep of the same length may wake first).
+        tokio::time::sleep(Duration::from_millis(450)).await;
         let answer = memo.get_or_older("new host", 2, later, never, not_again).await.unwrap();
         assert_eq!(answer, (Arc::new(20), 2), "the new value was computed meanwhile, once");
         let nothing = || async { Ok(None) };
