@@ -135,6 +135,20 @@ async fn the_home_page_counts_the_new_data_after_a_write() {
     assert!(!page.contains("from the version before"), "no stale note when the summaries are ready");
 }
 
+/// The repository's data with no patience for a new version's summaries
+/// (`--summary-patience-ms 0`), and no write but the test's own (no inferred
+/// graph, whose regeneration would be a third version; no search index).
+async fn impatient_server() -> TestServer {
+    TestServer::with(Options {
+        sources: vec![repo("ontology"), repo("data")],
+        summary_patience: std::time::Duration::ZERO,
+        inference: false,
+        search: false,
+        ..Options::default()
+    })
+    .await
+}
+
 /// After a write, a page summarising the whole dataset (VoID, the ontology page,
 /// the timeline) that is not ready within `--summary-patience-ms` is answered
 /// from the previous version: with that version's ETag and `X-Data-Version`
@@ -142,15 +156,7 @@ async fn the_home_page_counts_the_new_data_after_a_write() {
 /// The new version's rendering goes on and answers the next views.
 #[tokio::test]
 async fn dataset_summaries_answer_the_previous_version_while_the_new_one_renders() {
-    let server = TestServer::with(Options {
-        sources: vec![repo("ontology"), repo("data")],
-        summary_patience: std::time::Duration::ZERO,
-        // No write but the test's own: the one after it would be a third version.
-        inference: false,
-        search: false,
-        ..Options::default()
-    })
-    .await;
+    let server = impatient_server().await;
     let summaries = [
         ("/.well-known/void", "text/turtle"),
         ("/.well-known/void", BROWSER),
@@ -205,14 +211,7 @@ async fn dataset_summaries_answer_the_previous_version_while_the_new_one_renders
 /// editor's vocabulary does the same. The new version follows for each.
 #[tokio::test]
 async fn void_first_asked_after_a_write_is_rendered_from_the_previous_statistics() {
-    let server = TestServer::with(Options {
-        sources: vec![repo("ontology"), repo("data")],
-        summary_patience: std::time::Duration::ZERO,
-        inference: false,
-        search: false,
-        ..Options::default()
-    })
-    .await;
+    let server = impatient_server().await;
     let version = |r: &reqwest::Response| r.headers()["x-data-version"].to_str().unwrap().to_owned();
     let before = version(&server.get("/.well-known/void", "text/turtle").await);
     let r = server.update("INSERT DATA { GRAPH <urn:void-later> { <urn:void-later:a> <urn:void-later:p> 1 } }").await;
