@@ -78,6 +78,9 @@ pub struct Memos {
     /// Pages of search hits, by the index's version, the page and the text:
     /// a popular search (tens of ms at 10M quads) is ranked once per version.
     pub searches: Memo<String, crate::search::Answer>,
+    /// How long the summaries of a new data version are waited for, shared
+    /// by all of them (`--summary-patience-ms` from the first one asked).
+    pub patience: rendered::Patience,
 }
 
 impl AppState {
@@ -88,6 +91,12 @@ impl AppState {
         let generation = self.store.generation();
         let stats = self.memos.statistics.get((), generation, self.statistics_job()).await?;
         Ok(self.memos.statistics.keep((), generation, stats))
+    }
+
+    /// Until when a summary of data version `generation` asked now waits for
+    /// that version's value before answering the previous one's.
+    pub fn summary_deadline(&self, generation: u64) -> tokio::time::Instant {
+        self.memos.patience.deadline(generation, self.config.summary_patience)
     }
 
     /// What `memos.statistics` holds, computed over the current data.

@@ -36,9 +36,10 @@ fn asset(body: &'static str, media_type: &str) -> Response {
 
 pub(super) async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
     let generation = state.store.generation();
-    // At most `--summary-patience-ms` for the summaries of a new data version; past
-    // it, the previous version's, marked as such (computed on for the next visitor).
-    let deadline = tokio::time::Instant::now() + state.config.summary_patience;
+    // At most `--summary-patience-ms` for the summaries of a new data version
+    // (counted from the first summary asked at it); past it, the previous
+    // version's, marked as such (computed on for the next visitor).
+    let deadline = state.summary_deadline(generation);
     // One after the other, not at once: each can run past `--heavy-after-ms` on
     // a large store, and four moving to the heavy lane together shed each other
     // (the first view at 1M quads was a 503). Past the deadline the rest start
@@ -111,7 +112,7 @@ const MORE_PREFIXES: &[(&str, &str)] = &[
 /// by `data_version`) while the new ones are counted.
 async fn vocabulary(State(state): State<AppState>) -> Result<Response, AppError> {
     let generation = state.store.generation();
-    let deadline = tokio::time::Instant::now() + state.config.summary_patience;
+    let deadline = state.summary_deadline(generation);
     let job = state.statistics_job();
     let (stats, at) = state.memos.statistics.get_or_previous((), generation, deadline, job).await?;
     let (stats, data_version) = match state.store.stamp(at) {
