@@ -90,8 +90,10 @@
 //!   Only the pages summarising the whole dataset (home, VoID, the ontology
 //!   page, the timeline: `http::rendered::cached_summary`) may answer the
 //!   previous version's rendering, when the new one is not ready within
-//!   `--summary-patience-ms` (3 s; waited once per version: the views after
-//!   the first that gave up get the previous one at once); then their ETag, `Last-Modified` and
+//!   `--summary-patience-ms` (3 s, counted once per data version for all of
+//!   them, `http::rendered::Patience`: a summary asked later waits only what is
+//!   left, at least 100 ms; and once a page gave up, its next views get the
+//!   previous one at once); then their ETag, `Last-Modified` and
 //!   `X-Data-Version` name that version, and an HTML page says so. A VoID
 //!   description for a host or format first asked after a write is rendered
 //!   from the previous version's statistics (`cached_summary_or`), under that

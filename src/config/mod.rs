@@ -190,6 +190,7 @@ pub struct ServeArgs {
     /// Milliseconds a page summarising the whole dataset (home, VoID, the
     /// ontology page, the timeline) waits after a write for its new version;
     /// past it, the previous version's, marked as such, while the new one renders.
+    /// Counted once per data version, from the first of them asked.
     #[arg(long, value_name = "MS", default_value_t = 3000)]
     pub summary_patience_ms: u64,
     /// Do not compute the dataset summaries in the background at start (the
