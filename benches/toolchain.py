@@ -21,6 +21,11 @@ command above) and give both builds:
     --oxigraph-here "GCC 12=target/oxigraph-here/bin/oxigraph" \
         --oxigraph-here "clang 19=target/oxigraph-clang/bin/oxigraph"
 
+To measure another build of treaty-kg itself (a profile-guided one, from
+`benches/pgo.sh`) beside them, give it as `--treaty-kg-variant LABEL=PATH`;
+it serves its own copy of our store with our flags, and its ratios are to
+ours and to PyPI's.
+
 The servers run side by side on copies of one generated dataset, each
 with its defaults (ours with `--no-query-cache`, since wrk repeats one query;
 every Oxigraph with `--union-default-graph`, as ours has it on). Each query is
@@ -39,14 +44,20 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import fetch, log, median, queries, ratio, start, stop, wait_idle, wrk  # noqa: E402
 
+# Ours without the repository's data (the stores hold the generated data only,
+# as Oxigraph's do) and without the answer cache (wrk repeats one query).
+OUR_FLAGS = ["--no-default-data", "--no-query-cache"]
+
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--treaty-kg", required=True)
     parser.add_argument("--oxigraph", required=True, help="the PyPI binary")
-    parser.add_argument("--oxigraph-here", required=True, action="append",
+    parser.add_argument("--oxigraph-here", action="append", default=[],
                         help="built here, by this machine's toolchain; repeat as LABEL=PATH to compare builds"
                              " (say, RocksDB compiled by GCC and by clang)")
+    parser.add_argument("--treaty-kg-variant", action="append", default=[],
+                        help="LABEL=PATH: another build of treaty-kg (say, profile-guided), served like ours")
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--queries", default="01,05,07,09", help="prefixes of benches/queries files")
     parser.add_argument("--connections", default="1,8")
@@ -57,6 +68,8 @@ def main():
     # Each build made here: its label and binary.
     here = [(h.split("=", 1) if "=" in h else ("built here", h)) for h in args.oxigraph_here]
     here = [(f"oxigraph ({label})", os.path.abspath(path)) for label, path in here]
+    variants = [v.split("=", 1) for v in args.treaty_kg_variant]
+    variants = [(f"treaty-kg ({label})", os.path.abspath(path)) for label, path in variants]
     work = tempfile.mkdtemp(prefix="treaty-kg-toolchain-")
     servers = []
     try:
@@ -69,13 +82,17 @@ def main():
         os.remove(data)
         ask = urllib.parse.quote("ASK { ?s ?p ?o }")
         commands = [
-            ("treaty-kg", [ours, "serve", "--store", store_o, "--no-default-data", "--no-query-cache"], "/sparql"),
+            ("treaty-kg", [ours, "serve", "--store", store_o] + OUR_FLAGS, "/sparql"),
             ("oxigraph (PyPI)", [pypi, "serve", "--location", store_p, "--union-default-graph"], "/query"),
         ]
         for n, (name, binary) in enumerate(here):
             store_h = os.path.join(work, f"here{n}")
             shutil.copytree(store_p, store_h)
             commands.append((name, [binary, "serve", "--location", store_h, "--union-default-graph"], "/query"))
+        for n, (name, binary) in enumerate(variants):
+            store_v = os.path.join(work, f"variant{n}")
+            shutil.copytree(store_o, store_v)
+            commands.append((name, [binary, "serve", "--store", store_v] + OUR_FLAGS, "/sparql"))
         names = [name for name, _, _ in commands]
         bases = {}
         for port, (name, cmd, path) in enumerate(commands, start=7401):
@@ -86,7 +103,8 @@ def main():
         log(f"all {len(servers)} idle after {wait_idle(servers):.0f} s")
         wanted = args.queries.split(",")
         # Ratios: ours to PyPI, then for each build made here ours to it and it to PyPI.
-        pairs = [(names[0], names[1])] + [p for name in names[2:] for p in ((names[0], name), (name, names[1]))]
+        pairs = [(names[0], names[1])] + [p for name, _ in here for p in ((names[0], name), (name, names[1]))]
+        pairs += [p for name, _ in variants for p in ((name, names[0]), (name, names[1]))]
         short = lambda name: name.removeprefix("oxigraph (").removesuffix(")")  # noqa: E731
         print("| query | c | " + " | ".join(f"{n} req/s" for n in names) + " | "
               + " | ".join(f"{short(a) if a != names[0] else 'ours'} ÷ {short(b)}" for a, b in pairs) + " |")
