@@ -105,7 +105,7 @@ def main():
         # Ratios: ours to PyPI, then for each build made here ours to it and it to PyPI.
         pairs = [(names[0], names[1])] + [p for name, _ in here for p in ((names[0], name), (name, names[1]))]
         pairs += [p for name, _ in variants for p in ((name, names[0]), (name, names[1]))]
-        short = lambda name: name.removeprefix("oxigraph (").removesuffix(")")  # noqa: E731
+        short = lambda name: name.split("(", 1)[1].removesuffix(")") if "(" in name else name  # noqa: E731
         print("| query | c | " + " | ".join(f"{n} req/s" for n in names) + " | "
               + " | ".join(f"{short(a) if a != names[0] else 'ours'} ÷ {short(b)}" for a, b in pairs) + " |")
         print("|---|---:|" + "---:|" * (len(names) + len(pairs)))
