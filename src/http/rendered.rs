@@ -25,7 +25,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// The least a summary asked past its version's patience still waits: enough
@@ -54,7 +54,6 @@ impl Patience {
         shared.max(now + GRACE.min(patience))
     }
 }
-use std::time::SystemTime;
 
 /// The largest body kept (VoID and hub documents are far smaller).
 const MAX_RENDERED: usize = 64 << 20;
