@@ -20,7 +20,6 @@ import argparse
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import urllib.error
@@ -28,7 +27,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, log, start, stop  # noqa: E402
+from run import ROOT, generated_store, log, start, stop  # noqa: E402
 
 TOKEN = "pgo-training-token-0123456789"
 PREFIXES = """PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>
@@ -132,11 +131,8 @@ def main():
     binary = os.path.abspath(args.treaty_kg)
     work = tempfile.mkdtemp(prefix="treaty-kg-pgo-")
     try:
-        data = os.path.join(work, "data.nq")
-        with open(data, "w") as f:
-            subprocess.run([binary, "generate", "--triples", str(args.size), "--seed", "7"], stdout=f, check=True)
-        store = os.path.join(work, "store")
-        subprocess.run([binary, "load", "--store", store, data], check=True, stderr=subprocess.DEVNULL)
+        # Another seed than the mix's data (42).
+        store = generated_store(binary, args.size, work, seed=7)
         port = 7391
         base = f"http://127.0.0.1:{port}"
         env = dict(os.environ, TREATY_KG_WRITE_TOKEN=TOKEN)

@@ -97,12 +97,12 @@ def start(cmd, probe, env=None, timeout=120, log_to=None):
     return proc, time.monotonic() - started
 
 
-def generated_store(binary, size, work):
-    """`treaty-kg generate` (seed 42) of `size` quads, loaded with `treaty-kg
-    load` into a store under `work`; returns the store's path."""
+def generated_store(binary, size, work, seed=42):
+    """`treaty-kg generate` (seed 42 unless told) of `size` quads, loaded with
+    `treaty-kg load` into a store under `work`; returns the store's path."""
     data = os.path.join(work, "data.nq")
     with open(data, "w") as f:
-        subprocess.run([binary, "generate", "--triples", str(size), "--seed", "42"], stdout=f, check=True)
+        subprocess.run([binary, "generate", "--triples", str(size), "--seed", str(seed)], stdout=f, check=True)
     store = os.path.join(work, "store")
     subprocess.run([binary, "load", "--store", store, data], check=True, stderr=subprocess.DEVNULL)
     os.remove(data)
