@@ -102,7 +102,8 @@ def main():
             bases[name] = base + path
         log(f"all {len(servers)} idle after {wait_idle(servers):.0f} s")
         wanted = args.queries.split(",")
-        # Ratios: ours to PyPI, then for each build made here ours to it and it to PyPI.
+        # Ratios: ours to PyPI, then for each build made here ours to it and it to PyPI,
+        # then for each variant of ours it to ours and to PyPI.
         pairs = [(names[0], names[1])] + [p for name, _ in here for p in ((names[0], name), (name, names[1]))]
         pairs += [p for name, _ in variants for p in ((name, names[0]), (name, names[1]))]
         short = lambda name: name.split("(", 1)[1].removesuffix(")") if "(" in name else name  # noqa: E731
