@@ -139,8 +139,13 @@ async fn the_home_page_counts_the_new_data_after_a_write() {
 /// (`--summary-patience-ms 0`), and no write but the test's own (no inferred
 /// graph, whose regeneration would be a third version; no search index).
 async fn impatient_server() -> TestServer {
+    impatient_server_with(Vec::new()).await
+}
+
+/// [`impatient_server`], also serving the `extra` source files.
+async fn impatient_server_with(extra: Vec<std::path::PathBuf>) -> TestServer {
     TestServer::with(Options {
-        sources: vec![repo("ontology"), repo("data")],
+        sources: [repo("ontology"), repo("data")].into_iter().chain(extra).collect(),
         summary_patience: std::time::Duration::ZERO,
         inference: false,
         search: false,
@@ -211,7 +216,14 @@ async fn dataset_summaries_answer_the_previous_version_while_the_new_one_renders
 /// editor's vocabulary does the same. The new version follows for each.
 #[tokio::test]
 async fn void_first_asked_after_a_write_is_rendered_from_the_previous_statistics() {
-    let server = impatient_server().await;
+    // Enough statements that the new version's statistics take longer to scan
+    // than the few requests below take to be answered (with the repository's
+    // data alone the scan sometimes won that race).
+    let dir = tempfile::tempdir().unwrap();
+    let bulk = dir.path().join("bulk.nt");
+    let lines: String = (0..100_000).map(|i| format!("<urn:bulk:{i}> <urn:bulk:p> \"{i}\" .\n")).collect();
+    std::fs::write(&bulk, lines).unwrap();
+    let server = impatient_server_with(vec![bulk]).await;
     let version = |r: &reqwest::Response| r.headers()["x-data-version"].to_str().unwrap().to_owned();
     let before = version(&server.get("/.well-known/void", "text/turtle").await);
     let r = server.update("INSERT DATA { GRAPH <urn:void-later> { <urn:void-later:a> <urn:void-later:p> 1 } }").await;
