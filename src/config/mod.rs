@@ -3,7 +3,7 @@
 //! Raw flags are checked once here (paths exist, the token file is readable, the
 //! bind address parses); everything downstream takes a `Config`, never loose flags.
 
-use crate::store::{StoreLocation, StoreOptions};
+use crate::store::{RemoteConfig, StoreLocation, StoreOptions};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -157,7 +157,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_search: bool,
     /// Where the full-text index is kept (default: `search-index` inside the
-    /// `--store` directory; in memory with `--memory` or `--remote`).
+    /// `--store` directory, or the `--remote-state` one; else in memory).
     #[arg(long, value_name = "DIR")]
     pub search_index: Option<PathBuf>,
     /// Deepest structure a SPARQL query or update may have: each `{`, `(`, `[`
@@ -384,6 +384,9 @@ impl Config {
             _ if args.no_search => None,
             (Some(dir), _) => Some(crate::search::IndexLocation::Directory(dir.clone())),
             (None, StoreLocation::Directory(dir)) => {
+                Some(crate::search::IndexLocation::Directory(dir.join("search-index")))
+            }
+            (None, StoreLocation::Remote(RemoteConfig { state: Some(dir), .. })) => {
                 Some(crate::search::IndexLocation::Directory(dir.join("search-index")))
             }
             (None, _) => Some(crate::search::IndexLocation::Memory),

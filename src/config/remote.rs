@@ -33,6 +33,13 @@ pub struct RemoteArgs {
     /// engine directly are seen within this time).
     #[arg(long, value_name = "SECS", default_value_t = 2)]
     pub remote_version_poll: u64,
+    /// A local directory where what treaty-kg derives from the engine's data is
+    /// kept across restarts, under the engine's data version: the dataset
+    /// summaries and (unless `--search-index` says otherwise) the search index,
+    /// in a subdirectory per engine URL. Without it nothing is kept: each start
+    /// scans the engine again and builds the search index in memory.
+    #[arg(long, value_name = "DIR", requires = "remote")]
+    pub remote_state: Option<PathBuf>,
 }
 
 impl RemoteArgs {
@@ -60,6 +67,12 @@ impl RemoteArgs {
             credentials,
             timeout: Duration::from_secs(self.remote_timeout.max(1)),
             version_poll: Duration::from_secs(self.remote_version_poll.max(1)),
+            // One subdirectory per engine: two engines can have the same data version
+            // (a digest of their statement count and treaty-kg's last write).
+            state: self.remote_state.as_ref().map(|dir| {
+                let engine = crate::sources::content_hash(query.as_bytes());
+                dir.join(format!("engine-{}", &engine[..engine.len().min(16)]))
+            }),
         }))
     }
 }

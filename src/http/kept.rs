@@ -4,8 +4,10 @@
 //! instead of scanning the whole store again (at 10M quads the home page's
 //! first view took 74 s). Every write changes the data version, so a kept
 //! summary is never taken for other data; a file that does not read back (a
-//! crash mid-write, another release's shape) is computed again. In memory, over
-//! a remote engine and on a read-only store nothing is kept.
+//! crash mid-write, another release's shape) is computed again. Over a remote
+//! engine they are kept in the `--remote-state` directory, under the engine's
+//! data version; in memory, over an engine without it, and on a read-only store
+//! nothing is kept.
 //!
 //! What is not read back is scanned through the [`ScanGate`]: one whole-store
 //! scan at a time, each counted by summary (`treaty_kg_summary_scans_total`).

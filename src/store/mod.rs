@@ -113,10 +113,19 @@ impl KgStore {
     /// answer now (its ledger is read); later outages are answered 502/504
     /// until it is back.
     pub fn open(location: &StoreLocation, options: StoreOptions) -> Result<Self, StoreError> {
+        // A remote engine's ledger lives in the engine; with `--remote-state` a
+        // copy of it (and the server's notes) is kept there too, and the derived
+        // data beside it.
         let dir = match location {
             StoreLocation::Directory(dir) => Some(dir.as_path()),
-            StoreLocation::Memory | StoreLocation::Remote(_) => None,
+            StoreLocation::Remote(config) => config.state.as_deref(),
+            StoreLocation::Memory => None,
         };
+        if let (StoreLocation::Remote(_), Some(dir)) = (location, dir) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::io(format!("{}: cannot create the --remote-state directory", dir.display()), e)
+            })?;
+        }
         let versioning = Versioning::open(dir, false)?;
         if let StoreLocation::Remote(config) = location {
             let remote = Remote::open(config.clone())?;
@@ -226,7 +235,7 @@ impl KgStore {
 
     /// A directory beside the ledger for data derived from the store, kept
     /// across restarts under the data version it describes (`None` in memory,
-    /// over a remote engine, or read-only).
+    /// over a remote engine without `--remote-state`, or read-only).
     pub fn keepsake_dir(&self) -> Option<std::path::PathBuf> {
         self.inner.versioning.keepsake_dir()
     }

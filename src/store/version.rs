@@ -149,7 +149,8 @@ impl Versioning {
     }
 
     /// A directory beside the ledger for data derived from the store (`None`
-    /// in memory or over a remote engine, or when the store is read-only).
+    /// in memory, over a remote engine without `--remote-state`, or when the
+    /// store is read-only).
     pub fn keepsake_dir(&self) -> Option<PathBuf> {
         let path = self.path.as_ref().filter(|_| !self.read_only)?;
         Some(path.with_file_name(KEEPSAKE_DIR))
@@ -252,9 +253,15 @@ impl Versioning {
         past.iter().rev().find(|s| s.generation == generation).cloned()
     }
 
-    /// Takes over bookkeeping found elsewhere (an older store's system graph).
-    pub fn adopt(&self, ledger: Ledger) -> Result<(), StoreError> {
+    /// Takes over bookkeeping found elsewhere (an older store's system graph, a
+    /// remote engine's ledger).
+    pub fn adopt(&self, mut ledger: Ledger) -> Result<(), StoreError> {
         self.reserved.fetch_max(ledger.writes, Ordering::SeqCst);
+        // The server's own notes stay (a remote engine's ledger carries none).
+        let notes = self.ledger().notes.clone();
+        for (key, value) in notes {
+            ledger.notes.entry(key).or_insert(value);
+        }
         *self.ledger() = ledger.clone();
         *self.data_version.write().unwrap_or_else(std::sync::PoisonError::into_inner) = ledger.digest();
         self.save(&ledger)

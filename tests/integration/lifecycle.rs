@@ -4,6 +4,7 @@
 use crate::common::*;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 fn serve(store: &Path, data: &Path) -> Served {
     let mut args = vec!["--no-default-data".to_owned(), "--store".to_owned(), store.display().to_string()];
@@ -137,6 +138,27 @@ async fn background_scans_run_below_the_priority_of_visitors_queries() {
     assert!(eval.iter().all(|nice| *nice == own), "{threads:?}");
 }
 
+/// A statement count no data here has: a page showing it read the kept file.
+const MARK: u64 = 4_242_424;
+
+/// The statement count in the statistics kept in `kept`, once every summary is there.
+fn kept_statement_count(kept: &Path) -> u64 {
+    for name in ["statistics", "sources", "featured", "events"] {
+        assert!(kept.join(format!("{name}.json")).exists(), "{name} kept in {}", kept.display());
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(kept.join("statistics.json")).unwrap()).unwrap();
+    json["value"]["triples"].as_u64().unwrap()
+}
+
+/// Replaces the kept statement count with [`MARK`].
+fn mark_kept_statement_count(kept: &Path) {
+    let statistics = kept.join("statistics.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&statistics).unwrap()).unwrap();
+    json["value"]["triples"] = MARK.into();
+    std::fs::write(&statistics, serde_json::to_vec(&json).unwrap()).unwrap();
+}
+
 /// The dataset summaries are kept beside the ledger under their data version:
 /// a restart on unchanged data reads them back instead of scanning the store
 /// again, and after a write they are computed afresh.
@@ -159,21 +181,15 @@ async fn a_restart_on_unchanged_data_reads_the_summaries_back() {
     let first = start();
     let page = home(first.base.clone()).await;
     let kept = store.join("treaty-kg-kept");
-    let statistics = kept.join("statistics.json");
-    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&statistics).unwrap()).unwrap();
-    let triples = json["value"]["triples"].as_u64().unwrap();
+    let triples = kept_statement_count(&kept);
     assert!(page.contains(&format!("{triples} statements")), "the page shows what was kept");
-    for name in ["sources", "featured", "events"] {
-        assert!(kept.join(format!("{name}.json")).exists(), "{name} kept");
-    }
     assert!(terminate(first).success());
 
     // A figure only the kept file holds: the restart must read it, not scan.
-    json["value"]["triples"] = 4_242_424.into();
-    std::fs::write(&statistics, serde_json::to_vec(&json).unwrap()).unwrap();
+    mark_kept_statement_count(&kept);
     let second = start();
     let page = home(second.base.clone()).await;
-    assert!(page.contains("4242424 statements"), "read back from disk");
+    assert!(page.contains(&format!("{MARK} statements")), "read back from disk");
     assert!(second.logged(|l| l.contains("summary read from disk")).await);
 
     let insert = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/a> <http://example.org/p> 1 } }";
@@ -192,6 +208,56 @@ async fn a_restart_on_unchanged_data_reads_the_summaries_back() {
         assert!(std::time::Instant::now() < deadline, "the summaries were not computed again after a write");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    assert!(terminate(second).success());
+}
+
+/// In front of a remote engine, `--remote-state DIR` keeps the summaries and
+/// the search index there: a restart on the engine's unchanged data reads the
+/// summaries back and searches the kept index, scanning the engine for neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_front_of_an_unchanged_engine_reads_its_kept_state_back() {
+    let engine = tokio::task::spawn_blocking(|| Engine::start(Backend::Oxigraph)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let args = [
+            "--no-default-data",
+            "--remote",
+            &engine.query,
+            "--remote-update",
+            &engine.update,
+            "--remote-state",
+            &dir.path().display().to_string(),
+            "--data",
+            &repo("ontology").display().to_string(),
+        ]
+        .map(str::to_owned);
+        spawn_server(&args, &[("TREATY_KG_WRITE_TOKEN", TOKEN)])
+    };
+    let get = |url: String| async move { reqwest::get(url).await.unwrap() };
+    let first = start();
+    let page = get(format!("{}/", first.base)).await.text().await.unwrap();
+    assert!(first.line("search index built", Duration::from_secs(30)).await.is_some(), "built at the first start");
+    // One directory per engine, named from its URL.
+    let engines: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(engines.len(), 1, "{engines:?}");
+    let kept = engines[0].join("treaty-kg-kept");
+    let triples = kept_statement_count(&kept);
+    assert!(page.contains(&format!("{triples} statements")), "the page shows what was kept");
+    assert!(engines[0].join("search-index").join("meta.json").exists(), "the index is on disk");
+    assert!(terminate(first).success());
+
+    mark_kept_statement_count(&kept);
+    let second = start();
+    let page = get(format!("{}/", second.base)).await.text().await.unwrap();
+    assert!(page.contains(&format!("{MARK} statements")), "read back from disk, not scanned");
+    assert!(second.logged(|l| l.contains("summary read from disk")).await);
+    let found = get(format!("{}/search?q=treaty", second.base)).await;
+    assert_eq!(found.status(), 200, "the kept index answers at once");
+    assert!(found.text().await.unwrap().contains("/ontology"), "with the ontology's terms");
+    assert!(
+        second.line("search index built", Duration::from_secs(3)).await.is_none(),
+        "the kept index is not built again"
+    );
     assert!(terminate(second).success());
 }
 

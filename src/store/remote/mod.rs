@@ -57,6 +57,9 @@ pub struct RemoteConfig {
     pub timeout: Duration,
     /// How often the data version is read from the engine.
     pub version_poll: Duration,
+    /// Where what is derived from the engine's data is kept across restarts
+    /// (`--remote-state`, one directory per engine); `None`: nothing is kept.
+    pub state: Option<std::path::PathBuf>,
 }
 
 /// One page of distinct triples, their count, and whether the count is exact.

@@ -124,6 +124,7 @@ impl TestServer {
                 credentials: None,
                 timeout: Duration::from_secs(options.timeout_secs),
                 version_poll: Duration::from_secs(1),
+                state: None,
             });
         }
         let state = tokio::task::spawn_blocking(move || treaty_kg::build_state(config)).await.unwrap().unwrap();
