@@ -10,6 +10,11 @@ connections: the front end's overhead per query. Also a saved query, cold
 
     benches/remote.py --treaty-kg target/release/treaty-kg --size 1000000
 
+With `--restarts`, instead of the mix: how long a front end with its defaults
+(inference, search, summaries warmed at start) takes, from its process start,
+until the home page and a search answer, at its first start and at a restart
+on the engine's unchanged data, without and with `--remote-state DIR`.
+
 Prints one markdown table.
 """
 
@@ -66,12 +71,37 @@ def isql(sql_port, statement):
                    check=True, stdout=subprocess.DEVNULL)
 
 
+def restarts(binary, engine_url, work):
+    """Rows: seconds from process start until `/` and `/search` answer 200, at a
+    first start and at a restart, without and with `--remote-state`."""
+    rows = []
+    for label, extra in (("no --remote-state", []), ("--remote-state DIR", ["--remote-state", os.path.join(work, "state")])):
+        for attempt in ("first start", "restart"):
+            port = free_port()
+            front = f"http://127.0.0.1:{port}"
+            started = time.monotonic()
+            server, _ = start([binary, "serve", "--remote", engine_url, "--bind", f"127.0.0.1:{port}",
+                               "--no-default-data", *extra], f"{front}/health", env=dict(os.environ, TREATY_KG_WRITE_TOKEN="bench-token-0123456789"))
+            try:
+                wait_for(f"{front}/", timeout=3600)
+                home = time.monotonic() - started
+                wait_for(f"{front}/search?q=treaty", timeout=3600)
+                search = time.monotonic() - started
+            finally:
+                stop(server)
+            rows.append((f"{label}, {attempt}", f"{home:.2f} s", f"{search:.2f} s", ""))
+            log(" | ".join(rows[-1]))
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--treaty-kg", required=True)
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--restarts", action="store_true",
+                        help="measure starts and restarts (home page, search) instead of the query mix")
     args = parser.parse_args()
     binary = os.path.abspath(args.treaty_kg)
     work = tempfile.mkdtemp(prefix="treaty-kg-remote-")
@@ -90,6 +120,12 @@ def main():
             isql(sql, "checkpoint;")
             log(f"Virtuoso loaded {args.size:,} quads in {time.monotonic() - started:.1f} s")
             virtuoso_url = f"http://127.0.0.1:{http}/sparql"
+            if args.restarts:
+                rows = restarts(binary, virtuoso_url, work)
+                print("| front end over Virtuoso | home page answers | search answers |  |\n|---|---|---|---|")
+                for row in rows:
+                    print("| " + " | ".join(row) + " |")
+                return
             port = free_port()
             front = f"http://127.0.0.1:{port}"
             server, _ = start([binary, "serve", "--remote", virtuoso_url, "--bind", f"127.0.0.1:{port}",
