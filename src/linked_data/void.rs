@@ -78,8 +78,11 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     let triples = total(store, "GRAPH ?g { ?s ?p ?o }").await?;
     // The embedded store lists its graphs without reading statements; engines
     // differ on an empty `GRAPH ?g {}` (Virtuoso answers nothing), so they scan.
+    // `GROUP BY`, not `DISTINCT`: over 232,501 graphs (1M generated quads)
+    // Virtuoso 7.2.5 answered the grouping in 0.09 s and timed the DISTINCT out
+    // after 60 s, so the statistics, and the home page, never came.
     let names_query = if store.is_remote() {
-        "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+        "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
     } else {
         "SELECT ?g WHERE { GRAPH ?g { } }"
     };
