@@ -38,9 +38,11 @@
 //!   pages, editor, search page, small graphs as pages (VoID, service description), SVG pictures.
 //! - [`search`] — full-text search (tantivy) over the store's texts: built by one
 //!   scan of the quad reader (the graphs' sources first, by two predicate scans
-//!   that read only subjects and objects), documents handed over in batches; updated after every write from what the write
-//!   names (`store::WriteScope`), the data version in its commit; `/search`, suggestions, and `SERVICE <…/search>` turned into a
-//!   `VALUES` block before either backend evaluates the query.
+//!   that read only subjects and objects), documents handed over in batches;
+//!   updated after every write from what the write names (`store::WriteScope`),
+//!   the data version in its commit; `/search`, suggestions, and
+//!   `SERVICE <…/search>` turned into a `VALUES` block before either backend
+//!   evaluates the query.
 //! - [`validate`] — SHACL validation of the repository's RDF (rudof's engine).
 //! - [`generate`] — deterministic synthetic data for benchmarks.
 //! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump/validate).
@@ -100,8 +102,9 @@
 //!   from the previous version's statistics (`cached_summary_or`), under that
 //!   version's stamp (the store keeps the last 1,024 versions' stamps). The data
 //!   behind those summaries is kept on disk under its data version (beside
-//!   the ledger, or in `--remote-state` over an engine; `http::kept`, whose gate runs one such whole-store scan at a time and
-//!   counts them), so a restart on unchanged data does not scan again, and
+//!   the ledger, or in `--remote-state` over an engine; `http::kept`, whose
+//!   gate runs one such whole-store scan at a time and counts them), so a
+//!   restart on unchanged data does not scan again, and
 //!   computed in the background as the server starts (`http::warm`), through
 //!   the same memos, so the first visitor does not start the scans.
 //! - Work the server starts on its own (the search index's build and updates,
