@@ -33,11 +33,13 @@ pub struct RemoteArgs {
     /// engine directly are seen within this time).
     #[arg(long, value_name = "SECS", default_value_t = 2)]
     pub remote_version_poll: u64,
-    /// A local directory where what treaty-kg derives from the engine's data is
-    /// kept across restarts, under the engine's data version: the dataset
-    /// summaries and (unless `--search-index` says otherwise) the search index,
-    /// in a subdirectory per engine URL. Without it nothing is kept: each start
-    /// scans the engine again and builds the search index in memory.
+    /// A local directory (one per server) where what treaty-kg derives from the
+    /// engine's data is kept across restarts, under the engine's data version,
+    /// in a subdirectory per engine URL: the dataset summaries, the search index
+    /// (unless `--search-index` says otherwise), and a copy of the ledger with
+    /// the note of the inferred graph's last regeneration. Without it nothing is
+    /// kept: each start scans the engine again, builds the search index in
+    /// memory and regenerates the inferred graph.
     #[arg(long, value_name = "DIR", requires = "remote")]
     pub remote_state: Option<PathBuf>,
 }
