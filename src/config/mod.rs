@@ -383,10 +383,7 @@ impl Config {
         let search = match (&args.search_index, &location) {
             _ if args.no_search => None,
             (Some(dir), _) => Some(crate::search::IndexLocation::Directory(dir.clone())),
-            (None, StoreLocation::Directory(dir)) => {
-                Some(crate::search::IndexLocation::Directory(dir.join("search-index")))
-            }
-            (None, StoreLocation::Remote(RemoteConfig { state: Some(dir), .. })) => {
+            (None, StoreLocation::Directory(dir) | StoreLocation::Remote(RemoteConfig { state: Some(dir), .. })) => {
                 Some(crate::search::IndexLocation::Directory(dir.join("search-index")))
             }
             (None, _) => Some(crate::search::IndexLocation::Memory),
