@@ -396,14 +396,7 @@ on_every_backend! {
         .unwrap();
         std::fs::write(dir.path().join("graphs.trig"), "<http://example.org/own> { <http://example.org/t> <http://example.org/p> 3 }").unwrap();
         let files = ["rows.ttl", "blank.ttl", "graphs.trig"].map(|f| dir.path().join(f).display().to_string());
-        let engine = match backend {
-            Backend::Embedded => None,
-            engine => Some(tokio::task::spawn_blocking(move || Engine::start(engine)).await.unwrap()),
-        };
-        let target: Vec<String> = match &engine {
-            None => vec!["--store".into(), dir.path().join("store").display().to_string()],
-            Some(e) => vec!["--remote".into(), e.query.clone(), "--remote-update".into(), e.update.clone()],
-        };
+        let (_engine, target) = target_for(backend, dir.path()).await;
         let loaded = std::process::Command::new(BIN).arg("load").args(&target).args(&files).output().unwrap();
         assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
         let report = String::from_utf8_lossy(&loaded.stderr);

@@ -7,6 +7,7 @@ mod auth_limits;
 mod backends;
 mod bench_smoke;
 mod browser;
+mod engine_limits;
 mod formats;
 mod graph_store;
 mod hardening;

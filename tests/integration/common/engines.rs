@@ -155,3 +155,17 @@ impl Engine {
         }
     }
 }
+
+/// A fresh engine for `backend` (none for the embedded store, which then lives
+/// in `dir/store`) and the flags that point the binary at it.
+pub async fn target_for(backend: Backend, dir: &std::path::Path) -> (Option<Engine>, Vec<String>) {
+    let engine = match backend {
+        Backend::Embedded => None,
+        engine => Some(tokio::task::spawn_blocking(move || Engine::start(engine)).await.unwrap()),
+    };
+    let target = match &engine {
+        None => vec!["--store".into(), dir.join("store").display().to_string()],
+        Some(e) => vec!["--remote".into(), e.query.clone(), "--remote-update".into(), e.update.clone()],
+    };
+    (engine, target)
+}

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 pub mod engines;
-pub use engines::{free_port, Backend, Engine};
+pub use engines::{free_port, target_for, Backend, Engine};
 
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::dataset::CanonicalizationAlgorithm;

@@ -1,0 +1,45 @@
+//! What an engine's own limits must not change in what treaty-kg shows in
+//! front of it: run on every backend (`on_every_backend!`).
+
+use crate::common::*;
+use crate::on_every_backend;
+use oxigraph::io::RdfFormat;
+use oxigraph::model::{NamedNode, Term};
+
+on_every_backend! {
+    /// VoID counts every named graph, also past an engine's row limit:
+    /// Virtuoso lists at most 10,000 rows by default (`ResultSetMaxRows`) and
+    /// says so only in a header, so a listing of 10,050 graphs comes back with
+    /// 10,000 and no error. The summary of their prefix says 10,050.
+    async fn void_counts_every_graph_past_an_engines_row_limit(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let many = 10_050;
+        let trig: String = (0..many)
+            .map(|i| format!("<http://example.org/many/g{i}> {{ <http://example.org/s{i}> <http://example.org/p> {i} }}\n"))
+            .collect();
+        std::fs::write(dir.path().join("many.trig"), trig).unwrap();
+        let (_engine, target) = target_for(backend, dir.path()).await;
+        let loaded = std::process::Command::new(BIN).arg("load").args(&target).arg(dir.path().join("many.trig")).output().unwrap();
+        assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
+        let served = KillOnDrop(spawn_server(&[target, vec!["--no-default-data".into()]].concat(), &[]));
+        let r = reqwest::Client::new()
+            .get(format!("{}/.well-known/void", served.0.base))
+            .header("accept", "application/n-triples")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let g = graph(&r.bytes().await.unwrap(), RdfFormat::NTriples);
+        let title = NamedNode::new_unchecked("http://purl.org/dc/terms/title");
+        let titles: Vec<String> = g.triples_for_predicate(&title).map(|t| t.object.to_string()).collect();
+        let wanted = format!("{many} named graphs whose names start with http://example.org/many/");
+        let summary = g
+            .triples_for_predicate(&title)
+            .find(|t| matches!(t.object, oxigraph::model::TermRef::Literal(l) if l.value() == wanted))
+            .unwrap_or_else(|| panic!("no summary titled {wanted:?}: {titles:?}"))
+            .subject
+            .into_owned();
+        let triples = g.object_for_subject_predicate(&summary, &NamedNode::new_unchecked("http://rdfs.org/ns/void#triples"));
+        assert!(matches!(triples.map(|t| t.into_owned()), Some(Term::Literal(l)) if l.value() == many.to_string()));
+    }
+}
