@@ -12,7 +12,7 @@ connections: the front end's overhead per query. Also a saved query, cold
 
 With `--restarts`, instead of the mix: how long a front end with its defaults
 (inference, search, summaries warmed at start) takes, from its process start,
-until the home page and a search answer, at its first start and at a restart
+until the home page, a search and VoID answer, at its first start and at a restart
 on the engine's unchanged data, without and with `--remote-state DIR`.
 
 Prints one markdown table.
@@ -72,7 +72,7 @@ def isql(sql_port, statement):
 
 
 def restarts(binary, engine_url, work):
-    """Rows: seconds from process start until `/` and `/search` answer 200, at a
+    """Rows: seconds from process start until `/`, `/search` and VoID answer 200, at a
     first start and at a restart, without and with `--remote-state`."""
     rows = []
     for label, extra in (("no --remote-state", []), ("--remote-state DIR", ["--remote-state", os.path.join(work, "state")])):
@@ -87,9 +87,16 @@ def restarts(binary, engine_url, work):
                 home = time.monotonic() - started
                 wait_for(f"{front}/search?q=treaty", timeout=3600)
                 search = time.monotonic() - started
+                wait_for(f"{front}/.well-known/void", timeout=3600)
+                void = time.monotonic() - started
+                # What VoID says of the graphs: the summaries' titles.
+                _, body = fetch(f"{front}/.well-known/void", "application/n-triples")
+                titles = [line.split('"')[1] for line in body.decode().splitlines()
+                          if "/terms/title>" in line and "named graphs" in line]
             finally:
                 stop(server)
-            rows.append((f"{label}, {attempt}", f"{home:.2f} s", f"{search:.2f} s", ""))
+            rows.append((f"{label}, {attempt}", f"{home:.2f} s", f"{search:.2f} s", f"{void:.2f} s"))
+            log("VoID: " + "; ".join(titles))
             log(" | ".join(rows[-1]))
     return rows
 
@@ -122,7 +129,7 @@ def main():
             virtuoso_url = f"http://127.0.0.1:{http}/sparql"
             if args.restarts:
                 rows = restarts(binary, virtuoso_url, work)
-                print("| front end over Virtuoso | home page answers | search answers |  |\n|---|---|---|---|")
+                print("| front end over Virtuoso | home page answers | search answers | VoID answers |\n|---|---|---|---|")
                 for row in rows:
                     print("| " + " | ".join(row) + " |")
                 return

@@ -16,6 +16,7 @@ on_every_backend! {
         let many = 10_050;
         let trig: String = (0..many)
             .map(|i| format!("<http://example.org/many/g{i}> {{ <http://example.org/s{i}> <http://example.org/p> {i} }}\n"))
+            .chain((0..30).map(|i| format!("<http://example.org/few/g{i}> {{ <http://example.org/f{i}> <http://example.org/p> {i}, \"{i}\" }}\n")))
             .collect();
         std::fs::write(dir.path().join("many.trig"), trig).unwrap();
         let (_engine, target) = target_for(backend, dir.path()).await;
@@ -41,5 +42,15 @@ on_every_backend! {
             .into_owned();
         let triples = g.object_for_subject_predicate(&summary, &NamedNode::new_unchecked("http://rdfs.org/ns/void#triples"));
         assert!(matches!(triples.map(|t| t.into_owned()), Some(Term::Literal(l)) if l.value() == many.to_string()));
+        // The home page counts them all (Virtuoso's own graphs and the ledger are graphs too).
+        let home = reqwest::get(format!("{}/", served.0.base)).await.unwrap().text().await.unwrap();
+        let in_all: u64 = home
+            .split(" named graphs in all")
+            .next()
+            .and_then(|before| before.rsplit(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no graph count on the home page"));
+        let extra = if backend == Backend::Embedded { 0 } else { 20 };
+        assert!((many + 30..=many + 30 + extra).contains(&in_all), "{in_all} named graphs in all");
     }
 }
