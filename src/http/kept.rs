@@ -76,10 +76,19 @@ where
     move || async move { kept_or(&store, name, memos.scans.run(name, scan(store.clone()))).await }.boxed()
 }
 
-/// One kept summary and the data version it describes.
+/// How the summaries are computed, bumped whenever one's computation changes
+/// (1: VoID counts the graphs past an engine's row limit). A value kept by
+/// another revision is computed again, not served: at the same data version
+/// it may still say what the old computation got wrong.
+const REVISION: u32 = 1;
+
+/// One kept summary, the data version it describes and the revision that computed it.
 #[derive(Serialize, Deserialize)]
 struct Kept<V> {
     data_version: String,
+    /// Absent (0) in the files of releases before revisions were counted.
+    #[serde(default)]
+    revision: u32,
     value: V,
 }
 
@@ -102,7 +111,7 @@ where
     }
     let value = compute.await?;
     if store.data_version() == version {
-        match serde_json::to_vec(&Kept { data_version: version, value: &value }) {
+        match serde_json::to_vec(&Kept { data_version: version, revision: REVISION, value: &value }) {
             Ok(bytes) => {
                 let written = tokio::task::spawn_blocking(move || write(&path, &bytes)).await;
                 if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
@@ -115,11 +124,11 @@ where
     Ok(value)
 }
 
-/// The value kept at `path` when it was computed at `version`.
+/// The value kept at `path` when it was computed at `version` by this revision.
 fn read<T: DeserializeOwned>(path: &Path, version: &str) -> Option<T> {
     let bytes = std::fs::read(path).ok()?;
     let kept: Kept<T> = serde_json::from_slice(&bytes).ok()?;
-    (kept.data_version == version).then_some(kept.value)
+    (kept.data_version == version && kept.revision == REVISION).then_some(kept.value)
 }
 
 /// Writes `bytes` to `path` whole or not at all (a temporary file, renamed);
@@ -144,11 +153,18 @@ mod tests {
     fn a_kept_value_reads_back_only_at_its_version() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kept").join("x.json");
-        let bytes = serde_json::to_vec(&Kept { data_version: "v1".into(), value: vec![1u64, 2] }).unwrap();
+        let bytes =
+            serde_json::to_vec(&Kept { data_version: "v1".into(), revision: REVISION, value: vec![1u64, 2] }).unwrap();
         write(&path, &bytes).unwrap();
         assert_eq!(read::<Vec<u64>>(&path, "v1"), Some(vec![1, 2]));
         assert_eq!(read::<Vec<u64>>(&path, "v2"), None, "another data version");
         assert_eq!(read::<String>(&path, "v1"), None, "another shape");
+        // A file from before revisions were counted, and one from another revision.
+        std::fs::write(&path, b"{\"data_version\":\"v1\",\"value\":[1,2]}").unwrap();
+        assert_eq!(read::<Vec<u64>>(&path, "v1"), None, "kept by a release before revisions");
+        let other = serde_json::to_vec(&Kept { data_version: "v1".into(), revision: REVISION + 1, value: vec![1u64] });
+        std::fs::write(&path, other.unwrap()).unwrap();
+        assert_eq!(read::<Vec<u64>>(&path, "v1"), None, "kept by another revision");
         std::fs::write(&path, b"{\"data_version\":\"v1\",\"val").unwrap();
         assert_eq!(read::<Vec<u64>>(&path, "v1"), None, "a torn file");
         assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1, "no temporary file left");
