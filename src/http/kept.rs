@@ -4,7 +4,8 @@
 //! instead of scanning the whole store again (at 10M quads the home page's
 //! first view took 74 s). Every write changes the data version, so a kept
 //! summary is never taken for other data; a file that does not read back (a
-//! crash mid-write, another release's shape) is computed again. Over a remote
+//! crash mid-write, another release's shape) or that another revision of the
+//! computations kept (`REVISION`) is computed again. Over a remote
 //! engine they are kept in the `--remote-state` directory, under the engine's
 //! data version; in memory, over an engine without it, and on a read-only store
 //! nothing is kept.
