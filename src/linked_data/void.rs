@@ -100,8 +100,10 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     } else {
         "SELECT ?g WHERE { GRAPH ?g { } }"
     };
-    let names: Vec<(NamedNode, u64)> = rows(store, names_query.to_owned(), MAX_GRAPH_NAMES)
-        .await?
+    let listing = rows(store, names_query.to_owned(), MAX_GRAPH_NAMES).await?;
+    // Whether the cap cut the listing: its rows, blank-node graphs included.
+    let capped = listing.len() >= MAX_GRAPH_NAMES;
+    let names: Vec<(NamedNode, u64)> = listing
         .into_iter()
         .filter_map(|row| match row.first().cloned().flatten() {
             Some(Term::NamedNode(n)) => Some((n, 0)),
@@ -111,7 +113,7 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     // The embedded listing is whole below its own cap.
     let graph_count = if store.is_remote() {
         graphs_in_engine
-    } else if names.len() >= MAX_GRAPH_NAMES {
+    } else if capped {
         totals(store, all, true).await?.1
     } else {
         names.len() as u64
