@@ -216,29 +216,25 @@ async fn a_restart_on_unchanged_data_reads_the_summaries_back() {
 /// summaries back and searches the kept index, scanning the engine for neither.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_in_front_of_an_unchanged_engine_reads_its_kept_state_back() {
-    let engine = tokio::task::spawn_blocking(|| Engine::start(Backend::Oxigraph)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (_engine, target) = target_for(Backend::Oxigraph, dir.path()).await;
     let start = || {
-        let args = [
+        let rest = [
             "--no-default-data",
-            "--remote",
-            &engine.query,
-            "--remote-update",
-            &engine.update,
             "--remote-state",
-            &dir.path().display().to_string(),
+            &state.display().to_string(),
             "--data",
             &repo("ontology").display().to_string(),
-        ]
-        .map(str::to_owned);
-        spawn_server(&args, &[("TREATY_KG_WRITE_TOKEN", TOKEN)])
+        ];
+        spawn_server(&[target.clone(), rest.map(str::to_owned).to_vec()].concat(), &[("TREATY_KG_WRITE_TOKEN", TOKEN)])
     };
     let get = |url: String| async move { reqwest::get(url).await.unwrap() };
     let first = start();
     let page = get(format!("{}/", first.base)).await.text().await.unwrap();
     assert!(first.line("search index built", Duration::from_secs(30)).await.is_some(), "built at the first start");
     // One directory per engine, named from its URL.
-    let engines: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    let engines: Vec<_> = std::fs::read_dir(&state).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(engines.len(), 1, "{engines:?}");
     let kept = engines[0].join("treaty-kg-kept");
     let triples = kept_statement_count(&kept);
