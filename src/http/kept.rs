@@ -78,10 +78,11 @@ where
 }
 
 /// How the summaries are computed, bumped whenever one's computation changes
-/// (1: VoID counts the graphs past an engine's row limit). A value kept by
+/// (1: VoID counts the graphs past an engine's row limit; 2: VoID's subsets
+/// add up to the dataset, the graphs no other covers in a rest). A value kept by
 /// another revision is computed again, not served: at the same data version
 /// it may still say what the old computation got wrong.
-const REVISION: u32 = 1;
+const REVISION: u32 = 2;
 
 /// One kept summary, the data version it describes and the revision that computed it.
 #[derive(Serialize, Deserialize)]

@@ -22,6 +22,9 @@ pub enum Subset {
     Graph(NamedNode, u64),
     /// The graphs whose names start with `prefix`: how many, and their statements.
     Summary { prefix: String, graphs: u64, triples: u64 },
+    /// The graphs no other subset covers: those an engine's cut listing never
+    /// showed, and graphs named by blank nodes. How many, and their statements.
+    Rest { graphs: u64, triples: u64 },
 }
 
 /// A node of the prefix tree: a prefix and the graphs (indices) under it.
@@ -143,7 +146,7 @@ mod tests {
             .iter()
             .map(|s| match s {
                 Subset::Graph(_, n) => *n,
-                Subset::Summary { triples, .. } => *triples,
+                Subset::Summary { triples, .. } | Subset::Rest { triples, .. } => *triples,
             })
             .sum();
         assert_eq!(total, 2 * names.len() as u64);

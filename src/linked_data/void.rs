@@ -3,6 +3,8 @@
 //! property partitions, vocabularies used, endpoints, dump, URI space and licence.
 //! Named graphs get a subset each while they are few, and are summarised by IRI
 //! prefix beyond that ([`super::subsets`]), so the description stays small.
+//! The subsets add up to the dataset: what none names or covers by prefix is
+//! one rest subset.
 //!
 //! The counts are of statements, in streaming aggregates whose memory is bounded
 //! by the number of graphs, classes and properties, never by the data: a triple
@@ -33,7 +35,8 @@ const MAX_GRAPH_NAMES: usize = 1_000_000;
 pub struct Statistics {
     /// Statements in named graphs.
     pub triples: u64,
-    /// Named graphs holding statements.
+    /// Named graphs: those holding statements, and in the embedded store also
+    /// the empty ones it keeps (`CREATE GRAPH`), as `GRAPH ?g {}` finds them.
     pub graph_count: u64,
     /// The graphs as VoID lists them: one by one, or summarised by prefix.
     pub subsets: Vec<Subset>,
@@ -77,10 +80,11 @@ async fn totals(store: &KgStore, pattern: &str, graphs: bool) -> Result<(u64, u6
 /// the statements (one count), the graphs' names, the statements of the graphs
 /// listed one by one (only those graphs are read), of each summarised prefix
 /// (the largest one by difference), and the class and property partitions.
-/// When the listing was cut (by an engine or by [`MAX_GRAPH_NAMES`]), the graphs
-/// are counted apart, and each summarised prefix's graphs and statements are
-/// counted (none by difference); graphs that no subset's name or prefix covers
-/// (the listing never showed one like them) are then in the dataset's counts only.
+/// When the listing was cut (by an engine or by [`MAX_GRAPH_NAMES`]) or holds
+/// graphs named by blank nodes, the graphs are counted apart, and each
+/// summarised prefix's graphs and statements are counted (none by difference);
+/// what no subset's name or prefix covers (graphs like none the listing showed)
+/// is the rest subset, by difference, so the subsets always add up to the dataset.
 /// A `GROUP BY ?g` over all statements is avoided: with 232,501 graphs at 1M
 /// generated quads it took 11 s, against 0.4 s for the count and the names.
 pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
@@ -103,6 +107,7 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     let listing = rows(store, names_query.to_owned(), MAX_GRAPH_NAMES).await?;
     // Whether the cap cut the listing: its rows, blank-node graphs included.
     let capped = listing.len() >= MAX_GRAPH_NAMES;
+    let listed_graphs = listing.len() as u64;
     let names: Vec<(NamedNode, u64)> = listing
         .into_iter()
         .filter_map(|row| match row.first().cloned().flatten() {
@@ -116,18 +121,18 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     } else if capped {
         totals(store, all, true).await?.1
     } else {
-        names.len() as u64
+        listed_graphs
     }
     .max(names.len() as u64);
-    // With a partial listing, the summaries' graphs are counted like their
-    // statements, not taken from the listing.
+    // With a partial listing (or graphs it shows without a name), the
+    // summaries' graphs are counted like their statements, not taken from it.
     let partial = graph_count > names.len() as u64;
     let mut subsets = subsets(&names, MAX_SUBSETS);
     let listed: String = subsets
         .iter()
         .filter_map(|s| match s {
             Subset::Graph(g, _) => Some(format!("<{}> ", g.as_str())),
-            Subset::Summary { .. } => None,
+            Subset::Summary { .. } | Subset::Rest { .. } => None,
         })
         .collect();
     let mut counted: u64 = 0;
@@ -154,7 +159,7 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
         .enumerate()
         .filter_map(|(i, s)| match s {
             Subset::Summary { graphs, .. } => Some((*graphs, i)),
-            Subset::Graph(..) => None,
+            Subset::Graph(..) | Subset::Rest { .. } => None,
         })
         .max()
         .map(|(_, i)| i)
@@ -182,6 +187,19 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     if let Some(i) = largest {
         if let Subset::Summary { triples: n, .. } = &mut subsets[i] {
             *n = triples.saturating_sub(counted);
+        }
+    } else {
+        let covered: u64 = subsets
+            .iter()
+            .map(|s| match s {
+                Subset::Graph(..) => 1,
+                Subset::Summary { graphs, .. } | Subset::Rest { graphs, .. } => *graphs,
+            })
+            .sum();
+        let rest =
+            Subset::Rest { graphs: graph_count.saturating_sub(covered), triples: triples.saturating_sub(counted) };
+        if !matches!(rest, Subset::Rest { graphs: 0, triples: 0 }) {
+            subsets.push(rest);
         }
     }
     let classes =
@@ -267,6 +285,11 @@ pub fn describe(stats: &Statistics, base: &str) -> Graph {
             }
             Subset::Summary { prefix, graphs, triples } => {
                 let title = format!("{graphs} named graphs whose names start with {prefix}");
+                add(&part, dct("title"), Literal::new_language_tagged_literal_unchecked(title, "en").into());
+                add(&part, iri("triples"), Literal::from(*triples as i64).into());
+            }
+            Subset::Rest { graphs, triples } => {
+                let title = format!("{graphs} more named graphs, not listed by name");
                 add(&part, dct("title"), Literal::new_language_tagged_literal_unchecked(title, "en").into());
                 add(&part, iri("triples"), Literal::from(*triples as i64).into());
             }

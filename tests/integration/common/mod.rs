@@ -253,6 +253,24 @@ pub fn boolean(body: &[u8], format: QueryResultsFormat) -> bool {
     }
 }
 
+/// The statements a VoID description counts in all of `dataset`'s subsets, and in `dataset`.
+pub fn void_subsets_and_dataset(g: &Graph, dataset: &oxigraph::model::NamedNode) -> (u64, u64) {
+    let void = |l: &str| oxigraph::model::NamedNode::new_unchecked(format!("http://rdfs.org/ns/void#{l}"));
+    let count = |s: oxigraph::model::NamedOrBlankNodeRef<'_>| match g.object_for_subject_predicate(s, &void("triples"))
+    {
+        Some(oxigraph::model::TermRef::Literal(l)) => l.value().parse::<u64>().unwrap(),
+        other => panic!("{s} has no void:triples: {other:?}"),
+    };
+    let in_subsets = g
+        .objects_for_subject_predicate(dataset, &void("subset"))
+        .map(|s| match s {
+            oxigraph::model::TermRef::BlankNode(b) => count(b.into()),
+            other => panic!("subset {other}"),
+        })
+        .sum();
+    (in_subsets, count(dataset.into()))
+}
+
 pub fn graph(body: &[u8], format: RdfFormat) -> Graph {
     let mut graph = Graph::new();
     for quad in RdfParser::from_format(format).for_slice(body) {
@@ -554,10 +572,21 @@ impl TestServer {
 
     /// Sends a Turtle body to `target` with `method` and the token.
     pub async fn send_turtle(&self, method: reqwest::Method, target: &str, body: String) -> reqwest::Response {
+        self.send_rdf(method, target, "text/turtle", body).await
+    }
+
+    /// Sends an RDF body of `content_type` to `target` with `method` and the token.
+    pub async fn send_rdf(
+        &self,
+        method: reqwest::Method,
+        target: &str,
+        content_type: &str,
+        body: String,
+    ) -> reqwest::Response {
         self.client
             .request(method, self.url(target))
             .bearer_auth(TOKEN)
-            .header("content-type", "text/turtle")
+            .header("content-type", content_type)
             .body(body)
             .send()
             .await
