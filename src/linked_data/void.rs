@@ -196,10 +196,9 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
                 Subset::Summary { graphs, .. } | Subset::Rest { graphs, .. } => *graphs,
             })
             .sum();
-        let rest =
-            Subset::Rest { graphs: graph_count.saturating_sub(covered), triples: triples.saturating_sub(counted) };
-        if !matches!(rest, Subset::Rest { graphs: 0, triples: 0 }) {
-            subsets.push(rest);
+        let (rest_graphs, rest_triples) = (graph_count.saturating_sub(covered), triples.saturating_sub(counted));
+        if rest_graphs > 0 || rest_triples > 0 {
+            subsets.push(Subset::Rest { graphs: rest_graphs, triples: rest_triples });
         }
     }
     let classes =

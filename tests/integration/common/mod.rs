@@ -253,22 +253,40 @@ pub fn boolean(body: &[u8], format: QueryResultsFormat) -> bool {
     }
 }
 
+/// The `void:triples` VoID gives `subject`.
+fn void_triples_of(g: &Graph, subject: oxigraph::model::NamedOrBlankNodeRef<'_>) -> u64 {
+    let void_triples = oxigraph::model::NamedNodeRef::new_unchecked("http://rdfs.org/ns/void#triples");
+    match g.object_for_subject_predicate(subject, void_triples) {
+        Some(oxigraph::model::TermRef::Literal(l)) => l.value().parse().unwrap(),
+        other => panic!("{subject} has no void:triples: {other:?}"),
+    }
+}
+
 /// The statements a VoID description counts in all of `dataset`'s subsets, and in `dataset`.
 pub fn void_subsets_and_dataset(g: &Graph, dataset: &oxigraph::model::NamedNode) -> (u64, u64) {
-    let void = |l: &str| oxigraph::model::NamedNode::new_unchecked(format!("http://rdfs.org/ns/void#{l}"));
-    let count = |s: oxigraph::model::NamedOrBlankNodeRef<'_>| match g.object_for_subject_predicate(s, &void("triples"))
-    {
-        Some(oxigraph::model::TermRef::Literal(l)) => l.value().parse::<u64>().unwrap(),
-        other => panic!("{s} has no void:triples: {other:?}"),
-    };
+    let subset = oxigraph::model::NamedNodeRef::new_unchecked("http://rdfs.org/ns/void#subset");
     let in_subsets = g
-        .objects_for_subject_predicate(dataset, &void("subset"))
+        .objects_for_subject_predicate(dataset, subset)
         .map(|s| match s {
-            oxigraph::model::TermRef::BlankNode(b) => count(b.into()),
+            oxigraph::model::TermRef::BlankNode(b) => void_triples_of(g, b.into()),
             other => panic!("subset {other}"),
         })
         .sum();
-    (in_subsets, count(dataset.into()))
+    (in_subsets, void_triples_of(g, dataset.into()))
+}
+
+/// The statements of the VoID subset titled exactly `title`.
+pub fn void_triples_titled(g: &Graph, title: &str) -> u64 {
+    let dct_title = oxigraph::model::NamedNodeRef::new_unchecked("http://purl.org/dc/terms/title");
+    let subset = g
+        .triples_for_predicate(dct_title)
+        .find(|t| matches!(t.object, oxigraph::model::TermRef::Literal(l) if l.value() == title))
+        .unwrap_or_else(|| {
+            let titles: Vec<String> = g.triples_for_predicate(dct_title).map(|t| t.object.to_string()).collect();
+            panic!("no subset titled {title:?}: {titles:?}")
+        })
+        .subject;
+    void_triples_of(g, subset)
 }
 
 pub fn graph(body: &[u8], format: RdfFormat) -> Graph {
