@@ -122,23 +122,23 @@ def to_ms(value, unit):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url, connections, duration, accept):
-    rps, p50, p99, non2xx = wrk_counting(url, connections, duration, accept)
+def wrk(url, connections, duration, accept, headers=()):
+    rps, p50, p99, non2xx = wrk_counting(url, connections, duration, accept, headers)
     if non2xx:
         raise RuntimeError(f"{url}: {non2xx} non-2xx answers")
     return rps, p50, p99
 
 
-def wrk_counting(url, connections, duration, accept):
+def wrk_counting(url, connections, duration, accept, headers=()):
     """Successful (2xx) answers per second, p50 and p99 (ms), and the count of
     answers that were not 2xx: a 503 is not throughput, so it is left out of the
-    rate and counted instead."""
+    rate and counted instead. `headers`: more request headers, as "Name: value"."""
     threads = min(connections, 2)
     out = subprocess.run(
         # A 30 s timeout (wrk's default is 2 s) so that slow answers at 10M count
         # instead of vanishing as socket timeouts.
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "--latency",
-         "-H", f"Accept: {accept}", url],
+         "-H", f"Accept: {accept}"] + [a for h in headers for a in ("-H", h)] + [url],
         capture_output=True, text=True, check=True).stdout
     errors = re.search(r"Socket errors: .*", out)
     if errors:

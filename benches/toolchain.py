@@ -63,7 +63,10 @@ def main():
     parser.add_argument("--connections", default="1,8")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connection-close", action="store_true",
+                        help="a new connection for every request, as clients such as SPARQLWrapper make")
     args = parser.parse_args()
+    headers = ["Connection: close"] if args.connection_close else []
     ours, pypi = (os.path.abspath(p) for p in (args.treaty_kg, args.oxigraph))
     # Each build made here: its label and binary.
     here = [(h.split("=", 1) if "=" in h else ("built here", h)) for h in args.oxigraph_here]
@@ -120,7 +123,7 @@ def main():
                 rates = {n: [] for n in names}
                 for _ in range(args.rounds):
                     for n in names:
-                        rates[n].append(wrk(urls[n], c, args.duration, accept)[0])
+                        rates[n].append(wrk(urls[n], c, args.duration, accept, headers)[0])
                         wait_idle(servers, quiet=1, limit=120)
                 m = {n: median(v) for n, v in rates.items()}
                 print(f"| {name} | {c} | " + " | ".join(f"{m[n]:,.0f}" for n in names) + " | "
