@@ -49,7 +49,9 @@
 //!
 //! ## How a request flows
 //! [`serve`] accepts the connection and hands it a clone of the router, whose routes
-//! were made services once at start (not per connection). `GET /sparql?query=…` with `Accept: text/csv`: the `ops::track` middleware opens
+//! were made services once at start (not per connection).
+//!
+//! `GET /sparql?query=…` with `Accept: text/csv`: the `ops::track` middleware opens
 //! the request's span (its id goes into every log line, `X-Request-Id` and any 5xx
 //! body) → the body-limit layer has checked the size → `http::sparql` calls
 //! `sparql::protocol::from_get` (400/405/415 for protocol violations) → the format
