@@ -236,7 +236,7 @@ pub async fn serve(
     });
     // `into_make_service` turns every route into a service once, here. Serving the
     // `Router` itself redoes that for each connection (axum clones and converts
-    // the whole route table per connection: about 380,000 instructions, which a
+    // the whole route table per connection: about 213,000 instructions, which a
     // client opening a connection per query, such as SPARQLWrapper, pays each time).
     axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(shutdown).await
 }
