@@ -254,7 +254,7 @@ pub fn boolean(body: &[u8], format: QueryResultsFormat) -> bool {
 }
 
 /// The `void:triples` VoID gives `subject`.
-fn void_triples_of(g: &Graph, subject: oxigraph::model::NamedOrBlankNodeRef<'_>) -> u64 {
+pub fn void_triples_of(g: &Graph, subject: oxigraph::model::NamedOrBlankNodeRef<'_>) -> u64 {
     let void_triples = oxigraph::model::NamedNodeRef::new_unchecked("http://rdfs.org/ns/void#triples");
     match g.object_for_subject_predicate(subject, void_triples) {
         Some(oxigraph::model::TermRef::Literal(l)) => l.value().parse().unwrap(),
