@@ -199,8 +199,9 @@ async fn which_states_announced_their_withdrawal_from_the_ottawa_convention() {
     let answer = server
         .table(&q("SELECT ?state { ?a a tkg:Announcement ; tkg:announces ?w . ?w tkg:withdrawingState ?state ; tkg:fromTreaty treaty:ottawa-convention }"))
         .await;
+    // The four of the article, and Finland (background: its announcement of 1 April 2025).
     let expected: Vec<String> =
-        ["estonia", "latvia", "lithuania", "poland"].iter().map(|s| format!("{ID}state/{s}")).collect();
+        ["estonia", "finland", "latvia", "lithuania", "poland"].iter().map(|s| format!("{ID}state/{s}")).collect();
     assert_eq!(answer, expected.into_iter().map(|s| vec![s]).collect::<Vec<_>>());
 }
 
@@ -330,12 +331,15 @@ async fn which_withdrawing_states_border_russia_and_which_border_belarus() {
         answer,
         rows(&[
             &["Estonia", "Russia"],
+            &["Finland", "Russia"],
             &["Latvia", "Belarus"],
             &["Latvia", "Russia"],
             &["Lithuania", "Belarus"],
             &["Lithuania", "Russia"],
             &["Poland", "Belarus"],
             &["Poland", "Russia"],
+            &["Ukraine", "Belarus"],
+            &["Ukraine", "Russia"],
         ])
     );
 }
@@ -350,6 +354,7 @@ async fn when_did_the_withdrawing_states_join_nato() {
         answer,
         rows(&[
             &["Estonia", "2004-03-29"],
+            &["Finland", "2023-04-04"],
             &["Latvia", "2004-03-29"],
             &["Lithuania", "2004-03-29"],
             &["Poland", "1999-03-12"]
@@ -544,8 +549,9 @@ async fn the_article_graphs_say_no_more_than_the_article() {
 }
 
 /// Structure instead of labels: the grouping's organisation and neighbours,
-/// Belarus in the article's claims, plans' activities as concepts, and the
-/// states and NATO linked to Wikidata.
+/// its members derived by its rule (queries/rules/grouping-members.rq, not
+/// listed), Belarus in the article's claims, plans' activities as concepts, and
+/// the states and NATO linked to Wikidata.
 #[tokio::test]
 async fn meaning_lives_in_structure_and_links_out() {
     let server = knowledge_graph_server().await;
@@ -553,16 +559,30 @@ async fn meaning_lives_in_structure_and_links_out() {
         .table(&q("SELECT ?org ?neighbour { grp:nato-member-states-bordering-russia-and-belarus tkg:drawnFrom/rdfs:label ?org ; tkg:bordering/rdfs:label ?neighbour }"))
         .await;
     assert_eq!(grouping, rows(&[&["NATO", "Belarus"], &["NATO", "Russia"]]));
-    // Its members, derived from NATO membership and the borders, and every one
-    // a NATO member bordering Russia or Belarus by those sources.
+    // Its members, derived by the rule from NATO membership and the borders
+    // (Finland and Norway included), and every one a NATO member bordering
+    // Russia or Belarus by those sources.
+    let rule = std::fs::read_to_string(repo("queries/rules/grouping-members.rq")).unwrap();
+    let select = rule.replace("CONSTRUCT { ?grouping org:hasMember ?member }", "SELECT DISTINCT ?grouping ?member");
     let members = server
-        .table(&q("SELECT ?m { grp:nato-member-states-bordering-russia-and-belarus org:hasMember/rdfs:label ?m }"))
-        .await;
-    assert_eq!(members, rows(&[&["Estonia"], &["Latvia"], &["Lithuania"], &["Poland"]]));
-    let unfounded = server
-        .table(&q("SELECT ?m { grp:nato-member-states-bordering-russia-and-belarus org:hasMember ?m FILTER NOT EXISTS { ?m org:memberOf body:nato ; tkg:borders ?n VALUES ?n { st:russia st:belarus } } }"))
-        .await;
-    assert!(unfounded.is_empty(), "{unfounded:?}");
+        .table(&select)
+        .await
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].rsplit('/').next().unwrap().to_owned()))
+        .collect::<Vec<_>>();
+    let grouping_iri = format!("{ID}grouping/nato-member-states-bordering-russia-and-belarus");
+    assert_eq!(
+        members,
+        ["estonia", "finland", "latvia", "lithuania", "norway", "poland"].map(|m| (grouping_iri.clone(), m.to_owned()))
+    );
+    for (_, member) in &members {
+        assert!(
+            server
+                .ask(&q(&format!("ASK {{ st:{member} org:memberOf body:nato ; tkg:borders ?n VALUES ?n {{ st:russia st:belarus }} }}")))
+                .await,
+            "{member}"
+        );
+    }
     let activities = server.table(&q("SELECT DISTINCT ?a { ?plan a tkg:Plan ; tkg:activity/rdfs:label ?a }")).await;
     assert_eq!(activities, rows(&[&["defence spending"], &["manufacturing"], &["military aid"], &["production"]]));
     let links = server
@@ -570,7 +590,7 @@ async fn meaning_lives_in_structure_and_links_out() {
             "SELECT ?x ?wd { ?x owl:sameAs ?wd FILTER(STRSTARTS(STR(?wd), 'http://www.wikidata.org/entity/Q')) }",
         ))
         .await;
-    assert_eq!(links.len(), 8, "{links:?}");
+    assert_eq!(links.len(), 11, "{links:?}");
     assert!(links.contains(&vec![format!("{ID}organization/nato"), "http://www.wikidata.org/entity/Q7184".to_owned()]));
     let page = server.get_text("/page/state/latvia", "text/html").await;
     assert!(page.contains("http://www.wikidata.org/entity/Q211"), "the page shows the link");

@@ -11,6 +11,7 @@ mod engine_limits;
 mod formats;
 mod graph_store;
 mod hardening;
+mod kg_dates;
 mod knowledge_graph;
 mod lifecycle;
 mod linked_data;

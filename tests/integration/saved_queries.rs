@@ -43,13 +43,21 @@ on_every_backend! {
         let announced = |state: &str, label: &str| {
             vec![ottawa.clone(), st(state), label.to_owned(), "announced".into(), "Tuesday".into(), "2025-03-18".into()]
         };
+        let dated = |text: &str, sentence: &str| vec![format!("{ID}person/raimundas-vaiksnoras"), text.to_owned(), sentence.to_owned(), "2025-03-18".to_owned(), "week of the given day".to_owned()];
         let sentence9 = "Withdrawal to the treaty requires parliamentary approval in Poland, Lithuania, and Estonia.";
         let cases: Vec<(&str, String, Vec<Vec<String>>)> = vec![
             (
                 "withdrawals",
                 String::new(),
                 {
-                    let mut r = vec![announced("estonia", "Estonia"), announced("latvia", "Latvia"), announced("lithuania", "Lithuania"), announced("poland", "Poland")];
+                    let mut r = vec![
+                        announced("estonia", "Estonia"),
+                        vec![ottawa.clone(), st("finland"), "Finland".into(), "announced".into(), "1 April 2025".into(), "2025-04-01".into()],
+                        announced("latvia", "Latvia"),
+                        announced("lithuania", "Lithuania"),
+                        announced("poland", "Poland"),
+                        vec![ottawa.clone(), st("ukraine"), "Ukraine".into(), "decided by the executive".into(), String::new(), "2025-06-29".into()],
+                    ];
                     r.sort();
                     r
                 },
@@ -62,16 +70,15 @@ on_every_backend! {
             (
                 "officials",
                 format!("state={}", enc(&st("latvia"))),
-                vec![vec![st("latvia"), format!("{ID}person/evika-silina"), "Evika Siliņa".into(), "Prime Minister of Latvia".into(), "Government of Latvia".into()]],
+                vec![vec![st("latvia"), format!("{ID}person/evika-silina"), "Evika Siliņa".into(), "Prime Minister of Latvia".into(), "Government of Latvia".into(), "2023-09-15".into()]],
             ),
             (
                 "quotations-by-person",
                 format!("person={}", enc(&format!("{ID}person/raimundas-vaiksnoras"))),
-                vec![vec![
-                    format!("{ID}person/raimundas-vaiksnoras"),
-                    "Talks and discussions have been going on since the very beginning of the full-scale war in Ukraine—about having the means, especially for the production of explosives, at home".into(),
-                    "“Talks and discussions have been going on since the very beginning of the full-scale war in Ukraine—about having the means, especially for the production of explosives, at home,” said Lithuania’s Chief of Defence Raimundas Vaiksnoras.".into(),
-                ]],
+                vec![dated(
+                    "Talks and discussions have been going on since the very beginning of the full-scale war in Ukraine—about having the means, especially for the production of explosives, at home",
+                    "“Talks and discussions have been going on since the very beginning of the full-scale war in Ukraine—about having the means, especially for the production of explosives, at home,” said Lithuania’s Chief of Defence Raimundas Vaiksnoras.",
+                )],
             ),
             (
                 "threats",
@@ -94,8 +101,8 @@ on_every_backend! {
             ),
             (
                 "timeline",
-                "from=2000-01-01&to=2024-12-31".into(),
-                vec![vec!["2000-01-01".into(), "2024-12-31".into(), format!("{ID}event/russian-invasion-of-ukraine"), "Russia's invasion of Ukraine".into(), "2022-02-24".into(), "2022".into()]],
+                "from=2020-01-01&to=2024-12-31".into(),
+                vec![vec!["2020-01-01".into(), "2024-12-31".into(), format!("{ID}event/russian-invasion-of-ukraine"), "Russia's invasion of Ukraine".into(), "2022-02-24".into(), "2022".into()]],
             ),
             (
                 "provenance",
@@ -115,8 +122,11 @@ on_every_backend! {
             ),
             (
                 "treaties-of-state",
-                format!("state={}", enc(&st("poland"))),
-                vec![vec![st("poland"), ottawa.clone(), "Ottawa Convention".into(), format!("{ID}withdrawal/poland-ottawa-convention"), "announced".into()]],
+                format!("state={}&date=2025-07-01", enc(&st("poland"))),
+                vec![vec![
+                    st("poland"), "2025-07-01".into(), ottawa.clone(), "Ottawa Convention".into(), "party".into(), "2013-06-01".into(),
+                    format!("{ID}withdrawal/poland-ottawa-convention"), "passed by the lower house".into(), "2025-06-25".into(),
+                ]],
             ),
             (
                 "plans",
@@ -134,16 +144,18 @@ on_every_backend! {
                     let notified = |state: &str| vec!["2025-07-01".to_owned(), state.to_owned(), "Ottawa Convention".into(), "notified".into(), "2025-06-27".into(), format!("{state} notifies the UN Secretary-General of its withdrawal from the Ottawa Convention")];
                     vec![
                         notified("Estonia"),
+                        vec!["2025-07-01".into(), "Finland".into(), "Ottawa Convention".into(), "approved by parliament".into(), "2025-06-19".into(), "Finland's parliament approves the withdrawal from the Ottawa Convention".into()],
                         notified("Latvia"),
                         notified("Lithuania"),
-                        vec!["2025-07-01".into(), "Poland".into(), "Ottawa Convention".into(), "approved by parliament".into(), "2025-06-25".into(), "The Sejm passes Poland's law on withdrawing from the Ottawa Convention".into()],
+                        vec!["2025-07-01".into(), "Poland".into(), "Ottawa Convention".into(), "passed by the lower house".into(), "2025-06-25".into(), "The Sejm passes Poland's law on withdrawing from the Ottawa Convention".into()],
+                        vec!["2025-07-01".into(), "Ukraine".into(), "Ottawa Convention".into(), "decided by the executive".into(), "2025-06-29".into(), "Decree 441/2025: the President of Ukraine enacts the decision to withdraw from the Ottawa Convention".into()],
                     ]
                 },
             ),
             (
                 "search",
                 "text=PARLIAMENT%20of".into(),
-                ["estonia", "latvia", "lithuania", "poland"]
+                ["estonia", "finland", "latvia", "lithuania", "poland"]
                     .iter()
                     .map(|i| {
                         let name = format!("{}{}", i[..1].to_uppercase(), &i[1..]);
@@ -154,7 +166,7 @@ on_every_backend! {
             (
                 "nato-accession",
                 String::new(),
-                s(&[&["Estonia", "2004-03-29"], &["Latvia", "2004-03-29"], &["Lithuania", "2004-03-29"], &["Poland", "1999-03-12"]]),
+                s(&[&["Estonia", "2004-03-29"], &["Finland", "2023-04-04"], &["Latvia", "2004-03-29"], &["Lithuania", "2004-03-29"], &["Poland", "1999-03-12"]]),
             ),
             (
                 "commitments",
@@ -211,14 +223,26 @@ on_every_backend! {
             assert!(text.contains(&expected), "missing {expected}");
         }
         pinned.insert("state-profile");
-        // The withdrawals' status on other days: announced, then in effect (the
-        // three Baltic states) or notified (Poland) at the start of 2026, the default.
+        // The withdrawals' status on other days: the four announced (Finland and
+        // Ukraine not yet begun), then at the start of 2026, the default: in
+        // effect (the three Baltic states), notified (Finland, Poland), a notified
+        // suspension (Ukraine).
         let statuses = |rows: Vec<Vec<String>>| rows.into_iter().map(|r| (r[1].clone(), r[3].clone(), r[4].clone())).collect::<Vec<_>>();
         let announced = statuses(rows_of(&server, "/queries/withdrawal-status?date=2025-03-20").await);
         assert_eq!(announced, ["Estonia", "Latvia", "Lithuania", "Poland"].map(|n| (n.to_owned(), "announced".to_owned(), "2025-03-18".to_owned())));
         let later = statuses(rows_of(&server, "/queries/withdrawal-status").await);
         let in_effect = |n: &str| (n.to_owned(), "in effect".to_owned(), "2025-12-27".to_owned());
-        assert_eq!(later, vec![in_effect("Estonia"), in_effect("Latvia"), in_effect("Lithuania"), ("Poland".into(), "notified".into(), "2025-08-20".into())]);
+        assert_eq!(
+            later,
+            vec![
+                in_effect("Estonia"),
+                ("Finland".into(), "notified".into(), "2025-07-10".into()),
+                in_effect("Latvia"),
+                in_effect("Lithuania"),
+                ("Poland".into(), "notified".into(), "2025-08-20".into()),
+                ("Ukraine".into(), "suspension notified".into(), "2025-07-18".into()),
+            ]
+        );
 
         // search-quotations: the full-text index (built in the background) joined
         // with graph patterns; its relevance is a score, not pinned.
@@ -392,7 +416,7 @@ async fn formats_and_post_bodies() {
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     assert_eq!(
         r.text().await.unwrap(),
-        "stateLabel,joined\r\nPoland,1999-03-12\r\nEstonia,2004-03-29\r\nLatvia,2004-03-29\r\nLithuania,2004-03-29\r\n"
+        "stateLabel,joined\r\nPoland,1999-03-12\r\nEstonia,2004-03-29\r\nLatvia,2004-03-29\r\nLithuania,2004-03-29\r\nFinland,2023-04-04\r\n"
     );
     let r = server.client.get(server.url("/queries/nato-accession?format=xml")).send().await.unwrap();
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/sparql-results+xml"));
@@ -569,7 +593,7 @@ fn cli_lists_and_runs_saved_queries() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "stateLabel,joined\r\nPoland,1999-03-12\r\nEstonia,2004-03-29\r\nLatvia,2004-03-29\r\nLithuania,2004-03-29\r\n"
+        "stateLabel,joined\r\nPoland,1999-03-12\r\nEstonia,2004-03-29\r\nLatvia,2004-03-29\r\nLithuania,2004-03-29\r\nFinland,2023-04-04\r\n"
     );
     let out = Command::new(bin)
         .current_dir(repo(""))
