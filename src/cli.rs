@@ -38,6 +38,10 @@ pub fn load(args: LoadArgs) -> anyhow::Result<()> {
         None => StoreLocation::Directory(args.store.store.clone()),
     };
     let store = KgStore::open(&location, StoreOptions::default())?;
+    if !store.is_remote() {
+        // The bulk loader writes around the inferred graph: the next start materializes it.
+        tokio::runtime::Handle::current().block_on(store.set_note(crate::inference::STATE, "stale".into()))?;
+    }
     let started = Instant::now();
     let mut loaded = 0u64;
     for file in &files {

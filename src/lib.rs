@@ -133,10 +133,12 @@ pub mod log_writer;
 pub mod memo;
 pub mod metrics;
 pub mod queries;
+pub mod rules;
 pub mod search;
 pub mod sources;
 pub mod sparql;
 pub mod store;
+pub mod summary;
 pub mod ui;
 pub mod validate;
 pub mod vocab;
@@ -156,17 +158,36 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     let started = std::time::Instant::now();
     let store = KgStore::open(&config.location, config.store_options.clone())?;
     tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "store opened");
-    let files = sources::discover(&config.sources)?;
-    let report = store
-        .sync_sources(&files)
-        .map_err(|e| anyhow::anyhow!("{}", e.chain()))
-        .context("loading the source files failed; nothing of that file was written")?;
-    for entry in &report {
-        match entry {
-            SourceSync::Loaded { graph, quads } => tracing::info!(%graph, quads, "loaded source file"),
-            SourceSync::Unchanged { graph } => tracing::debug!(%graph, "source file unchanged"),
+    let rules = match &config.queries_dir {
+        Some(dir) => rules::discover(&dir.join("rules")).map_err(|e| anyhow::anyhow!("a rule does not load: {e}"))?,
+        None => Vec::new(),
+    };
+    let sync = || -> anyhow::Result<()> {
+        let files = sources::discover(&config.sources)?;
+        let report = store
+            .sync_sources(&files)
+            .map_err(|e| anyhow::anyhow!("{}", e.chain()))
+            .context("loading the source files failed; nothing of that file was written")?;
+        for entry in &report {
+            match entry {
+                SourceSync::Loaded { graph, quads } => tracing::info!(%graph, quads, "loaded source file"),
+                SourceSync::Unchanged { graph } => tracing::debug!(%graph, "source file unchanged"),
+            }
         }
-    }
+        Ok(())
+    };
+    // On the embedded store the derived data comes first (each brought up to
+    // date with the store as it is), so that the source files' changes flow
+    // into it like any write. An engine's writes are not seen inside: there,
+    // the source files first.
+    let (inference, summary) = if store.is_remote() {
+        sync()?;
+        start_derived(&store, rules, config.inference)?
+    } else {
+        let derived = start_derived(&store, rules, config.inference)?;
+        sync()?;
+        derived
+    };
     let loading = std::time::Instant::now();
     let queries = queries::Registry::open(config.queries_dir.clone())
         .map_err(|e| anyhow::anyhow!("the saved queries do not load:\n{e}"))?;
@@ -176,23 +197,6 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         "saved queries loaded"
     );
     let config_query_cache = config.query_cache;
-    let inference = if config.inference {
-        let store = store.clone();
-        let started = std::time::Instant::now();
-        // At start, before serving: the first answers already include what is entailed.
-        let inference = tokio::runtime::Handle::current()
-            .block_on(inference::Inference::start(store))
-            .map_err(|e| anyhow::anyhow!("{}", e.chain()))
-            .context("regenerating the inferred graph failed")?;
-        tracing::info!(
-            ms = started.elapsed().as_millis() as u64,
-            graph = inference::INFERRED_GRAPH,
-            "inferred graph ready"
-        );
-        Some(inference)
-    } else {
-        None
-    };
     let search = match &config.search {
         Some(location) => {
             // A build waits for the inferred graph's regeneration that follows a write.
@@ -214,7 +218,47 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         memos: Arc::default(),
         query_cache: config_query_cache.then(Arc::default),
         inference,
+        summary,
     })
+}
+
+/// Brings the data derived from the store up to date and keeps it so: the
+/// rules' graphs first (what they derive is entailed like any statement), the
+/// inferred graph, then the dataset summaries (which count both).
+fn start_derived(
+    store: &KgStore,
+    rules: Vec<rules::Rule>,
+    inference: bool,
+) -> anyhow::Result<(Option<Arc<inference::Inference>>, Arc<summary::Summary>)> {
+    let runtime = tokio::runtime::Handle::current();
+    runtime
+        .block_on(rules::Rules::start(store, rules))
+        .map_err(|e| anyhow::anyhow!("{}", e.chain()))
+        .context("bringing the graphs derived by rule up to date failed")?;
+    let inference = if inference {
+        let started = std::time::Instant::now();
+        // At start, before serving: the first answers already include what is entailed.
+        let inference = runtime
+            .block_on(inference::Inference::start(store.clone()))
+            .map_err(|e| anyhow::anyhow!("{}", e.chain()))
+            .context("bringing the inferred graph up to date failed")?;
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            graph = inference::INFERRED_GRAPH,
+            "inferred graph ready"
+        );
+        Some(inference)
+    } else {
+        if !store.is_remote() {
+            // Writes made now leave the inferred graph behind.
+            runtime.block_on(store.set_note(inference::STATE, "stale".into()))?;
+        }
+        None
+    };
+    let summary = summary::Summary::start(store.clone())
+        .map_err(|e| anyhow::anyhow!("{}", e.chain()))
+        .context("computing the dataset summaries failed")?;
+    Ok((inference, summary))
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight
@@ -225,9 +269,19 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.queries.watch(std::time::Duration::from_secs(2));
-    if state.config.warm_summaries {
-        tokio::spawn(http::warm_summaries(state.clone()));
-    }
+    let keeping = state.summary.clone();
+    let kept_every = tokio::spawn(async move {
+        let mut kept_at = keeping.current().stamp.generation;
+        loop {
+            tokio::time::sleep(KEEP_SUMMARIES_EVERY).await;
+            let generation = keeping.current().stamp.generation;
+            if generation != kept_at {
+                let summary = keeping.clone();
+                let _ = tokio::task::spawn_blocking(move || summary.keep()).await;
+                kept_at = generation;
+            }
+        }
+    });
     // TCP_NODELAY: a streamed answer is written as a head and body chunks; without
     // it, Nagle's algorithm holds the small writes and adds tens of milliseconds.
     use axum::serve::ListenerExt;
@@ -238,8 +292,16 @@ pub async fn serve(
     // `Router` itself redoes that for each connection (axum clones and converts
     // the whole route table per connection: about 213,000 instructions, which a
     // client opening a connection per query, such as SPARQLWrapper, pays each time).
-    axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(shutdown).await
+    let summary = state.summary.clone();
+    let served = axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(shutdown).await;
+    kept_every.abort();
+    let _ = tokio::task::spawn_blocking(move || summary.keep()).await;
+    served
 }
+
+/// How often the dataset summaries are kept on disk while writes change them
+/// (and at shutdown): a restart after a crash computes them again.
+const KEEP_SUMMARIES_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

@@ -79,14 +79,7 @@ async fn serve(args: treaty_kg::config::ServeArgs) -> anyhow::Result<()> {
         read_only,
         "treaty-kg is serving: SPARQL at /sparql, Graph Store at /store"
     );
-    // Counting quads scans the whole store (1.3 s at 10M): do it after the server
-    // answers, not before (it was most of the cold start).
-    let store = state.store.clone();
-    tokio::spawn(treaty_kg::exec::background(async move {
-        if let Ok(quads) = store.quad_count().await {
-            tracing::info!(quads, "quads in the store");
-        }
-    }));
+    tracing::info!(quads = state.summary.current().views.stats.triples, "quads in the store");
     treaty_kg::serve(listener, state, treaty_kg::shutdown_signal()).await?;
     Ok(())
 }

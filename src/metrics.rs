@@ -8,7 +8,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicI64;
-use std::sync::Mutex;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -43,9 +42,6 @@ pub struct Metrics {
     store_quads: Gauge<i64, AtomicI64>,
     saved_calls: Family<SavedQueryLabels, Counter>,
     saved_latency: Family<QueryNameLabels, Histogram>,
-    /// The store generation `store_quads` was (or is being) counted at: counting
-    /// is a full scan, so one count runs at a time, in the background.
-    counted_at: Mutex<Option<u64>>,
 }
 
 impl Default for Metrics {
@@ -77,17 +73,7 @@ impl Default for Metrics {
             saved_calls.clone(),
         );
         registry.register("saved_query_duration_seconds", "Saved-query latency by query", saved_latency.clone());
-        Metrics {
-            registry,
-            requests,
-            latency,
-            timeouts,
-            renders,
-            store_quads,
-            saved_calls,
-            saved_latency,
-            counted_at: Mutex::new(None),
-        }
+        Metrics { registry, requests, latency, timeouts, renders, store_quads, saved_calls, saved_latency }
     }
 }
 
@@ -114,24 +100,9 @@ impl Metrics {
         self.saved_latency.get_or_create(&QueryNameLabels { query: query.to_owned() }).observe(seconds);
     }
 
-    /// Claims the quad count of store generation `generation`: true (once per
-    /// generation) when the caller must start counting.
-    pub fn start_count(&self, generation: u64) -> bool {
-        let mut counted_at = self.counted_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *counted_at == Some(generation) {
-            return false;
-        }
-        *counted_at = Some(generation);
-        true
-    }
-
-    pub fn set_quads(&self, _generation: u64, quads: usize) {
+    /// The quads in the store, as the dataset summaries count them.
+    pub fn set_quads(&self, quads: u64) {
         self.store_quads.set(i64::try_from(quads).unwrap_or(i64::MAX));
-    }
-
-    /// A count failed: the next request may try again.
-    pub fn count_failed(&self) {
-        *self.counted_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// The text exposition of every metric.
@@ -187,14 +158,4 @@ pub fn with_inference_runs(rendered: String, refreshes: u64, regenerations: u64)
         "Runs keeping the inferred graph current: for the subjects writes named (refresh), or whole (regeneration).",
         &[("{how=\"refresh\"}", refreshes.to_string()), ("{how=\"regeneration\"}", regenerations.to_string())],
     )
-}
-
-/// Adds the dataset summaries' whole-store scans since start, by summary: what
-/// first views after writes cost the store (versions asked during a scan share
-/// the next one).
-pub fn with_summary_scans(rendered: String, started: &[(&str, u64)]) -> String {
-    let labels: Vec<String> = started.iter().map(|(name, _)| format!("{{summary=\"{name}\"}}")).collect();
-    let samples: Vec<(&str, String)> =
-        labels.iter().zip(started).map(|(l, (_, n))| (l.as_str(), n.to_string())).collect();
-    with_counter(rendered, "summary_scans", "Whole-store scans computing a dataset summary, by summary.", &samples)
 }

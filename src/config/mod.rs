@@ -187,16 +187,6 @@ pub struct ServeArgs {
     /// server's own background scans, at a lower priority: 24 hours, or this if longer).
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub transfer_timeout: u64,
-    /// Milliseconds a page summarising the whole dataset (home, VoID, the
-    /// ontology page, the timeline) waits after a write for its new version;
-    /// past it, the previous version's, marked as such, while the new one renders.
-    /// Counted once per data version, from the first of them asked.
-    #[arg(long, value_name = "MS", default_value_t = 3000)]
-    pub summary_patience_ms: u64,
-    /// Do not compute the dataset summaries in the background at start (the
-    /// first visitor of the home or ontology page then waits for them).
-    #[arg(long)]
-    pub no_warm_summaries: bool,
     /// Folder of saved queries (`*.rq`); reloaded when it changes. Default:
     /// `queries` when that folder exists. A path given here must be a folder.
     #[arg(long, value_name = "DIR")]
@@ -299,10 +289,6 @@ pub struct Config {
     pub inference: bool,
     /// Where the full-text index is (`None`: no search).
     pub search: Option<crate::search::IndexLocation>,
-    /// How long a dataset summary page waits for a new data version's rendering.
-    pub summary_patience: Duration,
-    /// Whether the dataset summaries are computed in the background at start.
-    pub warm_summaries: bool,
 }
 
 impl Config {
@@ -321,8 +307,6 @@ impl Config {
             query_cache: true,
             inference: true,
             search: Some(crate::search::IndexLocation::Memory),
-            summary_patience: Duration::from_secs(3),
-            warm_summaries: true,
         }
     }
 
@@ -411,8 +395,6 @@ impl Config {
             queries_dir,
             query_cache: !args.no_query_cache,
             inference: !args.no_inference,
-            summary_patience: Duration::from_millis(args.summary_patience_ms),
-            warm_summaries: !args.no_warm_summaries,
         })
     }
 }

@@ -3,7 +3,7 @@
 //! Every read carries an `ETag` (data version) and `Last-Modified`; conditional
 //! requests are answered 304.
 
-use super::rendered::{cached, cached_summary, cached_summary_or};
+use super::rendered::{cached, cached_at};
 use super::sparql::pick;
 use super::{public_base, set_content_type, stream_response, AppState};
 use crate::conneg;
@@ -224,20 +224,10 @@ async fn ontology_rdf(state: &AppState, format: RdfFormat) -> Result<Vec<u8>, Ap
 /// dataset summary) or RDF, by `Accept`.
 pub(super) async fn ontology_document(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     let Some((_, ext)) = page_or_data(&headers)? else {
-        let state2 = state.clone();
-        return cached_summary(&state, &headers, "ontology", move || async move {
-            let store = state2.store.clone();
-            let terms = state2
-                .memos
-                .ontology_terms
-                .get((), state2.store.generation(), move || async move {
-                    // Whole-store reads of the server's own, as the gated summaries' are.
-                    let scan = crate::exec::background(ontology::terms(&store));
-                    super::kept::kept_or(&store, "ontology-terms", scan).await
-                })
-                .await?;
-            let stats = state2.statistics().await?;
-            Ok(html_response(ontology::page(&terms, &stats)))
+        let snapshot = state.summary.current();
+        let views = snapshot.views.clone();
+        return cached_at(&state, &headers, "ontology", &snapshot.stamp, move || async move {
+            Ok(html_response(ontology::page(&views.terms, &views.stats)))
         })
         .await;
     };
@@ -280,18 +270,9 @@ pub(super) async fn void_description(
     let (media, format) = chosen.map_or(("text/html", None), |(m, f)| (m, Some(f)));
     let base = public_base(&state.config, &headers);
     let key = format!("void|{media}|{base}");
-    let (state2, base2) = (state.clone(), base.clone());
-    let build = move || async move { void_response(state2.statistics().await?, base2, media, format).await };
-    // A host or format first asked after a write has no rendering of its own
-    // from before it: it is rendered from the statistics that are (the home
-    // page's, or any VoID's), rather than waiting for the new ones' full scan.
-    let older = || async {
-        let Some((at, stats)) = state.memos.statistics.kept_before(&(), state.store.generation()) else {
-            return Ok(None);
-        };
-        Ok(Some((at, void_response(stats, base, media, format).await?)))
-    };
-    cached_summary_or(&state, &headers, &key, build, older).await
+    let snapshot = state.summary.current();
+    let stats = snapshot.views.stats.clone();
+    cached_at(&state, &headers, &key, &snapshot.stamp, move || void_response(stats, base, media, format)).await
 }
 
 /// The VoID description of `stats` under `base`, in `format` (a page when none).
@@ -301,7 +282,7 @@ async fn void_response(
     media: &'static str,
     format: Option<RdfFormat>,
 ) -> Result<Response, AppError> {
-    // Rendered off the runtime workers (and once per data version, by `cached_summary`).
+    // Rendered off the runtime workers (and once per snapshot, by `cached_at`).
     let body = crate::exec::run(move || {
         let graph = void::describe(&stats, &base);
         let triples: Vec<Triple> = graph.iter().map(|t| t.into_owned()).collect();

@@ -5,7 +5,6 @@
 //! `Result<_, AppError>`. Store errors become `AppError`s in one place (below).
 
 mod gsp;
-mod kept;
 mod linked_data;
 mod ops;
 mod queries;
@@ -13,9 +12,6 @@ mod rendered;
 mod search;
 mod sparql;
 mod ui;
-mod warm;
-
-pub use warm::warm_summaries;
 
 use crate::config::Config;
 use crate::error::AppError;
@@ -27,7 +23,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use axum::Router;
-use futures::future::BoxFuture;
 use futures::StreamExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -54,58 +49,28 @@ pub struct AppState {
     pub inference: Option<Arc<crate::inference::Inference>>,
     /// The full-text index (`None` with `--no-search`).
     pub search: Option<Arc<crate::search::SearchIndex>>,
+    /// The dataset summaries (counts, events, featured resources, terms).
+    pub summary: Arc<crate::summary::Summary>,
 }
 
-/// The shared computations behind pages: each is a full scan or close to one,
-/// so it is done once per store generation, single-flight, whoever asks.
+/// The shared computations behind pages, once per store generation,
+/// single-flight, whoever asks.
 #[derive(Default)]
 pub struct Memos {
-    /// The dataset-wide scans (statistics, sources, featured, events), one at a time.
-    pub scans: kept::ScanGate,
-    pub statistics: Memo<(), crate::linked_data::void::Statistics>,
+    /// What the home page shows of the source files.
     pub sources: Memo<(), Vec<crate::ui::pages::SourceSummary>>,
-    pub featured: Memo<(), Vec<crate::ui::pages::Featured>>,
-    pub events: Memo<(), Vec<crate::ui::svg::Event>>,
-    pub ontology_terms: Memo<(), Vec<crate::linked_data::ontology::TermDoc>>,
     /// Allowed values of saved-query parameters, by their `values_query` text.
     pub allowed_values: Memo<String, Vec<oxigraph::model::Term>>,
     /// Linked-data responses (resource pages and documents, fragments, VoID,
-    /// the ontology) by page, format and base: each rendered once per version.
+    /// the ontology, the timeline) by page, format and base: each rendered
+    /// once per version.
     pub rendered: Memo<String, rendered::Rendered>,
-    /// Pages summarising the whole dataset (VoID, the ontology page, the
-    /// timeline): after a write, the previous version's while the new one renders.
-    pub summaries: Memo<String, rendered::Rendered>,
     /// Pages of search hits, by the index's version, the page and the text:
     /// a popular search (tens of ms at 10M quads) is ranked once per version.
     pub searches: Memo<String, crate::search::Answer>,
-    /// How long the summaries of a new data version are waited for, shared
-    /// by all of them (`--summary-patience-ms` from the first one asked).
-    pub patience: rendered::Patience,
 }
 
 impl AppState {
-    /// The VoID statistics of the current data.
-    /// Kept after the next write too: a page first asked then (VoID for a new
-    /// host or format) is rendered from them while the new ones are computed.
-    pub async fn statistics(&self) -> Result<Arc<crate::linked_data::void::Statistics>, AppError> {
-        let generation = self.store.generation();
-        let stats = self.memos.statistics.get((), generation, self.statistics_job()).await?;
-        Ok(self.memos.statistics.keep((), generation, stats))
-    }
-
-    /// Until when a summary of data version `generation` asked now waits for
-    /// that version's value before answering the previous one's.
-    pub fn summary_deadline(&self, generation: u64) -> tokio::time::Instant {
-        self.memos.patience.deadline(generation, self.config.summary_patience)
-    }
-
-    /// What `memos.statistics` holds, computed over the current data.
-    pub fn statistics_job(
-        &self,
-    ) -> impl FnOnce() -> BoxFuture<'static, Result<crate::linked_data::void::Statistics, AppError>> {
-        kept::summary_job(self, "statistics", |store| async move { crate::linked_data::void::statistics(&store).await })
-    }
-
     /// The values a `values_query` allows, for the current data.
     pub async fn allowed_values(&self, text: &str) -> Result<Arc<Vec<oxigraph::model::Term>>, AppError> {
         let store = self.store.clone();

@@ -48,28 +48,13 @@ async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The metrics as they are now. The quad count is a full scan: when the data
-/// changed since it was counted, one background count starts (admitted as bulk
-/// work) and this answer carries the previous count.
+/// The metrics as they are now (the quad count from the dataset summaries).
 async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
-    let generation = state.store.generation();
-    if state.metrics.start_count(generation) {
-        let (store, metrics) = (state.store.clone(), state.metrics.clone());
-        tokio::spawn(async move {
-            match store.quad_count().await {
-                Ok(quads) => metrics.set_quads(generation, quads),
-                Err(e) => {
-                    metrics.count_failed();
-                    tracing::warn!(error = %e.chain(), "counting the quads for /metrics failed");
-                }
-            }
-        });
-    }
+    state.metrics.set_quads(state.summary.current().views.stats.triples);
     let mut text = state.metrics.render();
     if let Some(stats) = state.store.engine_stats() {
         text = crate::metrics::with_engine_stats(text, stats);
     }
-    text = crate::metrics::with_summary_scans(text, &state.memos.scans.started());
     if let Some(inference) = &state.inference {
         let (refreshes, regenerations) = inference.runs();
         text = crate::metrics::with_inference_runs(text, refreshes, regenerations);

@@ -5,18 +5,9 @@
 //! Two kinds:
 //! - [`cached`]: a page about some resources or a pattern (resource pages and
 //!   documents, fragments, the ontology's RDF). Always of the current version.
-//! - [`cached_summary`]: a page summarising the whole dataset (VoID, the
-//!   ontology page with its usage counts, the timeline), a full scan whose cost
-//!   grows with the data. After a write it waits at most `--summary-patience-ms`
-//!   (3 s by default) for the new version's rendering, then answers the previous version's, with that
-//!   version's validators (so no cache takes it for the current one) and, in
-//!   HTML, a note saying so; the rendering goes on for the next visitor.
-//!
-//! The patience is counted once per data version for all the summaries
-//! together ([`Patience`]): after one write, the first summary asked waits up
-//! to the whole of it, and one asked later waits only for what is left of it
-//! (at least [`GRACE`], for a rendering whose inputs are ready), not another
-//! full patience per page.
+//! - [`cached_at`]: a page drawn from a snapshot of the dataset summaries (VoID,
+//!   the ontology page with its usage counts, the timeline), under the
+//!   snapshot's own version.
 
 use super::AppState;
 use crate::error::AppError;
@@ -24,36 +15,7 @@ use crate::store::Stamp;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::future::Future;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
-use tokio::time::Instant;
-
-/// The least a summary asked past its version's patience still waits: enough
-/// to render from inputs that are ready (milliseconds), so such a page is not
-/// answered from the version before for want of a moment.
-pub const GRACE: Duration = Duration::from_millis(100);
-
-/// When the summaries of the newest data version asked stop waiting for it.
-#[derive(Default)]
-pub struct Patience(Mutex<Option<(u64, Instant)>>);
-
-impl Patience {
-    /// The deadline of summaries asked now at `generation`: `patience` after
-    /// the first of them, but at least `GRACE` from now (never more than the
-    /// patience itself, so no patience means none).
-    pub fn deadline(&self, generation: u64, patience: Duration) -> Instant {
-        let now = Instant::now();
-        let shared = {
-            let mut first = crate::memo::lock(&self.0);
-            match *first {
-                Some((at, deadline)) if at == generation => deadline,
-                Some((at, _)) if at > generation => now + patience,
-                _ => first.insert((generation, now + patience)).1,
-            }
-        };
-        shared.max(now + GRACE.min(patience))
-    }
-}
+use std::time::SystemTime;
 
 /// The largest body kept (VoID and hub documents are far smaller).
 const MAX_RENDERED: usize = 64 << 20;
@@ -182,120 +144,33 @@ where
     Ok(respond(&rendered, None))
 }
 
-/// Like [`cached`], for a page summarising the whole dataset: past the
-/// configured patience after a write (at 10M quads a summary takes tens of
-/// seconds), the previous version's rendering, with its own
-/// validators and `X-Data-Version`, and in HTML [`crate::ui::stale_note`].
-pub async fn cached_summary<F, Fut>(
+/// Like [`cached`], for a page drawn from a snapshot of the dataset
+/// summaries: its validators name the snapshot's data version (which, over a
+/// remote engine, may be older than the store's), and it is rendered once per
+/// snapshot.
+pub async fn cached_at<F, Fut>(
     state: &AppState,
     headers: &HeaderMap,
     key: &str,
+    stamp: &Stamp,
     build: F,
 ) -> Result<Response, AppError>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response, AppError>> + Send + 'static,
 {
-    cached_summary_or(state, headers, key, build, || async { Ok(None) }).await
-}
-
-/// Like [`cached_summary`], for a page with no rendering of its own from an
-/// older version (VoID for a host or a format first asked after a write):
-/// past the patience, `older` may render it from an older version's inputs,
-/// and names that version (it gets that version's validators).
-pub async fn cached_summary_or<F, Fut, O, OFut>(
-    state: &AppState,
-    headers: &HeaderMap,
-    key: &str,
-    build: F,
-    older: O,
-) -> Result<Response, AppError>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Response, AppError>> + Send + 'static,
-    O: FnOnce() -> OFut,
-    OFut: Future<Output = Result<Option<(u64, Response)>, AppError>>,
-{
-    let (generation, validators) = match current(state, headers, key) {
-        Ok(current) => current,
-        Err(not_modified) => return Ok(*not_modified),
-    };
-    let deadline = state.summary_deadline(generation);
+    let validators = Validators::at(stamp.clone(), key);
+    if validators.match_request(headers) {
+        return Ok(validators.not_modified());
+    }
     let state2 = state.clone();
-    let older = || async {
-        let Some((at, response)) = older().await? else { return Ok(None) };
-        let Some(stamp) = state.store.stamp(at) else { return Ok(None) };
-        let rendered = render(state, Validators::at(stamp, key), async { Ok(response) }).await?;
-        Ok(Some((at, rendered)))
-    };
-    let (rendered, at) = state
-        .memos
-        .summaries
-        .get_or_older(
-            key.to_owned(),
-            generation,
-            deadline,
-            move || async move { render(&state2, validators, build()).await },
-            older,
-        )
-        .await?;
-    if at == generation {
-        return Ok(respond(&rendered, None));
-    }
-    if rendered.validators.match_request(headers) {
-        return Ok(rendered.validators.not_modified());
-    }
-    let is_html = rendered
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    let noted = if is_html { crate::ui::with_stale_note(&rendered.body) } else { None };
-    Ok(respond(&rendered, noted))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn one_version_s_summaries_share_one_patience() {
-        let patience = Duration::from_secs(60);
-        let shared = Patience::default();
-        let first = shared.deadline(7, patience);
-        assert!(first >= Instant::now() + Duration::from_secs(59), "the first summary asked waits the whole patience");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(shared.deadline(7, patience), first, "a later one at the same version waits only what is left");
-        // A request that read the version before the write: a patience of its own,
-        // leaving the newer version's alone.
-        let late = shared.deadline(6, patience);
-        assert!(late > first, "not the newer version's deadline");
-        assert_eq!(shared.deadline(7, patience), first);
-        // The next write starts the count again.
-        let next = shared.deadline(8, patience);
-        assert!(next > first);
-        assert_eq!(shared.deadline(8, patience), next);
-    }
-
-    #[tokio::test]
-    async fn past_the_shared_patience_a_page_still_gets_the_grace_and_no_patience_means_none() {
-        let shared = Patience::default();
-        let patience = Duration::from_millis(30);
-        let first = shared.deadline(1, patience);
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        let now = Instant::now();
-        let later = shared.deadline(1, patience);
-        assert!(later > first, "past the shared deadline");
-        assert!(later <= now + patience + Duration::from_millis(5), "the grace is capped by the patience");
-        let none = Patience::default();
-        let now = Instant::now();
-        assert!(none.deadline(1, Duration::ZERO) <= Instant::now() && none.deadline(1, Duration::ZERO) >= now);
-        let long = Patience::default();
-        long.deadline(1, Duration::from_millis(1));
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let now = Instant::now();
-        let graced = long.deadline(1, Duration::from_secs(3));
-        assert!(graced >= now + GRACE, "at least the grace past a spent patience");
-        assert!(graced <= Instant::now() + GRACE);
-    }
+    let rendered =
+        state
+            .memos
+            .rendered
+            .get(format!("snapshot|{key}"), stamp.generation, move || async move {
+                render(&state2, validators, build()).await
+            })
+            .await?;
+    Ok(respond(&rendered, None))
 }

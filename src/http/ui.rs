@@ -1,16 +1,16 @@
 //! The web interface's routes: `/`, `/editor`, `/timeline.svg` and the static
 //! assets (stylesheet, editor script), compiled into the binary.
 
-use super::kept::summary_job;
 use super::{set_content_type, AppState};
 use crate::error::AppError;
+use crate::linked_data::iri::page_href;
+use crate::summary::Views;
 use crate::ui::{data, pages, svg};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures::future::BoxFuture;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -35,35 +35,42 @@ fn asset(body: &'static str, media_type: &str) -> Response {
 }
 
 pub(super) async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
-    let generation = state.store.generation();
-    // At most `--summary-patience-ms` for the summaries of a new data version
-    // (counted from the first summary asked at it); past it, the previous
-    // version's, marked as such (computed on for the next visitor).
-    let deadline = state.summary_deadline(generation);
-    // One after the other, not at once: each can run past `--heavy-after-ms` on
-    // a large store, and four moving to the heavy lane together shed each other
-    // (the first view at 1M quads was a 503). Past the deadline the rest start
-    // at once, for the next visitor: `memos.scans` still runs them one at a time.
-    let memos = &state.memos;
-    let (stats, v1) = memos.statistics.get_or_previous((), generation, deadline, state.statistics_job()).await?;
-    let sources_job = summary_job(&state, "sources", |store| async move { data::sources(&store).await });
-    let (sources, v2) = memos.sources.get_or_previous((), generation, deadline, sources_job).await?;
-    let featured_job = summary_job(&state, "featured", |store| async move { data::featured(&store).await });
-    let (featured, v3) = memos.featured.get_or_previous((), generation, deadline, featured_job).await?;
-    let (events, v4) = memos.events.get_or_previous((), generation, deadline, events_job(&state)).await?;
-    let stale = [v1, v2, v3, v4].iter().any(|v| *v != generation);
+    let snapshot = state.summary.current();
+    let store = state.store.clone();
+    let sources = state
+        .memos
+        .sources
+        .get((), state.store.generation(), move || async move { data::sources(&store).await })
+        .await?;
     let queries: Vec<_> = state.queries.current().iter().cloned().collect();
-    Ok(Html(pages::home(&stats, &sources, &featured, &queries, &events, stale).into_string()).into_response())
+    let views = &snapshot.views;
+    // Over a remote engine the summaries follow the engine's writes within seconds.
+    let stale = snapshot.stamp.generation != state.store.generation();
+    let page = pages::home(&views.stats, &sources, &featured(views), &queries, &timeline_events(views), stale);
+    let mut response = Html(page.into_string()).into_response();
+    // The version its figures count.
+    if let Ok(version) = HeaderValue::from_str(&snapshot.stamp.data_version) {
+        response.headers_mut().insert("x-data-version", version);
+    }
+    Ok(response)
 }
 
-/// The timeline's events of the current data (shared by the home page and the picture).
-async fn events(state: &AppState) -> Result<std::sync::Arc<Vec<svg::Event>>, AppError> {
-    state.memos.events.get((), state.store.generation(), events_job(state)).await
+/// The timeline's events of a snapshot, as the pictures link them.
+fn timeline_events(views: &Views) -> Vec<svg::Event> {
+    views
+        .events()
+        .into_iter()
+        .map(|e| svg::Event { href: page_href(&e.iri), label: e.label, date: e.date, stated: e.stated })
+        .collect()
 }
 
-/// What `memos.events` holds, computed over the current data.
-fn events_job(state: &AppState) -> impl FnOnce() -> BoxFuture<'static, Result<Vec<svg::Event>, AppError>> {
-    summary_job(state, "events", |store| async move { data::events(&store).await })
+/// The featured resources of a snapshot, as the home page links them.
+fn featured(views: &Views) -> Vec<pages::Featured> {
+    views
+        .featured()
+        .into_iter()
+        .map(|f| pages::Featured { kind: f.kind, class: f.class, href: page_href(&f.iri), label: f.label })
+        .collect()
 }
 
 async fn editor(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
@@ -79,12 +86,11 @@ pub(super) fn editor_page(state: &AppState, initial: Option<String>) -> Response
     Html(pages::editor(&initial, &examples).into_string()).into_response()
 }
 
-/// `/timeline.svg`: a dataset summary, so after a write it may be the previous
-/// version's picture (with that version's validators) while the new one is drawn.
+/// `/timeline.svg`: drawn once per snapshot of the dataset summaries.
 pub(super) async fn timeline(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    let state2 = state.clone();
-    super::rendered::cached_summary(&state, &headers, "timeline.svg", move || async move {
-        let events = events(&state2).await?;
+    let snapshot = state.summary.current();
+    let events = timeline_events(&snapshot.views);
+    super::rendered::cached_at(&state, &headers, "timeline.svg", &snapshot.stamp, move || async move {
         let mut response =
             format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}", svg::timeline(&events, true).into_string())
                 .into_response();
@@ -107,18 +113,10 @@ const MORE_PREFIXES: &[(&str, &str)] = &[
 ];
 
 /// What the editor completes: prefixes, and the classes and properties the data
-/// uses with their counts (from the VoID statistics, once per data version).
-/// After a write, past `--summary-patience-ms`, the previous version's (named
-/// by `data_version`) while the new ones are counted.
+/// uses with their counts (from the dataset summaries, named by `data_version`).
 async fn vocabulary(State(state): State<AppState>) -> Result<Response, AppError> {
-    let generation = state.store.generation();
-    let deadline = state.summary_deadline(generation);
-    let job = state.statistics_job();
-    let (stats, at) = state.memos.statistics.get_or_previous((), generation, deadline, job).await?;
-    let (stats, data_version) = match state.store.stamp(at) {
-        Some(stamp) => (stats, stamp.data_version),
-        None => (state.statistics().await?, state.store.data_version()),
-    };
+    let snapshot = state.summary.current();
+    let (stats, data_version) = (&snapshot.views.stats, snapshot.stamp.data_version.clone());
     let prefixes: Vec<_> = crate::sparql::results::PREFIXES
         .iter()
         .chain(MORE_PREFIXES)

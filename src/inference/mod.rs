@@ -1,10 +1,16 @@
 //! Entailment researchers can rely on: the RDFS subclass and subproperty
 //! closure (rules rdfs9 and rdfs7) of whatever the store holds, materialized
-//! into one regenerated graph, [`INFERRED_GRAPH`]. So `?x a schema:Person`
-//! finds the officials and `?x a prov:Activity` the events, on either backend,
-//! with queries left as they are (no rewriting, no engine reasoner).
+//! into one graph, [`INFERRED_GRAPH`]. So `?x a schema:Person` finds the
+//! officials and `?x a prov:Activity` the events, on either backend, with
+//! queries left as they are (no rewriting, no engine reasoner).
 //!
-//! Rules: the axioms are read from every graph and closed here (no property
+//! On the embedded store the graph is kept exact inside every write's own
+//! transaction, from the write's change ([`entail`]); it is materialized
+//! whole only when the store was changed without it (`treaty-kg load`, a
+//! server run with `--no-inference`), in batches of bounded memory.
+//!
+//! Over a remote engine (this server cannot see inside its writes), the rest
+//! of this file: the axioms are read from every graph and closed here (no property
 //! paths sent: engines differ on them); a statement already stated in some graph
 //! is not repeated, so the union default graph never counts a fact twice; the
 //! graph describes itself (`prov:wasDerivedFrom` the ontology) only when it
@@ -15,6 +21,8 @@
 //! the subjects of the statements it replaced); a write that adds or removes
 //! an axiom, names whole graphs, blank nodes or more than 10,000 subjects
 //! regenerates it whole ([`regeneration`]). `--no-inference` leaves it out.
+
+pub mod entail;
 
 use crate::memo::lock;
 use crate::store::{GraphTarget, KgStore, QueryJob, StoreError, UpdateJob, WriteScope};
@@ -27,8 +35,16 @@ use std::sync::{Arc, Mutex};
 /// The graph holding what the axioms entail.
 pub const INFERRED_GRAPH: &str = "https://w3id.org/treaty-kg/graph/inferred";
 
-/// The store's note of the data version the graph was last regenerated at.
+/// The store's note of the data version the graph was last regenerated at
+/// (over a remote engine, and in stores of earlier releases).
 const REGENERATED_AT: &str = "inferred-graph-regenerated-at";
+
+/// The store's note of whether the embedded store's inferred graph is exact
+/// (`current`), or was left behind by writes made without it (`stale`).
+pub const STATE: &str = "inferred-graph";
+
+/// How many quads one write of the first materialization reads.
+const BATCH: usize = 20_000;
 
 /// The axioms: pairs (sub, super) of one relation, read from every graph.
 fn axioms_query(relation: &str) -> String {
@@ -152,11 +168,16 @@ pub struct Inference {
     /// Runs that succeeded since start: refreshes and whole regenerations.
     refreshes: AtomicU64,
     regenerations: AtomicU64,
+    /// The embedded store's keeper, when the graph is kept inside every write.
+    embedded: Option<Arc<entail::Entailment>>,
 }
 
 impl Inference {
     /// Regenerates the graph now, and brings it up to date after every write to `store`.
     pub async fn start(store: KgStore) -> Result<Arc<Self>, StoreError> {
+        if !store.is_remote() {
+            return Self::start_embedded(store).await;
+        }
         let inference = Arc::new(Inference {
             store: store.clone(),
             running: AtomicBool::new(false),
@@ -165,6 +186,7 @@ impl Inference {
             made_from: Mutex::default(),
             refreshes: AtomicU64::new(0),
             regenerations: AtomicU64::new(0),
+            embedded: None,
         });
         // Nothing written since the last regeneration (a restart): the graph is current.
         let current = store.note(REGENERATED_AT).is_some_and(|at| at == store.data_version());
@@ -191,6 +213,39 @@ impl Inference {
             }
         });
         Ok(inference)
+    }
+
+    /// The embedded store: materializes the graph when it is not exact (in
+    /// batches, each one write), then keeps it exact inside every write.
+    async fn start_embedded(store: KgStore) -> Result<Arc<Self>, StoreError> {
+        let axioms = store.read_consistently(entail::read_axioms)?;
+        let entailment = Arc::new(entail::Entailment::new(axioms));
+        let exact = store.note(STATE).as_deref() == Some("current")
+            || (store.note(STATE).is_none() && store.note(REGENERATED_AT).is_some_and(|at| at == store.data_version()));
+        let materializations = if exact {
+            tracing::info!("the inferred graph is current (no write was made without it)");
+            0
+        } else {
+            let started = std::time::Instant::now();
+            let keeper = entailment.clone();
+            let changed = store.rewrite_in_batches(&entailment.patterns(), BATCH, &|recorder, quads| {
+                keeper.settle(recorder, keeper.candidates_of(quads))
+            })?;
+            store.set_note(STATE, "current".into()).await?;
+            tracing::info!(changed, ms = started.elapsed().as_millis() as u64, "inferred graph materialized");
+            1
+        };
+        store.derive(entailment.clone());
+        Ok(Arc::new(Inference {
+            store,
+            running: AtomicBool::new(false),
+            again: AtomicBool::new(false),
+            pending: Mutex::default(),
+            made_from: Mutex::default(),
+            refreshes: AtomicU64::new(0),
+            regenerations: AtomicU64::new(materializations),
+            embedded: Some(entailment),
+        }))
     }
 
     /// Brings the graph up to date after the writes of `scope`: for their
@@ -232,9 +287,14 @@ impl Inference {
         self.noted().await
     }
 
-    /// Runs that succeeded since start: (refreshes, whole regenerations).
+    /// Runs that succeeded since start: (refreshes, whole regenerations); on
+    /// the embedded store, (writes that changed the graph, materializations).
     pub fn runs(&self) -> (u64, u64) {
-        (self.refreshes.load(Ordering::Relaxed), self.regenerations.load(Ordering::Relaxed))
+        let refreshes = match &self.embedded {
+            Some(e) => e.updates(),
+            None => self.refreshes.load(Ordering::Relaxed),
+        };
+        (refreshes, self.regenerations.load(Ordering::Relaxed))
     }
 
     async fn exists(&self) -> Result<bool, StoreError> {

@@ -16,5 +16,4 @@ pub mod html;
 pub mod iri;
 pub mod jsonld;
 pub mod ontology;
-pub mod subsets;
 pub mod void;

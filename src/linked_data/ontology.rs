@@ -5,66 +5,16 @@
 use super::html::layout;
 use super::iri::page_href;
 use super::void::Statistics;
-use crate::error::AppError;
-use crate::store::{KgStore, QueryJob};
-use crate::vocab::ONTOLOGY_NS;
 use maud::{html, Markup};
-use oxigraph::model::Term;
-use std::collections::BTreeMap;
 
 /// One documented term.
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TermDoc {
     pub iri: String,
     pub kind: String,
     pub label: String,
     pub comment: String,
     pub relations: Vec<(String, String)>,
-}
-
-fn text(t: &Option<Term>) -> String {
-    t.as_ref().map(crate::queries::plain).unwrap_or_default()
-}
-
-/// The ontology's terms, read from the store.
-pub async fn terms(store: &KgStore) -> Result<Vec<TermDoc>, AppError> {
-    let query = format!(
-        "SELECT ?term ?kind ?label ?comment WHERE {{
-           ?term a ?kind ; <http://www.w3.org/2000/01/rdf-schema#label> ?label .
-           OPTIONAL {{ ?term <http://www.w3.org/2000/01/rdf-schema#comment> ?comment }}
-           VALUES ?kind {{ <http://www.w3.org/2002/07/owl#Class> <http://www.w3.org/2002/07/owl#ObjectProperty> <http://www.w3.org/2002/07/owl#DatatypeProperty> }}
-           FILTER(STRSTARTS(STR(?term), \"{ONTOLOGY_NS}\"))
-         }} ORDER BY ?kind ?term"
-    );
-    let rows = store.select_rows(QueryJob::text(query, "ontology page").scanning_the_whole_store(), 10_000).await?;
-    let mut docs: BTreeMap<String, TermDoc> = BTreeMap::new();
-    for row in rows {
-        let iri = text(&row[0]);
-        let entry = docs.entry(iri.clone()).or_insert_with(|| TermDoc { iri, ..TermDoc::default() });
-        entry.kind = super::document::local_name(&text(&row[1]));
-        entry.label = text(&row[2]);
-        entry.comment = text(&row[3]);
-    }
-    let relations = format!(
-        "SELECT ?term ?relation ?other WHERE {{
-           {{ ?term ?p ?other . VALUES (?p ?relation) {{
-               (<http://www.w3.org/2000/01/rdf-schema#domain> \"domain\")
-               (<http://www.w3.org/2000/01/rdf-schema#range> \"range\")
-               (<http://www.w3.org/2000/01/rdf-schema#subClassOf> \"subclass of\")
-               (<http://www.w3.org/2000/01/rdf-schema#subPropertyOf> \"subproperty of\") }} }}
-           UNION {{ ?other <http://www.w3.org/2000/01/rdf-schema#subClassOf> ?term . BIND(\"superclass of\" AS ?relation) }}
-           FILTER(STRSTARTS(STR(?term), \"{ONTOLOGY_NS}\"))
-         }} ORDER BY ?term ?relation ?other"
-    );
-    for row in store.select_rows(QueryJob::text(relations, "ontology page").scanning_the_whole_store(), 10_000).await? {
-        if let Some(doc) = docs.get_mut(&text(&row[0])) {
-            let pair = (text(&row[1]), text(&row[2]));
-            if !doc.relations.contains(&pair) {
-                doc.relations.push(pair);
-            }
-        }
-    }
-    Ok(docs.into_values().collect())
 }
 
 /// The HTML documentation of the ontology.

@@ -11,9 +11,9 @@
 //! stated in two graphs counts twice, and `void:entities` counts `rdf:type`
 //! statements. (Counting distinct triples needs memory proportional to the data.)
 
-use super::subsets::{subsets, Subset, MAX_SUBSETS};
-use crate::error::AppError;
-use crate::store::{KgStore, QueryJob};
+use crate::store::{KgStore, QueryJob, StoreError};
+use crate::summary::layout::{PrefixTree, Subset, MAX_SUBSETS};
+pub use crate::summary::stats::Statistics;
 use crate::vocab;
 use oxigraph::model::{BlankNode, Graph, Literal, NamedNode, NamedOrBlankNode, Term, Triple};
 
@@ -30,20 +30,6 @@ const MAX_PARTITIONS: usize = 100_000;
 /// not sorted by the engine: ORDER BY over 232,501 graph IRIs took 13 s.
 const MAX_GRAPH_NAMES: usize = 1_000_000;
 
-/// Counts the dataset behind `store`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct Statistics {
-    /// Statements in named graphs.
-    pub triples: u64,
-    /// Named graphs: those holding statements, and in the embedded store also
-    /// the empty ones it keeps (`CREATE GRAPH`), as `GRAPH ?g {}` finds them.
-    pub graph_count: u64,
-    /// The graphs as VoID lists them: one by one, or summarised by prefix.
-    pub subsets: Vec<Subset>,
-    pub classes: Vec<(NamedNode, u64)>,
-    pub properties: Vec<(NamedNode, u64)>,
-}
-
 fn count(term: &Option<Term>) -> u64 {
     match term {
         Some(Term::Literal(l)) => l.value().parse().unwrap_or(0),
@@ -51,11 +37,11 @@ fn count(term: &Option<Term>) -> u64 {
     }
 }
 
-async fn rows(store: &KgStore, query: String, cap: usize) -> Result<Vec<Vec<Option<Term>>>, AppError> {
-    Ok(store.select_rows(QueryJob::text(query, "VoID statistics").scanning_the_whole_store(), cap).await?)
+async fn rows(store: &KgStore, query: String, cap: usize) -> Result<Vec<Vec<Option<Term>>>, StoreError> {
+    store.select_rows(QueryJob::text(query, "VoID statistics").scanning_the_whole_store(), cap).await
 }
 
-async fn pairs(store: &KgStore, query: String) -> Result<Vec<(NamedNode, u64)>, AppError> {
+async fn pairs(store: &KgStore, query: String) -> Result<Vec<(NamedNode, u64)>, StoreError> {
     Ok(rows(store, query, MAX_PARTITIONS)
         .await?
         .into_iter()
@@ -68,7 +54,7 @@ async fn pairs(store: &KgStore, query: String) -> Result<Vec<(NamedNode, u64)>, 
 
 /// The statements matching `pattern` and, when `graphs` is asked for, the
 /// distinct graphs `?g` they are in (0 otherwise), in one scan.
-async fn totals(store: &KgStore, pattern: &str, graphs: bool) -> Result<(u64, u64), AppError> {
+async fn totals(store: &KgStore, pattern: &str, graphs: bool) -> Result<(u64, u64), StoreError> {
     let distinct = if graphs { " (COUNT(DISTINCT ?g) AS ?graphs)" } else { "" };
     let query = format!("SELECT (COUNT(*) AS ?n){distinct} WHERE {{ {pattern} }}");
     let row = rows(store, query, 1).await?.into_iter().next().unwrap_or_default();
@@ -87,7 +73,7 @@ async fn totals(store: &KgStore, pattern: &str, graphs: bool) -> Result<(u64, u6
 /// is the rest subset, by difference, so the subsets always add up to the dataset.
 /// A `GROUP BY ?g` over all statements is avoided: with 232,501 graphs at 1M
 /// generated quads it took 11 s, against 0.4 s for the count and the names.
-pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
+pub async fn statistics_by_sparql(store: &KgStore) -> Result<Statistics, StoreError> {
     // An engine may cut the listing of graph names (below) short without an
     // error (Virtuoso answers at most `ResultSetMaxRows` rows, 10,000 by
     // default), so over an engine the graphs are counted with the statements:
@@ -127,7 +113,11 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     // With a partial listing (or graphs it shows without a name), the
     // summaries' graphs are counted like their statements, not taken from it.
     let partial = graph_count > names.len() as u64;
-    let mut subsets = subsets(&names, MAX_SUBSETS);
+    let mut tree = PrefixTree::new(MAX_SUBSETS);
+    for (name, _) in &names {
+        tree.insert(name.as_str(), 0);
+    }
+    let mut subsets = tree.subsets();
     let listed: String = subsets
         .iter()
         .filter_map(|s| match s {
@@ -203,11 +193,15 @@ pub async fn statistics(store: &KgStore) -> Result<Statistics, AppError> {
     }
     let classes =
         pairs(store, "SELECT ?c (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s a ?c } } GROUP BY ?c ORDER BY ?c".to_owned())
-            .await?;
+            .await?
+            .into_iter()
+            .collect();
     let properties =
         pairs(store, "SELECT ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?p ORDER BY ?p".to_owned())
-            .await?;
-    Ok(Statistics { triples, graph_count, subsets, classes, properties })
+            .await?
+            .into_iter()
+            .collect();
+    Ok(Statistics::counted(triples, graph_count, subsets, classes, properties))
 }
 
 /// The vocabulary namespace of a term (up to its last `#` or `/`).
@@ -273,6 +267,14 @@ pub fn describe(stats: &Statistics, base: &str) -> Graph {
         add(&part, iri("triples"), Literal::from(*n as i64).into());
     }
     // A subset per named graph while they are few; beyond that, graphs summarised by IRI prefix.
+    if stats.default_triples > 0 {
+        let part: NamedOrBlankNode = BlankNode::default().into();
+        add(&dataset, iri("subset"), part.clone().into());
+        add(&part, rdf_type.clone(), iri("Dataset").into());
+        let title = Literal::new_language_tagged_literal_unchecked("The default graph", "en");
+        add(&part, dct("title"), title.into());
+        add(&part, iri("triples"), Literal::from(stats.default_triples as i64).into());
+    }
     for subset in &stats.subsets {
         let part: NamedOrBlankNode = BlankNode::default().into();
         add(&dataset, iri("subset"), part.clone().into());

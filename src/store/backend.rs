@@ -3,12 +3,13 @@
 //! asks of either. What both share lives here: parsing request bodies, and the
 //! quad-pattern reader the linked-data pages are built on.
 
+use super::change::Written;
 use super::embedded::Embedded;
 use super::error::StoreError;
 use super::job::{GraphTarget, QueryJob, QuerySource, StoreOptions, UpdateJob};
 use super::remote::Remote;
 use super::running::RunningGuard;
-use super::scope::{self, WriteScope};
+use super::scope;
 use super::version::SourceRecord;
 use crate::sources::SourceFile;
 use crate::sparql::parse;
@@ -84,20 +85,17 @@ impl Backend {
     }
 
     /// Parses and checks an update, then applies it.
-    /// Returns what it may have changed.
-    pub fn update(
-        &self,
-        job: UpdateJob,
-        options: &StoreOptions,
-        guard: &RunningGuard,
-    ) -> Result<WriteScope, StoreError> {
+    /// Returns what it changed (embedded) or may have changed (remote).
+    pub fn update(&self, job: UpdateJob, options: &StoreOptions, guard: &RunningGuard) -> Result<Written, StoreError> {
         let update = checked_update(&job, options.max_depth)?;
-        let scope = scope::of_update(&update);
         match self {
-            Backend::Embedded(e) => e.update(update, &job.dataset, options, guard)?,
-            Backend::Remote(r) => r.update(update, &with_base(&job.text, job.base.as_deref()), &job.dataset, guard)?,
+            Backend::Embedded(e) => e.update(update, &job.dataset, options, guard),
+            Backend::Remote(r) => {
+                let scope = scope::of_update(&update);
+                r.update(update, &with_base(&job.text, job.base.as_deref()), &job.dataset, guard)?;
+                Ok(Written::scoped(scope))
+            }
         }
-        Ok(scope)
     }
 
     pub fn reader<'a>(&'a self, guard: &'a RunningGuard) -> QuadReader<'a> {
@@ -165,7 +163,7 @@ impl Backend {
         base: &str,
         replace: bool,
         guard: &RunningGuard,
-    ) -> Result<(bool, WriteScope), StoreError> {
+    ) -> Result<(bool, Written), StoreError> {
         let mut quads = Vec::new();
         for (body, format) in documents {
             quads.extend(parse_body(body, *format, base, guard)?);
@@ -176,12 +174,17 @@ impl Backend {
                 q.graph_name
             )));
         }
-        let (created, former) = match self {
-            Backend::Embedded(e) => e.write_graph(target, &quads, replace, guard)?,
-            Backend::Remote(r) => r.write_graph(target, &quads, replace, guard)?,
-        };
-        let written = quads.into_iter().map(|q| q.subject);
-        Ok((created, scope::of_graph_write(target, former.map(|f| f.into_iter().chain(written)))))
+        match self {
+            Backend::Embedded(e) => e.write_graph(target, &quads, replace, guard),
+            Backend::Remote(r) => {
+                let (created, former) = r.write_graph(target, &quads, replace, guard)?;
+                let written = quads.into_iter().map(|q| q.subject);
+                Ok((
+                    created,
+                    Written::scoped(scope::of_graph_write(target, former.map(|f| f.into_iter().chain(written)))),
+                ))
+            }
+        }
     }
 
     pub fn add_dataset(
@@ -190,22 +193,23 @@ impl Backend {
         format: RdfFormat,
         base: &str,
         guard: &RunningGuard,
-    ) -> Result<(usize, WriteScope), StoreError> {
+    ) -> Result<(usize, Written), StoreError> {
         let quads = parse_body(body, format, base, guard)?;
-        let added = match self {
-            Backend::Embedded(e) => e.add_dataset(&quads, guard)?,
-            Backend::Remote(r) => r.add_dataset(&quads, guard)?,
-        };
-        Ok((added, scope::of_quads(quads.iter().map(|q| q.as_ref()))))
+        match self {
+            Backend::Embedded(e) => e.add_dataset(&quads, guard),
+            Backend::Remote(r) => {
+                let added = r.add_dataset(&quads, guard)?;
+                Ok((added, Written::scoped(scope::of_quads(quads.iter().map(|q| q.as_ref())))))
+            }
+        }
     }
 
     /// Deletes a graph; returns what that changed.
-    pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<WriteScope, StoreError> {
-        let former = match self {
-            Backend::Embedded(e) => e.delete_graph(target, guard)?,
-            Backend::Remote(r) => r.delete_graph(target, guard)?,
-        };
-        Ok(scope::of_graph_write(target, former))
+    pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<Written, StoreError> {
+        match self {
+            Backend::Embedded(e) => e.delete_graph(target, guard),
+            Backend::Remote(r) => Ok(Written::scoped(scope::of_graph_write(target, r.delete_graph(target, guard)?))),
+        }
     }
 
     pub fn backup(&self, dir: &PathBuf) -> Result<(), StoreError> {
@@ -222,10 +226,13 @@ impl Backend {
         file: &SourceFile,
         bytes: &[u8],
         previous: Option<&SourceRecord>,
-    ) -> Result<(SourceRecord, usize), StoreError> {
+    ) -> Result<(SourceRecord, usize, Written), StoreError> {
         match self {
             Backend::Embedded(e) => e.load_source(file, bytes, previous),
-            Backend::Remote(r) => r.load_source(file, bytes, previous),
+            Backend::Remote(r) => {
+                let (record, quads) = r.load_source(file, bytes, previous)?;
+                Ok((record, quads, Written::default()))
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::exec::TaskFailed;
 use crate::sparql::depth::TooDeep;
-use oxigraph::sparql::{QueryEvaluationError, UpdateEvaluationError};
+use oxigraph::sparql::QueryEvaluationError;
 use oxigraph::store::StorageError;
 
 /// What went wrong in the store layer.
@@ -147,20 +147,6 @@ pub(crate) fn from_query_error(error: QueryEvaluationError) -> StoreError {
         | QueryEvaluationError::UnboundService
         | QueryEvaluationError::InvalidServiceName(_) => service_refusal(),
         QueryEvaluationError::Cancelled => StoreError::Cancelled,
-        other => StoreError::Request(other.to_string()),
-    }
-}
-
-/// Sorts the engine's update errors by fault.
-pub(crate) fn from_update_error(error: UpdateEvaluationError) -> StoreError {
-    match error {
-        UpdateEvaluationError::Storage(e) => StoreError::Storage(e),
-        UpdateEvaluationError::Unexpected(e) => StoreError::Engine(e),
-        UpdateEvaluationError::Service(_)
-        | UpdateEvaluationError::UnsupportedService(_)
-        | UpdateEvaluationError::UnboundService
-        | UpdateEvaluationError::InvalidServiceName(_) => service_refusal(),
-        UpdateEvaluationError::GraphParsing(e) => StoreError::BadBody(e.to_string()),
         other => StoreError::Request(other.to_string()),
     }
 }

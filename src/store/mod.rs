@@ -26,6 +26,8 @@
 
 mod admission;
 mod backend;
+mod change;
+mod derived;
 mod embedded;
 mod error;
 mod job;
@@ -40,6 +42,8 @@ mod writes;
 pub use admission::{cost_key, Lane, WorkClass};
 pub use backend::InProcessService;
 pub use backend::QuadReader;
+pub use change::{Change, Derived, Publish, Recorder};
+pub use derived::Pattern;
 pub use error::StoreError;
 pub use job::{
     default_concurrency, CappedAnswer, GraphTarget, ProtocolDataset, QueryJob, QuerySource, SourceSync, StoreLocation,
@@ -94,6 +98,8 @@ struct Inner {
     after_writes: std::sync::RwLock<Vec<(bool, WriteListener)>>,
     /// The SPARQL service answered in this process (the search index), if any.
     in_process: std::sync::RwLock<Option<Arc<dyn InProcessService>>>,
+    /// Held by a write from its commit to its publication: writes publish in commit order.
+    writing: std::sync::Mutex<()>,
 }
 
 /// Called after a committed write.
@@ -187,6 +193,18 @@ impl KgStore {
         }
     }
 
+    /// Keeps `derived` current inside every write's transaction; `false` over a
+    /// remote engine, whose writes this server cannot see inside.
+    pub fn derive(&self, derived: Arc<dyn Derived>) -> bool {
+        match &self.inner.backend {
+            Backend::Embedded(e) => {
+                e.derive(derived);
+                true
+            }
+            Backend::Remote(_) => false,
+        }
+    }
+
     /// Whether the data lives in a remote engine.
     pub fn is_remote(&self) -> bool {
         matches!(self.inner.backend, Backend::Remote(_))
@@ -216,6 +234,7 @@ impl KgStore {
             options,
             after_writes: Default::default(),
             in_process: Default::default(),
+            writing: Default::default(),
         };
         Ok(KgStore { inner: Arc::new(inner) })
     }

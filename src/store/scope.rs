@@ -168,24 +168,6 @@ pub fn of_quads<'a>(quads: impl IntoIterator<Item = QuadRef<'a>>) -> WriteScope 
     WriteScope { graphs, subjects, ..WriteScope::default() }
 }
 
-/// The subjects of one graph's statements, read from `quads` (in subject
-/// order, so repeats are adjacent); `None` past [`MAX_SUBJECTS`].
-pub fn subjects<E>(
-    quads: impl Iterator<Item = Result<oxigraph::model::Quad, E>>,
-) -> Result<Option<Vec<NamedOrBlankNode>>, E> {
-    let mut subjects: Vec<NamedOrBlankNode> = Vec::new();
-    for quad in quads {
-        let quad = quad?;
-        if subjects.last() != Some(&quad.subject) {
-            if subjects.len() == MAX_SUBJECTS {
-                return Ok(None);
-            }
-            subjects.push(quad.subject);
-        }
-    }
-    Ok(Some(subjects))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,22 +220,5 @@ mod tests {
         assert_eq!(s.graphs, vec![GraphName::NamedNode(h)], "a blank node's graph, whole");
         assert_eq!(s.subjects.len(), 2, "the IRI subject in each other graph");
         assert!(!s.everything);
-    }
-
-    #[test]
-    fn a_graphs_subjects_are_listed_once_each_up_to_the_cap() {
-        use oxigraph::model::{Literal, Quad};
-        let quad = |i: usize| {
-            Ok::<_, ()>(Quad::new(
-                NamedNode::new_unchecked(format!("http://s/{i:06}")),
-                NamedNode::new_unchecked("http://p"),
-                Literal::from(1),
-                GraphName::DefaultGraph,
-            ))
-        };
-        let listed = subjects([quad(1), quad(1), quad(2)].into_iter()).unwrap().unwrap();
-        assert_eq!(listed.len(), 2);
-        assert_eq!(subjects((0..MAX_SUBJECTS).map(quad)).unwrap().unwrap().len(), MAX_SUBJECTS);
-        assert_eq!(subjects((0..=MAX_SUBJECTS).map(quad)).unwrap(), None);
     }
 }

@@ -4,6 +4,7 @@
 //! version only after it committed (the ledger's number is saved first).
 
 use super::backend::Backend;
+use super::change::{Publish, Written};
 use super::running::RunningGuard;
 use super::{
     exec, GraphTarget, Inner, KgStore, SourceRecord, SourceSync, StoreError, UpdateJob, Work, WorkClass, WriteScope,
@@ -25,7 +26,7 @@ impl KgStore {
     async fn write<T: Send + 'static>(
         &self,
         work: Work,
-        f: impl FnOnce(&Inner, &RunningGuard) -> Result<(T, WriteScope), StoreError> + Send + 'static,
+        f: impl FnOnce(&Inner, &RunningGuard) -> Result<(T, Written), StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let internal = work.kind == INTERNAL;
         let (outcome, scope) = self.write_and_version(work, f).await?;
@@ -62,15 +63,19 @@ impl KgStore {
         self.write(work, move |inner, guard| Ok(((), inner.backend.update(job, &inner.options, guard)?))).await
     }
 
+    /// Runs the write `f`, then moves the data version on and publishes what
+    /// the write's derived data prepared, all in commit order (one write at a
+    /// time from its commit to its publication, inside the blocking task, so a
+    /// client that goes away cannot leave a committed write unpublished).
     async fn write_and_version<T: Send + 'static>(
         &self,
         work: Work,
-        f: impl FnOnce(&Inner, &RunningGuard) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&Inner, &RunningGuard) -> Result<(T, Written), StoreError> + Send + 'static,
+    ) -> Result<(T, WriteScope), StoreError> {
         if self.is_remote() {
             // The engine keeps the version: read it back right after the write, so
             // every treaty-kg in front of the engine ends up with the same one.
-            let outcome = self.run(work, f).await?;
+            let outcome = self.run(work, move |inner, guard| f(inner, guard).map(|(t, w)| (t, w.scope))).await?;
             let inner = self.inner.clone();
             let read = exec::run(move || match &inner.backend {
                 Backend::Remote(remote) => remote.fingerprint(),
@@ -86,9 +91,14 @@ impl KgStore {
         }
         let versioning_inner = self.inner.clone();
         let number = exec::run(move || versioning_inner.versioning.reserve()).await??;
-        let outcome = self.run(work, f).await?;
-        self.inner.versioning.committed(number, None);
-        Ok(outcome)
+        self.run(work, move |inner, guard| {
+            let _in_order = crate::memo::lock(&inner.writing);
+            let (outcome, written) = f(inner, guard)?;
+            inner.versioning.committed(number, None);
+            publish(inner, written.publish);
+            Ok((outcome, written.scope))
+        })
+        .await
     }
 
     /// Parses and applies a SPARQL update in one transaction.
@@ -162,8 +172,10 @@ impl KgStore {
                 continue;
             }
             let number = versioning.reserve()?;
-            let (record, quads) = self.inner.backend.load_source(file, &bytes, previous.as_ref())?;
+            let _in_order = crate::memo::lock(&self.inner.writing);
+            let (record, quads, written) = self.inner.backend.load_source(file, &bytes, previous.as_ref())?;
             versioning.committed(number, Some((graph.clone(), record)));
+            publish(&self.inner, written.publish);
             report.push(SourceSync::Loaded { graph, quads });
         }
         // An engine keeps the version: take it now, or the first poll would see a
@@ -196,5 +208,18 @@ impl KgStore {
         };
         self.inner.versioning.committed(number, None);
         Ok(count)
+    }
+}
+
+/// Hands what a committed write prepared to its derived data, with the stamp
+/// of the version it made.
+pub(super) fn publish(inner: &Inner, publish: Vec<Publish>) {
+    if publish.is_empty() {
+        return;
+    }
+    if let Some(stamp) = inner.versioning.stamp(inner.versioning.generation()) {
+        for p in publish {
+            p(&stamp);
+        }
     }
 }

@@ -1,10 +1,10 @@
-//! What the pages show, read from the store by SPARQL (so the pages work over
-//! any backend): events for the timeline, featured resources, source files.
+//! What the home page shows of the source files, read from the store by
+//! SPARQL (so it works over any backend): one count per source graph, whose
+//! cost grows with those graphs, not with the store. (The rest of what pages
+//! show of the whole dataset is kept by [`crate::summary`].)
 
-use super::pages::{Featured, SourceSummary};
-use super::svg::Event;
+use super::pages::SourceSummary;
 use crate::error::AppError;
-use crate::linked_data::iri::page_href;
 use crate::store::{KgStore, QueryJob};
 use oxigraph::model::Term;
 
@@ -14,67 +14,7 @@ fn text(t: &Option<Term>) -> Option<String> {
 }
 
 async fn rows(store: &KgStore, query: &str, label: &str) -> Result<Vec<Vec<Option<Term>>>, AppError> {
-    Ok(store.select_rows(QueryJob::text(query, label).scanning_the_whole_store(), 10_000).await?)
-}
-
-/// Every event, with its calendar date when known and its date as stated.
-pub async fn events(store: &KgStore) -> Result<Vec<Event>, AppError> {
-    let query = "PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>
-        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-        PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
-        SELECT ?e (SAMPLE(?l) AS ?label) (MIN(?d) AS ?date) (SAMPLE(?s) AS ?stated) WHERE {
-          ?e a ?type ; rdfs:label ?l . ?type rdfs:subClassOf* tkg:Event .
-          FILTER(LANG(?l) = 'en' || LANG(?l) = '')
-          OPTIONAL { ?e tkg:date ?d FILTER(DATATYPE(?d) = xsd:date) }
-          OPTIONAL { ?e tkg:dateAsStated ?s }
-        } GROUP BY ?e ORDER BY ?date";
-    Ok(rows(store, query, "timeline")
-        .await?
-        .into_iter()
-        .filter_map(|r| {
-            Some(Event { href: page_href(&text(&r[0])?), label: text(&r[1])?, date: text(&r[2]), stated: text(&r[3]) })
-        })
-        .collect())
-}
-
-/// The kinds of resource the home page features: class and heading.
-const FEATURED_KINDS: [(&str, &str); 4] = [
-    ("https://w3id.org/treaty-kg/ontology#SovereignState", "States"),
-    ("https://w3id.org/treaty-kg/ontology#Treaty", "Treaties"),
-    ("https://w3id.org/treaty-kg/ontology#Official", "Officials"),
-    ("https://w3id.org/treaty-kg/ontology#MilitaryAlliance", "Alliances"),
-];
-
-/// How many of each kind the home page lists (by label); the rest are a link away.
-const FEATURED_PER_KIND: usize = 12;
-
-/// The first states, treaties, officials and alliances by label, for the home
-/// page: one query, a few of each kind, however many the data holds.
-pub async fn featured(store: &KgStore) -> Result<Vec<Featured>, AppError> {
-    let kinds: Vec<String> = FEATURED_KINDS
-        .iter()
-        .map(|(class, kind)| {
-            format!(
-                "{{ SELECT ?s (SAMPLE(?label) AS ?l) (<{class}> AS ?class) (\"{kind}\" AS ?kind) WHERE {{
-                     ?s a <{class}> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label .
-                     FILTER(LANG(?label) = 'en' || LANG(?label) = '')
-                   }} GROUP BY ?s ORDER BY ?l LIMIT {FEATURED_PER_KIND} }}"
-            )
-        })
-        .collect();
-    let query = format!("SELECT ?s ?l ?class ?kind WHERE {{ {} }} ORDER BY ?kind ?l", kinds.join(" UNION "));
-    Ok(rows(store, &query, "home page")
-        .await?
-        .into_iter()
-        .filter_map(|r| {
-            Some(Featured {
-                href: page_href(&text(&r[0])?),
-                label: text(&r[1])?,
-                class: text(&r[2])?,
-                kind: text(&r[3])?,
-            })
-        })
-        .collect())
+    Ok(store.select_rows(QueryJob::text(query, label), 10_000).await?)
 }
 
 /// The loaded source files (from the store's ledger), with the graphs and

@@ -14,10 +14,11 @@ pub mod svg;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-/// The id of every page's `<main>`: [`with_stale_note`] puts its note right after it.
+/// The id of every page's `<main>` (the skip link's target).
 const MAIN_ID: &str = "main";
 
-/// What a summary page says when it shows the data version before the current one.
+/// What the home page says when its summaries describe an older data version
+/// (over a remote engine, for the seconds after a write).
 pub fn stale_note() -> Markup {
     html! {
         p.warning role="status" {
@@ -25,15 +26,6 @@ pub fn stale_note() -> Markup {
             "and are being brought up to date. Queries, searches and resource pages already answer from the new data."
         }
     }
-}
-
-/// A page rendered by [`layout`] with [`stale_note`] at the top of its content
-/// (`None` if `page` is not one).
-pub fn with_stale_note(page: &[u8]) -> Option<bytes::Bytes> {
-    let page = std::str::from_utf8(page).ok()?;
-    let open = format!("<main id=\"{MAIN_ID}\">");
-    let at = page.find(&open)? + open.len();
-    Some(bytes::Bytes::from(format!("{}{}{}", &page[..at], stale_note().into_string(), &page[at..])))
 }
 
 /// The shared page layout.

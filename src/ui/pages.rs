@@ -61,7 +61,7 @@ pub fn home(
     for f in featured {
         kinds.entry(f.kind.as_str()).or_default().push(f);
     }
-    let ours: Vec<&(oxigraph::model::NamedNode, u64)> =
+    let ours: Vec<(&oxigraph::model::NamedNode, &u64)> =
         stats.classes.iter().filter(|(c, _)| c.as_str().starts_with(crate::vocab::ONTOLOGY_NS)).collect();
     layout(
         "Home",
@@ -109,7 +109,7 @@ pub fn home(
                 table {
                     caption { "Classes of the treaty-kg ontology with their number of instances" }
                     thead { tr { th scope="col" { "Class" } th scope="col" { "Instances" } } }
-                    tbody { @for (class, n) in &ours { tr { td { a href=(page_href(class.as_str())) { (compact(class.as_str())) } } td { (n) } } } }
+                    tbody { @for (class, n) in ours { tr { td { a href=(page_href(class.as_str())) { (compact(class.as_str())) } } td { (n) } } } }
                 }
                 table {
                     caption { "Source files and the named graphs they were loaded into" }

@@ -48,10 +48,14 @@ on_every_backend! {
 }
 
 on_every_backend! {
-    /// The inferred graph follows writes: a new axiom regenerates it whole;
-    /// writes naming their subjects bring it up to date for those alone, adding
-    /// what they entail, dropping a type once it is stated, and what no longer follows.
+    /// The inferred graph follows writes, adding what they entail, dropping a
+    /// type once it is stated, and what no longer follows. On the embedded
+    /// store every write brings it up to date inside its own transaction (a
+    /// new axiom's consequences included), so the next query sees it and
+    /// nothing is ever regenerated whole; over an engine, a new axiom
+    /// regenerates it whole and writes naming their subjects refresh those alone.
     async fn inferred_graph_follows_writes(backend) {
+        let embedded = matches!(backend, Backend::Embedded);
         let server = TestServer::on(backend).await;
         let (e, sub) = ("http://example.org/", "http://www.w3.org/2000/01/rdf-schema#");
         const REGENERATIONS: &str = "treaty_kg_inference_runs_total{how=\"regeneration\"}";
@@ -63,10 +67,20 @@ on_every_backend! {
         let before = server.counter(REGENERATIONS).await;
         write(&server, format!("INSERT DATA {{ GRAPH <{e}onto> {{ <{e}Minister> <{sub}subClassOf> <{e}Official> . <{e}Official> <{sub}subClassOf> <{e}Person> . <{e}leads> <{sub}subPropertyOf> <{e}memberOf> }} }}")).await;
         write(&server, format!("INSERT DATA {{ GRAPH <{e}g> {{ <{e}evika> a <{e}Minister> ; <{e}leads> <{e}government> }} }}")).await;
-        assert!(server.eventually(&ask(&format!("<{e}evika> a <{e}Person> ; <{e}memberOf> <{e}government>")), true).await);
-        // A run is counted just after its write lands: wait for the count too.
-        let after_axioms = server.counter_past(REGENERATIONS, before).await;
-        assert!(after_axioms > before, "a new axiom regenerates the graph whole");
+        let entailed = ask(&format!("<{e}evika> a <{e}Person> ; <{e}memberOf> <{e}government>"));
+        if embedded {
+            assert!(server.ask(&entailed).await, "entailed by the write itself");
+        }
+        assert!(server.eventually(&entailed, true).await);
+        let after_axioms = if embedded {
+            assert_eq!(server.counter(REGENERATIONS).await, before, "a new axiom regenerates nothing whole");
+            before
+        } else {
+            // A run is counted just after its write lands: wait for the count too.
+            let after_axioms = server.counter_past(REGENERATIONS, before).await;
+            assert!(after_axioms > before, "a new axiom regenerates the graph whole");
+            after_axioms
+        };
         write(&server, format!("INSERT DATA {{ GRAPH <{e}g> {{ <{e}evika> a <{e}Official> }} }}")).await;
         assert!(server.eventually(&inferred(&format!("<{e}evika> a <{e}Official>")), false).await, "a stated type is not repeated");
         assert!(server.ask(&inferred(&format!("<{e}evika> a <{e}Person>"))).await);
@@ -94,7 +108,11 @@ on_every_backend! {
         let before = server.counter(REGENERATIONS).await;
         let axioms = format!("INSERT DATA {{ GRAPH <{e}onto> {{ <{e}Minister> <{sub}subClassOf> <{e}Person> }} }}");
         assert_eq!(server.update(&axioms).await.status(), 204);
-        let after_axioms = server.counter_past(REGENERATIONS, before).await;
+        let after_axioms = if matches!(backend, Backend::Embedded) {
+            before
+        } else {
+            server.counter_past(REGENERATIONS, before).await
+        };
         assert_eq!(send(reqwest::Method::PUT, format!("<{e}evika> a <{e}Minister> .")).await.status(), 201);
         assert!(server.eventually(&person("evika"), true).await, "a PUT's subjects are entailed");
         assert_eq!(send(reqwest::Method::PUT, format!("<{e}raimundas> a <{e}Minister> .")).await.status(), 204);

@@ -5,12 +5,12 @@
 
 use super::{Embedded, CHECK_EVERY};
 use crate::sparql::results;
+use crate::store::change::Written;
 use crate::store::error::StoreError;
 use crate::store::job::GraphTarget;
 use crate::store::running::RunningGuard;
-use crate::store::scope;
 use oxigraph::io::RdfFormat;
-use oxigraph::model::{GraphNameRef, NamedOrBlankNode, Quad, QuadRef};
+use oxigraph::model::{GraphNameRef, Quad, QuadRef};
 use std::io::{self, Write};
 
 impl Embedded {
@@ -39,65 +39,60 @@ impl Embedded {
 
     /// Replaces (`replace`, GSP PUT) or merges into (POST) a graph with the
     /// triples of `quads` (parsed from the request's body or parts). Returns
-    /// whether the graph was created by this call, and the subjects of the
-    /// statements it replaced (none for a merge; `None` when too many to list).
+    /// whether the graph was created by this call.
     pub fn write_graph(
         &self,
         target: &GraphTarget,
         quads: &[Quad],
         replace: bool,
         guard: &RunningGuard,
-    ) -> Result<(bool, Option<Vec<NamedOrBlankNode>>), StoreError> {
-        let existed = self.graph_exists(target)?;
-        let mut transaction = self.store.start_transaction()?;
-        let mut former = Some(Vec::new());
-        if replace {
-            former = scope::subjects(transaction.quads_for_pattern(None, None, None, Some(target.as_ref())))?;
-            transaction.clear_graph(target.as_ref())?;
-        }
-        if let GraphTarget::Named(g) = target {
-            transaction.insert_named_graph(g);
-        }
-        for (i, quad) in quads.iter().enumerate() {
-            if i % CHECK_EVERY == 0 {
-                guard.check()?;
+    ) -> Result<(bool, Written), StoreError> {
+        self.write(Some(guard), |recorder| {
+            let existed = match target {
+                GraphTarget::Default => true,
+                GraphTarget::Named(g) => !recorder.create_graph(g.into())?,
+            };
+            if replace && existed {
+                recorder.clear_graph(target.as_ref())?;
             }
-            transaction.insert(QuadRef::new(&quad.subject, &quad.predicate, &quad.object, target.as_ref()));
-        }
-        guard.check()?;
-        transaction.commit()?;
-        Ok((!existed, former))
-    }
-
-    /// Adds every quad of a dataset body (N-Quads, TriG) in one transaction.
-    pub fn add_dataset(&self, quads: &[Quad], guard: &RunningGuard) -> Result<usize, StoreError> {
-        let mut transaction = self.store.start_transaction()?;
-        transaction.extend(quads);
-        guard.check()?;
-        transaction.commit()?;
-        Ok(quads.len())
-    }
-
-    /// Deletes a named graph (or empties the default graph). Returns the
-    /// subjects of the statements it deleted (`None` when too many to list).
-    pub fn delete_graph(
-        &self,
-        target: &GraphTarget,
-        guard: &RunningGuard,
-    ) -> Result<Option<Vec<NamedOrBlankNode>>, StoreError> {
-        let mut transaction = self.store.start_transaction()?;
-        let former = scope::subjects(transaction.quads_for_pattern(None, None, None, Some(target.as_ref())))?;
-        match target {
-            GraphTarget::Default => transaction.clear_graph(GraphNameRef::DefaultGraph)?,
-            GraphTarget::Named(g) => {
-                if !transaction.contains_named_graph(g)? {
-                    return Err(StoreError::GraphNotFound(g.to_string()));
+            for (i, quad) in quads.iter().enumerate() {
+                if i % CHECK_EVERY == 0 {
+                    guard.check()?;
                 }
-                transaction.remove_named_graph(g)?;
+                recorder.insert(QuadRef::new(&quad.subject, &quad.predicate, &quad.object, target.as_ref()))?;
             }
-        }
-        guard.check()?;
-        transaction.commit()?;
-        Ok(former)
+            Ok(!existed)
+        })
+    }
+
+    /// Adds every quad of a dataset body (N-Quads, TriG) in one transaction;
+    /// returns how many were new.
+    pub fn add_dataset(&self, quads: &[Quad], guard: &RunningGuard) -> Result<(usize, Written), StoreError> {
+        self.write(Some(guard), |recorder| {
+            let mut added = 0;
+            for (i, quad) in quads.iter().enumerate() {
+                if i % CHECK_EVERY == 0 {
+                    guard.check()?;
+                }
+                added += usize::from(recorder.insert(quad.as_ref())?);
+            }
+            Ok(added)
+        })
+    }
+
+    /// Deletes a named graph (or empties the default graph).
+    pub fn delete_graph(&self, target: &GraphTarget, guard: &RunningGuard) -> Result<Written, StoreError> {
+        Ok(self
+            .write(Some(guard), |recorder| match target {
+                GraphTarget::Default => recorder.clear_graph(GraphNameRef::DefaultGraph),
+                GraphTarget::Named(g) => {
+                    if recorder.drop_graph(g.into())? {
+                        Ok(())
+                    } else {
+                        Err(StoreError::GraphNotFound(g.to_string()))
+                    }
+                }
+            })?
+            .1)
     }
 }

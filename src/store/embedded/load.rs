@@ -4,6 +4,7 @@
 
 use super::Embedded;
 use crate::sources::{self, SourceFile};
+use crate::store::change::Written;
 use crate::store::error::StoreError;
 use crate::store::version::SourceRecord;
 use oxigraph::model::{GraphName, NamedNode};
@@ -29,32 +30,33 @@ impl Embedded {
         file: &SourceFile,
         bytes: &[u8],
         previous: Option<&SourceRecord>,
-    ) -> Result<(SourceRecord, usize), StoreError> {
+    ) -> Result<(SourceRecord, usize, Written), StoreError> {
         let quads = sources::parse(file, bytes).map_err(StoreError::BadBody)?;
         let graph = file.graph.as_ref();
-        let mut transaction = self.store.start_transaction()?;
-        for old in previous.map(|r| r.contains.as_slice()).unwrap_or_default() {
-            if let Ok(g) = NamedNode::new(old.as_str()) {
-                transaction.remove_named_graph(&g)?;
-            }
-        }
-        transaction.remove_named_graph(graph)?;
-        transaction.insert_named_graph(graph);
         let mut contained = Vec::new();
-        for quad in &quads {
-            if let GraphName::NamedNode(n) = &quad.graph_name {
-                if n != &file.graph {
-                    contained.push(n.as_str().to_owned());
+        let ((), written) = self.write(None, |recorder| {
+            for old in previous.map(|r| r.contains.as_slice()).unwrap_or_default() {
+                if let Ok(g) = NamedNode::new(old.as_str()) {
+                    recorder.drop_graph(g.as_ref().into())?;
                 }
             }
-            transaction.insert(quad);
-        }
+            recorder.drop_graph(graph.into())?;
+            recorder.create_graph(graph.into())?;
+            for quad in &quads {
+                if let GraphName::NamedNode(n) = &quad.graph_name {
+                    if n != &file.graph {
+                        contained.push(n.as_str().to_owned());
+                    }
+                }
+                recorder.insert(quad.as_ref())?;
+            }
+            Ok(())
+        })?;
         contained.sort();
         contained.dedup();
-        transaction.commit()?;
         let record =
             SourceRecord { file: file.display.clone(), hash: sources::content_hash(bytes), contains: contained };
-        Ok((record, quads.len()))
+        Ok((record, quads.len(), written))
     }
 
     /// Bulk-loads one file (any RDF syntax by extension, `.gz` accepted) with

@@ -9,8 +9,10 @@
 
 mod graphs;
 mod load;
+mod update;
 
-use super::error::{from_query_error, from_update_error, StoreError};
+use super::change::{Derived, Recorder, Written};
+use super::error::{from_query_error, StoreError};
 use super::job::{ProtocolDataset, StoreLocation, StoreOptions};
 use super::running::RunningGuard;
 use super::version::{Ledger, SourceRecord};
@@ -22,6 +24,7 @@ use oxigraph::model::{
 use oxigraph::sparql::{PreparedSparqlQuery, QueryDatasetSpecification, QueryResults, SparqlEvaluator};
 use oxigraph::store::Store;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 /// How often long loops over the store look at their cancellation token.
 const CHECK_EVERY: usize = 1024;
@@ -32,6 +35,8 @@ pub struct Embedded {
     store: Store,
     /// Nothing on disk: no backup possible.
     in_memory: bool,
+    /// What every write keeps current inside its transaction.
+    derived: Arc<RwLock<Vec<Arc<dyn Derived>>>>,
 }
 
 fn system_graph() -> GraphNameRef<'static> {
@@ -58,7 +63,7 @@ impl Embedded {
                 })?
             }
         };
-        Ok(Embedded { store, in_memory: matches!(location, StoreLocation::Memory) })
+        Ok(Embedded { store, in_memory: matches!(location, StoreLocation::Memory), derived: Arc::default() })
     }
 
     /// Opens an existing store read-only (allowed while a server holds it).
@@ -73,7 +78,7 @@ impl Embedded {
             context: format!("{}: cannot open the store read-only", dir.display()),
             source: std::io::Error::other(e),
         })?;
-        Ok(Embedded { store, in_memory: false })
+        Ok(Embedded { store, in_memory: false, derived: Arc::default() })
     }
 
     /// The bookkeeping of a store written by an earlier version of treaty-kg,
@@ -115,7 +120,7 @@ impl Embedded {
     /// An evaluator stopped by `guard`'s token: at store reads (Oxigraph's own
     /// check) and at the checkpoints woven into the algebra
     /// ([`crate::sparql::checkpoints`]), which unwind a cancelled evaluation.
-    fn evaluator(guard: &RunningGuard, functions: Vec<NamedNode>) -> SparqlEvaluator {
+    pub(crate) fn evaluator(guard: &RunningGuard, functions: Vec<NamedNode>) -> SparqlEvaluator {
         let token = guard.token.clone();
         let mut evaluator = SparqlEvaluator::new();
         for unknown in checkpoints::unknown_functions(functions) {
@@ -152,27 +157,66 @@ impl Embedded {
         prepared.on_store(&self.store).execute().map_err(from_query_error)
     }
 
-    /// Parses and applies an update in one transaction that bumps the write
-    /// counter; nothing is written when any part fails or the work is cancelled.
+    /// Registers data kept current inside every write's transaction.
+    pub fn derive(&self, derived: Arc<dyn Derived>) {
+        self.derived.write().unwrap_or_else(std::sync::PoisonError::into_inner).push(derived);
+    }
+
+    /// Runs one write in one transaction through a [`Recorder`]: `apply`, then
+    /// the derived data's own statements, then their reads, then the commit.
+    /// Nothing is written when any part fails or the work is cancelled.
+    /// `guard` is `None` for the server's own writes at start (source files).
+    pub fn write<T>(
+        &self,
+        guard: Option<&RunningGuard>,
+        apply: impl FnOnce(&mut Recorder<'_>) -> Result<T, StoreError>,
+    ) -> Result<(T, Written), StoreError> {
+        let (outcome, written) = self.write_when(guard, apply, &mut |_| Ok(true))?;
+        Ok((outcome, written.unwrap_or_default()))
+    }
+
+    /// Like [`Self::write`], committing only when `commit_if` says so once the
+    /// whole change is known (`None`: nothing was written).
+    pub fn write_when<T>(
+        &self,
+        guard: Option<&RunningGuard>,
+        apply: impl FnOnce(&mut Recorder<'_>) -> Result<T, StoreError>,
+        commit_if: &mut dyn FnMut(&super::change::Change) -> Result<bool, StoreError>,
+    ) -> Result<(T, Option<Written>), StoreError> {
+        let derived: Vec<Arc<dyn Derived>> =
+            self.derived.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut recorder = Recorder::new(self.store.start_transaction()?);
+        let outcome = match guard {
+            Some(guard) => unwound(guard, || apply(&mut recorder))??,
+            None => apply(&mut recorder)?,
+        };
+        for d in &derived {
+            d.extend(&mut recorder)?;
+        }
+        if let Some(guard) = guard {
+            guard.check()?;
+        }
+        if !commit_if(recorder.change())? {
+            return Ok((outcome, None));
+        }
+        let mut publish = Vec::new();
+        for d in &derived {
+            publish.extend(d.prepare(&recorder)?);
+        }
+        let change = recorder.commit()?;
+        Ok((outcome, Some(Written { scope: change.scope(), publish })))
+    }
+
+    /// Applies a parsed update in one transaction, recording its exact change.
     pub fn update(
         &self,
         update: spargebra::Update,
         dataset: &ProtocolDataset,
         options: &StoreOptions,
         guard: &RunningGuard,
-    ) -> Result<(), StoreError> {
-        let (update, functions) = checkpoints::update(update);
-        let mut prepared = Self::evaluator(guard, functions).for_update(update);
-        for using in prepared.using_datasets_mut() {
-            apply_dataset(using, dataset, options.union_default_graph);
-        }
-        let mut transaction = self.store.start_transaction()?;
-        unwound(guard, || {
-            prepared.on_transaction(&mut transaction).execute().map_err(|e| guard.resolve(from_update_error(e)))
-        })??;
-        guard.check()?;
-        transaction.commit()?;
-        Ok(())
+    ) -> Result<Written, StoreError> {
+        let context = update::UpdateContext { dataset, options, guard };
+        Ok(self.write(Some(guard), |recorder| update::apply(recorder, &update, &context))?.1)
     }
 
     /// The quads matching a pattern, in index order (the default graph's first,
@@ -249,6 +293,21 @@ impl Embedded {
         &self.store
     }
 
+    /// The Oxigraph store itself, for the derived data's streaming passes.
+    pub(crate) fn raw_store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs `read` on one consistent view of the store (a transaction that is
+    /// never committed).
+    pub fn read_consistently<T>(
+        &self,
+        read: impl FnOnce(&Recorder<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let recorder = Recorder::new(self.store.start_transaction()?);
+        read(&recorder)
+    }
+
     /// The number of quads (a full scan on disk).
     pub fn len(&self) -> Result<usize, StoreError> {
         Ok(self.store.len()?)
@@ -271,7 +330,7 @@ pub fn unwound<T>(guard: &RunningGuard, work: impl FnOnce() -> T) -> Result<T, S
 /// Sets a query's or update's dataset from the protocol's parameters, or makes
 /// the default graph the union of all graphs when configured and the text names
 /// no dataset itself.
-fn apply_dataset(dataset: &mut QueryDatasetSpecification, given: &ProtocolDataset, union: bool) {
+pub(crate) fn apply_dataset(dataset: &mut QueryDatasetSpecification, given: &ProtocolDataset, union: bool) {
     if !given.is_empty() {
         dataset.set_default_graph(given.default_graphs.iter().cloned().map(GraphName::from).collect());
         if !given.named_graphs.is_empty() {

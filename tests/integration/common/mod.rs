@@ -51,8 +51,6 @@ pub struct Options {
     pub inference: bool,
     /// Keep a full-text index (off: `--no-search`).
     pub search: bool,
-    /// How long dataset summaries wait for a new version (`--summary-patience-ms`).
-    pub summary_patience: Duration,
 }
 
 impl Default for Options {
@@ -72,7 +70,6 @@ impl Default for Options {
             query_cache: true,
             inference: true,
             search: true,
-            summary_patience: Duration::from_secs(3),
         }
     }
 }
@@ -102,10 +99,6 @@ impl TestServer {
         config.queries_dir = options.queries_dir;
         config.query_cache = options.query_cache;
         config.inference = options.inference;
-        config.summary_patience = options.summary_patience;
-        // Warmed here, to the end, before the test starts (below), not beside
-        // it, so counts a test reads (renders, scans) are its own.
-        config.warm_summaries = false;
         if !options.search {
             config.search = None;
         }
@@ -128,7 +121,6 @@ impl TestServer {
             });
         }
         let state = tokio::task::spawn_blocking(move || treaty_kg::build_state(config)).await.unwrap().unwrap();
-        treaty_kg::http::warm_summaries(state.clone()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -1,0 +1,260 @@
+//! Graphs derived by rule: each `CONSTRUCT` query in the rules folder
+//! (`queries/rules/*.rq` by default) keeps the named graph
+//! `https://w3id.org/treaty-kg/graph/derived/{file name}` equal to its result
+//! over the union of the data. So a membership that follows from other facts
+//! (the NATO members bordering Russia or Belarus) is computed, never listed by
+//! hand, and follows every write.
+//!
+//! On the embedded store a rule runs inside each write's transaction whose
+//! change touches one of the predicates its pattern reads (read from its
+//! algebra; a pattern with a variable predicate runs after every write), and
+//! the graph is changed by exactly what differs. Over a remote engine it runs
+//! after every write made through this server, as one update. A rule must not
+//! read its own graph (its output would feed it).
+
+use crate::store::{Derived, KgStore, Recorder, StoreError, UpdateJob};
+use oxigraph::model::{GraphNameRef, NamedNode, Quad, Term, Triple};
+use spargebra::algebra::GraphPattern;
+use spargebra::term::{NamedNodePattern, TermPattern};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Where the graphs derived by rule are named.
+pub const DERIVED_GRAPHS: &str = "https://w3id.org/treaty-kg/graph/derived/";
+
+const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
+
+/// One rule: its query, its graph, and what it reads.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub text: String,
+    pub graph: NamedNode,
+    /// The predicates its pattern reads (`None`: any, a variable predicate),
+    /// and the classes it reads instances of.
+    reads: Option<(HashSet<String>, HashSet<String>)>,
+}
+
+impl Rule {
+    /// A rule from its file's text; `Err` says why it is not one.
+    pub fn parse(name: &str, text: &str) -> Result<Self, String> {
+        let query = spargebra::SparqlParser::new().parse_query(text).map_err(|e| format!("{name}: {e}"))?;
+        let spargebra::Query::Construct { pattern, .. } = &query else {
+            return Err(format!("{name}: a rule is a CONSTRUCT query"));
+        };
+        let mut predicates = HashSet::new();
+        let mut classes = HashSet::new();
+        let any = !reads(pattern, &mut predicates, &mut classes);
+        let graph = NamedNode::new(format!("{DERIVED_GRAPHS}{name}")).map_err(|e| format!("{name}: {e}"))?;
+        Ok(Rule { name: name.to_owned(), text: text.to_owned(), graph, reads: (!any).then_some((predicates, classes)) })
+    }
+
+    /// Whether a changed statement may change what the rule derives.
+    fn concerns(&self, quad: &Quad) -> bool {
+        if quad.graph_name == self.graph.clone().into() {
+            return false;
+        }
+        match &self.reads {
+            None => true,
+            Some((predicates, classes)) => {
+                predicates.contains(quad.predicate.as_str())
+                    && (quad.predicate.as_str() != RDF_TYPE
+                        || classes.is_empty()
+                        || matches!(&quad.object, Term::NamedNode(c) if classes.contains(c.as_str())))
+            }
+        }
+    }
+
+    /// The update that makes the rule's graph its result (over an engine):
+    /// the graph dropped, then the rule's template inserted into it.
+    fn update(&self) -> Result<String, String> {
+        let query = spargebra::SparqlParser::new().parse_query(&self.text).map_err(|e| e.to_string())?;
+        let spargebra::Query::Construct { template, pattern, base_iri, .. } = query else {
+            return Err(format!("{}: a rule is a CONSTRUCT query", self.name));
+        };
+        let graph = spargebra::term::GraphNamePattern::NamedNode(self.graph.clone());
+        let insert = template
+            .into_iter()
+            .map(|t| spargebra::term::QuadPattern {
+                subject: t.subject,
+                predicate: t.predicate,
+                object: t.object,
+                graph_name: graph.clone(),
+            })
+            .collect();
+        let update = spargebra::Update {
+            base_iri,
+            operations: vec![
+                spargebra::GraphUpdateOperation::Drop {
+                    silent: true,
+                    graph: spargebra::algebra::GraphTarget::NamedNode(self.graph.clone()),
+                },
+                spargebra::GraphUpdateOperation::DeleteInsert {
+                    delete: Vec::new(),
+                    insert,
+                    using: None,
+                    pattern: Box::new(pattern),
+                },
+            ],
+        };
+        Ok(update.to_string())
+    }
+}
+
+/// Adds the predicates `pattern` reads, and the classes its `rdf:type`
+/// patterns name (left empty when one of them has a variable class: any);
+/// `false` when it reads a variable predicate or a path (any predicate).
+fn reads(pattern: &GraphPattern, predicates: &mut HashSet<String>, classes: &mut HashSet<String>) -> bool {
+    let (mut fixed, mut any_class) = (true, false);
+    visit(pattern, &mut |p| match p {
+        GraphPattern::Bgp { patterns } => {
+            for t in patterns {
+                match &t.predicate {
+                    NamedNodePattern::NamedNode(n) => {
+                        predicates.insert(n.as_str().to_owned());
+                        match &t.object {
+                            TermPattern::NamedNode(c) if n.as_str() == RDF_TYPE => {
+                                classes.insert(c.as_str().to_owned());
+                            }
+                            _ if n.as_str() == RDF_TYPE => any_class = true,
+                            _ => {}
+                        }
+                    }
+                    NamedNodePattern::Variable(_) => fixed = false,
+                }
+            }
+        }
+        GraphPattern::Path { .. } => fixed = false,
+        _ => {}
+    });
+    if any_class {
+        classes.clear();
+    }
+    fixed
+}
+
+fn visit(pattern: &GraphPattern, f: &mut dyn FnMut(&GraphPattern)) {
+    f(pattern);
+    match pattern {
+        GraphPattern::Join { left, right }
+        | GraphPattern::LeftJoin { left, right, .. }
+        | GraphPattern::Union { left, right }
+        | GraphPattern::Minus { left, right }
+        | GraphPattern::Lateral { left, right } => {
+            visit(left, f);
+            visit(right, f);
+        }
+        GraphPattern::Filter { inner, .. }
+        | GraphPattern::Graph { inner, .. }
+        | GraphPattern::Extend { inner, .. }
+        | GraphPattern::OrderBy { inner, .. }
+        | GraphPattern::Project { inner, .. }
+        | GraphPattern::Distinct { inner }
+        | GraphPattern::Reduced { inner }
+        | GraphPattern::Slice { inner, .. }
+        | GraphPattern::Group { inner, .. }
+        | GraphPattern::Service { inner, .. } => visit(inner, f),
+        GraphPattern::Bgp { .. } | GraphPattern::Path { .. } | GraphPattern::Values { .. } => {}
+    }
+}
+
+/// The rules of a folder (none when it does not exist), by file name.
+pub fn discover(dir: &Path) -> Result<Vec<Rule>, String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let mut rules = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("rq") {
+            continue;
+        }
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        rules.push(Rule::parse(&name, &text)?);
+    }
+    rules.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(rules)
+}
+
+/// Keeps the rules' graphs current.
+pub struct Rules {
+    rules: Vec<Rule>,
+    union: bool,
+}
+
+impl Rules {
+    /// Brings every rule's graph up to date now, then keeps it so.
+    pub async fn start(store: &KgStore, rules: Vec<Rule>) -> Result<Arc<Self>, StoreError> {
+        let keeper = Arc::new(Rules { rules, union: store.options().union_default_graph });
+        if keeper.rules.is_empty() {
+            return Ok(keeper);
+        }
+        if store.is_remote() {
+            keeper.run_remote(store).await?;
+            let (store2, weak) = (store.clone(), Arc::downgrade(&keeper));
+            store.after_writes(false, move |_| {
+                if let Some(keeper) = weak.upgrade() {
+                    let store = store2.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = keeper.run_remote(&store).await {
+                            tracing::warn!(error = %e.chain(), "a rule's graph could not be brought up to date");
+                        }
+                    });
+                }
+            });
+            return Ok(keeper);
+        }
+        let all = keeper.clone();
+        let settled = store.write_derived(&move |recorder| all.settle(recorder, None))?;
+        tracing::info!(rules = keeper.rules.len(), changed = settled, "graphs derived by rule are current");
+        store.derive(keeper.clone());
+        Ok(keeper)
+    }
+
+    async fn run_remote(&self, store: &KgStore) -> Result<(), StoreError> {
+        for rule in &self.rules {
+            let text = rule.update().map_err(StoreError::Request)?;
+            store.internal_update(UpdateJob { text, base: None, dataset: Default::default() }).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes each rule's graph (of those `only` names, or all) its result now.
+    fn settle(&self, recorder: &mut Recorder<'_>, only: Option<&[usize]>) -> Result<(), StoreError> {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if only.is_some_and(|only| !only.contains(&i)) {
+                continue;
+            }
+            let graph = GraphNameRef::NamedNode(rule.graph.as_ref());
+            let wanted: HashSet<Triple> = recorder.construct(&rule.text, self.union)?.into_iter().collect();
+            let present: HashSet<Triple> = recorder
+                .quads(None, None, None, Some(graph))?
+                .into_iter()
+                .map(|q| Triple::new(q.subject, q.predicate, q.object))
+                .collect();
+            for t in present.difference(&wanted) {
+                recorder.remove(t.as_ref().in_graph(graph))?;
+            }
+            for t in wanted.difference(&present) {
+                recorder.insert(t.as_ref().in_graph(graph))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Derived for Rules {
+    fn extend(&self, recorder: &mut Recorder<'_>) -> Result<(), StoreError> {
+        let touched: Vec<usize> = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| recorder.change().quads().any(|(q, _)| rule.concerns(q)))
+            .map(|(i, _)| i)
+            .collect();
+        if touched.is_empty() {
+            return Ok(());
+        }
+        self.settle(recorder, Some(&touched))
+    }
+}

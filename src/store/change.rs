@@ -1,0 +1,376 @@
+//! The exact change of one write, and the transaction wrapper that records it.
+//!
+//! Every write on the embedded store goes through a [`Recorder`]: each
+//! insertion and removal first asks whether it changes anything (a quad already
+//! there, or not there to remove, is a no-op and is not recorded), and the
+//! [`Change`] keeps the net result, so a quad added and then removed by the same
+//! write is in neither list. The derived data (the inferred graph, the dataset
+//! summaries, the search index) is brought up to date from this change alone,
+//! never from a scan of the store.
+//!
+//! Memory is proportional to the change: a write that clears a large graph holds
+//! that graph's quads until it commits.
+
+use super::error::{from_query_error, StoreError};
+use super::scope::WriteScope;
+use oxigraph::model::{GraphName, GraphNameRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, QuadRef, Term, TermRef};
+use oxigraph::sparql::{QueryResults, SparqlEvaluator};
+use oxigraph::store::Transaction;
+use std::collections::{HashMap, HashSet};
+
+/// What one committed write changed: the quads it added and removed (net, no
+/// duplicates, no no-ops) and the named graphs it created and dropped.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Change {
+    added: HashSet<Quad>,
+    removed: HashSet<Quad>,
+    created: HashSet<NamedOrBlankNode>,
+    dropped: HashSet<NamedOrBlankNode>,
+}
+
+impl Change {
+    pub fn added(&self) -> impl Iterator<Item = &Quad> {
+        self.added.iter()
+    }
+
+    pub fn removed(&self) -> impl Iterator<Item = &Quad> {
+        self.removed.iter()
+    }
+
+    /// Every changed quad, with `true` when it was added.
+    pub fn quads(&self) -> impl Iterator<Item = (&Quad, bool)> {
+        self.added.iter().map(|q| (q, true)).chain(self.removed.iter().map(|q| (q, false)))
+    }
+
+    /// Named graphs that exist now and did not before the write.
+    pub fn created_graphs(&self) -> impl Iterator<Item = &NamedOrBlankNode> {
+        self.created.iter()
+    }
+
+    /// Named graphs that existed before the write and do not now.
+    pub fn dropped_graphs(&self) -> impl Iterator<Item = &NamedOrBlankNode> {
+        self.dropped.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.created.is_empty() && self.dropped.is_empty()
+    }
+
+    /// How many quads changed.
+    pub fn len(&self) -> usize {
+        self.added.len() + self.removed.len()
+    }
+
+    fn add(&mut self, quad: Quad) {
+        if !self.removed.remove(&quad) {
+            self.added.insert(quad);
+        }
+    }
+
+    fn remove(&mut self, quad: Quad) {
+        if !self.added.remove(&quad) {
+            self.removed.insert(quad);
+        }
+    }
+
+    fn create(&mut self, graph: NamedOrBlankNode) {
+        if !self.dropped.remove(&graph) {
+            self.created.insert(graph);
+        }
+    }
+
+    fn drop_graph(&mut self, graph: NamedOrBlankNode) {
+        if !self.created.remove(&graph) {
+            self.dropped.insert(graph);
+        }
+    }
+
+    /// Both changes, as if made by one write (`later` after `self`).
+    pub fn merge(&mut self, later: Change) {
+        for q in later.removed {
+            self.remove(q);
+        }
+        for q in later.added {
+            self.add(q);
+        }
+        for g in later.dropped {
+            self.drop_graph(g);
+        }
+        for g in later.created {
+            self.create(g);
+        }
+    }
+
+    /// The subjects it touched, in their graphs: what the search index re-reads.
+    pub fn scope(&self) -> WriteScope {
+        let mut pairs: HashSet<(NamedOrBlankNode, GraphName)> = HashSet::new();
+        for (quad, _) in self.quads() {
+            pairs.insert((quad.subject.clone(), quad.graph_name.clone()));
+        }
+        WriteScope { subjects: pairs.into_iter().collect(), ..WriteScope::default() }
+    }
+}
+
+/// A transaction that records its exact change. Reads see the transaction's
+/// own writes.
+pub struct Recorder<'s> {
+    tx: Transaction<'s>,
+    change: Change,
+    /// Graphs emptied by this write (cleared, dropped or created): a quad of
+    /// one of them is in the store exactly when this write added it, so no
+    /// store read is needed to tell.
+    emptied: HashSet<GraphName>,
+    /// Whether named graphs exist, as far as this write has asked or changed it.
+    graphs: HashMap<NamedOrBlankNode, bool>,
+}
+
+impl<'s> Recorder<'s> {
+    pub fn new(tx: Transaction<'s>) -> Self {
+        Recorder { tx, change: Change::default(), emptied: HashSet::new(), graphs: HashMap::new() }
+    }
+
+    /// The transaction, for reads (SPARQL evaluation, quad patterns).
+    pub fn transaction(&self) -> &Transaction<'s> {
+        &self.tx
+    }
+
+    /// What this write has changed so far.
+    pub fn change(&self) -> &Change {
+        &self.change
+    }
+
+    /// Commits, and returns what changed.
+    pub fn commit(self) -> Result<Change, StoreError> {
+        self.tx.commit()?;
+        Ok(self.change)
+    }
+
+    /// Whether the store holds `quad` now.
+    pub fn contains(&self, quad: QuadRef<'_>) -> Result<bool, StoreError> {
+        if !self.emptied.is_empty() && self.emptied.contains(&quad.graph_name.into_owned()) {
+            return Ok(self.change.added.contains(&quad.into_owned()));
+        }
+        Ok(self.tx.contains(quad)?)
+    }
+
+    /// The quads matching a pattern, now.
+    pub fn quads(
+        &self,
+        subject: Option<NamedOrBlankNodeRef<'_>>,
+        predicate: Option<oxigraph::model::NamedNodeRef<'_>>,
+        object: Option<TermRef<'_>>,
+        graph: Option<GraphNameRef<'_>>,
+    ) -> Result<Vec<Quad>, StoreError> {
+        let mut found = Vec::new();
+        for quad in self.tx.quads_for_pattern(subject, predicate, object, graph) {
+            found.push(quad?);
+        }
+        Ok(found)
+    }
+
+    /// Whether `graph` holds a quad whose subject is not `subject`.
+    pub fn holds_other_than(
+        &self,
+        subject: NamedOrBlankNodeRef<'_>,
+        graph: GraphNameRef<'_>,
+    ) -> Result<bool, StoreError> {
+        for quad in self.tx.quads_for_pattern(None, None, None, Some(graph)) {
+            if quad?.subject.as_ref() != subject {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The rows of a `SELECT` evaluated on the transaction as it stands (the
+    /// default graph the union of all graphs when `union_default_graph`): for
+    /// the derived data's small, bounded reads.
+    pub fn select(&self, query: &str, union_default_graph: bool) -> Result<Vec<Vec<Option<Term>>>, StoreError> {
+        let mut prepared = SparqlEvaluator::new()
+            .parse_query(query)
+            .map_err(|e| StoreError::Engine(format!("a derived read does not parse: {e}").into()))?;
+        if union_default_graph {
+            prepared.dataset_mut().set_default_graph_as_union();
+        }
+        let results = prepared.on_transaction(&self.tx).execute().map_err(from_query_error)?;
+        let QueryResults::Solutions(solutions) = results else {
+            return Err(StoreError::Engine("a derived read is not a SELECT".into()));
+        };
+        let variables = solutions.variables().to_vec();
+        let mut rows = Vec::new();
+        for solution in solutions {
+            let solution = solution.map_err(from_query_error)?;
+            rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect());
+        }
+        Ok(rows)
+    }
+
+    /// The triples a `CONSTRUCT` builds on the transaction as it stands.
+    pub fn construct(
+        &self,
+        query: &str,
+        union_default_graph: bool,
+    ) -> Result<Vec<oxigraph::model::Triple>, StoreError> {
+        let mut prepared = SparqlEvaluator::new()
+            .parse_query(query)
+            .map_err(|e| StoreError::Engine(format!("a derived read does not parse: {e}").into()))?;
+        if union_default_graph {
+            prepared.dataset_mut().set_default_graph_as_union();
+        }
+        let results = prepared.on_transaction(&self.tx).execute().map_err(from_query_error)?;
+        let QueryResults::Graph(triples) = results else {
+            return Err(StoreError::Engine("a rule is not a CONSTRUCT".into()));
+        };
+        let mut all = Vec::new();
+        for triple in triples {
+            all.push(triple.map_err(from_query_error)?);
+        }
+        Ok(all)
+    }
+
+    /// Whether the named graph exists now.
+    pub fn graph_exists(&mut self, graph: NamedOrBlankNodeRef<'_>) -> Result<bool, StoreError> {
+        if let Some(known) = self.graphs.get(&graph.into_owned()) {
+            return Ok(*known);
+        }
+        let exists = self.tx.contains_named_graph(graph)?;
+        self.graphs.insert(graph.into_owned(), exists);
+        Ok(exists)
+    }
+
+    /// The named graphs that exist now.
+    pub fn named_graphs(&self) -> Result<Vec<NamedOrBlankNode>, StoreError> {
+        let mut graphs = Vec::new();
+        for graph in self.tx.named_graphs() {
+            graphs.push(graph?);
+        }
+        Ok(graphs)
+    }
+
+    /// Adds `quad`; `false` when it was already there.
+    pub fn insert(&mut self, quad: QuadRef<'_>) -> Result<bool, StoreError> {
+        if self.contains(quad)? {
+            return Ok(false);
+        }
+        if let Some(graph) = named(quad.graph_name) {
+            if !self.graph_exists(graph)? {
+                self.change.create(graph.into_owned());
+                self.graphs.insert(graph.into_owned(), true);
+            }
+        }
+        self.tx.insert(quad);
+        self.change.add(quad.into_owned());
+        Ok(true)
+    }
+
+    /// Removes `quad`; `false` when it was not there.
+    pub fn remove(&mut self, quad: QuadRef<'_>) -> Result<bool, StoreError> {
+        if !self.contains(quad)? {
+            return Ok(false);
+        }
+        self.tx.remove(quad);
+        self.change.remove(quad.into_owned());
+        Ok(true)
+    }
+
+    /// Removes every quad of a graph (a named graph stays, empty).
+    pub fn clear_graph(&mut self, graph: GraphNameRef<'_>) -> Result<(), StoreError> {
+        let owned = graph.into_owned();
+        if !self.emptied.contains(&owned) {
+            for quad in self.quads(None, None, None, Some(graph))? {
+                self.change.remove(quad);
+            }
+        } else {
+            let added: Vec<Quad> = self.change.added.iter().filter(|q| q.graph_name == owned).cloned().collect();
+            for quad in added {
+                self.change.remove(quad);
+            }
+        }
+        self.tx.clear_graph(graph)?;
+        self.emptied.insert(owned);
+        Ok(())
+    }
+
+    /// Creates an empty named graph; `false` when it existed.
+    pub fn create_graph(&mut self, graph: NamedOrBlankNodeRef<'_>) -> Result<bool, StoreError> {
+        if self.graph_exists(graph)? {
+            return Ok(false);
+        }
+        self.tx.insert_named_graph(graph);
+        self.change.create(graph.into_owned());
+        self.graphs.insert(graph.into_owned(), true);
+        self.emptied.insert(graph.into_owned().into());
+        Ok(true)
+    }
+
+    /// Removes a named graph and its quads; `false` when it did not exist.
+    pub fn drop_graph(&mut self, graph: NamedOrBlankNodeRef<'_>) -> Result<bool, StoreError> {
+        if !self.graph_exists(graph)? {
+            return Ok(false);
+        }
+        self.clear_graph(graph.into())?;
+        self.tx.remove_named_graph(graph)?;
+        self.change.drop_graph(graph.into_owned());
+        self.graphs.insert(graph.into_owned(), false);
+        Ok(true)
+    }
+}
+
+fn named(graph: GraphNameRef<'_>) -> Option<NamedOrBlankNodeRef<'_>> {
+    match graph {
+        GraphNameRef::NamedNode(n) => Some(n.into()),
+        GraphNameRef::BlankNode(b) => Some(b.into()),
+        GraphNameRef::DefaultGraph => None,
+    }
+}
+
+/// What to do once a write has committed, with the stamp of the version it made.
+pub type Publish = Box<dyn FnOnce(&super::Stamp) + Send>;
+
+/// Data kept current from inside every write's transaction on the embedded
+/// store: the inferred graph (which adds statements of its own) and the
+/// dataset summaries (which only read). Registered with
+/// [`super::KgStore::derive`]; called in registration order.
+pub trait Derived: Send + Sync {
+    /// Once the write's own statements are in, before the commit: may read the
+    /// change and the store, and write statements of its own (recorded in the
+    /// same change).
+    fn extend(&self, _recorder: &mut Recorder<'_>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// After every extension, before the commit: reads what it needs from the
+    /// whole change and the store, and returns what to publish once the write
+    /// has committed (in the order the writes committed).
+    fn prepare(&self, _recorder: &Recorder<'_>) -> Result<Option<Publish>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// What a committed write hands the façade: what it may have changed (for the
+/// search index) and what its derived data publishes.
+#[derive(Default)]
+pub struct Written {
+    pub scope: WriteScope,
+    pub publish: Vec<Publish>,
+}
+
+impl Written {
+    /// A write whose exact change is not known here (a remote engine's).
+    pub fn scoped(scope: WriteScope) -> Self {
+        Written { scope, publish: Vec::new() }
+    }
+}
+
+#[cfg(test)]
+impl Change {
+    /// A change made of these quads and created graphs (unit tests of derived data).
+    pub fn test_from(added: &[Quad], removed: &[Quad], created: &[NamedOrBlankNode]) -> Change {
+        Change {
+            added: added.iter().cloned().collect(),
+            removed: removed.iter().cloned().collect(),
+            created: created.iter().cloned().collect(),
+            dropped: HashSet::new(),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! What the derived data (the inferred graph, the dataset summaries) needs of
+//! the embedded store besides each write's change: reads inside one
+//! transaction, whole-store passes that stream, and rewrites in batches. All
+//! synchronous: they run at start, or on a blocking thread.
+
+use super::backend::Backend;
+use super::change::Recorder;
+use super::{KgStore, StoreError};
+use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
+
+/// How often whole-store passes look at the store's size of work done.
+const REPORT_EVERY: u64 = 1_000_000;
+
+/// What a batch rewrite does with each batch of quads read.
+pub type Rewrite<'a> = dyn Fn(&mut Recorder<'_>, &[Quad]) -> Result<(), StoreError> + 'a;
+
+/// A quad pattern: `None` matches anything.
+#[derive(Debug, Clone, Default)]
+pub struct Pattern {
+    pub subject: Option<NamedOrBlankNode>,
+    pub predicate: Option<NamedNode>,
+    pub object: Option<Term>,
+    pub graph: Option<GraphName>,
+}
+
+impl KgStore {
+    fn embedded(&self) -> Result<&super::embedded::Embedded, StoreError> {
+        match &self.inner.backend {
+            Backend::Embedded(e) => Ok(e),
+            Backend::Remote(_) => Err(StoreError::NotSupported("the data lives in a remote engine".into())),
+        }
+    }
+
+    /// Runs `read` on one consistent view of the store (a transaction that writes nothing).
+    pub fn read_consistently<T>(
+        &self,
+        read: impl FnOnce(&Recorder<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.embedded()?.read_consistently(read)
+    }
+
+    /// Calls `each` with every quad of the store, then `graph` with every
+    /// named graph's name (the empty ones included), streaming: memory does not
+    /// grow with the store.
+    pub fn scan_whole(
+        &self,
+        each: &mut dyn FnMut(&Quad),
+        graph: &mut dyn FnMut(&NamedOrBlankNode),
+    ) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let embedded = self.embedded()?;
+        let mut n = 0u64;
+        for quad in embedded.raw_store().iter() {
+            each(&quad?);
+            n += 1;
+            if n.is_multiple_of(REPORT_EVERY) {
+                tracing::info!(quads = n, s = started.elapsed().as_secs(), "scanning the store");
+            }
+        }
+        for name in embedded.raw_store().named_graphs() {
+            graph(&name?);
+        }
+        Ok(())
+    }
+
+    /// Runs `apply` as one write of the server's own (versioned and
+    /// published like any other, the derived data kept current); returns how
+    /// many quads it changed. When it changes nothing, nothing is committed
+    /// and the data version stays (a restart does not move it).
+    pub fn write_derived(
+        &self,
+        apply: &dyn Fn(&mut Recorder<'_>) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        self.rewrite_in_batches(&[], 1, &|recorder, _| apply(recorder))
+    }
+
+    /// Streams the quads matching each pattern in turn and hands them to
+    /// `apply` in batches of `batch` (with no pattern, `apply` once, with no
+    /// quads), each batch one transaction with the derived data kept current.
+    /// For the derived data's first computation over a whole store, in
+    /// bounded memory. The batches that change something make one new data
+    /// version (its number reserved before the first of them commits);
+    /// returns how many quads changed.
+    pub fn rewrite_in_batches(
+        &self,
+        patterns: &[Pattern],
+        batch: usize,
+        apply: &Rewrite<'_>,
+    ) -> Result<u64, StoreError> {
+        let embedded = self.embedded()?;
+        let _in_order = crate::memo::lock(&self.inner.writing);
+        let (mut changed, mut number, mut publish) = (0u64, None, Vec::new());
+        let mut flush = |pending: &mut Vec<Quad>| -> Result<(), StoreError> {
+            let mut reserve = |change: &super::change::Change| -> Result<bool, StoreError> {
+                if change.is_empty() {
+                    return Ok(false);
+                }
+                if number.is_none() {
+                    number = Some(self.inner.versioning.reserve()?);
+                }
+                changed += change.len() as u64;
+                Ok(true)
+            };
+            let ((), written) = embedded.write_when(None, |recorder| apply(recorder, pending), &mut reserve)?;
+            publish.extend(written.map(|w| w.publish).unwrap_or_default());
+            pending.clear();
+            Ok(())
+        };
+        let mut pending: Vec<Quad> = Vec::with_capacity(batch.min(1 << 16));
+        if patterns.is_empty() {
+            flush(&mut pending)?;
+        }
+        for pattern in patterns {
+            let quads = embedded.raw_store().quads_for_pattern(
+                pattern.subject.as_ref().map(|s| s.as_ref()),
+                pattern.predicate.as_ref().map(|p| p.as_ref()),
+                pattern.object.as_ref().map(|o| o.as_ref()),
+                pattern.graph.as_ref().map(|g| g.as_ref()),
+            );
+            for quad in quads {
+                pending.push(quad?);
+                if pending.len() >= batch {
+                    flush(&mut pending)?;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            flush(&mut pending)?;
+        }
+        if let Some(number) = number {
+            self.inner.versioning.committed(number, None);
+            super::writes::publish(&self.inner, publish);
+        }
+        Ok(changed)
+    }
+}

@@ -1,0 +1,251 @@
+//! What the pages show besides the counts, read by SPARQL (so the first
+//! computation works over any backend) and kept current from each write's
+//! change on the embedded store: the timeline's events, the home page's
+//! featured resources, and the ontology's terms.
+//!
+//! Each is a function of a few statements per resource, so a write only
+//! re-reads the resources its change names, with the same query restricted to
+//! them by `VALUES` (events and featured resources), or, for the ontology,
+//! re-reads the terms when the change touches one.
+
+use crate::linked_data::ontology::TermDoc;
+use crate::vocab::ONTOLOGY_NS;
+use oxigraph::model::{NamedNode, Term};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// Rows of a `SELECT`, as the store returns them.
+pub type Rows = Vec<Vec<Option<Term>>>;
+
+const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
+const LABEL: &str = "http://www.w3.org/2000/01/rdf-schema#label";
+
+/// An IRI or a literal's value as text (`None` for blank nodes and unbound cells).
+fn text(t: &Option<Term>) -> Option<String> {
+    t.as_ref().filter(|t| !matches!(t, Term::BlankNode(_))).map(crate::queries::plain)
+}
+
+fn values(subjects: &[NamedNode]) -> String {
+    subjects.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")
+}
+
+// ---------------------------------------------------------------- events --
+
+/// One event of the timeline.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    pub iri: String,
+    pub label: String,
+    /// `YYYY-MM-DD`, when known.
+    pub date: Option<String>,
+    /// The date as the source words it ("Tuesday", "next week").
+    pub stated: Option<String>,
+}
+
+/// The predicates an event is read from: a change to one of them re-reads its subject.
+pub const EVENT_PREDICATES: [&str; 4] =
+    [RDF_TYPE, LABEL, "https://w3id.org/treaty-kg/ontology#date", "https://w3id.org/treaty-kg/ontology#dateAsStated"];
+
+/// The events (of `only`, or all), each with its calendar date when known
+/// and its date as stated.
+pub fn events_query(only: Option<&[NamedNode]>) -> String {
+    let only = only.map(|s| format!("VALUES ?e {{ {} }}", values(s))).unwrap_or_default();
+    format!(
+        "PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+        SELECT ?e (MIN(?l) AS ?label) (MIN(?d) AS ?date) (MIN(?s) AS ?stated) WHERE {{
+          {only}
+          ?e a ?type ; rdfs:label ?l . ?type rdfs:subClassOf* tkg:Event .
+          FILTER(LANG(?l) = 'en' || LANG(?l) = '')
+          OPTIONAL {{ ?e tkg:date ?d FILTER(DATATYPE(?d) = xsd:date) }}
+          OPTIONAL {{ ?e tkg:dateAsStated ?s }}
+        }} GROUP BY ?e"
+    )
+}
+
+/// The events of the rows of [`events_query`].
+pub fn events_from(rows: Rows) -> BTreeMap<String, Event> {
+    rows.into_iter()
+        .filter_map(|r| {
+            let iri = text(&r[0])?;
+            Some((iri.clone(), Event { iri, label: text(&r[1])?, date: text(&r[2]), stated: text(&r[3]) }))
+        })
+        .collect()
+}
+
+/// In timeline order: undated first, then by date, label and IRI.
+pub fn ordered_events(events: &BTreeMap<String, Event>) -> Vec<Event> {
+    let mut list: Vec<Event> = events.values().cloned().collect();
+    list.sort_by(|a, b| (&a.date, &a.label, &a.iri).cmp(&(&b.date, &b.label, &b.iri)));
+    list
+}
+
+// ------------------------------------------------------------- featured --
+
+/// The kinds of resource the home page features: class and heading.
+pub const FEATURED_KINDS: [(&str, &str); 4] = [
+    ("https://w3id.org/treaty-kg/ontology#SovereignState", "States"),
+    ("https://w3id.org/treaty-kg/ontology#Treaty", "Treaties"),
+    ("https://w3id.org/treaty-kg/ontology#Official", "Officials"),
+    ("https://w3id.org/treaty-kg/ontology#MilitaryAlliance", "Alliances"),
+];
+
+/// How many of each kind the home page lists (by label); the rest are a link away.
+pub const FEATURED_PER_KIND: usize = 12;
+
+/// How many of each kind are kept, so that removing some rarely needs a re-read.
+const KEPT_PER_KIND: usize = 4 * FEATURED_PER_KIND;
+
+/// The first resources of one kind by label.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Kind {
+    /// (label, IRI), the first ones in that order.
+    pub first: BTreeSet<(String, String)>,
+    /// `first` holds every resource of the kind.
+    pub complete: bool,
+}
+
+/// The first resources of a class by label (`limit` of them), or of the
+/// resources `only` among them (all of those).
+pub fn featured_query(class: &str, only: Option<&[NamedNode]>) -> String {
+    let (only, limit) = match only {
+        Some(s) => (format!("VALUES ?s {{ {} }}", values(s)), String::new()),
+        None => (String::new(), format!("ORDER BY STR(?l) STR(?s) LIMIT {KEPT_PER_KIND}")),
+    };
+    // The grouping in a subquery: engines differ on ordering by an aggregate's alias.
+    format!(
+        "SELECT ?s ?l WHERE {{ {{ SELECT ?s (MIN(?label) AS ?l) WHERE {{ {only}
+           ?s a <{class}> ; <{LABEL}> ?label .
+           FILTER(isIRI(?s) && (LANG(?label) = 'en' || LANG(?label) = ''))
+         }} GROUP BY ?s }} }} {limit}"
+    )
+}
+
+fn kind_entries(rows: Rows) -> Vec<(String, String)> {
+    rows.into_iter().filter_map(|r| Some((text(&r[1])?, text(&r[0])?))).collect()
+}
+
+impl Kind {
+    /// The kind read whole from the rows of [`featured_query`] without `only`.
+    pub fn from_rows(rows: Rows) -> Self {
+        let first: BTreeSet<(String, String)> = kind_entries(rows).into_iter().collect();
+        Kind { complete: first.len() < KEPT_PER_KIND, first }
+    }
+
+    /// Replaces what is known of `subjects` by the rows of [`featured_query`]
+    /// with `only = subjects`. Returns `false` when the kept entries no longer
+    /// include the first ones, so the kind must be read whole again.
+    pub fn update(&mut self, subjects: &[NamedNode], rows: Rows) -> bool {
+        // Every resource not kept sorts after the last kept one.
+        let bound = self.first.iter().next_back().cloned();
+        let gone: HashSet<&str> = subjects.iter().map(NamedNode::as_str).collect();
+        self.first.retain(|(_, iri)| !gone.contains(iri.as_str()));
+        for entry in kind_entries(rows) {
+            if self.complete || bound.as_ref().is_some_and(|b| &entry < b) {
+                self.first.insert(entry);
+            }
+        }
+        while self.first.len() > KEPT_PER_KIND {
+            self.first.pop_last();
+            self.complete = false;
+        }
+        self.complete || self.first.len() >= FEATURED_PER_KIND
+    }
+}
+
+/// A featured resource on the home page.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Featured {
+    pub kind: String,
+    /// The class of its kind (for the count, and the link to all of them).
+    pub class: String,
+    pub iri: String,
+    pub label: String,
+}
+
+/// What the home page features, by kind then label.
+pub fn featured(kinds: &BTreeMap<String, Kind>) -> Vec<Featured> {
+    let mut list = Vec::new();
+    for (class, heading) in FEATURED_KINDS {
+        let Some(kind) = kinds.get(class) else { continue };
+        for (label, iri) in kind.first.iter().take(FEATURED_PER_KIND) {
+            list.push(Featured {
+                kind: heading.to_owned(),
+                class: class.to_owned(),
+                iri: iri.clone(),
+                label: label.clone(),
+            });
+        }
+    }
+    list.sort_by(|a, b| (&a.kind, &a.label).cmp(&(&b.kind, &b.label)));
+    list
+}
+
+// ------------------------------------------------------------- ontology --
+
+/// The predicates the ontology page reads of its terms.
+pub const TERM_PREDICATES: [&str; 7] = [
+    RDF_TYPE,
+    LABEL,
+    "http://www.w3.org/2000/01/rdf-schema#comment",
+    "http://www.w3.org/2000/01/rdf-schema#domain",
+    "http://www.w3.org/2000/01/rdf-schema#range",
+    "http://www.w3.org/2000/01/rdf-schema#subClassOf",
+    "http://www.w3.org/2000/01/rdf-schema#subPropertyOf",
+];
+
+/// The ontology's terms: kind, label and comment.
+pub fn terms_query() -> String {
+    format!(
+        "SELECT ?term ?kind ?label ?comment WHERE {{
+           ?term a ?kind ; <{LABEL}> ?label .
+           OPTIONAL {{ ?term <http://www.w3.org/2000/01/rdf-schema#comment> ?comment }}
+           VALUES ?kind {{ <http://www.w3.org/2002/07/owl#Class> <http://www.w3.org/2002/07/owl#ObjectProperty> <http://www.w3.org/2002/07/owl#DatatypeProperty> }}
+           FILTER(STRSTARTS(STR(?term), \"{ONTOLOGY_NS}\"))
+         }} ORDER BY ?kind ?term"
+    )
+}
+
+/// How the ontology's terms relate to other terms.
+pub fn relations_query() -> String {
+    format!(
+        "SELECT ?term ?relation ?other WHERE {{
+           {{ ?term ?p ?other . VALUES (?p ?relation) {{
+               (<http://www.w3.org/2000/01/rdf-schema#domain> \"domain\")
+               (<http://www.w3.org/2000/01/rdf-schema#range> \"range\")
+               (<http://www.w3.org/2000/01/rdf-schema#subClassOf> \"subclass of\")
+               (<http://www.w3.org/2000/01/rdf-schema#subPropertyOf> \"subproperty of\") }} }}
+           UNION {{ ?other <http://www.w3.org/2000/01/rdf-schema#subClassOf> ?term . BIND(\"superclass of\" AS ?relation) }}
+           FILTER(STRSTARTS(STR(?term), \"{ONTOLOGY_NS}\"))
+         }} ORDER BY ?term ?relation ?other"
+    )
+}
+
+/// The terms from the rows of [`terms_query`] and [`relations_query`].
+pub fn terms_from(terms: Rows, relations: Rows) -> Vec<TermDoc> {
+    let plain = |t: &Option<Term>| text(t).unwrap_or_default();
+    let mut docs: BTreeMap<String, TermDoc> = BTreeMap::new();
+    for row in terms {
+        let iri = plain(&row[0]);
+        let entry = docs.entry(iri.clone()).or_insert_with(|| TermDoc { iri, ..TermDoc::default() });
+        entry.kind = crate::linked_data::document::local_name(&plain(&row[1]));
+        entry.label = plain(&row[2]);
+        entry.comment = plain(&row[3]);
+    }
+    for row in relations {
+        if let Some(doc) = docs.get_mut(&plain(&row[0])) {
+            let pair = (plain(&row[1]), plain(&row[2]));
+            if !doc.relations.contains(&pair) {
+                doc.relations.push(pair);
+            }
+        }
+    }
+    docs.into_values().collect()
+}
+
+/// Whether a changed statement bears on the ontology page.
+pub fn touches_terms(subject: &str, predicate: &str, object: &Term) -> bool {
+    TERM_PREDICATES.contains(&predicate)
+        && (subject.starts_with(ONTOLOGY_NS)
+            || matches!(object, Term::NamedNode(o) if o.as_str().starts_with(ONTOLOGY_NS)))
+}
