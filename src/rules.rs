@@ -67,39 +67,32 @@ impl Rule {
     }
 
     /// The update that makes the rule's graph its result (over an engine):
-    /// the graph dropped, then the rule's template inserted into it.
+    /// the graph dropped, then the rule's template inserted into it. Written
+    /// out by hand (engines' parsers differ: Virtuoso refuses a `.` after a
+    /// `GRAPH` block in a template, which a serializer writes).
     fn update(&self) -> Result<String, String> {
         let query = spargebra::SparqlParser::new().parse_query(&self.text).map_err(|e| e.to_string())?;
-        let spargebra::Query::Construct { template, pattern, base_iri, .. } = query else {
+        let spargebra::Query::Construct { template, pattern, .. } = &query else {
             return Err(format!("{}: a rule is a CONSTRUCT query", self.name));
         };
-        let graph = spargebra::term::GraphNamePattern::NamedNode(self.graph.clone());
-        let insert = template
-            .into_iter()
-            .map(|t| spargebra::term::QuadPattern {
-                subject: t.subject,
-                predicate: t.predicate,
-                object: t.object,
-                graph_name: graph.clone(),
-            })
-            .collect();
-        let update = spargebra::Update {
-            base_iri,
-            operations: vec![
-                spargebra::GraphUpdateOperation::Drop {
-                    silent: true,
-                    graph: spargebra::algebra::GraphTarget::NamedNode(self.graph.clone()),
-                },
-                spargebra::GraphUpdateOperation::DeleteInsert {
-                    delete: Vec::new(),
-                    insert,
-                    using: None,
-                    pattern: Box::new(pattern),
-                },
-            ],
-        };
-        Ok(update.to_string())
+        let template: Vec<String> = template.iter().map(|t| format!("{t} .")).collect();
+        let select = spargebra::Query::Select { dataset: None, pattern: pattern.clone(), base_iri: None }.to_string();
+        let at = select.find('{').ok_or_else(|| format!("{}: no pattern", self.name))?;
+        let graph = self.graph.as_str();
+        Ok(format!(
+            "DROP SILENT GRAPH <{graph}> ;\nINSERT {{ GRAPH <{graph}> {{ {} }} }} WHERE {}",
+            template.join(" "),
+            &select[at..]
+        ))
     }
+}
+
+/// The triples a `CONSTRUCT` gives, as N-Triples lines.
+async fn triples(store: &KgStore, query: &str) -> Result<HashSet<String>, StoreError> {
+    let job = crate::store::QueryJob::text(query, "rule");
+    let format = crate::sparql::results::OutputFormat::Rdf(oxigraph::io::RdfFormat::NTriples);
+    let answer = store.query_capped(job, format, 1_000_000).await?;
+    Ok(String::from_utf8_lossy(&answer.body).lines().map(str::to_owned).collect())
 }
 
 /// Adds the predicates `pattern` reads, and the classes its `rdf:type`
@@ -190,7 +183,14 @@ impl Rules {
             return Ok(keeper);
         }
         if store.is_remote() {
-            keeper.run_remote(store).await?;
+            match keeper.run_remote(store).await {
+                Ok(()) => {}
+                // An engine that does not answer yet: after the next write, then.
+                Err(e) if e.is_engine_fault() => {
+                    tracing::warn!(error = %e.chain(), "the graphs derived by rule wait for the engine")
+                }
+                Err(e) => return Err(e),
+            }
             let (store2, weak) = (store.clone(), Arc::downgrade(&keeper));
             store.after_writes(false, move |_| {
                 if let Some(keeper) = weak.upgrade() {
@@ -211,8 +211,14 @@ impl Rules {
         Ok(keeper)
     }
 
+    /// Over an engine: each rule whose result differs from its graph replaces
+    /// it (an unchanged one writes nothing, so the engine's data version stays).
     async fn run_remote(&self, store: &KgStore) -> Result<(), StoreError> {
         for rule in &self.rules {
+            let stored = format!("CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{}> {{ ?s ?p ?o }} }}", rule.graph.as_str());
+            if triples(store, &rule.text).await? == triples(store, &stored).await? {
+                continue;
+            }
             let text = rule.update().map_err(StoreError::Request)?;
             store.internal_update(UpdateJob { text, base: None, dataset: Default::default() }).await?;
         }
@@ -256,5 +262,41 @@ impl Derived for Rules {
             return Ok(());
         }
         self.settle(recorder, Some(&touched))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULE: &str = "PREFIX org: <http://www.w3.org/ns/org#>
+        CONSTRUCT { ?g org:hasMember ?m } WHERE { ?g a <http://e/Grouping> ; <http://e/from> ?o . ?m org:memberOf ?o }";
+
+    #[test]
+    fn a_rule_reads_the_predicates_of_its_pattern_and_the_classes_it_names() {
+        let rule = Rule::parse("members", RULE).unwrap();
+        assert_eq!(rule.graph.as_str(), format!("{DERIVED_GRAPHS}members"));
+        let quad = |p: &str, o: &str| {
+            Quad::new(
+                NamedNode::new_unchecked("http://e/x"),
+                NamedNode::new_unchecked(p),
+                NamedNode::new_unchecked(o),
+                oxigraph::model::GraphName::DefaultGraph,
+            )
+        };
+        assert!(rule.concerns(&quad("http://www.w3.org/ns/org#memberOf", "http://e/nato")));
+        assert!(rule.concerns(&quad(RDF_TYPE, "http://e/Grouping")));
+        assert!(!rule.concerns(&quad(RDF_TYPE, "http://e/State")), "another class");
+        assert!(!rule.concerns(&quad("http://e/other", "http://e/y")));
+        let any = Rule::parse("any", "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }").unwrap();
+        assert!(any.concerns(&quad("http://e/other", "http://e/y")), "a variable predicate reads everything");
+        assert!(Rule::parse("select", "SELECT * { ?s ?p ?o }").is_err());
+    }
+
+    #[test]
+    fn over_an_engine_a_rule_is_one_update_that_parses() {
+        let text = Rule::parse("members", RULE).unwrap().update().unwrap();
+        assert!(!text.contains("} ."), "no dot after the GRAPH block: {text}");
+        spargebra::SparqlParser::new().parse_update(&text).unwrap();
     }
 }

@@ -25,8 +25,10 @@ pub struct Statistics {
     /// The named graphs as VoID lists them: one by one, or summarised by prefix.
     pub subsets: Vec<Subset>,
     /// Statements `?s rdf:type ?class`, by class.
+    #[serde(with = "by_iri")]
     pub classes: BTreeMap<NamedNode, u64>,
     /// Statements by property.
+    #[serde(with = "by_iri")]
     pub properties: BTreeMap<NamedNode, u64>,
     /// The named graphs' prefix tree the subsets are arranged from (kept from
     /// changes on the embedded store; empty over an engine).
@@ -35,6 +37,25 @@ pub struct Statistics {
     /// Graphs named by blank nodes: how many, and their statements.
     #[serde(default)]
     blank: (u64, u64),
+}
+
+/// A map keyed by IRIs, kept as a JSON object keyed by the IRIs' text.
+mod by_iri {
+    use oxigraph::model::NamedNode;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(map: &BTreeMap<NamedNode, u64>, s: S) -> Result<S::Ok, S::Error> {
+        let text: BTreeMap<&str, u64> = map.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        text.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<NamedNode, u64>, D::Error> {
+        let text = BTreeMap::<String, u64>::deserialize(d)?;
+        text.into_iter()
+            .map(|(k, v)| NamedNode::new(k).map(|k| (k, v)).map_err(serde::de::Error::custom))
+            .collect()
+    }
 }
 
 fn bump(map: &mut BTreeMap<NamedNode, u64>, key: &NamedNode, up: bool) {
@@ -230,5 +251,7 @@ mod tests {
         assert_eq!((kept.triples, kept.default_triples, kept.graph_count), (4, 1, 3));
         assert_eq!(kept, whole);
         assert_eq!(kept.subsets.iter().map(Subset::triples).sum::<u64>(), whole.named_triples());
+        let json = serde_json::to_vec(&kept).unwrap();
+        assert_eq!(serde_json::from_slice::<Statistics>(&json).unwrap(), kept, "kept on disk and read back");
     }
 }
