@@ -10,19 +10,26 @@
 //! - [`sources`] — which RDF files are loaded (at start, or by `load`) and the
 //!   graph each goes into: one rule, whichever command loads the file.
 //! - [`inference`] — the RDFS subclass and subproperty closure, materialized in
-//!   one graph: regenerated at start, then after every write, in the
-//!   background, brought up to date for the subjects the write names (whole
-//!   again when the axioms change or the write names no subjects).
+//!   one graph: on the embedded store kept exact inside every write's
+//!   transaction from the write's change (`inference::entail`); over an engine,
+//!   brought up to date after each write in the background.
+//! - [`rules`] — graphs derived by `CONSTRUCT` rules (`queries/rules/`), kept
+//!   like the inferred graph.
+//! - [`summary`] — the dataset summaries (counts per graph, class and
+//!   property, events, featured resources, the ontology's terms) as one
+//!   snapshot naming its data version: kept from each write's change on the
+//!   embedded store, computed by SPARQL over an engine; kept on disk for restarts.
 //! - [`store`] — **the only module that touches a storage engine**: the façade
 //!   (`KgStore`) over one enum of two backends, embedded (Oxigraph in this
 //!   process) and remote (a SPARQL 1.1 engine, `serve --remote`), with admission
 //!   by expected cost, the running-work registry and deadline watcher,
-//!   streaming, and versioning.
+//!   streaming, versioning, and the exact change of every embedded write
+//!   (`store::change`: a recording transaction, and the `Derived` hooks that
+//!   keep derived data current inside it).
 //! - [`exec`] — the deep-stack thread pool every SPARQL parse and evaluation runs on
 //!   (our own; it hands work to the most recently idle thread, whose caches are warm),
 //!   and a second one, at a lower OS priority, for the work the server gives
-//!   itself (`exec::background`: the search index, the summaries' scans, the
-//!   start-up count).
+//!   itself (`exec::background`: the search index).
 //! - [`sparql`] — protocol rules (pure), the depth pre-scan, parsing, result
 //!   serialization, the service description, binding values into the algebra.
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
@@ -86,34 +93,23 @@
 //!   answered from an older index says so (`stale`).
 //! - 5xx bodies never carry internal details; they carry the request id, and the
 //!   details are logged with it.
-//! - Shared page computations (statistics, timeline, home, ontology), the
-//!   linked-data responses (pages, documents, fragments, VoID), `/openapi.json`
-//!   and pages of search hits run once per data version, whoever asks and
-//!   however many ask at once, and one at a time per key: a newer version
-//!   asked during a computation waits for it, then the newest version asked
-//!   meanwhile is computed once (writes during a scan never queue one scan
-//!   each); the memos are bounded.
-//!   Only the pages summarising the whole dataset (home, VoID, the ontology
-//!   page, the timeline: `http::rendered::cached_summary`) may answer the
-//!   previous version's rendering, when the new one is not ready within
-//!   `--summary-patience-ms` (3 s, counted once per data version for all of
-//!   them, `http::rendered::Patience`: a summary asked later waits only what is
-//!   left, at least 100 ms; and once a page gave up, its next views get the
-//!   previous one at once); then their ETag, `Last-Modified` and
-//!   `X-Data-Version` name that version, and an HTML page says so. A VoID
-//!   description for a host or format first asked after a write is rendered
-//!   from the previous version's statistics (`cached_summary_or`), under that
-//!   version's stamp (the store keeps the last 1,024 versions' stamps). The data
-//!   behind those summaries is kept on disk under its data version (beside
-//!   the ledger, or in `--remote-state` over an engine; `http::kept`, whose
-//!   gate runs one such whole-store scan at a time and counts them), so a
-//!   restart on unchanged data does not scan again, and
-//!   computed in the background as the server starts (`http::warm`), through
-//!   the same memos, so the first visitor does not start the scans.
-//! - Work the server starts on its own (the search index's build and updates,
-//!   the summaries' whole-store scans, the start-up count) runs at a lower OS
-//!   priority than visitors' requests, in an admission lane of its own (never
-//!   moved or shed), with a deadline that only catches a runaway (24 h).
+//! - Every write on the embedded store is applied through a recording
+//!   transaction that knows its exact change (quads added and removed, no-ops
+//!   excluded); inside that transaction the rules' graphs, then the inferred
+//!   graph, are brought up to date from the change, and the dataset summaries
+//!   prepare their next snapshot from it; writes commit, move the data version
+//!   on and publish their snapshot one at a time, in commit order. No write is
+//!   followed by a scan of the store.
+//! - Every number a summary page shows comes from one snapshot and names the
+//!   data version it counts (`X-Data-Version`, `ETag`).
+//! - The linked-data responses (pages, documents, fragments, VoID, the
+//!   ontology, the timeline), `/openapi.json` and pages of search hits are
+//!   rendered once per data version (or summaries' snapshot), whoever asks and
+//!   however many ask at once; the memos are bounded.
+//! - Work the server starts on its own (the search index's build and updates)
+//!   runs at a lower OS priority than visitors' requests, in an admission lane
+//!   of its own (never moved or shed), with a deadline that only catches a
+//!   runaway (24 h).
 //! - Every cache key and ETag includes the data version; every write moves it on
 //!   (over an engine: within `--remote-version-poll` for writes made elsewhere).
 //! - An engine gets the user's own text (with `BASE` made explicit) unless values

@@ -52,9 +52,7 @@ mod by_iri {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<NamedNode, u64>, D::Error> {
         let text = BTreeMap::<String, u64>::deserialize(d)?;
-        text.into_iter()
-            .map(|(k, v)| NamedNode::new(k).map(|k| (k, v)).map_err(serde::de::Error::custom))
-            .collect()
+        text.into_iter().map(|(k, v)| NamedNode::new(k).map(|k| (k, v)).map_err(serde::de::Error::custom)).collect()
     }
 }
 

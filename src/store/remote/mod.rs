@@ -275,24 +275,36 @@ fn dataset_form(form: &mut Vec<(&str, String)>, dataset: &ProtocolDataset, defau
     }
 }
 
-/// An insertion of `quads`, grouped by graph. `INSERT { … } WHERE {}`, not
+/// An insertion of `quads`, grouped by graph. `INSERT { … } WHERE { … }`, not
 /// `INSERT DATA`: Virtuoso refuses blank nodes in `INSERT DATA`, and in a
 /// template each blank node label makes one fresh blank node, as in the body.
+/// Virtuoso 7.2 also fails (500, SR002) on a template of two or more
+/// `GRAPH <iri>` blocks when every triple has a blank node, and takes the same
+/// with each graph a variable bound in the `WHERE` clause: so such a template
+/// names its graphs so (any other keeps the IRIs, which every engine takes in
+/// any number).
 fn insert_data(quads: &[Quad]) -> String {
     let mut text = String::from("INSERT {\n");
     let mut by_graph: std::collections::BTreeMap<String, Vec<&Quad>> = std::collections::BTreeMap::new();
     for q in quads {
         by_graph.entry(q.graph_name.to_string()).or_default().push(q);
     }
-    for (graph, quads) in by_graph {
+    let blank = |t: &oxigraph::model::Term| t.is_blank_node();
+    let all_blank = quads.iter().all(|q| q.subject.is_blank_node() || blank(&q.object));
+    let bind = all_blank && by_graph.len() > 1;
+    let mut binds = String::new();
+    for (i, (graph, quads)) in by_graph.into_iter().enumerate() {
         let triples: String = quads.iter().map(|q| format!("{} {} {} .\n", q.subject, q.predicate, q.object)).collect();
         if graph == GraphName::DefaultGraph.to_string() {
             text.push_str(&triples);
+        } else if bind {
+            write!(text, "GRAPH ?g{i} {{\n{triples}}}\n").expect("a String");
+            write!(binds, "BIND({graph} AS ?g{i}) ").expect("a String");
         } else {
             write!(text, "GRAPH {graph} {{\n{triples}}}\n").expect("a String");
         }
     }
-    text.push_str("} WHERE {}");
+    write!(text, "}} WHERE {{ {binds}}}").expect("a String");
     text
 }
 
@@ -308,4 +320,24 @@ fn ledger_write() -> String {
         "DELETE WHERE {{ GRAPH <{ledger}> {{ <{ledger}> <{last}> ?w }} }} ;\nINSERT DATA {{ GRAPH <{ledger}> {{ <{ledger}> <{last}> \"{id}\" }} }}",
         last = vocab::LAST_WRITE
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_data;
+    use oxigraph::model::{BlankNode, GraphName, NamedNode, Quad};
+
+    #[test]
+    fn graphs_are_variables_only_where_every_triple_has_a_blank_node() {
+        let p = NamedNode::new_unchecked("http://e/p");
+        let graph = |g: &str| GraphName::from(NamedNode::new_unchecked(g));
+        let blank = |g: &str| Quad::new(BlankNode::default(), p.clone(), p.clone(), graph(g));
+        let ground = |g: &str| Quad::new(p.clone(), p.clone(), p.clone(), graph(g));
+        let text = insert_data(&[blank("http://e/g1"), blank("http://e/g2")]);
+        assert!(text.contains("GRAPH ?g0") && text.contains("BIND(<http://e/g1> AS ?g0)"), "{text}");
+        spargebra::SparqlParser::new().parse_update(&text).unwrap();
+        let text = insert_data(&[blank("http://e/g1"), ground("http://e/g2")]);
+        assert!(text.contains("GRAPH <http://e/g1>") && !text.contains("BIND"), "{text}");
+        spargebra::SparqlParser::new().parse_update(&text).unwrap();
+    }
 }
