@@ -172,17 +172,15 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         }
         Ok(())
     };
-    // On the embedded store the derived data comes first (each brought up to
-    // date with the store as it is), so that the source files' changes flow
-    // into it like any write. An engine's writes are not seen inside: there,
-    // the source files first.
+    // On the embedded store the derived data that is current comes first, so
+    // that the source files' changes flow into it like any write; what must be
+    // computed whole (after `treaty-kg load`) is computed once they are in. An
+    // engine's writes are not seen inside: there, the source files first.
     let (inference, summary) = if store.is_remote() {
         sync()?;
         start_derived(&store, rules, config.inference)?
     } else {
-        let derived = start_derived(&store, rules, config.inference)?;
-        sync()?;
-        derived
+        start_embedded_derived(&store, rules, config.inference, sync)?
     };
     let loading = std::time::Instant::now();
     let queries = queries::Registry::open(config.queries_dir.clone())
@@ -255,6 +253,46 @@ fn start_derived(
         .map_err(|e| anyhow::anyhow!("{}", e.chain()))
         .context("computing the dataset summaries failed")?;
     Ok((inference, summary))
+}
+
+/// The embedded store's derived data: the rules' graphs, and what is current
+/// of the inferred graph and the summaries, kept from now on; then `sync`;
+/// then what was behind, computed whole (so a store changed by `treaty-kg
+/// load` is materialized and counted once, with the source files in).
+fn start_embedded_derived(
+    store: &KgStore,
+    rules: Vec<rules::Rule>,
+    inference: bool,
+    sync: impl FnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<(Option<Arc<inference::Inference>>, Arc<summary::Summary>)> {
+    let runtime = tokio::runtime::Handle::current();
+    let failed = |what: &'static str| move |e: store::StoreError| anyhow::anyhow!("{}", e.chain()).context(what);
+    runtime
+        .block_on(rules::Rules::start(store, rules))
+        .map_err(failed("bringing the graphs derived by rule up to date failed"))?;
+    let inference = if inference {
+        Some(inference::Inference::open_embedded(store.clone()).map_err(failed("reading the axioms failed"))?)
+    } else {
+        // Writes made now leave the inferred graph behind.
+        runtime.block_on(store.set_note(inference::STATE, "stale".into()))?;
+        None
+    };
+    let kept = summary::Summary::start_kept(store);
+    sync()?;
+    if let Some((inference, true)) = &inference {
+        let started = std::time::Instant::now();
+        runtime.block_on(inference.materialize()).map_err(failed("materializing the inferred graph failed"))?;
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            graph = inference::INFERRED_GRAPH,
+            "inferred graph ready"
+        );
+    }
+    let summary = match kept {
+        Some(summary) => summary,
+        None => summary::Summary::start(store.clone()).map_err(failed("computing the dataset summaries failed"))?,
+    };
+    Ok((inference.map(|(inference, _)| inference), summary))
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight

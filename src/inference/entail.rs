@@ -108,6 +108,11 @@ impl Entailment {
         Entailment { axioms: Arc::new(Mutex::new(axioms)), pending: Mutex::default(), updates: Default::default() }
     }
 
+    /// Starts again from `axioms` (read before a whole materialization).
+    pub fn reset(&self, axioms: Axioms) {
+        *lock(&self.axioms) = axioms;
+    }
+
     /// The candidates of every stated quad in `quads` (read from the store in
     /// batches by the first materialization).
     pub fn candidates_of(&self, quads: &[Quad]) -> Vec<Candidate> {

@@ -176,7 +176,11 @@ impl Inference {
     /// Regenerates the graph now, and brings it up to date after every write to `store`.
     pub async fn start(store: KgStore) -> Result<Arc<Self>, StoreError> {
         if !store.is_remote() {
-            return Self::start_embedded(store).await;
+            let (inference, behind) = Self::open_embedded(store)?;
+            if behind {
+                inference.materialize().await?;
+            }
+            return Ok(inference);
         }
         let inference = Arc::new(Inference {
             store: store.clone(),
@@ -215,37 +219,47 @@ impl Inference {
         Ok(inference)
     }
 
-    /// The embedded store: materializes the graph when it is not exact (in
-    /// batches, each one write), then keeps it exact inside every write.
-    async fn start_embedded(store: KgStore) -> Result<Arc<Self>, StoreError> {
+    /// The embedded store: keeps the graph exact inside every write from now
+    /// on when it is exact already, and returns it with `false`; returns it
+    /// with `true` when it was left behind by writes made without it (then
+    /// [`Self::materialize`] it, once the writes about to be made are in).
+    pub fn open_embedded(store: KgStore) -> Result<(Arc<Self>, bool), StoreError> {
         let axioms = store.read_consistently(entail::read_axioms)?;
         let entailment = Arc::new(entail::Entailment::new(axioms));
         let exact = store.note(STATE).as_deref() == Some("current")
             || (store.note(STATE).is_none() && store.note(REGENERATED_AT).is_some_and(|at| at == store.data_version()));
-        let materializations = if exact {
+        if exact {
             tracing::info!("the inferred graph is current (no write was made without it)");
-            0
-        } else {
-            let started = std::time::Instant::now();
-            let keeper = entailment.clone();
-            let changed = store.rewrite_in_batches(&entailment.patterns(), BATCH, &|recorder, quads| {
-                keeper.settle(recorder, keeper.candidates_of(quads))
-            })?;
-            store.set_note(STATE, "current".into()).await?;
-            tracing::info!(changed, ms = started.elapsed().as_millis() as u64, "inferred graph materialized");
-            1
-        };
-        store.derive(entailment.clone());
-        Ok(Arc::new(Inference {
+            store.derive(entailment.clone());
+        }
+        let inference = Arc::new(Inference {
             store,
             running: AtomicBool::new(false),
             again: AtomicBool::new(false),
             pending: Mutex::default(),
             made_from: Mutex::default(),
             refreshes: AtomicU64::new(0),
-            regenerations: AtomicU64::new(materializations),
+            regenerations: AtomicU64::new(0),
             embedded: Some(entailment),
-        }))
+        });
+        Ok((inference, !exact))
+    }
+
+    /// Materializes the embedded store's graph whole, in batches (each one
+    /// write of bounded memory), then keeps it exact inside every write.
+    pub async fn materialize(&self) -> Result<(), StoreError> {
+        let Some(entailment) = &self.embedded else { return Ok(()) };
+        let started = std::time::Instant::now();
+        entailment.reset(self.store.read_consistently(entail::read_axioms)?);
+        let keeper = entailment.clone();
+        let changed = self.store.rewrite_in_batches(&entailment.patterns(), BATCH, &|recorder, quads| {
+            keeper.settle(recorder, keeper.candidates_of(quads))
+        })?;
+        self.store.set_note(STATE, "current".into()).await?;
+        self.regenerations.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(changed, ms = started.elapsed().as_millis() as u64, "inferred graph materialized");
+        self.store.derive(entailment.clone());
+        Ok(())
     }
 
     /// Brings the graph up to date after the writes of `scope`: for their

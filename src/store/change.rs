@@ -101,15 +101,29 @@ impl Change {
         }
     }
 
-    /// The subjects it touched, in their graphs: what the search index re-reads.
+    /// The subjects it touched, in their graphs: what the search index
+    /// re-reads. A graph with more than [`WHOLE_GRAPH_PAST`] touched subjects
+    /// (a Graph Store PUT of a large body, a `CLEAR`) is named whole instead, so
+    /// the scope stays as small as the graphs the write touched.
     pub fn scope(&self) -> WriteScope {
-        let mut pairs: HashSet<(NamedOrBlankNode, GraphName)> = HashSet::new();
+        let mut by_graph: HashMap<&GraphName, HashSet<&NamedOrBlankNode>> = HashMap::new();
         for (quad, _) in self.quads() {
-            pairs.insert((quad.subject.clone(), quad.graph_name.clone()));
+            by_graph.entry(&quad.graph_name).or_default().insert(&quad.subject);
         }
-        WriteScope { subjects: pairs.into_iter().collect(), ..WriteScope::default() }
+        let mut scope = WriteScope::default();
+        for (graph, subjects) in by_graph {
+            if subjects.len() > WHOLE_GRAPH_PAST {
+                scope.graphs.push(graph.clone());
+            } else {
+                scope.subjects.extend(subjects.into_iter().map(|s| (s.clone(), graph.clone())));
+            }
+        }
+        scope
     }
 }
+
+/// Past this many touched subjects in one graph, the search index re-reads the graph whole.
+const WHOLE_GRAPH_PAST: usize = 1_000;
 
 /// A transaction that records its exact change. Reads see the transaction's
 /// own writes.

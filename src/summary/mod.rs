@@ -28,7 +28,7 @@ pub mod stats;
 use crate::linked_data::ontology::TermDoc;
 use crate::store::{Derived, KgStore, Publish, QueryJob, Recorder, Stamp, StoreError};
 use oxigraph::model::{NamedNode, NamedOrBlankNode};
-use pages::{Event, Kind, Rows};
+use pages::{direct, Event, Kind, Rows};
 use stats::Statistics;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -38,9 +38,6 @@ use std::time::Duration;
 /// the data version moved on, and at least as long after the last computation
 /// ended as that computation took (so they take at most half a core).
 pub const REMOTE_REFRESH: Duration = Duration::from_secs(1);
-
-/// How many resources one `VALUES` block re-reads.
-const CHUNK: usize = 500;
 
 /// The summaries' content.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -103,36 +100,46 @@ impl Summary {
     /// data version, else computed; then kept current (see the module doc).
     /// Synchronous (it may scan the store): call at start, off the runtime.
     pub fn start(store: KgStore) -> Result<Arc<Self>, StoreError> {
+        if let Some(summary) = Self::start_kept(&store) {
+            return Ok(summary);
+        }
         let started = std::time::Instant::now();
         let mut stamp = current_stamp(&store);
-        let views = match kept::read(&store) {
-            Some(views) => {
-                tracing::info!(data_version = %stamp.data_version, "dataset summaries read from disk");
+        let views = match compute(&store) {
+            Ok(views) => {
+                tracing::info!(ms = started.elapsed().as_millis() as u64, "dataset summaries computed");
+                let snapshot = Snapshot { stamp: stamp.clone(), views: views.clone() };
+                kept::write(&store, &snapshot);
                 views
             }
-            None => match compute(&store) {
-                Ok(views) => {
-                    tracing::info!(ms = started.elapsed().as_millis() as u64, "dataset summaries computed");
-                    let snapshot = Snapshot { stamp: stamp.clone(), views: views.clone() };
-                    kept::write(&store, &snapshot);
-                    views
-                }
-                // An engine that does not answer yet: serve, and compute once it does.
-                Err(e) if e.is_engine_fault() => {
-                    tracing::warn!(error = %e.chain(), "the dataset summaries wait for the engine");
-                    stamp.generation = u64::MAX;
-                    Views::default()
-                }
-                Err(e) => return Err(e),
-            },
+            // An engine that does not answer yet: serve, and compute once it does.
+            Err(e) if e.is_engine_fault() => {
+                tracing::warn!(error = %e.chain(), "the dataset summaries wait for the engine");
+                stamp.generation = u64::MAX;
+                Views::default()
+            }
+            Err(e) => return Err(e),
         };
-        let cell: Cell = Arc::new(RwLock::new(Arc::new(Snapshot { stamp, views })));
+        Ok(Self::started(store, Snapshot { stamp, views }))
+    }
+
+    /// The summaries read back from disk, when they were kept at the store's
+    /// current data version, then kept current; `None` when none were.
+    pub fn start_kept(store: &KgStore) -> Option<Arc<Self>> {
+        let views = kept::read(store)?;
+        let stamp = current_stamp(store);
+        tracing::info!(data_version = %stamp.data_version, "dataset summaries read from disk");
+        Some(Self::started(store.clone(), Snapshot { stamp, views }))
+    }
+
+    fn started(store: KgStore, snapshot: Snapshot) -> Arc<Self> {
+        let cell: Cell = Arc::new(RwLock::new(Arc::new(snapshot)));
         let summary = Arc::new(Summary { cell: cell.clone(), store: store.clone() });
         let union = store.options().union_default_graph;
         if !store.derive(Arc::new(Maintainer { cell, union })) {
             summary.clone().watch_remote();
         }
-        Ok(summary)
+        summary
     }
 
     /// The current snapshot.
@@ -196,10 +203,20 @@ pub fn compute(store: &KgStore) -> Result<Views, StoreError> {
     let scan = std::cell::RefCell::new(stats::Scan::default());
     store.scan_whole(&mut |q| scan.borrow_mut().quad(q), &mut |g| scan.borrow_mut().graph(g))?;
     let stats = scan.into_inner().finish();
-    store.read_consistently(|recorder| read_pages(&Reader::Transaction(recorder, union), stats))
+    store.read_consistently(|recorder| {
+        let scope = direct::Scope(union);
+        let events = direct::events(recorder, scope)?;
+        let mut kinds = BTreeMap::new();
+        for (class, _) in pages::FEATURED_KINDS {
+            kinds.insert(class.to_owned(), direct::kind(recorder, class, scope)?);
+        }
+        let reader = Reader::Transaction(recorder, union);
+        let terms = pages::terms_from(reader.select(pages::terms_query())?, reader.select(pages::relations_query())?);
+        Ok(Views { stats: Arc::new(stats), events: Arc::new(events), kinds: Arc::new(kinds), terms: Arc::new(terms) })
+    })
 }
 
-/// Events, featured resources and terms, read whole.
+/// Events, featured resources and terms, read whole by SPARQL (over an engine).
 fn read_pages(reader: &Reader<'_>, stats: Statistics) -> Result<Views, StoreError> {
     let events = pages::events_from(reader.select(pages::events_query(None))?);
     let mut kinds = BTreeMap::new();
@@ -238,30 +255,40 @@ impl Maintainer {
     }
 
     fn events(&self, recorder: &Recorder<'_>, events: &mut BTreeMap<String, Event>) -> Result<(), StoreError> {
+        let scope = direct::Scope(self.union);
         let hierarchy_changed = recorder.change().quads().any(|(q, _)| q.predicate.as_str() == SUB_CLASS_OF);
         if hierarchy_changed {
-            *events = pages::events_from(self.select(recorder, pages::events_query(None))?);
+            *events = direct::events(recorder, scope)?;
             return Ok(());
         }
-        for chunk in subjects_of(recorder, &pages::EVENT_PREDICATES).chunks(CHUNK) {
-            for s in chunk {
-                events.remove(s.as_str());
+        let touched = subjects_of(recorder, &pages::EVENT_PREDICATES);
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let classes = direct::event_classes(recorder, scope)?;
+        for s in touched {
+            events.remove(s.as_str());
+            if let Some(event) = direct::event(recorder, &s, &classes, scope)? {
+                events.insert(event.iri.clone(), event);
             }
-            events.extend(pages::events_from(self.select(recorder, pages::events_query(Some(chunk)))?));
         }
         Ok(())
     }
 
     fn kinds(&self, recorder: &Recorder<'_>, kinds: &mut BTreeMap<String, Kind>) -> Result<(), StoreError> {
+        let scope = direct::Scope(self.union);
         let touched = subjects_of(recorder, &[RDF_TYPE, LABEL]);
+        if touched.is_empty() {
+            return Ok(());
+        }
         for (class, _) in pages::FEATURED_KINDS {
             let kind = kinds.entry(class.to_owned()).or_default();
-            let mut valid = true;
-            for chunk in touched.chunks(CHUNK) {
-                valid &= kind.update(chunk, self.select(recorder, pages::featured_query(class, Some(chunk)))?);
+            let mut entries = Vec::new();
+            for s in &touched {
+                entries.extend(direct::featured(recorder, s, class, scope)?);
             }
-            if !valid {
-                *kind = Kind::from_rows(self.select(recorder, pages::featured_query(class, None))?);
+            if !kind.update(&touched, entries) {
+                *kind = direct::kind(recorder, class, scope)?;
             }
         }
         Ok(())

@@ -128,19 +128,36 @@ fn kind_entries(rows: Rows) -> Vec<(String, String)> {
 impl Kind {
     /// The kind read whole from the rows of [`featured_query`] without `only`.
     pub fn from_rows(rows: Rows) -> Self {
-        let first: BTreeSet<(String, String)> = kind_entries(rows).into_iter().collect();
-        Kind { complete: first.len() < KEPT_PER_KIND, first }
+        Self::from_entries(kind_entries(rows))
     }
 
-    /// Replaces what is known of `subjects` by the rows of [`featured_query`]
-    /// with `only = subjects`. Returns `false` when the kept entries no longer
-    /// include the first ones, so the kind must be read whole again.
-    pub fn update(&mut self, subjects: &[NamedNode], rows: Rows) -> bool {
+    /// The kind from every (label, IRI) of its resources (or the first
+    /// [`KEPT_PER_KIND`] of them in that order).
+    pub fn from_entries(entries: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut first = BTreeSet::new();
+        let mut complete = true;
+        for entry in entries {
+            first.insert(entry);
+            if first.len() > KEPT_PER_KIND {
+                first.pop_last();
+                complete = false;
+            }
+        }
+        if first.len() == KEPT_PER_KIND {
+            complete = false;
+        }
+        Kind { first, complete }
+    }
+
+    /// Replaces what is known of `subjects` by their `entries` now (those
+    /// still of the kind, with a label). Returns `false` when the kept entries
+    /// no longer include the first ones, so the kind must be read whole again.
+    pub fn update(&mut self, subjects: &[NamedNode], entries: Vec<(String, String)>) -> bool {
         // Every resource not kept sorts after the last kept one.
         let bound = self.first.iter().next_back().cloned();
         let gone: HashSet<&str> = subjects.iter().map(NamedNode::as_str).collect();
         self.first.retain(|(_, iri)| !gone.contains(iri.as_str()));
-        for entry in kind_entries(rows) {
+        for entry in entries {
             if self.complete || bound.as_ref().is_some_and(|b| &entry < b) {
                 self.first.insert(entry);
             }
@@ -248,4 +265,155 @@ pub fn touches_terms(subject: &str, predicate: &str, object: &Term) -> bool {
     TERM_PREDICATES.contains(&predicate)
         && (subject.starts_with(ONTOLOGY_NS)
             || matches!(object, Term::NamedNode(o) if o.as_str().starts_with(ONTOLOGY_NS)))
+}
+
+// ------------------------------------------------ read one resource at a time --
+
+/// What the embedded store's pages read of one resource, through quad
+/// patterns on the write's transaction (index lookups, no query to plan):
+/// what a write changed is re-read so, and the first computation reads every
+/// resource the same way, so both give the same answer.
+pub mod direct {
+    use super::{Event, Kind, LABEL, RDF_TYPE};
+    use crate::store::{Recorder, StoreError};
+    use oxigraph::model::{GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNode, Term};
+    use std::collections::{BTreeMap, HashSet};
+
+    const EVENT: &str = "https://w3id.org/treaty-kg/ontology#Event";
+    const SUB_CLASS_OF: &str = "http://www.w3.org/2000/01/rdf-schema#subClassOf";
+    const DATE: &str = "https://w3id.org/treaty-kg/ontology#date";
+    const DATE_AS_STATED: &str = "https://w3id.org/treaty-kg/ontology#dateAsStated";
+    const XSD_DATE: &str = "http://www.w3.org/2001/XMLSchema#date";
+
+    /// Where the pages read: every graph, or the default graph alone.
+    #[derive(Clone, Copy)]
+    pub struct Scope(pub bool);
+
+    impl Scope {
+        fn graph(self) -> Option<GraphNameRef<'static>> {
+            (!self.0).then_some(GraphNameRef::DefaultGraph)
+        }
+
+        fn objects(self, r: &Recorder<'_>, s: &NamedNode, p: &str) -> Result<Vec<Term>, StoreError> {
+            let p = NamedNodeRef::new_unchecked(p);
+            Ok(r.quads(Some(s.as_ref().into()), Some(p), None, self.graph())?.into_iter().map(|q| q.object).collect())
+        }
+
+        fn subjects(self, r: &Recorder<'_>, p: &str, o: &NamedNode) -> Result<Vec<NamedNode>, StoreError> {
+            let p = NamedNodeRef::new_unchecked(p);
+            let mut found: Vec<NamedNode> = r
+                .quads(None, Some(p), Some(o.as_ref().into()), self.graph())?
+                .into_iter()
+                .filter_map(|q| match q.subject {
+                    NamedOrBlankNode::NamedNode(n) => Some(n),
+                    NamedOrBlankNode::BlankNode(_) => None,
+                })
+                .collect();
+            found.sort();
+            found.dedup();
+            Ok(found)
+        }
+    }
+
+    /// The least of a resource's labels in English or in no language.
+    pub fn label(r: &Recorder<'_>, s: &NamedNode, scope: Scope) -> Result<Option<String>, StoreError> {
+        Ok(scope
+            .objects(r, s, LABEL)?
+            .into_iter()
+            .filter_map(|o| match o {
+                Term::Literal(l) if matches!(l.language(), None | Some("en")) => Some(l.value().to_owned()),
+                _ => None,
+            })
+            .min())
+    }
+
+    /// `tkg:Event` and every class below it.
+    pub fn event_classes(r: &Recorder<'_>, scope: Scope) -> Result<HashSet<NamedNode>, StoreError> {
+        let mut classes = HashSet::from([NamedNode::new_unchecked(EVENT)]);
+        let mut frontier = vec![NamedNode::new_unchecked(EVENT)];
+        while let Some(class) = frontier.pop() {
+            for sub in scope.subjects(r, SUB_CLASS_OF, &class)? {
+                if classes.insert(sub.clone()) {
+                    frontier.push(sub);
+                }
+            }
+        }
+        Ok(classes)
+    }
+
+    /// The event `s` is, if it is one (of an event class, with a label).
+    pub fn event(
+        r: &Recorder<'_>,
+        s: &NamedNode,
+        classes: &HashSet<NamedNode>,
+        scope: Scope,
+    ) -> Result<Option<Event>, StoreError> {
+        let typed =
+            scope.objects(r, s, RDF_TYPE)?.iter().any(|t| matches!(t, Term::NamedNode(c) if classes.contains(c)));
+        if !typed {
+            return Ok(None);
+        }
+        let Some(label) = label(r, s, scope)? else { return Ok(None) };
+        let date = scope
+            .objects(r, s, DATE)?
+            .into_iter()
+            .filter_map(|o| match o {
+                Term::Literal(l) if l.datatype().as_str() == XSD_DATE => Some(l.value().to_owned()),
+                _ => None,
+            })
+            .min();
+        let stated = scope
+            .objects(r, s, DATE_AS_STATED)?
+            .into_iter()
+            .filter_map(|o| match o {
+                Term::Literal(l) => Some(l.value().to_owned()),
+                Term::NamedNode(n) => Some(n.into_string()),
+                _ => None,
+            })
+            .min();
+        Ok(Some(Event { iri: s.as_str().to_owned(), label, date, stated }))
+    }
+
+    /// Every event.
+    pub fn events(r: &Recorder<'_>, scope: Scope) -> Result<BTreeMap<String, Event>, StoreError> {
+        let classes = event_classes(r, scope)?;
+        let mut events = BTreeMap::new();
+        for class in &classes {
+            for s in scope.subjects(r, RDF_TYPE, class)? {
+                if events.contains_key(s.as_str()) {
+                    continue;
+                }
+                if let Some(event) = event(r, &s, &classes, scope)? {
+                    events.insert(event.iri.clone(), event);
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    /// `s`'s entry among the resources of `class` (label, IRI), if it is one with a label.
+    pub fn featured(
+        r: &Recorder<'_>,
+        s: &NamedNode,
+        class: &str,
+        scope: Scope,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let typed =
+            scope.objects(r, s, RDF_TYPE)?.iter().any(|t| matches!(t, Term::NamedNode(c) if c.as_str() == class));
+        if !typed {
+            return Ok(None);
+        }
+        Ok(label(r, s, scope)?.map(|l| (l, s.as_str().to_owned())))
+    }
+
+    /// The resources of `class`, read whole.
+    pub fn kind(r: &Recorder<'_>, class: &str, scope: Scope) -> Result<Kind, StoreError> {
+        let mut entries = Vec::new();
+        for s in scope.subjects(r, RDF_TYPE, &NamedNode::new_unchecked(class))? {
+            if let Some(l) = label(r, &s, scope)? {
+                entries.push((l, s.into_string()));
+            }
+        }
+        Ok(Kind::from_entries(entries))
+    }
 }
