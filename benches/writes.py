@@ -11,12 +11,13 @@ each server started at its defaults (ours with a write token, theirs with
 - the first start until idle (CPU quiet for 3 s), and its resident memory;
 - a read mix (point lookups of distinct IRIs, a two-pattern join, a filter, a
   count) on one connection, alone for --duration seconds: p50 and p99;
-- the same read mix under a stream of one-statement `INSERT DATA` writes (each
-  a new tkg:SovereignState in a graph of its own) at each rate: the read mix's
-  p50 and p99, the CPU per write (the server's CPU during the stream less its
-  CPU during the idle read run, per write), and for ours the time until each
-  summary page (home, VoID, ontology, timeline, vocabulary) names the data
-  version the write made;
+- a stream of one-statement `INSERT DATA` writes (each a new
+  tkg:SovereignState in a graph of its own) at each rate, alone: the CPU per
+  write, until the server is idle again (every derived view and the search
+  index included);
+- the same stream with the read mix running: the read mix's p50 and p99, and
+  for ours the time until each summary page (home, VoID, ontology, timeline,
+  vocabulary) names the data version the write made;
 - resident memory sampled every half second (peak and end);
 - a Graph Store PUT of 100,000 statements into a new graph: its CPU.
 Every figure comes with the treaty-kg / oxigraph ratio, as markdown.
@@ -174,28 +175,42 @@ def visibility(port):
     return waits
 
 
-def stream(proc, port, ours, size, rate, duration, idle_cpu_per_s, first):
-    """Writes at `rate` per second for `duration` seconds with the read mix
-    running: (CPU per write, p50, p99, visibility waits)."""
-    reader = Reader(port, "/sparql" if ours else "/query", size)
-    reader.start()
-    before = cpu_seconds(proc.pid)
+def writes_at(port, ours, rate, duration, first, on_write=None):
+    """Writes at `rate` per second for `duration` seconds; returns how many."""
     started = time.monotonic()
-    n, waits = 0, []
+    n = 0
     while time.monotonic() - started < duration:
         due = started + n / rate
         if due > time.monotonic():
             time.sleep(due - time.monotonic())
         write(port, ours, first + n)
         n += 1
-        if ours and n % max(1, rate * 5) == 1:
-            waits.append(visibility(port))
-    elapsed = time.monotonic() - started
-    p50, p99 = reader.stop()
-    # The writes' CPU: the run's, less what the reads alone cost in as long.
+        if on_write:
+            on_write(n)
+    return n
+
+
+def stream(proc, port, ours, size, rate, duration, first):
+    """The writes alone at `rate` (their CPU, every derived view and the
+    search index included, until the server is idle again), then the same
+    stream with the read mix running: (CPU per write, p50, p99, visibility
+    waits, writes made). The two are apart because the read mix's own CPU moves
+    with the writes (each write ends the reuse of cached answers)."""
     wait_idle([proc], quiet=2, limit=600)
-    spent = cpu_seconds(proc.pid) - before - idle_cpu_per_s * elapsed
-    return max(spent, 0) / n, p50, p99, waits, n
+    before = cpu_seconds(proc.pid)
+    n = writes_at(port, ours, rate, duration, first)
+    wait_idle([proc], quiet=2, limit=600)
+    cpu = (cpu_seconds(proc.pid) - before) / n
+    reader = Reader(port, "/sparql" if ours else "/query", size)
+    reader.start()
+    waits = []
+
+    def seen(k):
+        if ours and k % max(1, rate * 5) == 1:
+            waits.append(visibility(port))
+    m = writes_at(port, ours, rate, duration, first + n, seen)
+    p50, p99 = reader.stop()
+    return cpu, p50, p99, waits, n + m
 
 
 def bulk_put(proc, port, ours, statements=100_000):
@@ -265,15 +280,12 @@ def main():
                     first_start = time.monotonic() - started
                     idle_rss = rss_mib(proc.pid)
                     reader = Reader(port, "/sparql" if ours else "/query", size)
-                    cpu0 = cpu_seconds(proc.pid)
                     reader.start()
                     time.sleep(args.duration)
                     idle_p50, idle_p99 = reader.stop()
-                    idle_cpu_per_s = (cpu_seconds(proc.pid) - cpu0) / args.duration
                     runs, first = [], 0
                     for rate in (int(r) for r in args.rates.split(",")):
-                        cpu, p50, p99, waits, n = stream(proc, port, ours, size, rate, args.duration,
-                                                         idle_cpu_per_s, first)
+                        cpu, p50, p99, waits, n = stream(proc, port, ours, size, rate, args.duration, first)
                         first += n
                         runs.append((rate, cpu, p50, p99, waits))
                     bulk = bulk_put(proc, port, ours)

@@ -260,11 +260,14 @@ pub fn terms_from(terms: Rows, relations: Rows) -> Vec<TermDoc> {
     docs.into_values().collect()
 }
 
-/// Whether a changed statement bears on the ontology page.
+/// Whether a changed statement bears on the ontology page: a statement about
+/// one of its terms, or a class declared a subclass of one (an instance typed
+/// with a term, `?x a tkg:Treaty`, does not: its use is counted by the statistics).
 pub fn touches_terms(subject: &str, predicate: &str, object: &Term) -> bool {
-    TERM_PREDICATES.contains(&predicate)
-        && (subject.starts_with(ONTOLOGY_NS)
-            || matches!(object, Term::NamedNode(o) if o.as_str().starts_with(ONTOLOGY_NS)))
+    let of_term = subject.starts_with(ONTOLOGY_NS) && TERM_PREDICATES.contains(&predicate);
+    let below_term = predicate == "http://www.w3.org/2000/01/rdf-schema#subClassOf"
+        && matches!(object, Term::NamedNode(o) if o.as_str().starts_with(ONTOLOGY_NS));
+    of_term || below_term
 }
 
 // ------------------------------------------------ read one resource at a time --

@@ -20,39 +20,24 @@ async fn rows(store: &KgStore, query: &str, label: &str) -> Result<Vec<Vec<Optio
 /// The loaded source files (from the store's ledger), with the graphs and
 /// statements each brought in (one streaming count per graph).
 pub async fn sources(store: &KgStore) -> Result<Vec<SourceSummary>, AppError> {
-    let records = store.sources();
-    if records.is_empty() {
-        return Ok(Vec::new());
+    let mut by_file: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for (graph, record) in store.sources() {
+        let graphs = by_file.entry(record.file.clone()).or_default();
+        graphs.push(graph);
+        graphs.extend(record.contains.iter().cloned());
     }
-    let mut values = String::new();
-    for (graph, record) in &records {
-        let file: String = record
-            .file
-            .chars()
-            .flat_map(|c| match c {
-                '\\' | '"' => vec!['\\', c],
-                '\n' => vec!['\\', 'n'],
-                '\r' => vec!['\\', 'r'],
-                c => vec![c],
-            })
-            .collect();
-        values.push_str(&format!("(<{graph}> \"{file}\") "));
-        for contained in &record.contains {
-            values.push_str(&format!("(<{contained}> \"{file}\") "));
-        }
+    let mut summaries = Vec::new();
+    for (file, graphs) in by_file {
+        // Each graph named, so the engine reads those graphs alone (a `VALUES`
+        // joined with `GRAPH ?g` read every graph of the store).
+        let union: Vec<String> = graphs.iter().map(|g| format!("{{ GRAPH <{g}> {{ ?s ?p ?o }} }}")).collect();
+        let query = format!("SELECT (COUNT(*) AS ?n) WHERE {{ {} }}", union.join(" UNION "));
+        let count = rows(store, &query, "home page").await?.first().and_then(|r| text(&r[0]));
+        let n = count
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| AppError::internal(format!("the statements of {file} were not counted: {count:?}")))?;
+        summaries.push(SourceSummary { file, graphs: graphs.len() as u64, triples: n });
     }
-    let query = format!(
-        "SELECT ?file (COUNT(DISTINCT ?g) AS ?graphs) (COUNT(?s) AS ?n) WHERE {{
-           VALUES (?g ?file) {{ {values} }}
-           OPTIONAL {{ GRAPH ?g {{ ?s ?p ?o }} }}
-         }} GROUP BY ?file ORDER BY ?file"
-    );
-    Ok(rows(store, &query, "home page")
-        .await?
-        .into_iter()
-        .filter_map(|r| {
-            let n = |t: &Option<Term>| text(t).and_then(|v| v.parse().ok()).unwrap_or(0);
-            Some(SourceSummary { file: text(&r[0])?, graphs: n(&r[1]), triples: n(&r[2]) })
-        })
-        .collect())
+    Ok(summaries)
 }
