@@ -259,38 +259,55 @@ fn stated(recorder: &Recorder<'_>, s: &NamedOrBlankNode, p: NamedNodeRef<'_>, o:
 }
 
 /// Makes the inferred graph hold each candidate exactly when it is entailed
-/// and not stated.
+/// and not stated. The candidates are taken subject by subject: a subject's
+/// stated types are read once for all its type candidates.
 fn settle(recorder: &mut Recorder<'_>, candidates: Vec<Candidate>, axioms: &Axioms) -> Result<(), StoreError> {
+    let mut by_subject: HashMap<NamedOrBlankNode, Vec<(NamedNode, Term)>> = HashMap::new();
     for (s, p, o) in candidates {
-        let wanted = !stated(recorder, &s, p.as_ref(), &o)? && {
-            let mut entailed = false;
-            if p.as_ref() == RDF_TYPE {
-                if let Term::NamedNode(class) = &o {
-                    for sub in axioms.classes.below(class.as_ref()) {
-                        if stated(recorder, &s, RDF_TYPE, &sub.clone().into())? {
-                            entailed = true;
-                            break;
-                        }
-                    }
+        by_subject.entry(s).or_default().push((p, o));
+    }
+    for (s, candidates) in by_subject {
+        let mut types: Option<HashSet<NamedNode>> = None;
+        for (p, o) in candidates {
+            let wanted = if p.as_ref() == RDF_TYPE {
+                let Term::NamedNode(class) = &o else { continue };
+                if types.is_none() {
+                    types = Some(stated_types(recorder, &s)?);
                 }
+                let stated = types.as_ref().expect("read above");
+                !stated.contains(class) && axioms.classes.below(class.as_ref()).any(|sub| stated.contains(sub))
             } else {
+                let mut entailed = false;
                 for sub in axioms.properties.below(p.as_ref()) {
                     if stated(recorder, &s, sub.as_ref(), &o)? {
                         entailed = true;
                         break;
                     }
                 }
+                entailed && !stated(recorder, &s, p.as_ref(), &o)?
+            };
+            let quad = QuadRef::new(&s, &p, &o, inferred());
+            if wanted {
+                recorder.insert(quad)?;
+            } else {
+                recorder.remove(quad)?;
             }
-            entailed
-        };
-        let quad = QuadRef::new(&s, &p, &o, inferred());
-        if wanted {
-            recorder.insert(quad)?;
-        } else {
-            recorder.remove(quad)?;
         }
     }
     Ok(())
+}
+
+/// The classes some graph but the inferred one says `s` is an instance of.
+fn stated_types(recorder: &Recorder<'_>, s: &NamedOrBlankNode) -> Result<HashSet<NamedNode>, StoreError> {
+    Ok(recorder
+        .quads(Some(s.as_ref()), Some(RDF_TYPE), None, None)?
+        .into_iter()
+        .filter(|q| !is_inferred(q.graph_name.as_ref()))
+        .filter_map(|q| match q.object {
+            Term::NamedNode(c) => Some(c),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The graph describes itself while it holds anything else, and not otherwise.

@@ -196,6 +196,35 @@ impl<'s> Recorder<'s> {
         Ok(false)
     }
 
+    /// Calls `each` with every row of a `SELECT` evaluated on the transaction
+    /// as it stands (streamed: for the first computation of derived data).
+    pub fn select_each(
+        &self,
+        query: &str,
+        union_default_graph: bool,
+        each: &mut dyn FnMut(&[Option<Term>]),
+    ) -> Result<(), StoreError> {
+        let mut prepared = SparqlEvaluator::new()
+            .parse_query(query)
+            .map_err(|e| StoreError::Engine(format!("a derived read does not parse: {e}").into()))?;
+        if union_default_graph {
+            prepared.dataset_mut().set_default_graph_as_union();
+        }
+        let results = prepared.on_transaction(&self.tx).execute().map_err(from_query_error)?;
+        let QueryResults::Solutions(solutions) = results else {
+            return Err(StoreError::Engine("a derived read is not a SELECT".into()));
+        };
+        let variables = solutions.variables().to_vec();
+        let mut row = Vec::with_capacity(variables.len());
+        for solution in solutions {
+            let solution = solution.map_err(from_query_error)?;
+            row.clear();
+            row.extend(variables.iter().map(|v| solution.get(v).cloned()));
+            each(&row);
+        }
+        Ok(())
+    }
+
     /// The rows of a `SELECT` evaluated on the transaction as it stands (the
     /// default graph the union of all graphs when `union_default_graph`): for
     /// the derived data's small, bounded reads.

@@ -8,9 +8,6 @@ use super::change::Recorder;
 use super::{KgStore, StoreError};
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 
-/// How often whole-store passes look at the store's size of work done.
-const REPORT_EVERY: u64 = 1_000_000;
-
 /// What a batch rewrite does with each batch of quads read.
 pub type Rewrite<'a> = dyn Fn(&mut Recorder<'_>, &[Quad]) -> Result<(), StoreError> + 'a;
 
@@ -37,30 +34,6 @@ impl KgStore {
         read: impl FnOnce(&Recorder<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.embedded()?.read_consistently(read)
-    }
-
-    /// Calls `each` with every quad of the store, then `graph` with every
-    /// named graph's name (the empty ones included), streaming: memory does not
-    /// grow with the store.
-    pub fn scan_whole(
-        &self,
-        each: &mut dyn FnMut(&Quad),
-        graph: &mut dyn FnMut(&NamedOrBlankNode),
-    ) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
-        let embedded = self.embedded()?;
-        let mut n = 0u64;
-        for quad in embedded.raw_store().iter() {
-            each(&quad?);
-            n += 1;
-            if n.is_multiple_of(REPORT_EVERY) {
-                tracing::info!(quads = n, s = started.elapsed().as_secs(), "scanning the store");
-            }
-        }
-        for name in embedded.raw_store().named_graphs() {
-            graph(&name?);
-        }
-        Ok(())
     }
 
     /// Runs `apply` as one write of the server's own (versioned and

@@ -200,10 +200,10 @@ pub fn compute(store: &KgStore) -> Result<Views, StoreError> {
             tokio::runtime::Handle::current().block_on(crate::linked_data::void::statistics_by_sparql(store))?;
         return read_pages(&Reader::Engine(store), stats);
     }
-    let scan = std::cell::RefCell::new(stats::Scan::default());
-    store.scan_whole(&mut |q| scan.borrow_mut().quad(q), &mut |g| scan.borrow_mut().graph(g))?;
-    let stats = scan.into_inner().finish();
     store.read_consistently(|recorder| {
+        let started = std::time::Instant::now();
+        let stats = count(recorder)?;
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "dataset counted");
         let scope = direct::Scope(union);
         let events = direct::events(recorder, scope)?;
         let mut kinds = BTreeMap::new();
@@ -214,6 +214,46 @@ pub fn compute(store: &KgStore) -> Result<Views, StoreError> {
         let terms = pages::terms_from(reader.select(pages::terms_query())?, reader.select(pages::relations_query())?);
         Ok(Views { stats: Arc::new(stats), events: Arc::new(events), kinds: Arc::new(kinds), terms: Arc::new(terms) })
     })
+}
+
+/// The counts of the embedded store, by queries over one consistent view
+/// that read encoded terms: each named graph's statements streamed in graph
+/// order (one term decoded per statement, counted into the prefix tree), the
+/// named graphs' names, and the statements grouped by predicate and by class
+/// (in memory as large as the predicates and classes), the default graph's apart.
+fn count(recorder: &Recorder<'_>) -> Result<Statistics, StoreError> {
+    let mut scan = stats::Scan::default();
+    recorder.select_each("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", false, &mut |row| {
+        if let Some(g) = &row[0] {
+            scan.statement_in(g);
+        }
+    })?;
+    recorder.select_each("SELECT ?g WHERE { GRAPH ?g { } }", false, &mut |row| match &row[0] {
+        Some(oxigraph::model::Term::NamedNode(g)) => scan.graph(&g.clone().into()),
+        Some(oxigraph::model::Term::BlankNode(g)) => scan.graph(&g.clone().into()),
+        _ => {}
+    })?;
+    let grouped = |pattern: &str, each: &mut dyn FnMut(NamedNode, u64)| -> Result<(), StoreError> {
+        let query = format!("SELECT ?x (COUNT(*) AS ?n) WHERE {{ {pattern} }} GROUP BY ?x");
+        for row in recorder.select(&query, false)? {
+            let (Some(oxigraph::model::Term::NamedNode(x)), Some(oxigraph::model::Term::Literal(n))) =
+                (&row[0], &row[1])
+            else {
+                continue;
+            };
+            let n = n
+                .value()
+                .parse()
+                .map_err(|e| StoreError::Engine(format!("a count that is not one: {n}: {e}").into()))?;
+            each(x.clone(), n);
+        }
+        Ok(())
+    };
+    grouped("GRAPH ?g { ?s ?x ?o }", &mut |p, n| scan.predicate(&p, n, false))?;
+    grouped("?s ?x ?o", &mut |p, n| scan.predicate(&p, n, true))?;
+    grouped("GRAPH ?g { ?s a ?x }", &mut |c, n| scan.class(&c, n))?;
+    grouped("?s a ?x", &mut |c, n| scan.class(&c, n))?;
+    Ok(scan.finish())
 }
 
 /// Events, featured resources and terms, read whole by SPARQL (over an engine).

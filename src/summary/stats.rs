@@ -146,7 +146,9 @@ impl Statistics {
 }
 
 /// The first computation: every quad once (in graph order, as the store
-/// iterates them), then every named graph's name once.
+/// iterates them), then every named graph's name once; or, by queries, each
+/// named graph's statements in graph order and the statements grouped by
+/// predicate and by class.
 #[derive(Default)]
 pub struct Scan {
     stats: Statistics,
@@ -181,6 +183,35 @@ impl Scan {
         if let Some((graph, n)) = self.current.take() {
             self.stats.tree.add(graph.as_str(), 0, n as i64);
         }
+    }
+
+    /// Counts one statement in the named graph `graph` (by the queries' way).
+    pub fn statement_in(&mut self, graph: &Term) {
+        match graph {
+            Term::NamedNode(g) => match &mut self.current {
+                Some((current, n)) if current == g => *n += 1,
+                _ => {
+                    self.flush();
+                    self.current = Some((g.clone(), 1));
+                }
+            },
+            Term::BlankNode(_) => self.stats.blank.1 += 1,
+            _ => {}
+        }
+    }
+
+    /// Counts `n` statements with `predicate`, `in_default` of the default graph.
+    pub fn predicate(&mut self, predicate: &NamedNode, n: u64, in_default: bool) {
+        *self.stats.properties.entry(predicate.clone()).or_default() += n;
+        self.stats.triples += n;
+        if in_default {
+            self.stats.default_triples += n;
+        }
+    }
+
+    /// Counts `n` statements `?s rdf:type class`.
+    pub fn class(&mut self, class: &NamedNode, n: u64) {
+        *self.stats.classes.entry(class.clone()).or_default() += n;
     }
 
     /// Counts one named graph (whether or not it holds statements).
