@@ -292,6 +292,8 @@ fn start_embedded_derived(
         Some(summary) => summary,
         None => summary::Summary::start(store.clone()).map_err(failed("computing the dataset summaries failed"))?,
     };
+    store.flush().map_err(failed("writing the store's buffers failed"))?;
+    exec::release_free_memory();
     Ok((inference.map(|(inference, _)| inference), summary))
 }
 

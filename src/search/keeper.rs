@@ -140,6 +140,7 @@ impl SearchIndex {
             })
             .await?;
         self.publish(version)?;
+        crate::exec::release_free_memory();
         tracing::info!(documents, ms = started.elapsed().as_millis() as u64, sources_ms, "search index built");
         Ok(())
     }

@@ -36,6 +36,13 @@ impl KgStore {
         self.embedded()?.read_consistently(read)
     }
 
+    /// Writes what the store holds in memory (its write buffers) to disk and
+    /// frees it: after the first computations of derived data at start, whose
+    /// writes would otherwise stay resident until the buffers fill.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        Ok(self.embedded()?.raw_store().flush()?)
+    }
+
     /// Runs `apply` as one write of the server's own (versioned and
     /// published like any other, the derived data kept current); returns how
     /// many quads it changed. When it changes nothing, nothing is committed

@@ -15,6 +15,10 @@ use oxigraph::io::RdfFormat;
 use oxigraph::model::NamedNode;
 use std::path::{Path, PathBuf};
 
+/// Past this many changed subjects (a whole graph counted as many), a write
+/// hands the memory it freed back to the system.
+const LARGE: usize = 10_000;
+
 /// The kind of the server's own writes.
 const INTERNAL: &str = "internal update";
 
@@ -96,6 +100,9 @@ impl KgStore {
             let (outcome, written) = f(inner, guard)?;
             inner.versioning.committed(number, None);
             publish(inner, written.publish);
+            if written.scope.subjects.len() + written.scope.graphs.len() * super::scope::MAX_SUBJECTS > LARGE {
+                exec::release_free_memory();
+            }
             Ok((outcome, written.scope))
         })
         .await
