@@ -277,7 +277,10 @@ fn start_embedded_derived(
         runtime.block_on(store.set_note(inference::STATE, "stale".into()))?;
         None
     };
-    let kept = summary::Summary::start_kept(store);
+    // A materialization writes through the bulk loader, which the summaries
+    // cannot follow: they are then counted after it.
+    let behind = matches!(&inference, Some((_, true)));
+    let kept = if behind { None } else { summary::Summary::start_kept(store) };
     sync()?;
     if let Some((inference, true)) = &inference {
         let started = std::time::Instant::now();

@@ -19,7 +19,7 @@
 
 use super::{closure, INFERRED_GRAPH};
 use crate::memo::lock;
-use crate::store::{Derived, Pattern, Publish, Recorder, StoreError};
+use crate::store::{Derived, Pattern, Publish, QuadRead, Recorder, StoreError};
 use oxigraph::model::{
     GraphNameRef, Literal, NamedNode, NamedNodeRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, QuadRef, Term,
 };
@@ -153,6 +153,68 @@ impl Entailment {
     }
 }
 
+impl Entailment {
+    /// Hands `sink` every statement the inferred graph must hold, read from
+    /// `recorder` (whose inferred graph is empty): for the instances of each
+    /// class with superclasses, each instance's stated types read once per
+    /// class it is found under; for the statements of each property with
+    /// superproperties, a lookup per superproperty; then the graph's
+    /// description when anything was found. Streams: memory does not grow
+    /// with the store (a statement found twice is handed twice).
+    pub fn entailed(
+        &self,
+        recorder: &dyn QuadRead,
+        sink: &mut dyn FnMut(Quad) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let axioms = lock(&self.axioms).clone();
+        let mut found = false;
+        for (class, supers) in &axioms.classes.above {
+            let mut last: Option<NamedOrBlankNode> = None;
+            recorder.each_quad(None, Some(RDF_TYPE), Some(class.as_ref().into()), None, &mut |q| {
+                if is_inferred(q.graph_name.as_ref()) || last.as_ref() == Some(&q.subject) {
+                    return Ok(());
+                }
+                let types = stated_types(recorder, &q.subject)?;
+                for sup in supers.iter().filter(|s| !types.contains(*s)) {
+                    found = true;
+                    sink(Quad::new(q.subject.clone(), RDF_TYPE, sup.clone(), inferred()))?;
+                }
+                last = Some(q.subject);
+                Ok(())
+            })?;
+        }
+        for (property, supers) in &axioms.properties.above {
+            let mut last: Option<(NamedOrBlankNode, Term)> = None;
+            recorder.each_quad(None, Some(property.as_ref()), None, None, &mut |q| {
+                if is_inferred(q.graph_name.as_ref())
+                    || last.as_ref().is_some_and(|(s, o)| s == &q.subject && o == &q.object)
+                {
+                    return Ok(());
+                }
+                for sup in supers {
+                    if !stated(recorder, &q.subject, sup.as_ref(), &q.object)? {
+                        found = true;
+                        sink(Quad::new(q.subject.clone(), sup.clone(), q.object.clone(), inferred()))?;
+                    }
+                }
+                last = Some((q.subject, q.object));
+                Ok(())
+            })?;
+        }
+        if found {
+            let graph = NamedNodeRef::new_unchecked(INFERRED_GRAPH);
+            sink(Quad::new(graph, DERIVED_FROM, ONTOLOGY, inferred()))?;
+            sink(Quad::new(
+                graph,
+                LABEL,
+                Literal::new_language_tagged_literal_unchecked(DESCRIPTION, "en"),
+                inferred(),
+            ))?;
+        }
+        Ok(())
+    }
+}
+
 /// Reads the axioms the store holds, closed.
 pub fn read_axioms(recorder: &Recorder<'_>) -> Result<Axioms, StoreError> {
     let pairs = |relation: NamedNodeRef<'_>| -> Result<Vec<(String, String)>, StoreError> {
@@ -251,7 +313,7 @@ fn candidates(quad: QuadRef<'_>, axioms: &Axioms, found: &mut HashSet<Candidate>
 }
 
 /// Whether some graph but the inferred one states `s p o`.
-fn stated(recorder: &Recorder<'_>, s: &NamedOrBlankNode, p: NamedNodeRef<'_>, o: &Term) -> Result<bool, StoreError> {
+fn stated(recorder: &dyn QuadRead, s: &NamedOrBlankNode, p: NamedNodeRef<'_>, o: &Term) -> Result<bool, StoreError> {
     Ok(recorder
         .quads(Some(s.as_ref()), Some(p), Some(o.as_ref()), None)?
         .iter()
@@ -298,7 +360,7 @@ fn settle(recorder: &mut Recorder<'_>, candidates: Vec<Candidate>, axioms: &Axio
 }
 
 /// The classes some graph but the inferred one says `s` is an instance of.
-fn stated_types(recorder: &Recorder<'_>, s: &NamedOrBlankNode) -> Result<HashSet<NamedNode>, StoreError> {
+fn stated_types(recorder: &dyn QuadRead, s: &NamedOrBlankNode) -> Result<HashSet<NamedNode>, StoreError> {
     Ok(recorder
         .quads(Some(s.as_ref()), Some(RDF_TYPE), None, None)?
         .into_iter()

@@ -25,7 +25,7 @@
 pub mod entail;
 
 use crate::memo::lock;
-use crate::store::{GraphTarget, KgStore, QueryJob, StoreError, UpdateJob, WriteScope};
+use crate::store::{GraphTarget, KgStore, Pattern, QueryJob, StoreError, UpdateJob, WriteScope};
 use crate::vocab;
 use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
 use std::collections::{BTreeMap, BTreeSet};
@@ -245,19 +245,26 @@ impl Inference {
         Ok((inference, !exact))
     }
 
-    /// Materializes the embedded store's graph whole, in batches (each one
-    /// write of bounded memory), then keeps it exact inside every write.
+    /// Materializes the embedded store's graph whole, then keeps it exact
+    /// inside every write: what it held is removed in batches (each one write
+    /// of bounded memory), then what the axioms entail is streamed into the
+    /// bulk loader (sorted runs of bounded memory, one commit). Call before the
+    /// summaries are kept from writes (the bulk loader bypasses them).
     pub async fn materialize(&self) -> Result<(), StoreError> {
         let Some(entailment) = &self.embedded else { return Ok(()) };
         let started = std::time::Instant::now();
         entailment.reset(self.store.read_consistently(entail::read_axioms)?);
-        let keeper = entailment.clone();
-        let changed = self.store.rewrite_in_batches(&entailment.patterns(), BATCH, &|recorder, quads| {
-            keeper.settle(recorder, keeper.candidates_of(quads))
+        let graph = Pattern { graph: Some(NamedNode::new_unchecked(INFERRED_GRAPH).into()), ..Pattern::default() };
+        let removed = self.store.rewrite_in_batches(&[graph], BATCH, &|recorder, quads| {
+            for quad in quads {
+                recorder.remove(quad.as_ref())?;
+            }
+            Ok(())
         })?;
+        let added = self.store.bulk_write(&mut |recorder, sink| entailment.entailed(recorder, sink))?;
         self.store.set_note(STATE, "current".into()).await?;
         self.regenerations.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(changed, ms = started.elapsed().as_millis() as u64, "inferred graph materialized");
+        tracing::info!(removed, added, ms = started.elapsed().as_millis() as u64, "inferred graph materialized");
         self.store.derive(entailment.clone());
         Ok(())
     }

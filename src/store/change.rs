@@ -175,11 +175,7 @@ impl<'s> Recorder<'s> {
         object: Option<TermRef<'_>>,
         graph: Option<GraphNameRef<'_>>,
     ) -> Result<Vec<Quad>, StoreError> {
-        let mut found = Vec::new();
-        for quad in self.tx.quads_for_pattern(subject, predicate, object, graph) {
-            found.push(quad?);
-        }
-        Ok(found)
+        QuadRead::quads(self, subject, predicate, object, graph)
     }
 
     /// Whether `graph` holds a quad whose subject is not `subject`.
@@ -364,6 +360,52 @@ fn named(graph: GraphNameRef<'_>) -> Option<NamedOrBlankNodeRef<'_>> {
         GraphNameRef::NamedNode(n) => Some(n.into()),
         GraphNameRef::BlankNode(b) => Some(b.into()),
         GraphNameRef::DefaultGraph => None,
+    }
+}
+
+/// Reads of quad patterns, inside a write's transaction ([`Recorder`]) or on
+/// the store's latest state ([`super::derived::Latest`]).
+pub trait QuadRead {
+    /// Calls `each` with every quad matching a pattern, streamed.
+    fn each_quad(
+        &self,
+        subject: Option<NamedOrBlankNodeRef<'_>>,
+        predicate: Option<oxigraph::model::NamedNodeRef<'_>>,
+        object: Option<TermRef<'_>>,
+        graph: Option<GraphNameRef<'_>>,
+        each: &mut dyn FnMut(Quad) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// The quads matching a pattern.
+    fn quads(
+        &self,
+        subject: Option<NamedOrBlankNodeRef<'_>>,
+        predicate: Option<oxigraph::model::NamedNodeRef<'_>>,
+        object: Option<TermRef<'_>>,
+        graph: Option<GraphNameRef<'_>>,
+    ) -> Result<Vec<Quad>, StoreError> {
+        let mut found = Vec::new();
+        self.each_quad(subject, predicate, object, graph, &mut |q| {
+            found.push(q);
+            Ok(())
+        })?;
+        Ok(found)
+    }
+}
+
+impl QuadRead for Recorder<'_> {
+    fn each_quad(
+        &self,
+        subject: Option<NamedOrBlankNodeRef<'_>>,
+        predicate: Option<oxigraph::model::NamedNodeRef<'_>>,
+        object: Option<TermRef<'_>>,
+        graph: Option<GraphNameRef<'_>>,
+        each: &mut dyn FnMut(Quad) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for quad in self.tx.quads_for_pattern(subject, predicate, object, graph) {
+            each(quad?)?;
+        }
+        Ok(())
     }
 }
 

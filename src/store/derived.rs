@@ -11,6 +11,35 @@ use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 /// What a batch rewrite does with each batch of quads read.
 pub type Rewrite<'a> = dyn Fn(&mut Recorder<'_>, &[Quad]) -> Result<(), StoreError> + 'a;
 
+/// Where a bulk write's producer hands its quads.
+pub type Sink<'a> = dyn FnMut(Quad) -> Result<(), StoreError> + 'a;
+
+/// What a bulk write runs: it reads the store and hands quads to the sink.
+pub type Produce<'a> = dyn FnMut(&Latest<'_>, &mut Sink<'_>) -> Result<(), StoreError> + 'a;
+
+/// Reads of the store's latest state, each of its own (no transaction, so
+/// the bulk loader may write meanwhile: the memory backend's transactions
+/// hold a lock it waits for).
+pub struct Latest<'a> {
+    store: &'a oxigraph::store::Store,
+}
+
+impl super::change::QuadRead for Latest<'_> {
+    fn each_quad(
+        &self,
+        subject: Option<oxigraph::model::NamedOrBlankNodeRef<'_>>,
+        predicate: Option<oxigraph::model::NamedNodeRef<'_>>,
+        object: Option<oxigraph::model::TermRef<'_>>,
+        graph: Option<oxigraph::model::GraphNameRef<'_>>,
+        each: &mut dyn FnMut(Quad) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for quad in self.store.quads_for_pattern(subject, predicate, object, graph) {
+            each(quad?)?;
+        }
+        Ok(())
+    }
+}
+
 /// A quad pattern: `None` matches anything.
 #[derive(Debug, Clone, Default)]
 pub struct Pattern {
@@ -34,6 +63,41 @@ impl KgStore {
         read: impl FnOnce(&Recorder<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.embedded()?.read_consistently(read)
+    }
+
+    /// Adds the quads `produce` hands its sink, reading the store's latest
+    /// state, through the bulk loader: sorted runs of bounded memory,
+    /// committed at the end (one new data version; nothing when none was
+    /// added). The derived data's hooks are not called: for the first
+    /// materialization of a derived graph, before they are registered.
+    /// Returns how many quads were handed.
+    pub fn bulk_write(&self, produce: &mut Produce<'_>) -> Result<u64, StoreError> {
+        const BATCH: usize = 100_000;
+        let embedded = self.embedded()?;
+        let _in_order = crate::memo::lock(&self.inner.writing);
+        let mut loader = embedded.raw_store().bulk_loader();
+        let (mut batch, mut handed, mut number) = (Vec::with_capacity(BATCH), 0u64, None);
+        {
+            let latest = Latest { store: embedded.raw_store() };
+            let mut sink = |quad: Quad| -> Result<(), StoreError> {
+                if number.is_none() {
+                    number = Some(self.inner.versioning.reserve()?);
+                }
+                batch.push(quad);
+                handed += 1;
+                if batch.len() >= BATCH {
+                    loader.load_quads(batch.drain(..))?;
+                }
+                Ok(())
+            };
+            produce(&latest, &mut sink)?;
+        }
+        loader.load_quads(batch)?;
+        loader.commit()?;
+        if let Some(number) = number {
+            self.inner.versioning.committed(number, None);
+        }
+        Ok(handed)
     }
 
     /// Writes what the store holds in memory (its write buffers) to disk and

@@ -42,8 +42,8 @@ mod writes;
 pub use admission::{cost_key, Lane, WorkClass};
 pub use backend::InProcessService;
 pub use backend::QuadReader;
-pub use change::{Change, Derived, Publish, Recorder};
-pub use derived::Pattern;
+pub use change::{Change, Derived, Publish, QuadRead, Recorder};
+pub use derived::{Latest, Pattern};
 pub use error::StoreError;
 pub use job::{
     default_concurrency, CappedAnswer, GraphTarget, ProtocolDataset, QueryJob, QuerySource, SourceSync, StoreLocation,

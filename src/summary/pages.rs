@@ -134,19 +134,23 @@ impl Kind {
     /// The kind from every (label, IRI) of its resources (or the first
     /// [`KEPT_PER_KIND`] of them in that order).
     pub fn from_entries(entries: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut first = BTreeSet::new();
-        let mut complete = true;
-        for entry in entries {
-            first.insert(entry);
-            if first.len() > KEPT_PER_KIND {
-                first.pop_last();
-                complete = false;
-            }
+        let mut kind = Kind { first: BTreeSet::new(), complete: true };
+        for (label, iri) in entries {
+            kind.add(label, iri);
         }
-        if first.len() == KEPT_PER_KIND {
-            complete = false;
+        kind
+    }
+
+    /// Adds a resource of the kind, while the kind is read whole.
+    pub fn add(&mut self, label: String, iri: String) {
+        self.first.insert((label, iri));
+        if self.first.len() > KEPT_PER_KIND {
+            self.first.pop_last();
         }
-        Kind { first, complete }
+        // Full: resources past the kept ones may exist.
+        if self.first.len() == KEPT_PER_KIND {
+            self.complete = false;
+        }
     }
 
     /// Replaces what is known of `subjects` by their `entries` now (those
@@ -278,7 +282,7 @@ pub fn touches_terms(subject: &str, predicate: &str, object: &Term) -> bool {
 /// resource the same way, so both give the same answer.
 pub mod direct {
     use super::{Event, Kind, LABEL, RDF_TYPE};
-    use crate::store::{Recorder, StoreError};
+    use crate::store::{QuadRead, Recorder, StoreError};
     use oxigraph::model::{GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNode, Term};
     use std::collections::{BTreeMap, HashSet};
 
@@ -344,6 +348,18 @@ pub mod direct {
         Ok(classes)
     }
 
+    /// The classes `s` is an instance of.
+    fn types(r: &Recorder<'_>, s: &NamedNode, scope: Scope) -> Result<HashSet<NamedNode>, StoreError> {
+        Ok(scope
+            .objects(r, s, RDF_TYPE)?
+            .into_iter()
+            .filter_map(|t| match t {
+                Term::NamedNode(c) => Some(c),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The event `s` is, if it is one (of an event class, with a label).
     pub fn event(
         r: &Recorder<'_>,
@@ -351,9 +367,18 @@ pub mod direct {
         classes: &HashSet<NamedNode>,
         scope: Scope,
     ) -> Result<Option<Event>, StoreError> {
-        let typed =
-            scope.objects(r, s, RDF_TYPE)?.iter().any(|t| matches!(t, Term::NamedNode(c) if classes.contains(c)));
-        if !typed {
+        let types = types(r, s, scope)?;
+        event_of_types(r, s, &types, classes, scope)
+    }
+
+    fn event_of_types(
+        r: &Recorder<'_>,
+        s: &NamedNode,
+        types: &HashSet<NamedNode>,
+        classes: &HashSet<NamedNode>,
+        scope: Scope,
+    ) -> Result<Option<Event>, StoreError> {
+        if !types.iter().any(|t| classes.contains(t)) {
             return Ok(None);
         }
         let Some(label) = label(r, s, scope)? else { return Ok(None) };
@@ -377,19 +402,44 @@ pub mod direct {
         Ok(Some(Event { iri: s.as_str().to_owned(), label, date, stated }))
     }
 
-    /// Every event.
+    /// Calls `each` with every resource of `class`, streamed (a resource
+    /// stated in several graphs once).
+    fn each_instance(
+        r: &Recorder<'_>,
+        class: &NamedNode,
+        scope: Scope,
+        each: &mut dyn FnMut(&NamedNode) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut last: Option<NamedNode> = None;
+        let rdf_type = NamedNodeRef::new_unchecked(RDF_TYPE);
+        r.each_quad(None, Some(rdf_type), Some(class.as_ref().into()), scope.graph(), &mut |q| {
+            let NamedOrBlankNode::NamedNode(s) = q.subject else { return Ok(()) };
+            if last.as_ref() != Some(&s) {
+                each(&s)?;
+                last = Some(s);
+            }
+            Ok(())
+        })
+    }
+
+    /// Every event: the resources of each event class, each read once (under
+    /// the first of its event classes in IRI order), streamed.
     pub fn events(r: &Recorder<'_>, scope: Scope) -> Result<BTreeMap<String, Event>, StoreError> {
         let classes = event_classes(r, scope)?;
+        let mut ordered: Vec<&NamedNode> = classes.iter().collect();
+        ordered.sort();
         let mut events = BTreeMap::new();
-        for class in &classes {
-            for s in scope.subjects(r, RDF_TYPE, class)? {
-                if events.contains_key(s.as_str()) {
-                    continue;
+        for (i, class) in ordered.iter().enumerate() {
+            each_instance(r, class, scope, &mut |s| {
+                let types = types(r, s, scope)?;
+                if ordered[..i].iter().any(|earlier| types.contains(*earlier)) {
+                    return Ok(());
                 }
-                if let Some(event) = event(r, &s, &classes, scope)? {
+                if let Some(event) = event_of_types(r, s, &types, &classes, scope)? {
                     events.insert(event.iri.clone(), event);
                 }
-            }
+                Ok(())
+            })?;
         }
         Ok(events)
     }
@@ -409,14 +459,15 @@ pub mod direct {
         Ok(label(r, s, scope)?.map(|l| (l, s.as_str().to_owned())))
     }
 
-    /// The resources of `class`, read whole.
+    /// The resources of `class`, read whole, streamed (only the first ones kept).
     pub fn kind(r: &Recorder<'_>, class: &str, scope: Scope) -> Result<Kind, StoreError> {
-        let mut entries = Vec::new();
-        for s in scope.subjects(r, RDF_TYPE, &NamedNode::new_unchecked(class))? {
-            if let Some(l) = label(r, &s, scope)? {
-                entries.push((l, s.into_string()));
+        let mut kind = Kind::from_entries(std::iter::empty());
+        each_instance(r, &NamedNode::new_unchecked(class), scope, &mut |s| {
+            if let Some(l) = label(r, s, scope)? {
+                kind.add(l, s.as_str().to_owned());
             }
-        }
-        Ok(Kind::from_entries(entries))
+            Ok(())
+        })?;
+        Ok(kind)
     }
 }
