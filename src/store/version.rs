@@ -36,6 +36,10 @@ pub struct SourceRecord {
     pub hash: String,
     /// Named graphs the file (TriG, N-Quads) contained besides its own.
     pub contains: Vec<String>,
+    /// The statements it added when it was loaded (absent in ledgers written
+    /// before it was recorded, and over a remote engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statements: Option<u64>,
 }
 
 /// The persisted bookkeeping.

@@ -113,7 +113,7 @@ pub fn home(
                 }
                 table {
                     caption { "Source files and the named graphs they were loaded into" }
-                    thead { tr { th scope="col" { "Source" } th scope="col" { "Graphs" } th scope="col" { "Statements" } } }
+                    thead { tr { th scope="col" { "Source" } th scope="col" { "Graphs" } th scope="col" { "Statements loaded" } } }
                     tbody { @for s in sources { tr { td { code { (s.file) } } td { (s.graphs) } td { (s.triples) } } } }
                 }
                 p {

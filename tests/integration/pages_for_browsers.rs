@@ -115,7 +115,7 @@ async fn no_link_of_ours_downloads_what_a_browser_cannot_show_unless_it_says_so(
 
 /// The statement count in the home page's lead paragraph.
 fn statements(page: &str) -> u64 {
-    let lead = page.split("class=\"lead\"").nth(1).expect("the lead paragraph");
+    let lead = page.split("class=\"lead\"").nth(1).unwrap_or_else(|| panic!("the lead paragraph in {page}"));
     let digits: String =
         lead.split(" statements").next().unwrap().chars().rev().take_while(char::is_ascii_digit).collect();
     digits.chars().rev().collect::<String>().parse().expect("a statement count")

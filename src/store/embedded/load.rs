@@ -34,6 +34,7 @@ impl Embedded {
         let quads = sources::parse(file, bytes).map_err(StoreError::BadBody)?;
         let graph = file.graph.as_ref();
         let mut contained = Vec::new();
+        let mut added = 0u64;
         let ((), written) = self.write(None, |recorder| {
             for old in previous.map(|r| r.contains.as_slice()).unwrap_or_default() {
                 if let Ok(g) = NamedNode::new(old.as_str()) {
@@ -48,14 +49,18 @@ impl Embedded {
                         contained.push(n.as_str().to_owned());
                     }
                 }
-                recorder.insert(quad.as_ref())?;
+                added += u64::from(recorder.insert(quad.as_ref())?);
             }
             Ok(())
         })?;
         contained.sort();
         contained.dedup();
-        let record =
-            SourceRecord { file: file.display.clone(), hash: sources::content_hash(bytes), contains: contained };
+        let record = SourceRecord {
+            file: file.display.clone(),
+            hash: sources::content_hash(bytes),
+            contains: contained,
+            statements: Some(added),
+        };
         Ok((record, quads.len(), written))
     }
 

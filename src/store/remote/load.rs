@@ -133,8 +133,12 @@ impl Remote {
         contained.dedup();
         let count = quads.len();
         send_all(&mut Batcher { remote: self, size: FIRST_BATCH }, quads)?;
-        let record =
-            SourceRecord { file: file.display.clone(), hash: crate::sources::content_hash(bytes), contains: contained };
+        let record = SourceRecord {
+            file: file.display.clone(),
+            hash: crate::sources::content_hash(bytes),
+            contains: contained,
+            statements: None,
+        };
         let ledger = vocab::LEDGER_GRAPH;
         let mut facts = format!(
             "<{graph}> <{}> {} . <{graph}> <{}> \"{}\" .",
