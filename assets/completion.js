@@ -111,7 +111,7 @@
       if (!ns) return close();
       const found = vocab.terms.filter((t) => t.iri.startsWith(ns) && t.iri.slice(ns.length).startsWith(m[2]))
         .map((t) => ({ text: prefix + ":" + t.iri.slice(ns.length), insert: prefix + ":" + t.iri.slice(ns.length),
-          note: t.kind + " · " + t.count.toLocaleString() }));
+          note: t.count == null ? t.kind : t.kind + " · " + t.count.toLocaleString() }));
       return show(found, before.length - prefix.length - 1 - m[2].length);
     }
     m = before.match(/(?:^|[\s{}().;,])([A-Za-z][\w-]{1,})$/);

@@ -110,10 +110,14 @@ const MORE_PREFIXES: &[(&str, &str)] = &[
     ("sh", "http://www.w3.org/ns/shacl#"),
     ("wd", "http://www.wikidata.org/entity/"),
     ("search", crate::search::NS),
+    ("geo", "http://www.opengis.net/ont/geosparql#"),
+    ("geof", "http://www.opengis.net/def/function/geosparql/"),
+    ("uom", "http://www.opengis.net/def/uom/OGC/1.0/"),
 ];
 
-/// What the editor completes: prefixes, and the classes and properties the data
-/// uses with their counts (from the dataset summaries, named by `data_version`).
+/// What the editor completes: prefixes, the classes and properties the data
+/// uses with their counts (from the dataset summaries, named by `data_version`),
+/// and the GeoSPARQL functions.
 async fn vocabulary(State(state): State<AppState>) -> Result<Response, AppError> {
     let snapshot = state.summary.current();
     let (stats, data_version) = (&snapshot.views.stats, snapshot.stamp.data_version.clone());
@@ -128,6 +132,11 @@ async fn vocabulary(State(state): State<AppState>) -> Result<Response, AppError>
         .map(|(c, n)| ("class", c, n))
         .chain(stats.properties.iter().map(|(p, n)| ("property", p, n)))
         .map(|(kind, iri, count)| serde_json::json!({ "iri": iri.as_str(), "kind": kind, "count": count }))
+        .chain(
+            spargeo::GEOSPARQL_EXTENSION_FUNCTIONS
+                .iter()
+                .map(|(f, _)| serde_json::json!({ "iri": f.as_str(), "kind": "GeoSPARQL function" })),
+        )
         .collect();
     let mut response = axum::Json(serde_json::json!({
         "data_version": data_version,

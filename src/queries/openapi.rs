@@ -147,19 +147,12 @@ fn schema(query: &SavedQuery, p: &Param, allowed: &AllowedValues) -> Value {
     let values = p.values.clone().or_else(|| allowed.get(&(query.name.clone(), p.name.clone())).cloned());
     if let (Some(values), Some(object)) = (values, schema.as_object_mut()) {
         let kind = object.get("type").and_then(Value::as_str).unwrap_or("string").to_owned();
-        let enumerated: Vec<Value> = values
-            .iter()
-            .map(|v| match kind.as_str() {
-                "integer" => v.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(v.as_str())),
-                "number" => v.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::from(v.as_str())),
-                "boolean" => Value::from(v == "true" || v == "1"),
-                _ => Value::from(v.as_str()),
-            })
-            .collect();
+        let enumerated: Vec<Value> = values.iter().map(|v| typed(&kind, v)).collect();
         object.insert("enum".into(), Value::Array(enumerated));
     }
     if let (Some(default), Some(object)) = (&p.default, schema.as_object_mut()) {
-        object.insert("default".into(), Value::from(default.as_str()));
+        let kind = object.get("type").and_then(Value::as_str).unwrap_or("string").to_owned();
+        object.insert("default".into(), typed(&kind, default));
     }
     schema
 }
@@ -197,4 +190,14 @@ fn responses(query: &SavedQuery, media_types: &[&'static str]) -> Value {
         "406": { "description": "No acceptable format", "content": error.clone() },
         "503": { "description": "The query timed out", "content": error },
     })
+}
+
+/// A parameter's value as JSON of its schema's `type` (a number for a number).
+fn typed(kind: &str, v: &str) -> Value {
+    match kind {
+        "integer" => v.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(v)),
+        "number" => v.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::from(v)),
+        "boolean" => Value::from(v == "true" || v == "1"),
+        _ => Value::from(v),
+    }
 }

@@ -66,13 +66,20 @@ pub fn update(mut update: Update) -> (Update, Vec<NamedNode>) {
 /// The XSD namespace: Oxigraph evaluates its casts itself.
 const XSD: &str = "http://www.w3.org/2001/XMLSchema#";
 
+/// Whether `f` is one of the GeoSPARQL functions every evaluation knows.
+pub fn geosparql(f: &NamedNode) -> bool {
+    spargeo::GEOSPARQL_EXTENSION_FUNCTIONS.iter().any(|(name, _)| *name == f.as_ref())
+}
+
 /// The custom functions among `functions` the engine does not know. SPARQL
 /// makes a call to an unknown function an expression error (a FILTER false, an
 /// unbound BIND), not a failed query, so the store registers each as a function
 /// that always errs.
 pub fn unknown_functions(functions: Vec<NamedNode>) -> Vec<NamedNode> {
-    let mut unknown: Vec<NamedNode> =
-        functions.into_iter().filter(|f| !f.as_str().starts_with(XSD) && f.as_str() != CHECKPOINT).collect();
+    let mut unknown: Vec<NamedNode> = functions
+        .into_iter()
+        .filter(|f| !f.as_str().starts_with(XSD) && f.as_str() != CHECKPOINT && !geosparql(f))
+        .collect();
     unknown.sort();
     unknown.dedup();
     unknown

@@ -90,8 +90,15 @@ pub fn describe(
             )
             .into(),
         );
-    } else if union_default_graph {
-        add(&s, sd("feature"), sd("UnionDefaultGraph").into());
+    } else {
+        if union_default_graph {
+            add(&s, sd("feature"), sd("UnionDefaultGraph").into());
+        }
+        // GeoSPARQL's functions, evaluated by the embedded engine (over a remote
+        // engine they are the engine's own, and not claimed here).
+        for (function, _) in spargeo::GEOSPARQL_EXTENSION_FUNCTIONS {
+            add(&s, sd("extensionFunction"), function.into_owned().into());
+        }
     }
     for format in RESULT_FORMATS {
         add(&s, sd("resultFormat"), NamedNode::new_unchecked(format!("{FORMATS}{format}")).into());

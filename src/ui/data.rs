@@ -47,9 +47,10 @@ pub async fn sources(store: &KgStore) -> Result<Vec<SourceSummary>, AppError> {
             let union: Vec<String> = chunk.iter().map(|g| format!("{{ GRAPH <{g}> {{ ?s ?p ?o }} }}")).collect();
             let query = format!("SELECT (COUNT(*) AS ?n) WHERE {{ {} }}", union.join(" UNION "));
             let count = rows(store, &query, "home page").await?.first().and_then(|r| text(&r[0]));
-            n += count.as_deref().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
-                AppError::internal(format!("the statements of {file} were not counted: {count:?}"))
-            })?;
+            n += count
+                .as_deref()
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| AppError::internal(format!("the statements of {file} were not counted: {count:?}")))?;
         }
         summaries.push(SourceSummary { file, graphs: graphs.len() as u64, triples: n });
     }

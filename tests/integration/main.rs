@@ -9,6 +9,7 @@ mod bench_smoke;
 mod browser;
 mod engine_limits;
 mod formats;
+mod geo;
 mod graph_store;
 mod hardening;
 mod kg_dates;

@@ -120,9 +120,14 @@ impl Embedded {
     /// An evaluator stopped by `guard`'s token: at store reads (Oxigraph's own
     /// check) and at the checkpoints woven into the algebra
     /// ([`crate::sparql::checkpoints`]), which unwind a cancelled evaluation.
+    /// It knows GeoSPARQL's functions (`spargeo`); any other function it does
+    /// not know has no value.
     pub(crate) fn evaluator(guard: &RunningGuard, functions: Vec<NamedNode>) -> SparqlEvaluator {
         let token = guard.token.clone();
         let mut evaluator = SparqlEvaluator::new();
+        for (name, function) in spargeo::GEOSPARQL_EXTENSION_FUNCTIONS {
+            evaluator = evaluator.with_custom_function(name.into_owned(), function);
+        }
         for unknown in checkpoints::unknown_functions(functions) {
             evaluator = evaluator.with_custom_function(unknown, |_| None);
         }

@@ -1,0 +1,106 @@
+//! Where (issue 42): GeoSPARQL's functions in `/sparql`, in updates and in the
+//! service description; every state's shape from Natural Earth; the saved query
+//! that checks the land-border facts against the shapes (empty on our data, and
+//! not empty once a fact and a shape disagree); states near a given state.
+
+use crate::common::*;
+
+const GEO: &str = "
+PREFIX geo: <http://www.opengis.net/ont/geosparql#>
+PREFIX geof: <http://www.opengis.net/def/function/geosparql/>
+PREFIX uom: <http://www.opengis.net/def/uom/OGC/1.0/>
+PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>
+PREFIX st: <https://w3id.org/treaty-kg/id/state/>
+";
+
+fn q(body: &str) -> String {
+    format!("{GEO}\n{body}")
+}
+
+/// A saved query's rows (SPARQL JSON), sorted; panics unless 200.
+async fn saved(server: &TestServer, path: &str) -> Vec<Vec<String>> {
+    let response = server.get(path, "application/sparql-results+json").await;
+    let status = response.status();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+    results_table(&body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn geosparql_functions_answer() {
+    let server = knowledge_graph_server().await;
+    // The issue's own query: Riga to Vilnius, in metres.
+    let distance = server
+        .table(&q("SELECT (geof:distance(\"POINT(24.1 56.9)\"^^geo:wktLiteral, \"POINT(25.3 54.7)\"^^geo:wktLiteral, uom:metre) AS ?d) {}"))
+        .await;
+    let metres: f64 = distance[0][0].parse().unwrap();
+    assert!((255_000.0..257_000.0).contains(&metres), "Riga–Vilnius is about 256 km, not {metres} m");
+    // Relations between the states' shapes.
+    let touches = "ASK { st:latvia geo:hasGeometry/geo:asWKT ?a . st:estonia geo:hasGeometry/geo:asWKT ?b FILTER(geof:sfTouches(?a, ?b)) }";
+    assert!(server.ask(&q(touches)).await, "Latvia's and Estonia's shapes touch");
+    let apart = "ASK { st:poland geo:hasGeometry/geo:asWKT ?a . st:estonia geo:hasGeometry/geo:asWKT ?b FILTER(geof:sfIntersects(?a, ?b)) }";
+    assert!(!server.ask(&q(apart)).await, "Poland's and Estonia's do not meet");
+    // A malformed WKT is an expression error (no value), not a failed query.
+    let bad = server
+        .table(&q("SELECT (geof:sfTouches(\"POINT(1\"^^geo:wktLiteral, \"POINT(1 2)\"^^geo:wktLiteral) AS ?t) {}"))
+        .await;
+    assert_eq!(bad, rows(&[&[""]]));
+    // Updates know them too.
+    let write = server
+        .update(&q("INSERT { GRAPH <urn:geo> { st:latvia <urn:geo:near> st:estonia } } WHERE { st:latvia geo:hasGeometry/geo:asWKT ?a . st:estonia geo:hasGeometry/geo:asWKT ?b FILTER(geof:sfTouches(?a, ?b)) }"))
+        .await;
+    assert_eq!(write.status(), 204);
+    assert!(server.ask("ASK { GRAPH <urn:geo> { ?s ?p ?o } }").await, "the update's WHERE evaluated geof:sfTouches");
+    // The service description lists them.
+    let description = server.get_text("/sparql", "text/turtle").await;
+    assert!(description.contains("http://www.opengis.net/def/function/geosparql/distance"), "{description}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_state_has_a_shape_and_the_borders_agree_with_them() {
+    let server = knowledge_graph_server().await;
+    let shapeless = server
+        .table(&q("SELECT ?s WHERE { ?s a tkg:SovereignState FILTER NOT EXISTS { ?s geo:hasGeometry/geo:asWKT ?w } }"))
+        .await;
+    assert!(shapeless.is_empty(), "states without a shape: {shapeless:?}");
+    let cited =
+        "ASK { GRAPH ?g { st:russia geo:hasGeometry ?shape } ?g <http://www.w3.org/ns/prov#wasDerivedFrom> ?source }";
+    assert!(server.ask(&q(cited)).await, "the shapes' graph cites its source");
+    assert_eq!(saved(&server, "/queries/borders-check").await, Vec::<Vec<String>>::new());
+
+    // A fact the shapes contradict is reported, and so is a missing one.
+    let write = server.update(&q("INSERT DATA { GRAPH <urn:geo:wrong> { st:poland tkg:borders st:estonia } }")).await;
+    assert_eq!(write.status(), 204);
+    let write = server.update(&q("DELETE WHERE { GRAPH ?g { st:latvia tkg:borders st:estonia } }")).await;
+    assert_eq!(write.status(), 204);
+    let write = server.update(&q("DELETE WHERE { GRAPH ?g { st:estonia tkg:borders st:latvia } }")).await;
+    assert_eq!(write.status(), 204);
+    let problems: Vec<(String, String, String)> = saved(&server, "/queries/borders-check")
+        .await
+        .into_iter()
+        .map(|r| (r[0].clone(), r[2].clone(), r[4].clone()))
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            ("borders fact, shapes do not meet".to_owned(), "Estonia".to_owned(), "Poland".to_owned()),
+            ("shapes meet, no borders fact".to_owned(), "Estonia".to_owned(), "Latvia".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_near_a_state() {
+    let server = knowledge_graph_server().await;
+    let lithuania = "https%3A%2F%2Fw3id.org%2Ftreaty-kg%2Fid%2Fstate%2Flithuania";
+    let near = saved(&server, &format!("/queries/states-near?state={lithuania}&km=400")).await;
+    let mut found: Vec<(u64, String, String)> =
+        near.iter().map(|r| (r[4].parse::<f64>().unwrap() as u64, r[3].clone(), r[5].clone())).collect();
+    found.sort();
+    let names: Vec<&str> = found.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(names, ["Latvia", "Belarus", "Estonia"], "{found:?}");
+    assert!(found.iter().all(|(km, _, _)| *km <= 400));
+    assert_eq!(found[2].2, "false", "Estonia does not border Lithuania");
+    let refused = server.get("/queries/states-near?km=far", "application/sparql-results+json").await;
+    assert_eq!(refused.status(), 400);
+}
