@@ -98,6 +98,7 @@
     fill(bindings);
     results.append(table);
     chartButton(vars, bindings);
+    mapButton(vars, bindings);
     addLabels(bindings).then((found) => { if (found) fill(currentOrder()); });
     function currentOrder() {
       if (sortBy < 0) return bindings;
@@ -136,6 +137,36 @@
       for (const row of data.results.bindings) if (row.label) labels.set(row.iri.value, row.label.value);
       return data.results.bindings.length > 0;
     } catch (e) { return false; }
+  }
+
+  // WKT values (GeoSPARQL): a map, drawn by the server like every map there.
+  const WKT = "http://www.opengis.net/ont/geosparql#wktLiteral";
+  function mapButton(vars, bindings) {
+    if (!bindings.some((b) => Object.values(b).some((t) => t && t.datatype === WKT))) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Show on a map";
+    button.addEventListener("click", async () => {
+      const old = results.querySelector("figure.map, p.map-error");
+      if (old) { old.remove(); button.textContent = "Show on a map"; return; }
+      const response = await fetch("/map.svg", {
+        method: "POST",
+        headers: { "Content-Type": "application/sparql-results+json" },
+        body: JSON.stringify({ head: { vars }, results: { bindings } }),
+      });
+      const holder = document.createElement("div");
+      if (response.ok) {
+        holder.innerHTML = await response.text();
+      } else {
+        const p = document.createElement("p");
+        p.className = "map-error error";
+        p.textContent = "No map: " + await response.text();
+        holder.append(p);
+      }
+      results.append(...holder.childNodes);
+      button.textContent = "Hide the map";
+    });
+    results.prepend(button);
   }
 
   // Two columns, the second numeric: a bar chart, drawn here as SVG.

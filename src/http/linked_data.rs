@@ -180,6 +180,8 @@ fn serialize_quads(quads: &[Quad], format: RdfFormat) -> Result<Vec<u8>, AppErro
     serializer.finish().map_err(AppError::internal)
 }
 
+const HAS_GEOMETRY: &str = "http://www.opengis.net/ont/geosparql#hasGeometry";
+
 /// `/page/{path}`: the HTML page of a resource.
 async fn page(
     State(state): State<AppState>,
@@ -198,10 +200,13 @@ async fn page(
             *response.status_mut() = StatusCode::NOT_FOUND;
             return Ok(response);
         }
+        // A resource with a shape: it and the states it borders on a map.
+        let has_shape = doc.statements.iter().any(|q| q.predicate.as_str() == HAS_GEOMETRY);
+        let map = if has_shape { crate::ui::data::neighbour_map(&state2.store, &doc.iri).await? } else { None };
         // Rendering a hub's page is real work: never on a runtime worker.
         let page = crate::exec::run(move || {
             let json_ld = jsonld::document(&doc.triples());
-            html::resource_page(&doc, &json_ld).into_string()
+            html::resource_page(&doc, &json_ld, map).into_string()
         })
         .await?;
         Ok(Html(page).into_response())

@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/editor", get(editor))
         .route("/timeline.svg", get(timeline))
+        .route("/map.svg", axum::routing::post(map_svg))
         .route("/editor/vocabulary.json", get(vocabulary))
         .route("/assets/style.css", get(|| async { asset(include_str!("../../assets/style.css"), "text/css") }))
         .route("/assets/editor.js", get(|| async { asset(include_str!("../../assets/editor.js"), "text/javascript") }))
@@ -34,7 +35,11 @@ fn asset(body: &'static str, media_type: &str) -> Response {
     response
 }
 
-pub(super) async fn home(State(state): State<AppState>) -> Result<Response, AppError> {
+pub(super) async fn home(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
+    // The day the map shows the withdrawals on: the reader's, else today.
+    let day = super::query_param(raw.as_deref(), "date").filter(|d| !d.is_empty());
+    let day = day.unwrap_or_else(|| oxsdatatypes::DateTime::now().to_string().chars().take(10).collect());
+    let withdrawals = data::withdrawal_map(&state.store, &state.queries.current(), &day).await?;
     let snapshot = state.summary.current();
     let store = state.store.clone();
     let sources = state
@@ -46,7 +51,8 @@ pub(super) async fn home(State(state): State<AppState>) -> Result<Response, AppE
     let views = &snapshot.views;
     // Over a remote engine the summaries follow the engine's writes within seconds.
     let stale = snapshot.stamp.generation != state.store.generation();
-    let page = pages::home(&views.stats, &sources, &featured(views), &queries, &timeline_events(views), stale);
+    let map = pages::HomeMap { day, map: withdrawals };
+    let page = pages::home(&views.stats, &sources, &featured(views), &queries, &timeline_events(views), stale, &map);
     let mut response = Html(page.into_string()).into_response();
     // The version its figures count.
     if let Ok(version) = HeaderValue::from_str(&snapshot.stamp.data_version) {
@@ -145,5 +151,40 @@ async fn vocabulary(State(state): State<AppState>) -> Result<Response, AppError>
     }))
     .into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// Most bytes of a `POST /map.svg` body.
+const MAP_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// `POST /map.svg`: the map of the WKT values in a SPARQL JSON answer (the
+/// editor's "map" view), drawn like every other map here. It reads nothing
+/// from the store.
+async fn map_svg(body: axum::body::Bytes) -> Result<Response, AppError> {
+    if body.len() > MAP_BODY_LIMIT {
+        return Err(AppError::PayloadTooLarge(format!("a map is drawn from at most {MAP_BODY_LIMIT} bytes of answer")));
+    }
+    let rows = crate::exec::run(move || {
+        let parsed = oxigraph::sparql::results::QueryResultsParser::from_format(
+            oxigraph::sparql::results::QueryResultsFormat::Json,
+        )
+        .for_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("the body is not a SPARQL JSON answer: {e}")))?;
+        let oxigraph::sparql::results::SliceQueryResultsParserOutput::Solutions(solutions) = parsed else {
+            return Err(AppError::BadRequest("the body is a boolean answer: there is nothing to map".into()));
+        };
+        let variables = solutions.variables().to_vec();
+        let mut rows = Vec::new();
+        for solution in solutions.take(crate::ui::map::MAX_SHAPES) {
+            let solution = solution.map_err(|e| AppError::BadRequest(format!("the body is not a SPARQL JSON answer: {e}")))?;
+            rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect::<Vec<_>>());
+        }
+        Ok(crate::ui::map::from_rows("The answer's shapes", &rows)
+            .map(|m| m.into_string())
+            .unwrap_or_else(|| "<p class=\"meta\">No WKT value in the answer.</p>".to_owned()))
+    })
+    .await??;
+    let mut response = rows.into_response();
+    set_content_type(response.headers_mut(), "text/html");
     Ok(response)
 }

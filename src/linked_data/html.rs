@@ -64,7 +64,7 @@ fn more(doc: &ResourceDoc, incoming: bool) -> Markup {
 }
 
 /// The page of one resource.
-pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value) -> Markup {
+pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value, map: Option<Markup>) -> Markup {
     let iri = doc.iri.as_str();
     let path = local_path(iri).unwrap_or_default();
     let title = doc.label_of(iri);
@@ -98,6 +98,12 @@ pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value) -> Markup {
                 p { "A " @for (i, t) in types.iter().enumerate() { @if i > 0 { ", " } (term_cell(doc, t)) } "." }
             }
             @if doc.truncated { p.warning { "This resource has more statements than a page reads; the counts below are lower bounds. Query " a href="/sparql" { "/sparql" } " or the fragments for all of them." } }
+            @if let Some(map) = map {
+                section {
+                    h2 { "Map" }
+                    (map)
+                }
+            }
             section {
                 h2 { "Neighbourhood" }
                 (neighbourhood(doc, &outgoing, &incoming))

@@ -3,7 +3,9 @@
 //! the file's graphs. (The rest of what pages show of the whole dataset is kept
 //! by [`crate::summary`].)
 
+use super::map;
 use super::pages::SourceSummary;
+use crate::linked_data::iri::page_href;
 use crate::error::AppError;
 use crate::store::{KgStore, QueryJob};
 use oxigraph::model::Term;
@@ -55,4 +57,109 @@ pub async fn sources(store: &KgStore) -> Result<Vec<SourceSummary>, AppError> {
         summaries.push(SourceSummary { file, graphs: graphs.len() as u64, triples: n });
     }
     Ok(summaries)
+}
+
+const GEO: &str = "PREFIX geo: <http://www.opengis.net/ont/geosparql#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>";
+
+/// The shape of `iri` and of the states it borders, for its page's map: none
+/// when it has no shape.
+pub async fn neighbour_map(store: &KgStore, iri: &oxigraph::model::NamedNode) -> Result<Option<maud::Markup>, AppError> {
+    let query = format!(
+        "{GEO}
+SELECT ?n (SAMPLE(?l) AS ?label) (SAMPLE(?w) AS ?wkt) (MAX(?f) AS ?focus) WHERE {{
+  {{ BIND({iri} AS ?n) BIND(1 AS ?f) }} UNION {{ {iri} tkg:borders ?n BIND(0 AS ?f) }} UNION {{ ?n tkg:borders {iri} BIND(0 AS ?f) }}
+  ?n geo:hasGeometry/geo:asWKT ?w .
+  OPTIONAL {{ ?n rdfs:label ?l FILTER(LANG(?l) = \"en\" || LANG(?l) = \"\") }}
+}} GROUP BY ?n"
+    );
+    let rows = rows(store, &query, "resource map").await?;
+    let shapes: Vec<map::Shape> = rows
+        .iter()
+        .filter_map(|r| {
+            let focus = text(&r[3]).as_deref() == Some("1");
+            Some(map::Shape {
+                label: text(&r[1]).unwrap_or_default(),
+                href: text(&r[0]).filter(|_| !focus).map(|iri| page_href(&iri)),
+                wkt: text(&r[2])?,
+                class: usize::from(!focus),
+                focus,
+            })
+        })
+        .collect();
+    let Some(name) = shapes.iter().find(|s| s.focus).map(|s| s.label.clone()) else { return Ok(None) };
+    let legend = [
+        map::Key { label: name.clone(), colour: map::PALETTE[0] },
+        map::Key { label: "shares a land border (tkg:borders)".into(), colour: map::NEIGHBOUR },
+    ];
+    Ok(Some(map::map(&format!("{name} and the states it borders"), &shapes, &legend)))
+}
+
+/// The order in which a withdrawal's statuses come, for the legend.
+const PROGRESSION: &[&str] = &[
+    "announced",
+    "decided by the executive",
+    "passed by the lower house",
+    "approved by parliament",
+    "denounced",
+    "notified",
+    "suspension notified",
+    "in effect",
+];
+
+/// The home page's map: each withdrawing state coloured by its withdrawal's
+/// status on `date`, as the saved query `withdrawal-status` answers it, among
+/// the other states with a shape. `None` without that query or any shape.
+pub async fn withdrawal_map(
+    store: &KgStore,
+    catalogue: &crate::queries::Catalogue,
+    date: &str,
+) -> Result<Option<maud::Markup>, AppError> {
+    let Some(saved) = catalogue.get("withdrawal-status") else { return Ok(None) };
+    let bindings = crate::queries::params::bind(&saved.params, &[("date".to_owned(), date.to_owned())])?;
+    let job = QueryJob { bindings, ..QueryJob::new(saved.query.clone(), "home map") };
+    // ?date ?stateLabel ?treatyLabel ?status ?since ?step ?state
+    let statuses = store.select_rows(job, 1_000).await?;
+    let by_state: std::collections::BTreeMap<String, (String, String)> = statuses
+        .iter()
+        .filter_map(|r| Some((text(r.get(6)?)?, (text(r.get(3)?)?, text(r.get(2)?).unwrap_or_default()))))
+        .collect();
+    let mut seen: Vec<&str> = by_state.values().map(|(s, _)| s.as_str()).collect();
+    seen.sort_by_key(|s| (PROGRESSION.iter().position(|p| p == s).unwrap_or(PROGRESSION.len()), *s));
+    seen.dedup();
+    let mut legend: Vec<map::Key> =
+        seen.iter().zip(map::PALETTE.iter().cycle()).map(|(s, c)| map::Key { label: (*s).to_owned(), colour: *c }).collect();
+    legend.push(map::Key { label: "not withdrawing, or not yet".into(), colour: map::CONTEXT });
+    let query = format!(
+        "{GEO}
+SELECT ?s (SAMPLE(?l) AS ?label) (SAMPLE(?w) AS ?wkt) WHERE {{
+  ?s a tkg:SovereignState ; geo:hasGeometry/geo:asWKT ?w .
+  OPTIONAL {{ ?s rdfs:label ?l FILTER(LANG(?l) = \"en\" || LANG(?l) = \"\") }}
+}} GROUP BY ?s"
+    );
+    let shapes: Vec<map::Shape> = rows(store, &query, "home map")
+        .await?
+        .iter()
+        .filter_map(|r| {
+            let iri = text(&r[0])?;
+            let status = by_state.get(&iri).map(|(s, _)| s.as_str());
+            Some(map::Shape {
+                label: text(&r[1]).unwrap_or_default(),
+                href: Some(page_href(&iri)),
+                wkt: text(&r[2])?,
+                class: status.and_then(|s| seen.iter().position(|x| *x == s)).unwrap_or(usize::MAX),
+                focus: status.is_some(),
+            })
+        })
+        .collect();
+    if shapes.is_empty() {
+        return Ok(None);
+    }
+    let treaties: std::collections::BTreeSet<&str> = by_state.values().map(|(_, t)| t.as_str()).collect();
+    let title = match treaties.iter().next() {
+        Some(treaty) if treaties.len() == 1 => format!("Withdrawals from the {treaty} on {date}"),
+        _ => format!("Treaty withdrawals on {date}"),
+    };
+    Ok(Some(map::map(&title, &shapes, &legend)))
 }

@@ -39,7 +39,14 @@ fn all_of_class(class: &str) -> String {
     selector.url("", 1)
 }
 
+/// The home page's map: the day it shows, and the map when there is one.
+pub struct HomeMap {
+    pub day: String,
+    pub map: Option<Markup>,
+}
+
 /// The home page.
+#[allow(clippy::too_many_arguments)]
 pub fn home(
     stats: &Statistics,
     sources: &[SourceSummary],
@@ -47,6 +54,7 @@ pub fn home(
     queries: &[std::sync::Arc<SavedQuery>],
     events: &[Event],
     stale: bool,
+    map: &HomeMap,
 ) -> Markup {
     let mut by_tag: BTreeMap<&str, Vec<&SavedQuery>> = BTreeMap::new();
     for q in queries {
@@ -73,6 +81,20 @@ pub fn home(
                 (stats.triples) " statements, every one traceable to the sentence or source it comes from."
             }
             @if stale { (super::stale_note()) }
+            @if let Some(picture) = &map.map {
+                section {
+                    h2 { "Where the withdrawals stood" }
+                    form method="get" action="/" {
+                        p {
+                            label for="map-date" { "On the day " }
+                            input type="date" id="map-date" name="date" value=(map.day);
+                            " " button type="submit" { "Show" }
+                            " · " a href={ "/queries/withdrawal-status?date=" (map.day) } { "the same as a table" }
+                        }
+                    }
+                    (picture)
+                }
+            }
             div.cards {
                 section {
                     h2 { "Featured" }
@@ -260,7 +282,11 @@ pub fn saved_query(
                 @match answer {
                     Answer::Table { variables, rows, truncated } => {
                         p.meta { (rows.len()) " row(s)" @if *truncated { " — cut at the query's row cap" } }
-                        (results_table(variables, rows))
+                        @if let Some(picture) = super::map::from_rows(&query.summary, rows) {
+                            div.answer-views { (results_table(variables, rows)) (picture) }
+                        } @else {
+                            (results_table(variables, rows))
+                        }
                     }
                     Answer::Boolean(b) => p.boolean { (if *b { "Yes (true)" } else { "No (false)" }) },
                     Answer::Graph(turtle) => pre { code { (turtle) } },
