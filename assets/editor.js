@@ -271,6 +271,60 @@
     }
   }
 
+  // The engine's plan: each operator with its rows and time, the costliest
+  // marked, as a nested list (from /sparql/explain).
+  async function explain() {
+    status.textContent = "Explaining…";
+    errorBox.hidden = true;
+    results.textContent = "";
+    const response = await fetch("/sparql/explain", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ query: area.value }),
+    });
+    if (!response.ok) {
+      errorBox.textContent = await response.text();
+      errorBox.hidden = false;
+      status.textContent = "Error " + response.status;
+      return;
+    }
+    const data = await response.json();
+    let costliest = null;
+    // An operator's own time: its time less its children's.
+    function own(node) {
+      const total = node["duration in seconds"] || 0;
+      return total - (node.children || []).reduce((t, c) => t + (c["duration in seconds"] || 0), 0);
+    }
+    (function find(node) {
+      if (!costliest || own(node) > own(costliest)) costliest = node;
+      (node.children || []).forEach(find);
+    })(data.plan);
+    function item(node) {
+      const li = document.createElement("li");
+      const ms = ((node["duration in seconds"] || 0) * 1000).toFixed(2);
+      const line = document.createElement("span");
+      line.className = node === costliest ? "plan-node costliest" : "plan-node";
+      line.textContent = node.name + " — " + (node["number of results"] ?? "?") + " row(s), " + ms + " ms" +
+        (node === costliest ? " (most time of its own)" : "");
+      li.append(line);
+      if (node.children && node.children.length) {
+        const ul = document.createElement("ul");
+        node.children.forEach((c) => ul.append(item(c)));
+        li.append(ul);
+      }
+      return li;
+    }
+    const h = document.createElement("h2");
+    h.textContent = "Query plan";
+    const ul = document.createElement("ul");
+    ul.className = "plan";
+    ul.append(item(data.plan));
+    results.append(h, ul);
+    const planning = data["planning duration in seconds"];
+    status.textContent = "Planned in " + ((planning || 0) * 1000).toFixed(2) + " ms; times are each step's own and its children's";
+  }
+  document.getElementById("explain").addEventListener("click", explain);
+
   area.addEventListener("input", highlight);
   area.addEventListener("scroll", () => { shadow.scrollTop = area.scrollTop; shadow.scrollLeft = area.scrollLeft; });
   area.addEventListener("keydown", (event) => {

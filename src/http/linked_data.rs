@@ -180,15 +180,19 @@ fn serialize_quads(quads: &[Quad], format: RdfFormat) -> Result<Vec<u8>, AppErro
     serializer.finish().map_err(AppError::internal)
 }
 
-const HAS_GEOMETRY: &str = "http://www.opengis.net/ont/geosparql#hasGeometry";
-
-/// `/page/{path}`: the HTML page of a resource.
+/// `/page/{path}`: the HTML page of a resource (a state's with its map, and its
+/// treaties on the day `?date=` names, today by default).
 async fn page(
     State(state): State<AppState>,
     Path(path): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let key = format!("page/{path}");
+    let day = super::query_param(raw.as_deref(), "date").filter(|d| !d.is_empty());
+    let key = match &day {
+        Some(day) => format!("page/{path}?date={day}"),
+        None => format!("page/{path}"),
+    };
     let state2 = state.clone();
     cached(&state, &headers, &key, move || async move {
         let doc = load(&state2, &path, Some(crate::linked_data::describe::PAGE_PER_PROPERTY)).await?;
@@ -200,13 +204,11 @@ async fn page(
             *response.status_mut() = StatusCode::NOT_FOUND;
             return Ok(response);
         }
-        // A resource with a shape: it and the states it borders on a map.
-        let has_shape = doc.statements.iter().any(|q| q.predicate.as_str() == HAS_GEOMETRY);
-        let map = if has_shape { crate::ui::data::neighbour_map(&state2.store, &doc.iri).await? } else { None };
+        let sections = crate::ui::data::state_sections(&state2.store, &state2.queries.current(), &doc, day).await?;
         // Rendering a hub's page is real work: never on a runtime worker.
         let page = crate::exec::run(move || {
             let json_ld = jsonld::document(&doc.triples());
-            html::resource_page(&doc, &json_ld, map).into_string()
+            html::resource_page(&doc, &json_ld, sections).into_string()
         })
         .await?;
         Ok(Html(page).into_response())

@@ -23,15 +23,18 @@ use axum::routing::get;
 use axum::Router;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/service-description", get(description_page)).route(
-        "/sparql",
-        get(query_by_get).post(query_by_post).fallback(|| async {
-            AppError::MethodNotAllowed {
-                message: "/sparql answers GET (queries) and POST (queries and updates)".into(),
-                allow: "GET, HEAD, POST",
-            }
-        }),
-    )
+    Router::new()
+        .route("/service-description", get(description_page))
+        .route("/sparql/explain", get(explain_by_get).post(explain_by_post))
+        .route(
+            "/sparql",
+            get(query_by_get).post(query_by_post).fallback(|| async {
+                AppError::MethodNotAllowed {
+                    message: "/sparql answers GET (queries) and POST (queries and updates)".into(),
+                    allow: "GET, HEAD, POST",
+                }
+            }),
+        )
 }
 
 async fn query_by_get(State(state): State<AppState>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
@@ -55,6 +58,47 @@ async fn query_by_post(
         Err(e) => Err(e),
     };
     with_vary(outcome)
+}
+
+/// `/sparql/explain?query=…` (or a form POST): the query evaluated to its end,
+/// answered with the engine's plan, each operator with its rows and time (JSON).
+async fn explain_by_get(State(state): State<AppState>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+    let outcome = match protocol::from_get(raw.as_deref()) {
+        Ok(request) => explain(&state, request, &headers).await,
+        Err(e) => Err(e),
+    };
+    outcome.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn explain_by_post(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let outcome = match protocol::from_post(raw.as_deref(), content_type, &body) {
+        Ok(request) => explain(&state, request, &headers).await,
+        Err(e) => Err(e),
+    };
+    outcome.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn explain(state: &AppState, request: SparqlRequest, headers: &HeaderMap) -> Result<Response, AppError> {
+    let SparqlRequest::Query { text, dataset, .. } = request else {
+        return Err(AppError::BadRequest("/sparql/explain explains queries: send `query`, not an update".into()));
+    };
+    if text.len() > state.config.max_query_bytes {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the query is {} bytes; this server takes queries of at most {} bytes (--max-query-bytes)",
+            text.len(),
+            state.config.max_query_bytes
+        )));
+    }
+    let job = QueryJob { dataset, ..QueryJob::text(text, "explain") }.with_base(endpoint(state, headers));
+    let mut response = state.store.explain(job).await?.into_response();
+    set_content_type(response.headers_mut(), "application/json");
+    Ok(response)
 }
 
 /// Every answer of the endpoint depends on `Accept`, errors included.

@@ -176,7 +176,8 @@ async fn map_svg(body: axum::body::Bytes) -> Result<Response, AppError> {
         let variables = solutions.variables().to_vec();
         let mut rows = Vec::new();
         for solution in solutions.take(crate::ui::map::MAX_SHAPES) {
-            let solution = solution.map_err(|e| AppError::BadRequest(format!("the body is not a SPARQL JSON answer: {e}")))?;
+            let solution =
+                solution.map_err(|e| AppError::BadRequest(format!("the body is not a SPARQL JSON answer: {e}")))?;
             rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect::<Vec<_>>());
         }
         Ok(crate::ui::map::from_rows("The answer's shapes", &rows)

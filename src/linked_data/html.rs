@@ -63,8 +63,9 @@ fn more(doc: &ResourceDoc, incoming: bool) -> Markup {
     }
 }
 
-/// The page of one resource.
-pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value, map: Option<Markup>) -> Markup {
+/// The page of one resource; `sections` (a heading and its content each: a
+/// state's map and treaties) come before its neighbourhood.
+pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value, sections: Vec<(String, Markup)>) -> Markup {
     let iri = doc.iri.as_str();
     let path = local_path(iri).unwrap_or_default();
     let title = doc.label_of(iri);
@@ -98,10 +99,10 @@ pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value, map: Option
                 p { "A " @for (i, t) in types.iter().enumerate() { @if i > 0 { ", " } (term_cell(doc, t)) } "." }
             }
             @if doc.truncated { p.warning { "This resource has more statements than a page reads; the counts below are lower bounds. Query " a href="/sparql" { "/sparql" } " or the fragments for all of them." } }
-            @if let Some(map) = map {
+            @for (heading, content) in &sections {
                 section {
-                    h2 { "Map" }
-                    (map)
+                    h2 { (heading) }
+                    (content)
                 }
             }
             section {

@@ -40,6 +40,36 @@ pub trait InProcessService: Send + Sync {
     ) -> Result<spargebra::algebra::GraphPattern, String>;
 }
 
+/// The query a job asks, bound and with in-process services answered; and the
+/// user's own text when an engine may be given it unchanged.
+fn prepared_query(
+    job: QueryJob,
+    options: &StoreOptions,
+    graph_form: Option<bool>,
+    in_process: Option<&dyn InProcessService>,
+) -> Result<(spargebra::Query, Option<String>), StoreError> {
+    // An engine gets the user's own text when nothing was bound into it (with
+    // the base made explicit): engines' parsers differ on what they accept of
+    // a serializer's output (Virtuoso refuses `GRAPH <g> { … } .` in a template).
+    let mut own_text = match (&job.query, job.bindings.is_empty()) {
+        (QuerySource::Text { text, base }, true) => Some(with_base(text, base.as_deref())),
+        _ => None,
+    };
+    let mut query = bound_query(job.query, &job.bindings, options.max_depth, graph_form)?;
+    if let Some(service) = in_process {
+        let answer = |iri: &NamedNode, pattern: &spargebra::algebra::GraphPattern| {
+            service.answers(iri.as_str()).then(|| service.solve(pattern, &job.bindings))
+        };
+        let (substituted, changed) =
+            crate::sparql::checkpoints::substitute_services(query, &answer).map_err(StoreError::Request)?;
+        query = substituted;
+        if changed {
+            own_text = None;
+        }
+    }
+    Ok((query, own_text))
+}
+
 /// Where the data is.
 pub enum Backend {
     Embedded(Embedded),
@@ -56,31 +86,33 @@ impl Backend {
         in_process: Option<&dyn InProcessService>,
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
-        // An engine gets the user's own text when nothing was bound into it (with
-        // the base made explicit): engines' parsers differ on what they accept of
-        // a serializer's output (Virtuoso refuses `GRAPH <g> { … } .` in a template).
-        let mut own_text = match (&job.query, job.bindings.is_empty()) {
-            (QuerySource::Text { text, base }, true) => Some(with_base(text, base.as_deref())),
-            _ => None,
-        };
-        let mut query = bound_query(job.query, &job.bindings, options.max_depth, graph_form)?;
-        if let Some(service) = in_process {
-            let answer = |iri: &NamedNode, pattern: &spargebra::algebra::GraphPattern| {
-                service.answers(iri.as_str()).then(|| service.solve(pattern, &job.bindings))
-            };
-            let (substituted, changed) =
-                crate::sparql::checkpoints::substitute_services(query, &answer).map_err(StoreError::Request)?;
-            query = substituted;
-            if changed {
-                own_text = None;
-            }
-        }
+        let dataset = job.dataset.clone();
+        let (query, own_text) = prepared_query(job, options, graph_form, in_process)?;
         match self {
             Backend::Embedded(e) => {
-                let prepared = e.prepare(query, &job.dataset, options, guard)?;
+                let prepared = e.prepare(query, &dataset, options, guard)?;
                 e.execute(prepared)
             }
-            Backend::Remote(r) => r.evaluate(query, own_text, &job.dataset, guard),
+            Backend::Remote(r) => r.evaluate(query, own_text, &dataset, guard),
+        }
+    }
+
+    /// Evaluates a query to its end and says how: the engine's plan, with each
+    /// operator's rows and time, as JSON (Oxigraph's own explanation).
+    pub fn explain(
+        &self,
+        job: QueryJob,
+        options: &StoreOptions,
+        in_process: Option<&dyn InProcessService>,
+        guard: &RunningGuard,
+    ) -> Result<Vec<u8>, StoreError> {
+        let dataset = job.dataset.clone();
+        let (query, _) = prepared_query(job, options, None, in_process)?;
+        match self {
+            Backend::Embedded(e) => e.explain(query, &dataset, options, guard),
+            Backend::Remote(_) => Err(StoreError::NotSupported(
+                "query plans come from the embedded engine; in front of a remote engine, ask the engine itself".into(),
+            )),
         }
     }
 

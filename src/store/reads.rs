@@ -121,6 +121,17 @@ impl KgStore {
         .await
     }
 
+    /// Evaluates a query to its end and returns the engine's plan with each
+    /// operator's rows and time (JSON); the answer itself is dropped.
+    pub async fn explain(&self, job: QueryJob) -> Result<Bytes, StoreError> {
+        let work = self.query_work("explain", &job);
+        self.run(work, move |inner, guard| {
+            let service = inner.in_process.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            inner.backend.explain(job, &inner.options, service.as_deref(), guard).map(Bytes::from)
+        })
+        .await
+    }
+
     /// Evaluates an ASK query.
     pub async fn ask(&self, job: QueryJob) -> Result<bool, StoreError> {
         let work = self.query_work("query", &job);

@@ -5,8 +5,8 @@
 
 use super::map;
 use super::pages::SourceSummary;
-use crate::linked_data::iri::page_href;
 use crate::error::AppError;
+use crate::linked_data::iri::page_href;
 use crate::store::{KgStore, QueryJob};
 use oxigraph::model::Term;
 
@@ -65,7 +65,10 @@ PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>";
 
 /// The shape of `iri` and of the states it borders, for its page's map: none
 /// when it has no shape.
-pub async fn neighbour_map(store: &KgStore, iri: &oxigraph::model::NamedNode) -> Result<Option<maud::Markup>, AppError> {
+pub async fn neighbour_map(
+    store: &KgStore,
+    iri: &oxigraph::model::NamedNode,
+) -> Result<Option<maud::Markup>, AppError> {
     let query = format!(
         "{GEO}
 SELECT ?n (SAMPLE(?l) AS ?label) (SAMPLE(?w) AS ?wkt) (MAX(?f) AS ?focus) WHERE {{
@@ -128,8 +131,11 @@ pub async fn withdrawal_map(
     let mut seen: Vec<&str> = by_state.values().map(|(s, _)| s.as_str()).collect();
     seen.sort_by_key(|s| (PROGRESSION.iter().position(|p| p == s).unwrap_or(PROGRESSION.len()), *s));
     seen.dedup();
-    let mut legend: Vec<map::Key> =
-        seen.iter().zip(map::PALETTE.iter().cycle()).map(|(s, c)| map::Key { label: (*s).to_owned(), colour: *c }).collect();
+    let mut legend: Vec<map::Key> = seen
+        .iter()
+        .zip(map::PALETTE.iter().cycle())
+        .map(|(s, c)| map::Key { label: (*s).to_owned(), colour: c })
+        .collect();
     legend.push(map::Key { label: "not withdrawing, or not yet".into(), colour: map::CONTEXT });
     let query = format!(
         "{GEO}
@@ -162,4 +168,83 @@ SELECT ?s (SAMPLE(?l) AS ?label) (SAMPLE(?w) AS ?wkt) WHERE {{
         _ => format!("Treaty withdrawals on {date}"),
     };
     Ok(Some(map::map(&title, &shapes, &legend)))
+}
+
+const HAS_GEOMETRY: &str = "http://www.opengis.net/ont/geosparql#hasGeometry";
+const SOVEREIGN_STATE: &str = "https://w3id.org/treaty-kg/ontology#SovereignState";
+
+/// The sections a resource's page adds for what it is: for a resource with a
+/// shape, its map; for a state, its treaties on `day` (today by default).
+pub async fn state_sections(
+    store: &KgStore,
+    catalogue: &crate::queries::Catalogue,
+    doc: &crate::linked_data::document::ResourceDoc,
+    day: Option<String>,
+) -> Result<Vec<(String, maud::Markup)>, AppError> {
+    let subject: oxigraph::model::NamedOrBlankNode = doc.iri.clone().into();
+    let about: Vec<&oxigraph::model::Quad> = doc.statements.iter().filter(|q| q.subject == subject).collect();
+    let mut sections = Vec::new();
+    if about.iter().any(|q| q.predicate.as_str() == HAS_GEOMETRY) {
+        if let Some(map) = neighbour_map(store, &doc.iri).await? {
+            sections.push(("Map".to_owned(), map));
+        }
+    }
+    let is_state = about.iter().any(|q| {
+        q.predicate.as_str() == crate::vocab::RDF_TYPE
+            && matches!(&q.object, Term::NamedNode(c) if c.as_str() == SOVEREIGN_STATE)
+    });
+    if is_state {
+        if let Some(treaties) = treaties_on(store, catalogue, &doc.iri, day).await? {
+            sections.push(("Treaties on a day".to_owned(), treaties));
+        }
+    }
+    Ok(sections)
+}
+
+/// A state's standing towards each treaty on `day`, as the saved query
+/// `treaties-of-state` answers it (read from dated events only), with a form
+/// to pick another day. `None` without that query.
+async fn treaties_on(
+    store: &KgStore,
+    catalogue: &crate::queries::Catalogue,
+    state: &oxigraph::model::NamedNode,
+    day: Option<String>,
+) -> Result<Option<maud::Markup>, AppError> {
+    let Some(saved) = catalogue.get("treaties-of-state") else { return Ok(None) };
+    let day = day.unwrap_or_else(|| oxsdatatypes::DateTime::now().to_string().chars().take(10).collect());
+    let supplied = [("state".to_owned(), state.as_str().to_owned()), ("date".to_owned(), day.clone())];
+    let bindings = crate::queries::params::bind(&saved.params, &supplied)?;
+    let job = QueryJob { bindings, ..QueryJob::new(saved.query.clone(), "state page") };
+    // ?state ?date ?treaty ?treatyLabel ?standing ?standingSince ?withdrawal ?status ?statusSince
+    let rows = store.select_rows(job, 100).await?;
+    let full: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(&supplied).finish();
+    Ok(Some(maud::html! {
+        form method="get" {
+            p {
+                label for="treaty-date" { "On the day " }
+                input type="date" id="treaty-date" name="date" value=(day);
+                " " button type="submit" { "Show" }
+                " · " a href={ "/queries/treaties-of-state?" (full) } { "as a saved query" }
+            }
+        }
+        @if rows.is_empty() {
+            p { "No standing towards any treaty on " (day) ", as far as dated events say." }
+        } @else {
+            table {
+                caption { "Standing on " (day) ", read from dated events (signature, ratification or accession, entry into force, withdrawal)" }
+                thead { tr { th scope="col" { "Treaty" } th scope="col" { "Standing" } th scope="col" { "Since" } th scope="col" { "Withdrawal" } th scope="col" { "Since" } } }
+                tbody {
+                    @for r in &rows {
+                        tr {
+                            td { @if let Some(t) = text(&r[2]) { a href=(page_href(&t)) { (text(&r[3]).unwrap_or(t)) } } }
+                            td { (text(&r[4]).unwrap_or_default()) }
+                            td { (text(&r[5]).unwrap_or_default()) }
+                            td { (text(&r[7]).unwrap_or_else(|| "—".into())) }
+                            td { (text(&r[8]).unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
+        }
+    }))
 }

@@ -253,12 +253,10 @@ pub fn map(title: &str, shapes: &[Shape], legend: &[Key]) -> Markup {
                     }
                 }
                 @for (text, x, y, bold) in &labels {
-                    text class="map-label" x=(format!("{x:.1}")) y=(format!("{y:.1}")) font-size="13" text-anchor="middle"
+                    text class="map-label" x=(format!("{x:.1}")) y=(format!("{y:.1}")) font-size="13" text-anchor="middle" pointer-events="none"
                         font-weight=(if *bold { "bold" } else { "normal" }) fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke" { (text) }
                 }
-                @for (i, key) in legend.iter().enumerate() {
-                    @let x = 10.0 + 150.0 * (i % 4) as f64;
-                    @let y = height - 22.0 - 18.0 * (i / 4) as f64;
+                @for (key, x, y) in legend_layout(legend, height) {
                     rect x=(x) y=(y - 10.0) width="14" height="12" fill=(key.colour) stroke="#1d2733" stroke-width="0.5" {}
                     text class="map-legend" x=(x + 20.0) y=(y) font-size="12" fill="#111" { (key.label) }
                 }
@@ -266,6 +264,22 @@ pub fn map(title: &str, shapes: &[Shape], legend: &[Key]) -> Markup {
             figcaption { (title) }
         }
     }
+}
+
+/// Where each legend entry goes: in rows from the bottom left, each entry as
+/// wide as its text (estimated like the labels), a new row when one is full.
+fn legend_layout(legend: &[Key], height: f64) -> Vec<(&Key, f64, f64)> {
+    let mut out = Vec::new();
+    let (mut x, mut row) = (10.0, 0.0);
+    for key in legend {
+        let width = 20.0 + key.label.chars().count() as f64 * 12.0 * 0.62 + 24.0;
+        if x > 10.0 && x + width > Projection::WIDTH {
+            (x, row) = (10.0, row + 1.0);
+        }
+        out.push((key, x, height - 10.0 - 18.0 * row));
+        x += width;
+    }
+    out
 }
 
 /// The labels that fit: focus shapes first, each at the first of its anchors
@@ -282,7 +296,12 @@ fn place_labels(drawn: &[Drawn<'_>]) -> Vec<(String, f64, f64, bool)> {
         for &(x, y) in &d.anchors {
             let y = y + 4.0;
             let b = label_box(&text, x, y, 13.0);
-            if b.0 >= 0.0 && b.2 <= Projection::WIDTH && b.1 >= 0.0 && b.3 <= bottom && !placed.iter().any(|p| overlaps(p, &b)) {
+            if b.0 >= 0.0
+                && b.2 <= Projection::WIDTH
+                && b.1 >= 0.0
+                && b.3 <= bottom
+                && !placed.iter().any(|p| overlaps(p, &b))
+            {
                 placed.push(b);
                 labels.push((text, x, y, d.shape.focus));
                 break;
@@ -356,6 +375,9 @@ mod tests {
         assert!(parse("<http://www.opengis.net/def/crs/OGC/1.3/CRS84> POINT(1 2)").is_some());
         assert!(parse("<http://example.org/crs/other> POINT(1 2)").is_none());
         assert!(parse("POINT(1").is_none());
-        assert_eq!(map("t", &[shape("a", "nonsense", true)], &[]).into_string(), "<p class=\"meta\">No shape to map.</p>");
+        assert_eq!(
+            map("t", &[shape("a", "nonsense", true)], &[]).into_string(),
+            "<p class=\"meta\">No shape to map.</p>"
+        );
     }
 }

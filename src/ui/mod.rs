@@ -8,9 +8,9 @@
 
 pub mod data;
 pub mod graph_view;
+pub mod map;
 pub mod pages;
 pub mod search;
-pub mod map;
 pub mod svg;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};

@@ -361,7 +361,11 @@ pub fn editor(initial: &str, examples: &[std::sync::Arc<SavedQuery>]) -> Markup 
                     pre #highlight aria-hidden="true" {}
                     textarea #query name="query" rows="16" spellcheck="false" autocapitalize="off" { (initial) }
                 }
-                p { button type="submit" { "Run" } " " span #status.meta role="status" {} }
+                p {
+                    button type="submit" { "Run" } " "
+                    button #explain type="button" title="Run the query to its end and show the engine's plan, with each step's rows and time" { "Explain" } " "
+                    span #status.meta role="status" {}
+                }
             }
             div #error.error role="alert" hidden {}
             section #results aria-live="polite" {}

@@ -5,6 +5,7 @@
 //! forbids), and each picture has a `<title>` and `<desc>` for screen readers.
 
 use maud::{html, Markup};
+use std::collections::BTreeMap;
 
 /// An event on the timeline.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -39,22 +40,135 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-/// The timeline: dated events on a proportional axis, undated ones listed below.
+/// A label's box: left, top, right, bottom.
+type LabelBox = (f64, f64, f64, f64);
+
+fn overlaps(a: &LabelBox, b: &LabelBox) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// The width of `text` at font size `size`, estimated generously (0.62 em a character).
+fn text_width(text: &str, size: f64) -> f64 {
+    text.chars().count() as f64 * size * 0.62
+}
+
+/// The timeline's horizontal axis: each year with events gets room in
+/// proportion to how many it has (plus one), years without any are folded into
+/// a break, so a dense year is not squeezed by decades of silence around it.
+struct Axis {
+    /// Per year with events: the year, its left edge and its width.
+    years: Vec<(i64, f64, f64)>,
+}
+
+impl Axis {
+    const LEFT: f64 = 40.0;
+    const RIGHT: f64 = 920.0;
+    const BREAK: f64 = 28.0;
+
+    fn new(dated: &[(&Event, i64)]) -> Self {
+        let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+        for (e, _) in dated {
+            if let Some(y) = e.date.as_deref().and_then(|d| d.get(..4)?.parse().ok()) {
+                *counts.entry(y).or_default() += 1;
+            }
+        }
+        let breaks = counts.keys().zip(counts.keys().skip(1)).filter(|(a, b)| **b > **a + 1).count() as f64;
+        let weights: Vec<(i64, f64)> = counts.iter().map(|(y, n)| (*y, 1.0 + *n as f64)).collect();
+        let total: f64 = weights.iter().map(|(_, w)| w).sum::<f64>().max(1.0);
+        let room = Self::RIGHT - Self::LEFT - breaks * Self::BREAK;
+        let mut x = Self::LEFT;
+        let mut years = Vec::new();
+        let mut last: Option<i64> = None;
+        for (y, w) in weights {
+            if last.is_some_and(|l| y > l + 1) {
+                x += Self::BREAK;
+            }
+            let width = room * w / total;
+            years.push((y, x, width));
+            x += width;
+            last = Some(y);
+        }
+        Axis { years }
+    }
+
+    /// Where the breaks go: before each year that does not follow the one before.
+    fn breaks(&self) -> Vec<f64> {
+        self.years.windows(2).filter(|w| w[0].0 + 1 < w[1].0).map(|w| w[1].1 - Self::BREAK / 2.0).collect()
+    }
+
+    /// The years to write under the axis: each clear of the one before and of
+    /// every break (a year's label is about 30 units wide).
+    fn labels(&self) -> Vec<(i64, f64)> {
+        let breaks = self.breaks();
+        let mut shown: Vec<(i64, f64)> = Vec::new();
+        for (year, x, _) in &self.years {
+            let (from, to) = (x + 2.0, x + 2.0 + text_width("0000", 12.0));
+            let clear_of_breaks = breaks.iter().all(|b| to <= b - 9.0 || b + 9.0 <= from);
+            if clear_of_breaks && shown.last().is_none_or(|(_, last)| x - last >= 36.0) {
+                shown.push((*year, *x));
+            }
+        }
+        shown
+    }
+
+    /// Where a date lands.
+    fn x(&self, date: &str, days_since_epoch: i64) -> f64 {
+        let year: i64 = date.get(..4).and_then(|y| y.parse().ok()).unwrap_or_default();
+        let start = days(&format!("{year:04}-01-01")).unwrap_or(days_since_epoch);
+        let fraction = ((days_since_epoch - start) as f64 / 366.0).clamp(0.0, 1.0);
+        self.years.iter().find(|(y, _, _)| *y == year).map_or(Self::LEFT, |(_, x, w)| x + fraction * w)
+    }
+}
+
+/// One label of the timeline, placed.
+struct Placed<'a> {
+    event: &'a Event,
+    x: f64,
+    lane: usize,
+    end: bool,
+    text: String,
+}
+
+/// Places each dated event's label in the lowest lane above the axis where it
+/// is clear of the labels already there (a lane is as tall as a line).
+fn lanes<'a>(dated: &[(&'a Event, i64)], axis: &Axis) -> Vec<Placed<'a>> {
+    let mut taken: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut placed = Vec::new();
+    for (event, d) in dated {
+        let x = axis.x(event.date.as_deref().unwrap_or_default(), *d);
+        let text = format!("{} {}", event.date.clone().unwrap_or_default(), truncate(&event.label, 34));
+        let w = text_width(&text, 12.0);
+        // Past the right edge, the label ends at its event instead.
+        let end = x + w > 960.0 - 4.0;
+        let (from, to) = if end { (x - w - 4.0, x + 4.0) } else { (x - 4.0, x + w + 4.0) };
+        let lane = match taken.iter().position(|spans| spans.iter().all(|(a, b)| to <= *a || *b <= from)) {
+            Some(lane) => lane,
+            None => {
+                taken.push(Vec::new());
+                taken.len() - 1
+            }
+        };
+        taken[lane].push((from, to));
+        placed.push(Placed { event, x, lane, end, text });
+    }
+    placed
+}
+
+/// The timeline: dated events on an axis that gives each year with events its
+/// room (years without any folded into a break), every label in a lane of its
+/// own where it overlaps no other; undated events listed below.
 pub fn timeline(events: &[Event], standalone: bool) -> Markup {
     let mut dated: Vec<(&Event, i64)> =
         events.iter().filter_map(|e| e.date.as_deref().and_then(days).map(|d| (e, d))).collect();
     dated.sort_by_key(|(_, d)| *d);
     let undated: Vec<&Event> = events.iter().filter(|e| e.date.as_deref().and_then(days).is_none()).collect();
-    let (width, left, right) = (960.0f64, 40.0f64, 920.0f64);
-    let rows = 4usize;
-    let axis = 40.0 + 22.0 * rows as f64 + 30.0;
-    let height = axis + 40.0 + 22.0 * undated.len() as f64 + 10.0;
-    let (min, max) = match (dated.first(), dated.last()) {
-        (Some((_, a)), Some((_, b))) if b > a => (*a as f64, *b as f64),
-        (Some((_, a)), _) => (*a as f64 - 1.0, *a as f64 + 1.0),
-        _ => (0.0, 1.0),
-    };
-    let x = |d: i64| left + (d as f64 - min) / (max - min) * (right - left);
+    let axis_scale = Axis::new(&dated);
+    let placed = lanes(&dated, &axis_scale);
+    let lane_count = placed.iter().map(|p| p.lane + 1).max().unwrap_or(0);
+    let width = 960.0f64;
+    let lane_y = |lane: usize| 24.0 + 18.0 * (lane_count - 1 - lane) as f64;
+    let axis = 24.0 + 18.0 * lane_count as f64 + 10.0;
+    let height = axis + 40.0 + 20.0 * undated.len() as f64 + 10.0;
     let description: String = events
         .iter()
         .map(|e| format!("{}: {}", e.date.clone().or(e.stated.clone()).unwrap_or_else(|| "undated".into()), e.label))
@@ -65,22 +179,36 @@ pub fn timeline(events: &[Event], standalone: bool) -> Markup {
             width="100%" role="img" aria-labelledby="timeline-title timeline-desc" {
             title id="timeline-title" { "Timeline of the events in the graph" }
             desc id="timeline-desc" { (description) }
-            line x1=(left) y1=(axis) x2=(right) y2=(axis) stroke="currentColor" stroke-width="2" {}
-            @for (i, (event, d)) in dated.iter().enumerate() {
-                @let cx = x(*d);
-                @let ly = 30.0 + 22.0 * (i % rows) as f64;
-                a href=(event.href) {
-                    line x1=(cx) y1=(ly + 4.0) x2=(cx) y2=(axis) stroke="#8a94a3" stroke-width="1" {}
-                    circle cx=(cx) cy=(axis) r="6" fill="#0b5cad" {}
-                    text x=(cx.min(width - 300.0)) y=(ly) font-size="13" fill="currentColor" {
-                        (event.date.clone().unwrap_or_default()) " " (truncate(&event.label, 42))
-                    }
+            @for b in axis_scale.breaks() {
+                text class="timeline-break" x=(b) y=(axis + 5.0) font-size="14" text-anchor="middle" fill="#5b6470" { "⋯" }
+            }
+            @for (x, w) in axis_scale.years.iter().map(|(_, x, w)| (*x, *w)) {
+                line x1=(x) y1=(axis) x2=(x + w) y2=(axis) stroke="currentColor" stroke-width="2" {}
+                line x1=(x) y1=(axis - 4.0) x2=(x) y2=(axis + 4.0) stroke="currentColor" stroke-width="1" {}
+            }
+            @for (year, x) in axis_scale.labels() {
+                text class="timeline-year" x=(x + 2.0) y=(axis + 18.0) font-size="12" fill="#5b6470" { (year) }
+            }
+            // Leader lines and dots first, then every label over them (with a halo).
+            @for p in &placed {
+                a href=(p.event.href) {
+                    title { (p.event.date.clone().unwrap_or_default()) " " (p.event.label) }
+                    line x1=(p.x) y1=(lane_y(p.lane) + 4.0) x2=(p.x) y2=(axis) stroke="#b8c0cc" stroke-width="1" {}
+                    circle cx=(p.x) cy=(axis) r="5" fill="#0b5cad" {}
+                }
+            }
+            @for p in &placed {
+                a href=(p.event.href) {
+                    title { (p.event.date.clone().unwrap_or_default()) " " (p.event.label) }
+                    text class="timeline-label" x=(p.x) y=(lane_y(p.lane)) font-size="12" fill="currentColor"
+                        stroke="#fff" stroke-width="3" paint-order="stroke"
+                        text-anchor=(if p.end { "end" } else { "start" }) { (p.text) }
                 }
             }
             @for (i, event) in undated.iter().enumerate() {
                 a href=(event.href) {
-                    text x=(left) y=(axis + 40.0 + 22.0 * i as f64) font-size="13" fill="currentColor" {
-                        (event.stated.clone().unwrap_or_else(|| "undated".into())) ": " (truncate(&event.label, 90))
+                    text class="timeline-label" x=(Axis::LEFT) y=(axis + 44.0 + 20.0 * i as f64) font-size="12" fill="currentColor" {
+                        (event.stated.clone().unwrap_or_else(|| "undated".into())) ": " (truncate(&event.label, 100))
                     }
                 }
             }
@@ -98,7 +226,40 @@ pub struct Neighbour {
     pub incoming: bool,
 }
 
-/// The resource in the middle, its direct links around it, labelled.
+/// Where a label goes: x, baseline y and its `text-anchor`.
+type Spot = (f64, f64, &'static str);
+
+/// The first of `candidates` (centre x, baseline y, anchor) where `text` at
+/// `size` is clear of every box in `placed`; it is then placed.
+fn clear_spot(
+    placed: &mut Vec<LabelBox>,
+    text: &str,
+    size: f64,
+    candidates: &[Spot],
+    bounds: (f64, f64),
+) -> Option<Spot> {
+    let w = text_width(text, size);
+    candidates.iter().copied().find(|&(x, y, anchor)| {
+        let left = match anchor {
+            "start" => x,
+            "end" => x - w,
+            _ => x - w / 2.0,
+        };
+        let b = (left, y - size, left + w, y + size * 0.3);
+        let fits = b.0 >= 0.0 && b.2 <= bounds.0 && b.1 >= 0.0 && b.3 <= bounds.1;
+        if fits && !placed.iter().any(|p| overlaps(p, &b)) {
+            placed.push(b);
+            true
+        } else {
+            false
+        }
+    })
+}
+
+/// The resource in the middle, its direct links around it. Every label is
+/// placed clear of the others: a node's name beside its node, a link's name
+/// along its line; one that finds no room is left to the description and the
+/// statements table.
 pub fn neighbourhood(center: &str, neighbours: &[Neighbour]) -> Markup {
     let shown: Vec<&Neighbour> = neighbours.iter().take(16).collect();
     let (w, h) = (720.0f64, 440.0f64);
@@ -115,6 +276,38 @@ pub fn neighbourhood(center: &str, neighbours: &[Neighbour]) -> Markup {
         })
         .collect::<Vec<_>>()
         .join("; ");
+    let nodes: Vec<(f64, f64)> = (0..shown.len())
+        .map(|i| {
+            let angle = std::f64::consts::TAU * i as f64 / n - std::f64::consts::FRAC_PI_2;
+            (cx + 250.0 * angle.cos(), cy + 175.0 * angle.sin())
+        })
+        .collect();
+    let mut placed: Vec<LabelBox> = nodes.iter().map(|(x, y)| (x - 6.0, y - 6.0, x + 6.0, y + 6.0)).collect();
+    let centre_text = truncate(center, 40);
+    let centre =
+        clear_spot(&mut placed, &centre_text, 15.0, &[(cx, cy - 16.0, "middle"), (cx, cy + 28.0, "middle")], (w, h));
+    let node_labels: Vec<Option<(String, Spot)>> = shown
+        .iter()
+        .zip(&nodes)
+        .map(|(nb, &(x, y))| {
+            let text = truncate(&nb.label, 26);
+            let side = if x >= cx { (x + 9.0, y + 4.0, "start") } else { (x - 9.0, y + 4.0, "end") };
+            let spots = [(x, y + 19.0, "middle"), (x, y - 10.0, "middle"), side];
+            clear_spot(&mut placed, &text, 12.0, &spots, (w, h)).map(|spot| (text, spot))
+        })
+        .collect();
+    let edge_labels: Vec<Option<(String, Spot)>> = shown
+        .iter()
+        .zip(&nodes)
+        .map(|(nb, &(x, y))| {
+            let text = truncate(&nb.property, 28);
+            let spots: Vec<(f64, f64, &'static str)> = [0.5, 0.62, 0.38, 0.72, 0.3]
+                .iter()
+                .map(|t| (cx + (x - cx) * t, cy + (y - cy) * t - 3.0, "middle"))
+                .collect();
+            clear_spot(&mut placed, &text, 11.0, &spots, (w, h)).map(|spot| (text, spot))
+        })
+        .collect();
     html! {
         svg class="neighbourhood" viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-labelledby="nb-title nb-desc" {
             title id="nb-title" { "Direct links of " (center) }
@@ -125,18 +318,25 @@ pub fn neighbourhood(center: &str, neighbours: &[Neighbour]) -> Markup {
                 }
             }
             @for (i, nb) in shown.iter().enumerate() {
-                @let angle = std::f64::consts::TAU * i as f64 / n - std::f64::consts::FRAC_PI_2;
-                @let (x, y) = (cx + 240.0 * angle.cos(), cy + 170.0 * angle.sin());
+                @let (x, y) = nodes[i];
                 @let (x1, y1, x2, y2) = if nb.incoming { (x, y, cx, cy) } else { (cx, cy, x, y) };
-                line x1=(x1) y1=(y1) x2=(x1 + (x2 - x1) * 0.9) y2=(y1 + (y2 - y1) * 0.9) stroke="#8a94a3" stroke-width="1.2" marker-end="url(#arrow)" {}
-                text x=((cx + x) / 2.0) y=((cy + y) / 2.0 - 4.0) font-size="11" text-anchor="middle" fill="#5b6470" { (truncate(&nb.property, 28)) }
+                line x1=(x1) y1=(y1) x2=(x1 + (x2 - x1) * 0.95) y2=(y1 + (y2 - y1) * 0.95) stroke="#8a94a3" stroke-width="1.2" marker-end="url(#arrow)" {
+                    title { (nb.property) }
+                }
+                @if let Some((text, (lx, ly, anchor))) = &edge_labels[i] {
+                    text class="nb-label" x=(lx) y=(ly) font-size="11" text-anchor=(anchor) fill="#5b6470" stroke="#fff" stroke-width="3" paint-order="stroke" { (text) }
+                }
                 a href=(nb.href) {
-                    circle cx=(x) cy=(y) r="5" fill="#0b5cad" {}
-                    text x=(x) y=(y + 18.0) font-size="12" text-anchor="middle" fill="currentColor" { (truncate(&nb.label, 26)) }
+                    circle cx=(x) cy=(y) r="5" fill="#0b5cad" { title { (nb.label) } }
+                    @if let Some((text, (lx, ly, anchor))) = &node_labels[i] {
+                        text class="nb-label" x=(lx) y=(ly) font-size="12" text-anchor=(anchor) fill="currentColor" { (text) }
+                    }
                 }
             }
             circle cx=(cx) cy=(cy) r="9" fill="#c77d00" {}
-            text x=(cx) y=(cy - 16.0) font-size="15" font-weight="bold" text-anchor="middle" fill="currentColor" { (truncate(center, 40)) }
+            @if let Some((lx, ly, anchor)) = centre {
+                text class="nb-label" x=(lx) y=(ly) font-size="15" font-weight="bold" text-anchor=(anchor) fill="currentColor" { (centre_text) }
+            }
         }
     }
 }

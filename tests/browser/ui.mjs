@@ -24,7 +24,36 @@ async function shot(name) {
 }
 function ok(message) { console.log("ok - " + message); }
 
+// No two map labels' boxes intersect, as Chromium lays them out.
+async function labelsClear(what, least) {
+  const boxes = await page.$$eval("svg.map text.map-label, svg.map text.map-legend", (ts) => ts.map((t) => {
+    const b = t.getBoundingClientRect();
+    return [b.left, b.top, b.right, b.bottom, t.textContent];
+  }));
+  assert.ok(boxes.length >= least, `${what}: ${boxes.length} labels drawn`);
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, b] = [boxes[i], boxes[j]];
+    assert.ok(a[2] <= b[0] || b[2] <= a[0] || a[3] <= b[1] || b[3] <= a[1], `${what}: "${a[4]}" overlaps "${b[4]}"`);
+  }
+  ok(`${what}: ${boxes.length} map labels, none overlapping`);
+}
+
 try {
+  // 0. Maps: the home page's (on two days) and a state's, with a legend each.
+  await page.goto(base + "/?date=2025-07-01");
+  assert.match(await page.locator("svg.map title").first().textContent(), /2025-07-01/);
+  const legend = await page.locator("svg.map text.map-legend").allTextContents();
+  for (const status of ["decided by the executive", "approved by parliament", "notified"]) {
+    assert.ok(legend.some((l) => l.includes(status)), `the legend names "${status}": ${legend}`);
+  }
+  await labelsClear("home map on 2025-07-01", 8);
+  await shot("home-map");
+  await page.goto(base + "/page/state/russia");
+  await labelsClear("Russia's map", 3);
+  await page.goto(base + "/page/state/lithuania");
+  await labelsClear("Lithuania's map", 5);
+  await shot("state-map");
+
   // 1. The home page, then a state's page, and back.
   await page.goto(base + "/");
   assert.equal(await page.locator("h1").first().textContent(), "treaty-kg");

@@ -104,3 +104,57 @@ async fn states_near_a_state() {
     let refused = server.get("/queries/states-near?km=far", "application/sparql-results+json").await;
     assert_eq!(refused.status(), 400);
 }
+
+/// The `<text>` contents of one class in a page's first map.
+fn map_texts(page: &str, class: &str) -> Vec<String> {
+    let map = page.split("<figure class=\"map\">").nth(1).and_then(|m| m.split("</figure>").next()).unwrap_or_default();
+    map.split(&format!("class=\"{class}\""))
+        .skip(1)
+        .filter_map(|t| Some(t.split_once('>')?.1.split('<').next()?.to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maps_on_the_home_page_state_pages_and_answers() {
+    let server = knowledge_graph_server().await;
+    // The home page: the withdrawing states by status on the day asked.
+    let home = server.get_text("/?date=2025-03-20", "text/html").await;
+    assert!(home.contains("Withdrawals from the Ottawa Convention on 2025-03-20"), "the map's title names the day");
+    assert_eq!(map_texts(&home, "map-legend"), ["announced", "not withdrawing, or not yet"]);
+    let labels = map_texts(&home, "map-label");
+    for state in ["Poland", "Lithuania", "Latvia", "Estonia"] {
+        assert!(labels.iter().any(|l| l == state), "{state} labelled: {labels:?}");
+    }
+    let later = server.get_text("/?date=2026-03-01", "text/html").await;
+    assert!(map_texts(&later, "map-legend").contains(&"in effect".to_owned()));
+    let bad = server.get("/?date=yesterday", "text/html").await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("date"));
+    // A state's page: it and its neighbours.
+    let page = server.get_text("/page/state/estonia", "text/html").await;
+    assert!(page.contains("Estonia and the states it borders"));
+    let labels = map_texts(&page, "map-label");
+    for state in ["Estonia", "Latvia", "Russia"] {
+        assert!(labels.iter().any(|l| l == state), "{state} labelled: {labels:?}");
+    }
+    // A page without a shape has no map.
+    let treaty = server.get_text("/page/treaty/ottawa-convention", "text/html").await;
+    assert!(!treaty.contains("<figure class=\"map\">"));
+    // An answer's WKT values, drawn for the editor.
+    let answer = server
+        .query(
+            &q("SELECT ?s ?w WHERE { ?s geo:hasGeometry/geo:asWKT ?w } ORDER BY ?s"),
+            "application/sparql-results+json",
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let drawn = server.client.post(server.url("/map.svg")).body(answer).send().await.unwrap();
+    assert_eq!(drawn.status(), 200);
+    let drawn = drawn.text().await.unwrap();
+    assert_eq!(map_texts(&drawn, "map-legend"), ["10 shape(s) of the answer"]);
+    assert_eq!(drawn.matches("<path").count(), 10);
+    let refused = server.client.post(server.url("/map.svg")).body("{\"head\":").send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+}

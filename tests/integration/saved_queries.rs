@@ -141,14 +141,14 @@ on_every_backend! {
                 "withdrawal-status",
                 "date=2025-07-01".into(),
                 {
-                    let notified = |state: &str| vec!["2025-07-01".to_owned(), state.to_owned(), "Ottawa Convention".into(), "notified".into(), "2025-06-27".into(), format!("{state} notifies the UN Secretary-General of its withdrawal from the Ottawa Convention")];
+                    let notified = |state: &str| vec!["2025-07-01".to_owned(), state.to_owned(), "Ottawa Convention".into(), "notified".into(), "2025-06-27".into(), format!("{state} notifies the UN Secretary-General of its withdrawal from the Ottawa Convention"), st(&state.to_lowercase())];
                     vec![
                         notified("Estonia"),
-                        vec!["2025-07-01".into(), "Finland".into(), "Ottawa Convention".into(), "approved by parliament".into(), "2025-06-19".into(), "Finland's parliament approves the withdrawal from the Ottawa Convention".into()],
+                        vec!["2025-07-01".into(), "Finland".into(), "Ottawa Convention".into(), "approved by parliament".into(), "2025-06-19".into(), "Finland's parliament approves the withdrawal from the Ottawa Convention".into(), st("finland")],
                         notified("Latvia"),
                         notified("Lithuania"),
-                        vec!["2025-07-01".into(), "Poland".into(), "Ottawa Convention".into(), "passed by the lower house".into(), "2025-06-25".into(), "The Sejm passes Poland's law on withdrawing from the Ottawa Convention".into()],
-                        vec!["2025-07-01".into(), "Ukraine".into(), "Ottawa Convention".into(), "decided by the executive".into(), "2025-06-29".into(), "Decree 441/2025: the President of Ukraine enacts the decision to withdraw from the Ottawa Convention".into()],
+                        vec!["2025-07-01".into(), "Poland".into(), "Ottawa Convention".into(), "passed by the lower house".into(), "2025-06-25".into(), "The Sejm passes Poland's law on withdrawing from the Ottawa Convention".into(), st("poland")],
+                        vec!["2025-07-01".into(), "Ukraine".into(), "Ottawa Convention".into(), "decided by the executive".into(), "2025-06-29".into(), "Decree 441/2025: the President of Ukraine enacts the decision to withdraw from the Ottawa Convention".into(), st("ukraine")],
                     ]
                 },
             ),

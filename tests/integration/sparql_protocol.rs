@@ -322,3 +322,41 @@ async fn the_query_cache_can_be_switched_off() {
         .unwrap();
     assert_eq!(revalidated.status(), 304);
 }
+
+/// `/sparql/explain`: the engine's plan with each operator's rows and time, on
+/// the embedded store; a clear refusal for what it cannot explain.
+#[tokio::test]
+async fn queries_explain_their_plan() {
+    let server = knowledge_graph_server().await;
+    let query = "SELECT ?s ?label WHERE { ?s a <https://w3id.org/treaty-kg/ontology#SovereignState> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label }";
+    let response = server.client.get(server.url("/sparql/explain")).query(&[("query", query)]).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let plan: serde_json::Value = response.json().await.unwrap();
+    assert!(plan["planning duration in seconds"].is_number(), "{plan}");
+    // Somewhere in the tree, an operator produced the states' rows, timed.
+    fn rows(node: &serde_json::Value, out: &mut Vec<u64>) {
+        assert!(node["name"].is_string() && node["duration in seconds"].is_number(), "{node}");
+        out.push(node["number of results"].as_u64().unwrap());
+        node["children"].as_array().unwrap().iter().for_each(|c| rows(c, out));
+    }
+    let mut counts = Vec::new();
+    rows(&plan["plan"], &mut counts);
+    assert!(counts.contains(&10), "ten states with labels: {counts:?} in {plan}");
+    // The form POST the editor sends.
+    let posted = server.client.post(server.url("/sparql/explain")).form(&[("query", "ASK {}")]).send().await.unwrap();
+    assert_eq!(posted.status(), 200);
+    // Refusals that say why.
+    let bad = server.client.get(server.url("/sparql/explain")).query(&[("query", "SELECT")]).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let update = server
+        .client
+        .post(server.url("/sparql/explain"))
+        .form(&[("update", "INSERT DATA { <urn:a> <urn:b> <urn:c> }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(update.status(), 400);
+    assert!(update.text().await.unwrap().contains("explains queries"));
+    assert_eq!(server.count("SELECT * { <urn:a> ?p ?o }").await, 0, "nothing was written");
+}

@@ -157,6 +157,38 @@ impl Embedded {
         Ok(prepared)
     }
 
+    /// Evaluates a query to its end with the engine's statistics on, and
+    /// returns its plan as JSON (see [`super::Backend::explain`]).
+    pub fn explain(
+        &self,
+        query: spargebra::Query,
+        dataset: &ProtocolDataset,
+        options: &StoreOptions,
+        guard: &RunningGuard,
+    ) -> Result<Vec<u8>, StoreError> {
+        let prepared = self.prepare(query, dataset, options, guard)?;
+        let (results, explanation) = prepared.on_store(&self.store).compute_statistics().explain();
+        unwound(guard, || -> Result<(), StoreError> {
+            match results.map_err(from_query_error)? {
+                QueryResults::Solutions(solutions) => {
+                    for s in solutions {
+                        s.map_err(from_query_error)?;
+                    }
+                }
+                QueryResults::Graph(triples) => {
+                    for t in triples {
+                        t.map_err(from_query_error)?;
+                    }
+                }
+                QueryResults::Boolean(_) => {}
+            }
+            Ok(())
+        })??;
+        let mut json = Vec::new();
+        explanation.write_in_json(&mut json).map_err(|e| StoreError::Engine(e.into()))?;
+        Ok(json)
+    }
+
     /// Runs a prepared query.
     pub fn execute(&self, prepared: PreparedSparqlQuery) -> Result<QueryResults<'static>, StoreError> {
         prepared.on_store(&self.store).execute().map_err(from_query_error)
