@@ -73,6 +73,35 @@ struct Slot {
     ready: Condvar,
 }
 
+thread_local! {
+    /// Set on threads whose stack is [`STACK_BYTES`]: the pool's, and the
+    /// server's runtime workers ([`mark_deep_stack`]).
+    static DEEP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the calling thread as one whose stack is [`STACK_BYTES`] deep (call
+/// it where such a thread starts: `on_thread_start` of a runtime built with
+/// that `thread_stack_size`).
+pub fn mark_deep_stack() {
+    DEEP.with(|d| d.set(true));
+}
+
+/// Whether the calling thread's stack is [`STACK_BYTES`] deep.
+pub fn on_deep_stack() -> bool {
+    DEEP.with(std::cell::Cell::get)
+}
+
+/// The runtime the server runs on: its workers get [`STACK_BYTES`] of stack
+/// and are marked deep, so that a small query may be evaluated on the worker
+/// that read it (`store::inline`). `workers`: how many (default: the cores).
+pub fn server_runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().thread_stack_size(STACK_BYTES).on_thread_start(mark_deep_stack).build()
+}
+
 tokio::task_local! {
     /// Set while a future runs inside [`background`].
     static BACKGROUND: ();
@@ -167,6 +196,7 @@ impl Pool {
     /// A thread's life: its first job, then queued work or jobs handed to it,
     /// until it has been idle for its keep-alive ([`KEEP_ALIVE`]).
     fn work(&'static self, first: Job) {
+        mark_deep_stack();
         if self.nice != 0 {
             lower_priority(self.nice);
         }

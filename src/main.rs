@@ -19,7 +19,7 @@ fn main() {
         .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let code = tokio::runtime::Runtime::new().map_or(2, |runtime| runtime.block_on(run()));
+    let code = treaty_kg::exec::server_runtime(None).map_or(2, |runtime| runtime.block_on(run()));
     drop(flush_on_exit);
     std::process::exit(code);
 }

@@ -132,7 +132,7 @@ impl Admission {
             WorkClass::Write => Lane::Write,
             WorkClass::Background => Lane::Background,
             WorkClass::Read => {
-                let remembered = key.and_then(|k| self.costs.lock().ok().and_then(|mut c| c.get(&k).copied()));
+                let remembered = key.and_then(|k| self.remembered(k));
                 match remembered {
                     Some(cost) if cost < self.options.fast_below => Lane::Fast,
                     Some(cost) if cost >= self.options.heavy_after => Lane::Heavy,
@@ -197,10 +197,13 @@ impl Admission {
         keys.into_iter().filter(|key| self.lane_for(WorkClass::Read, *key) != Lane::Heavy).count()
     }
 
+    /// The cost remembered for `key`: how long its last run took.
+    pub fn remembered(&self, key: u64) -> Option<Duration> {
+        lock(&self.costs).get(&key).copied()
+    }
+
     fn remember(&self, key: u64, cost: Duration) {
-        if let Ok(mut costs) = self.costs.lock() {
-            costs.put(key, cost);
-        }
+        lock(&self.costs).put(key, cost);
     }
 }
 

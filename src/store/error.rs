@@ -60,6 +60,10 @@ pub enum StoreError {
     EngineTimeout(u64),
 
     // --- the server -----------------------------------------------------
+    /// A query tried on the request's own thread went past its budget and is
+    /// evaluated on the pool instead ([`super::inline`]); never shown to a client.
+    #[error("the query went past the inline budget")]
+    GaveWay,
     /// The storage itself failed.
     #[error("storage failure")]
     Storage(#[from] StorageError),

@@ -30,6 +30,7 @@ mod change;
 mod derived;
 mod embedded;
 mod error;
+mod inline;
 mod job;
 mod reads;
 mod remote;

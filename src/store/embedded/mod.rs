@@ -123,18 +123,22 @@ impl Embedded {
     /// It knows GeoSPARQL's functions (`spargeo`); any other function it does
     /// not know has no value.
     pub(crate) fn evaluator(guard: &RunningGuard, functions: Vec<NamedNode>) -> SparqlEvaluator {
-        let token = guard.token.clone();
+        // An attempt on the request's own thread has a token of its own.
+        let token = super::inline::token().unwrap_or_else(|| guard.token.clone());
         let mut evaluator = SparqlEvaluator::new();
+        // Only those the text calls: registering all of them cost every query.
         for (name, function) in spargeo::GEOSPARQL_EXTENSION_FUNCTIONS {
-            evaluator = evaluator.with_custom_function(name.into_owned(), function);
+            if functions.iter().any(|f| f.as_ref() == name) {
+                evaluator = evaluator.with_custom_function(name.into_owned(), function);
+            }
         }
         for unknown in checkpoints::unknown_functions(functions) {
             evaluator = evaluator.with_custom_function(unknown, |_| None);
         }
-        evaluator.with_cancellation_token(guard.token.clone()).with_custom_function(
+        evaluator.with_cancellation_token(token.clone()).with_custom_function(
             NamedNode::new_unchecked(checkpoints::CHECKPOINT),
             move |_| {
-                if token.is_cancelled() {
+                if token.is_cancelled() || super::inline::spent() {
                     // Not a panic: `resume_unwind` skips the panic hook; `unwound` catches it.
                     std::panic::resume_unwind(Box::new(Unwound));
                 }
@@ -151,6 +155,9 @@ impl Embedded {
         options: &StoreOptions,
         guard: &RunningGuard,
     ) -> Result<PreparedSparqlQuery, StoreError> {
+        if super::inline::attempting() && !super::inline::streams_in_steps(&query) {
+            return Err(StoreError::GaveWay);
+        }
         let (query, functions) = checkpoints::query(query);
         let mut prepared = Self::evaluator(guard, functions).for_query(query);
         apply_dataset(prepared.dataset_mut(), dataset, options.union_default_graph);

@@ -121,16 +121,23 @@ impl TestServer {
             });
         }
         let state = tokio::task::spawn_blocking(move || treaty_kg::build_state(config)).await.unwrap().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = state.clone();
-        tokio::spawn(async move {
-            treaty_kg::serve(listener, served, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
+        // On the server's own runtime, as `treaty-kg serve` runs it (deep-stack
+        // workers that evaluate small queries themselves).
+        std::thread::spawn(move || {
+            let runtime = treaty_kg::exec::server_runtime(Some(2)).unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                treaty_kg::serve(listener, served, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            });
         });
         TestServer { base, client: reqwest::Client::new(), state, shutdown: Some(tx), engine }
     }

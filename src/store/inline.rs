@@ -1,0 +1,195 @@
+//! Small queries evaluated on the thread that read the request.
+//!
+//! Handing a query to the evaluation pool and its answer back costs two thread
+//! wake-ups and cold caches on both sides: for a point lookup that is a large
+//! share of the request (BENCHMARKS.md, "The front end's tax"). So the embedded
+//! store first tries a query on the runtime worker itself, within a budget:
+//! [`TIME`] of evaluation and [`BYTES`] of answer. A query that finishes within
+//! both is answered at once; one that does not is stopped and evaluated again
+//! on the pool, as every query was before (reads are repeatable; what the
+//! attempt did is lost, at most the budget).
+//!
+//! What keeps the four promises of the evaluation pool:
+//! - **Stacks.** The runtime's workers get the pool's stack
+//!   ([`crate::exec::STACK_BYTES`]); a thread that is not marked deep
+//!   ([`crate::exec::on_deep_stack`]) never tries.
+//! - **No waiting behind a long query.** Only shapes whose evaluation reaches
+//!   a check often are tried ([`streams_in_steps`]); the attempt's own token is
+//!   cancelled by a watchdog when its time is up, and the engine checks it at
+//!   every store read, the checkpoints at every joined or filtered row, and the
+//!   answer's writer at every write. A worker is held for about [`TIME`].
+//! - **Deadlines and cancellation** still come from the guard: the attempt
+//!   stops when its token is cancelled, and the pool then answers with the
+//!   cancellation's reason.
+//! - **Streaming.** An answer longer than [`BYTES`] is never kept: the pool
+//!   streams it.
+
+use oxigraph::sparql::CancellationToken;
+use spargebra::algebra::{GraphPattern, PropertyPathExpression};
+use spargebra::Query;
+use std::cell::RefCell;
+use std::io;
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long an attempt may evaluate.
+pub const TIME: Duration = Duration::from_millis(2);
+/// How much answer an attempt may write (the pool's first chunk).
+pub const BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The attempt running on this thread: its token and when its time is up.
+    static ATTEMPT: RefCell<Option<(CancellationToken, Instant)>> = const { RefCell::new(None) };
+}
+
+/// The token of the attempt on this thread, if one runs.
+pub fn token() -> Option<CancellationToken> {
+    ATTEMPT.with(|a| a.borrow().as_ref().map(|(t, _)| t.clone()))
+}
+
+/// Whether an attempt runs on this thread and its time is up (or it was cancelled).
+pub fn spent() -> bool {
+    ATTEMPT.with(|a| a.borrow().as_ref().is_some_and(|(t, until)| t.is_cancelled() || Instant::now() >= *until))
+}
+
+/// Whether an attempt runs on this thread.
+pub fn attempting() -> bool {
+    ATTEMPT.with(|a| a.borrow().is_some())
+}
+
+/// Runs `work` as an attempt whose token is cancelled when `outer` is or when
+/// [`TIME`] is up.
+pub fn attempt<T>(outer: &CancellationToken, work: impl FnOnce() -> T) -> T {
+    let token = CancellationToken::new();
+    let until = Instant::now() + TIME;
+    watchdog().watch(until, token.clone(), outer.clone());
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            ATTEMPT.with(|a| {
+                if let Some((token, _)) = a.borrow_mut().take() {
+                    // Done: the watchdog forgets it at its next look.
+                    token.cancel();
+                }
+            });
+        }
+    }
+    ATTEMPT.with(|a| *a.borrow_mut() = Some((token, until)));
+    let _clear = Clear;
+    work()
+}
+
+/// One thread that cancels attempts whose time is up, or whose request was
+/// cancelled. It sleeps until the earliest deadline; with no attempt, until one starts.
+struct Watchdog {
+    watched: Mutex<Vec<(Instant, CancellationToken, CancellationToken)>>,
+    changed: Condvar,
+}
+
+fn watchdog() -> &'static Watchdog {
+    static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
+    WATCHDOG.get_or_init(|| {
+        let dog: &'static Watchdog =
+            Box::leak(Box::new(Watchdog { watched: Mutex::new(Vec::new()), changed: Condvar::new() }));
+        let started = std::thread::Builder::new().name("treaty-kg-inline-watchdog".into()).spawn(move || dog.run());
+        if let Err(e) = started {
+            // Without it, attempts still stop at their own checks of the time.
+            tracing::error!(error = %e, "the inline watchdog did not start");
+        }
+        dog
+    })
+}
+
+impl Watchdog {
+    fn watch(&self, until: Instant, token: CancellationToken, outer: CancellationToken) {
+        let mut watched = crate::memo::lock(&self.watched);
+        let asleep = watched.is_empty();
+        watched.push((until, token, outer));
+        drop(watched);
+        // While it watches anything it looks every millisecond anyway: a wake-up
+        // per request would cost what the attempt saves.
+        if asleep {
+            self.changed.notify_one();
+        }
+    }
+
+    fn run(&self) {
+        let mut watched = crate::memo::lock(&self.watched);
+        loop {
+            let now = Instant::now();
+            watched.retain(|(until, token, outer)| {
+                if token.is_cancelled() {
+                    return false;
+                }
+                if *until <= now || outer.is_cancelled() {
+                    token.cancel();
+                    return false;
+                }
+                true
+            });
+            // An outer cancellation is seen within a millisecond.
+            let wait = watched.iter().map(|(until, _, _)| until.saturating_duration_since(now)).min();
+            let wait = wait.map_or(Duration::from_secs(3600), |w| w.min(Duration::from_millis(1)));
+            watched = self.changed.wait_timeout(watched, wait).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+        }
+    }
+}
+
+/// Collects an attempt's answer, refusing to grow past [`BYTES`] or to go on
+/// once the attempt's time is up.
+#[derive(Default)]
+pub struct BudgetWriter {
+    pub bytes: Vec<u8>,
+}
+
+impl io::Write for BudgetWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.bytes.len() + buf.len() > BYTES || spent() {
+            return Err(io::Error::other("past the inline budget"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether every step of `query` yields its rows as it goes, reaching a check
+/// of the attempt's token between any two of them: no sort, grouping,
+/// de-duplication, offset, `MINUS`, transitive path or `SERVICE`, each of
+/// which may work long before its first row without one.
+pub fn streams_in_steps(query: &Query) -> bool {
+    match query {
+        Query::Select { pattern, .. } | Query::Ask { pattern, .. } => pattern_steps(pattern),
+        Query::Construct { pattern, .. } | Query::Describe { pattern, .. } => pattern_steps(pattern),
+    }
+}
+
+fn pattern_steps(pattern: &GraphPattern) -> bool {
+    match pattern {
+        GraphPattern::Bgp { .. } | GraphPattern::Values { .. } => true,
+        GraphPattern::Path { path, .. } => path_steps(path),
+        GraphPattern::Join { left, right }
+        | GraphPattern::Union { left, right }
+        | GraphPattern::LeftJoin { left, right, .. } => pattern_steps(left) && pattern_steps(right),
+        GraphPattern::Filter { inner, .. }
+        | GraphPattern::Graph { inner, .. }
+        | GraphPattern::Extend { inner, .. }
+        | GraphPattern::Project { inner, .. } => pattern_steps(inner),
+        GraphPattern::Slice { inner, start, .. } => *start == 0 && pattern_steps(inner),
+        _ => false,
+    }
+}
+
+fn path_steps(path: &PropertyPathExpression) -> bool {
+    match path {
+        PropertyPathExpression::NamedNode(_) | PropertyPathExpression::NegatedPropertySet(_) => true,
+        PropertyPathExpression::Reverse(p) => path_steps(p),
+        PropertyPathExpression::Sequence(a, b) | PropertyPathExpression::Alternative(a, b) => {
+            path_steps(a) && path_steps(b)
+        }
+        _ => false,
+    }
+}
