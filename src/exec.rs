@@ -4,9 +4,11 @@
 //! Oxigraph's SPARQL parser, optimizer and evaluator are synchronous and recurse
 //! once per level of the query's structure. On a runtime worker (2 MiB of stack)
 //! 500 nested groups abort the whole process. So every parse and evaluation of
-//! SPARQL runs here: a pool of our own whose threads get [`STACK_BYTES`] of
-//! stack, and which hands work to the most recently idle thread. The stack is reserved
-//! address space; only the pages a deep query really touches are ever used.
+//! SPARQL runs on a thread with [`STACK_BYTES`] of stack: the server's runtime
+//! workers ([`server_runtime`], for the small queries `store::inline` tries
+//! there) and a pool of our own, which hands work to the most recently idle
+//! thread. The stack is reserved address space; only the pages a deep query
+//! really touches are ever used.
 //!
 //! Work the server gives itself (the search index's build, the dataset
 //! summaries' whole-store scans, the start-up count) runs on a second pool of

@@ -26,10 +26,12 @@
 //!   streaming, versioning, and the exact change of every embedded write
 //!   (`store::change`: a recording transaction, and the `Derived` hooks that
 //!   keep derived data current inside it).
-//! - [`exec`] — the deep-stack thread pool every SPARQL parse and evaluation runs on
-//!   (our own; it hands work to the most recently idle thread, whose caches are warm),
-//!   and a second one, at a lower OS priority, for the work the server gives
-//!   itself (`exec::background`: the search index).
+//! - [`exec`] — deep stacks: the server's runtime, whose workers get the same
+//!   stack as the pool (`exec::server_runtime`), the deep-stack thread pool
+//!   long SPARQL parses and evaluations run on (our own; it hands work to the
+//!   most recently idle thread, whose caches are warm), and a second one, at a
+//!   lower OS priority, for the work the server gives itself
+//!   (`exec::background`: the search index).
 //! - [`sparql`] — protocol rules (pure), the depth pre-scan, parsing, result
 //!   serialization, the service description, binding values into the algebra.
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
@@ -64,7 +66,11 @@
 //! `sparql::protocol::from_get` (400/405/415 for protocol violations) → the format
 //! is negotiated from the query form, read from the text's first keyword (406
 //! listing the offers) → `store::KgStore::query` admits the work into a lane by
-//! its remembered cost (503 + `Retry-After` when the lane's queue is full), then
+//! its remembered cost (503 + `Retry-After` when the lane's queue is full) →
+//! on the embedded store, a query whose last run fitted the inline budget (or
+//! that never ran) is first tried on the worker itself (`store::inline`: 2 ms,
+//! 64 KiB, no `SERVICE`): finished within it,
+//! its whole answer goes out at once; otherwise, and always over an engine,
 //! on the deep-stack pool: scans the text's depth (400 with the position past
 //! the limit), parses it (400 with the position), evaluates it with a deadline
 //! (the watcher thread cancels overdue work and moves long work to the heavy
@@ -81,8 +87,11 @@
 //! method, size, token (from the headers, before the body is read), then parsed.
 //!
 //! ## Invariants
-//! - Only `store` touches a storage engine; handlers never block the runtime, and
-//!   no SPARQL is parsed or evaluated outside the deep-stack pool.
+//! - Only `store` touches a storage engine. SPARQL is parsed and evaluated only
+//!   on threads with deep stacks (`exec::on_deep_stack`): the pool, and the
+//!   server's runtime workers for an inline attempt, which holds its worker at
+//!   most about 2 ms (a watchdog cancels its token) before the pool takes over.
+//!   No other handler blocks the runtime.
 //! - Every piece of work (query, update, page read, dump, write) is admitted,
 //!   registered with a deadline and cancellable; it holds its slot until it ends.
 //! - Every write is one transaction and bumps the store generation after commit.

@@ -149,6 +149,17 @@ pub fn with_engine_stats(rendered: String, stats: &crate::store::EngineStats) ->
     )
 }
 
+/// Adds the queries tried on the request's own thread since start: answered
+/// there, or given way to the evaluation pool (`store::inline`).
+pub fn with_inline_attempts(rendered: String, answered: u64, gave_way: u64) -> String {
+    with_counter(
+        rendered,
+        "inline_attempts",
+        "Queries tried on the thread that read the request: answered there, or given way to the evaluation pool.",
+        &[("{outcome=\"answered\"}", answered.to_string()), ("{outcome=\"gave_way\"}", gave_way.to_string())],
+    )
+}
+
 /// Adds the inferred graph's runs since start, by kind: brought up to date for
 /// the subjects writes named, or regenerated whole.
 pub fn with_inference_runs(rendered: String, refreshes: u64, regenerations: u64) -> String {

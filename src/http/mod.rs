@@ -120,9 +120,7 @@ pub fn router(state: AppState) -> Router {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
-        if e.is_server_fault() {
-            return AppError::Internal(e.chain());
-        }
+        // Every variant named: a new one does not compile until it is mapped.
         match e {
             StoreError::Timeout(secs) => AppError::Timeout { secs },
             StoreError::Cancelled => AppError::Cancelled,
@@ -139,7 +137,11 @@ impl From<StoreError> for AppError {
             StoreError::NotSupported(m) => AppError::NotImplemented(m),
             StoreError::EngineUnavailable(m) => AppError::BadGateway(m),
             StoreError::EngineTimeout(secs) => AppError::GatewayTimeout { secs },
-            other => AppError::Internal(other.chain()),
+            StoreError::GaveWay
+            | StoreError::Storage(_)
+            | StoreError::Engine(_)
+            | StoreError::Io { .. }
+            | StoreError::Task(_) => AppError::Internal(e.chain()),
         }
     }
 }

@@ -55,6 +55,8 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
     if let Some(stats) = state.store.engine_stats() {
         text = crate::metrics::with_engine_stats(text, stats);
     }
+    let (answered, gave_way) = crate::store::inline_counts();
+    text = crate::metrics::with_inline_attempts(text, answered, gave_way);
     if let Some(inference) = &state.inference {
         let (refreshes, regenerations) = inference.runs();
         text = crate::metrics::with_inference_runs(text, refreshes, regenerations);

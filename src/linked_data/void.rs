@@ -30,10 +30,15 @@ const MAX_PARTITIONS: usize = 100_000;
 /// not sorted by the engine: ORDER BY over 232,501 graph IRIs took 13 s.
 const MAX_GRAPH_NAMES: usize = 1_000_000;
 
-fn count(term: &Option<Term>) -> u64 {
+/// A count the engine answered: anything but a number is the engine's fault
+/// (502), never read as zero.
+fn count(term: &Option<Term>) -> Result<u64, StoreError> {
     match term {
-        Some(Term::Literal(l)) => l.value().parse().unwrap_or(0),
-        _ => 0,
+        Some(Term::Literal(l)) => l
+            .value()
+            .parse()
+            .map_err(|_| StoreError::EngineUnavailable(format!("the engine answered a count that is not one: {l}"))),
+        other => Err(StoreError::EngineUnavailable(format!("the engine answered no count: {other:?}"))),
     }
 }
 
@@ -42,14 +47,14 @@ async fn rows(store: &KgStore, query: String, cap: usize) -> Result<Vec<Vec<Opti
 }
 
 async fn pairs(store: &KgStore, query: String) -> Result<Vec<(NamedNode, u64)>, StoreError> {
-    Ok(rows(store, query, MAX_PARTITIONS)
+    rows(store, query, MAX_PARTITIONS)
         .await?
         .into_iter()
         .filter_map(|row| match (row.first().cloned().flatten(), row.get(1).cloned().flatten()) {
-            (Some(Term::NamedNode(n)), c) => Some((n, count(&c))),
+            (Some(Term::NamedNode(n)), c) => Some(count(&c).map(|c| (n, c))),
             _ => None,
         })
-        .collect())
+        .collect()
 }
 
 /// The statements matching `pattern` and, when `graphs` is asked for, the
@@ -59,7 +64,7 @@ async fn totals(store: &KgStore, pattern: &str, graphs: bool) -> Result<(u64, u6
     let query = format!("SELECT (COUNT(*) AS ?n){distinct} WHERE {{ {pattern} }}");
     let row = rows(store, query, 1).await?.into_iter().next().unwrap_or_default();
     let cell = |i: usize| count(&row.get(i).cloned().flatten());
-    Ok((cell(0), cell(1)))
+    Ok((cell(0)?, if graphs { cell(1)? } else { 0 }))
 }
 
 /// Counts the data. Every query streams with memory bounded by its answer:

@@ -83,10 +83,14 @@ impl Catalogue {
 }
 
 fn rq_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "rq") && p.is_file())
-        .collect();
+    // An entry that cannot be read fails the listing: a query is never skipped unsaid.
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rq") && path.is_file() {
+            files.push(path);
+        }
+    }
     files.sort();
     Ok(files)
 }

@@ -13,11 +13,12 @@
 //! - **Stacks.** The runtime's workers get the pool's stack
 //!   ([`crate::exec::STACK_BYTES`]); a thread that is not marked deep
 //!   ([`crate::exec::on_deep_stack`]) never tries.
-//! - **No waiting behind a long query.** Only shapes whose evaluation reaches
-//!   a check often are tried ([`streams_in_steps`]); the attempt's own token is
-//!   cancelled by a watchdog when its time is up, and the engine checks it at
-//!   every store read, the checkpoints at every joined or filtered row, and the
-//!   answer's writer at every write. A worker is held for about [`TIME`].
+//! - **No waiting behind a long query.** The attempt's own token is cancelled
+//!   by a watchdog when its time is up; the engine checks it at every store
+//!   read, the checkpoints at every joined or filtered row, and the answer's
+//!   writer at every write. A worker is held for about [`TIME`]. A query whose
+//!   last run took longer is not tried, nor one that calls `SERVICE`
+//!   ([`may_try`]).
 //! - **Deadlines and cancellation** still come from the guard: the attempt
 //!   stops when its token is cancelled, and the pool then answers with the
 //!   cancellation's reason.
@@ -25,10 +26,11 @@
 //!   streams it.
 
 use oxigraph::sparql::CancellationToken;
-use spargebra::algebra::{GraphPattern, PropertyPathExpression};
+use spargebra::algebra::GraphPattern;
 use spargebra::Query;
 use std::cell::RefCell;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,22 @@ use std::time::{Duration, Instant};
 pub const TIME: Duration = Duration::from_millis(2);
 /// How much answer an attempt may write (the pool's first chunk).
 pub const BYTES: usize = 64 * 1024;
+
+/// Attempts since start: answered within the budget, and given way to the pool.
+static ANSWERED: AtomicU64 = AtomicU64::new(0);
+static GAVE_WAY: AtomicU64 = AtomicU64::new(0);
+
+/// How many attempts were answered on the request's thread, and how many gave
+/// way to the pool, since start (the whole process: `/metrics`).
+pub fn counts() -> (u64, u64) {
+    (ANSWERED.load(Ordering::Relaxed), GAVE_WAY.load(Ordering::Relaxed))
+}
+
+/// Counts an attempt's outcome.
+pub fn record(answered: bool) {
+    let counter = if answered { &ANSWERED } else { &GAVE_WAY };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
 
 thread_local! {
     /// The attempt running on this thread: its token and when its time is up.
@@ -156,40 +174,36 @@ impl io::Write for BudgetWriter {
     }
 }
 
-/// Whether every step of `query` yields its rows as it goes, reaching a check
-/// of the attempt's token between any two of them: no sort, grouping,
-/// de-duplication, offset, `MINUS`, transitive path or `SERVICE`, each of
-/// which may work long before its first row without one.
-pub fn streams_in_steps(query: &Query) -> bool {
-    match query {
-        Query::Select { pattern, .. } | Query::Ask { pattern, .. } => pattern_steps(pattern),
-        Query::Construct { pattern, .. } | Query::Describe { pattern, .. } => pattern_steps(pattern),
-    }
+/// Whether `query` may be tried on the request's thread: anything but
+/// `SERVICE`, which waits on another server. Everything else reads the store,
+/// where the engine checks the attempt's token, or passes a checkpoint between
+/// rows; what is computed in memory after the token is cancelled (a sort, a
+/// grouping) is of the rows read before, within the budget.
+pub fn may_try(query: &Query) -> bool {
+    let pattern = match query {
+        Query::Select { pattern, .. } | Query::Ask { pattern, .. } => pattern,
+        Query::Construct { pattern, .. } | Query::Describe { pattern, .. } => pattern,
+    };
+    !calls_service(pattern)
 }
 
-fn pattern_steps(pattern: &GraphPattern) -> bool {
+fn calls_service(pattern: &GraphPattern) -> bool {
     match pattern {
-        GraphPattern::Bgp { .. } | GraphPattern::Values { .. } => true,
-        GraphPattern::Path { path, .. } => path_steps(path),
+        GraphPattern::Service { .. } => true,
+        GraphPattern::Bgp { .. } | GraphPattern::Values { .. } | GraphPattern::Path { .. } => false,
         GraphPattern::Join { left, right }
         | GraphPattern::Union { left, right }
-        | GraphPattern::LeftJoin { left, right, .. } => pattern_steps(left) && pattern_steps(right),
+        | GraphPattern::Minus { left, right }
+        | GraphPattern::Lateral { left, right }
+        | GraphPattern::LeftJoin { left, right, .. } => calls_service(left) || calls_service(right),
         GraphPattern::Filter { inner, .. }
         | GraphPattern::Graph { inner, .. }
         | GraphPattern::Extend { inner, .. }
-        | GraphPattern::Project { inner, .. } => pattern_steps(inner),
-        GraphPattern::Slice { inner, start, .. } => *start == 0 && pattern_steps(inner),
-        _ => false,
-    }
-}
-
-fn path_steps(path: &PropertyPathExpression) -> bool {
-    match path {
-        PropertyPathExpression::NamedNode(_) | PropertyPathExpression::NegatedPropertySet(_) => true,
-        PropertyPathExpression::Reverse(p) => path_steps(p),
-        PropertyPathExpression::Sequence(a, b) | PropertyPathExpression::Alternative(a, b) => {
-            path_steps(a) && path_steps(b)
-        }
-        _ => false,
+        | GraphPattern::Project { inner, .. }
+        | GraphPattern::Distinct { inner }
+        | GraphPattern::Reduced { inner }
+        | GraphPattern::OrderBy { inner, .. }
+        | GraphPattern::Group { inner, .. }
+        | GraphPattern::Slice { inner, .. } => calls_service(inner),
     }
 }

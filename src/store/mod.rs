@@ -31,6 +31,7 @@ mod derived;
 mod embedded;
 mod error;
 mod inline;
+pub use inline::counts as inline_counts;
 mod job;
 mod reads;
 mod remote;

@@ -123,7 +123,9 @@ impl KgStore {
                 results::serialize(peeked, format, &mut out).map_err(|e| StoreError::io("inline", e))
             })
         });
-        matches!(done, Ok(Ok(()))).then(|| Bytes::from(out.bytes))
+        let answered = matches!(done, Ok(Ok(())));
+        super::inline::record(answered);
+        answered.then(|| Bytes::from(out.bytes))
     }
 
     /// Evaluates `job` into memory, writing at most `cap` solutions or triples in

@@ -360,3 +360,29 @@ async fn queries_explain_their_plan() {
     assert!(update.text().await.unwrap().contains("explains queries"));
     assert_eq!(server.count("SELECT * { <urn:a> ?p ?o }").await, 0, "nothing was written");
 }
+
+/// A query tried on the request's own thread (`store::inline`): a small one is
+/// answered there; one past the budget (time, or an answer over 64 KiB) gives
+/// way to the pool and is answered whole, the same as ever.
+#[tokio::test]
+async fn small_queries_answer_inline_and_large_ones_give_way() {
+    let server = knowledge_graph_server().await;
+    let answered = "treaty_kg_inline_attempts_total{outcome=\"answered\"}";
+    let gave_way = "treaty_kg_inline_attempts_total{outcome=\"gave_way\"}";
+    let before = server.counter(answered).await;
+    let rows = server.table("SELECT ?p ?o WHERE { <https://w3id.org/treaty-kg/id/state/latvia> ?p ?o }").await;
+    assert!(rows.len() > 5);
+    assert!(server.counter(answered).await > before, "the point lookup was answered on its own thread");
+
+    let count = |rows: Vec<Vec<String>>| rows[0][0].parse::<u64>().unwrap();
+    let quads = count(server.table("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }").await);
+    let typed = count(server.table("SELECT (COUNT(*) AS ?n) WHERE { ?s a ?c }").await);
+    let before = server.counter(gave_way).await;
+    // Past the time: a join of every typing with every statement.
+    let joined = count(server.table("SELECT (COUNT(*) AS ?n) WHERE { ?a a ?c . ?s ?p ?o }").await);
+    assert_eq!(joined, typed * quads);
+    // Past the size: every statement, well over 64 KiB of JSON, whole.
+    let all = server.table("SELECT * WHERE { ?s ?p ?o }").await;
+    assert_eq!(all.len() as u64, quads);
+    assert!(server.counter(gave_way).await >= before + 2, "both gave way to the pool");
+}

@@ -102,7 +102,12 @@ impl Embedded {
                 _ => continue,
             };
             match quad.predicate.as_str() {
-                vocab::WRITE_COUNT => ledger.writes = ledger.writes.max(value.parse().unwrap_or(0)),
+                vocab::WRITE_COUNT => {
+                    let count: u64 = value.parse().map_err(|_| {
+                        StoreError::Engine(format!("the old ledger's write count is not a number: {value:?}").into())
+                    })?;
+                    ledger.writes = ledger.writes.max(count);
+                }
                 vocab::SOURCE_FILE => ledger.sources.entry(graph).or_insert_with(SourceRecord::default).file = value,
                 vocab::CONTENT_HASH => ledger.sources.entry(graph).or_insert_with(SourceRecord::default).hash = value,
                 vocab::CONTAINS_GRAPH => {
@@ -155,7 +160,7 @@ impl Embedded {
         options: &StoreOptions,
         guard: &RunningGuard,
     ) -> Result<PreparedSparqlQuery, StoreError> {
-        if super::inline::attempting() && !super::inline::streams_in_steps(&query) {
+        if super::inline::attempting() && !super::inline::may_try(&query) {
             return Err(StoreError::GaveWay);
         }
         let (query, functions) = checkpoints::query(query);
