@@ -44,7 +44,8 @@
 //!   resource is described, ontology docs, VoID, dump, TPF.
 //! - [`queries`] — saved queries: catalogue, typed parameters, OpenAPI, RDF, cache.
 //! - [`ui`] — the web interface: layout (with the search box), home, saved-query
-//!   pages, editor, search page, small graphs as pages (VoID, service description), SVG pictures.
+//!   pages, editor, search page, small graphs as pages (VoID, service description), SVG
+//!   pictures (timeline, neighbourhood) and maps drawn from WKT (`ui::map`).
 //! - [`search`] — full-text search (tantivy) over the store's texts: built by one
 //!   scan of the quad reader (the graphs' sources first, by two predicate scans
 //!   that read only subjects and objects), documents handed over in batches;
