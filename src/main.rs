@@ -31,11 +31,8 @@ fn main() {
 /// glibc gives threads allocator arenas of their own, up to eight per core,
 /// and keeps what they freed: after the search index's build (a burst of
 /// allocations on a few pool threads) a 1M-quad server held 525 MB of
-/// resident memory, 112 MB of it live (BENCHMARKS.md). A few arenas per core
-/// keep allocation uncontended and return the rest.
-/// Arenas per core (two measured no faster than one on small queries).
-const ARENAS_PER_CORE: usize = 1;
-
+/// resident memory, 112 MB of it live (BENCHMARKS.md). As many arenas as
+/// cores keeps allocation uncontended and returns the rest.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -44,7 +41,8 @@ fn limit_malloc_arenas() {
             return;
         }
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        let arenas = i32::try_from(cores * ARENAS_PER_CORE).unwrap_or(2).max(2);
+        // One per core: two per core measured no faster on small queries.
+        let arenas = i32::try_from(cores).unwrap_or(2).max(2);
         // SAFETY: mallopt only sets an allocator parameter; it is called before any other thread starts.
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, arenas);

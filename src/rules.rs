@@ -100,7 +100,7 @@ async fn triples(store: &KgStore, query: &str) -> Result<HashSet<String>, StoreE
 /// `false` when it reads a variable predicate or a path (any predicate).
 fn reads(pattern: &GraphPattern, predicates: &mut HashSet<String>, classes: &mut HashSet<String>) -> bool {
     let (mut fixed, mut any_class) = (true, false);
-    visit(pattern, &mut |p| match p {
+    crate::sparql::visit(pattern, &mut |p| match p {
         GraphPattern::Bgp { patterns } => {
             for t in patterns {
                 match &t.predicate {
@@ -125,31 +125,6 @@ fn reads(pattern: &GraphPattern, predicates: &mut HashSet<String>, classes: &mut
         classes.clear();
     }
     fixed
-}
-
-fn visit(pattern: &GraphPattern, f: &mut dyn FnMut(&GraphPattern)) {
-    f(pattern);
-    match pattern {
-        GraphPattern::Join { left, right }
-        | GraphPattern::LeftJoin { left, right, .. }
-        | GraphPattern::Union { left, right }
-        | GraphPattern::Minus { left, right }
-        | GraphPattern::Lateral { left, right } => {
-            visit(left, f);
-            visit(right, f);
-        }
-        GraphPattern::Filter { inner, .. }
-        | GraphPattern::Graph { inner, .. }
-        | GraphPattern::Extend { inner, .. }
-        | GraphPattern::OrderBy { inner, .. }
-        | GraphPattern::Project { inner, .. }
-        | GraphPattern::Distinct { inner }
-        | GraphPattern::Reduced { inner }
-        | GraphPattern::Slice { inner, .. }
-        | GraphPattern::Group { inner, .. }
-        | GraphPattern::Service { inner, .. } => visit(inner, f),
-        GraphPattern::Bgp { .. } | GraphPattern::Path { .. } | GraphPattern::Values { .. } => {}
-    }
 }
 
 /// The rules of a folder (none when it does not exist), by file name.

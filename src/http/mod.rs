@@ -59,6 +59,8 @@ pub struct AppState {
 pub struct Memos {
     /// What the home page shows of the source files.
     pub sources: Memo<(), Vec<crate::ui::pages::SourceSummary>>,
+    /// The home page's map, by the day asked and the saved query's version.
+    pub home_maps: Memo<String, Option<String>>,
     /// Allowed values of saved-query parameters, by their `values_query` text.
     pub allowed_values: Memo<String, Vec<oxigraph::model::Term>>,
     /// Linked-data responses (resource pages and documents, fragments, VoID,

@@ -88,6 +88,15 @@ async fn explain(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
     let SparqlRequest::Query { text, dataset, .. } = request else {
         return Err(AppError::BadRequest("/sparql/explain explains queries: send `query`, not an update".into()));
     };
+    check_size(state, &text)?;
+    let job = QueryJob { dataset, ..QueryJob::text(text, "explain") }.with_base(endpoint(state, headers));
+    let mut response = state.store.explain(job).await?.into_response();
+    set_content_type(response.headers_mut(), "application/json");
+    Ok(response)
+}
+
+/// Refuses a query text longer than `--max-query-bytes` (413).
+fn check_size(state: &AppState, text: &str) -> Result<(), AppError> {
     if text.len() > state.config.max_query_bytes {
         return Err(AppError::PayloadTooLarge(format!(
             "the query is {} bytes; this server takes queries of at most {} bytes (--max-query-bytes)",
@@ -95,10 +104,7 @@ async fn explain(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
             state.config.max_query_bytes
         )));
     }
-    let job = QueryJob { dataset, ..QueryJob::text(text, "explain") }.with_base(endpoint(state, headers));
-    let mut response = state.store.explain(job).await?.into_response();
-    set_content_type(response.headers_mut(), "application/json");
-    Ok(response)
+    Ok(())
 }
 
 /// Every answer of the endpoint depends on `Accept`, errors included.
@@ -116,13 +122,7 @@ fn endpoint(state: &AppState, headers: &HeaderMap) -> String {
 async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) -> Result<Response, AppError> {
     match request {
         SparqlRequest::Query { text, dataset, format } => {
-            if text.len() > state.config.max_query_bytes {
-                return Err(AppError::PayloadTooLarge(format!(
-                    "the query is {} bytes; this server takes queries of at most {} bytes (--max-query-bytes)",
-                    text.len(),
-                    state.config.max_query_bytes
-                )));
-            }
+            check_size(state, &text)?;
             let is_graph = matches!(depth::form(&text), Some(QueryForm::Construct | QueryForm::Describe));
             let (media_type, output) = negotiate_query(is_graph, headers, format.as_deref())?;
             let base = endpoint(state, headers);

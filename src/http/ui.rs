@@ -38,8 +38,18 @@ fn asset(body: &'static str, media_type: &str) -> Response {
 pub(super) async fn home(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
     // The day the map shows the withdrawals on: the reader's, else today.
     let day = super::query_param(raw.as_deref(), "date").filter(|d| !d.is_empty());
-    let day = day.unwrap_or_else(|| oxsdatatypes::DateTime::now().to_string().chars().take(10).collect());
-    let withdrawals = data::withdrawal_map(&state.store, &state.queries.current(), &day).await?;
+    let day = day.unwrap_or_else(data::today);
+    // Drawn once per day asked, saved query's version and data version.
+    let catalogue = state.queries.current();
+    let version = catalogue.get("withdrawal-status").map(|q| q.version.clone()).unwrap_or_default();
+    let (store, asked) = (state.store.clone(), day.clone());
+    let withdrawals = state
+        .memos
+        .home_maps
+        .get(format!("{day} {version}"), state.store.generation(), move || async move {
+            Ok(data::withdrawal_map(&store, &catalogue, &asked).await?.map(maud::Markup::into_string))
+        })
+        .await?;
     let snapshot = state.summary.current();
     let store = state.store.clone();
     let sources = state
@@ -51,7 +61,7 @@ pub(super) async fn home(State(state): State<AppState>, RawQuery(raw): RawQuery)
     let views = &snapshot.views;
     // Over a remote engine the summaries follow the engine's writes within seconds.
     let stale = snapshot.stamp.generation != state.store.generation();
-    let map = pages::HomeMap { day, map: withdrawals };
+    let map = pages::HomeMap { day, map: withdrawals.as_ref().clone().map(maud::PreEscaped) };
     let page = pages::home(&views.stats, &sources, &featured(views), &queries, &timeline_events(views), stale, &map);
     let mut response = Html(page.into_string()).into_response();
     // The version its figures count.

@@ -30,16 +30,8 @@ const MAX_PARTITIONS: usize = 100_000;
 /// not sorted by the engine: ORDER BY over 232,501 graph IRIs took 13 s.
 const MAX_GRAPH_NAMES: usize = 1_000_000;
 
-/// A count the engine answered: anything but a number is the engine's fault
-/// (502), never read as zero.
 fn count(term: &Option<Term>) -> Result<u64, StoreError> {
-    match term {
-        Some(Term::Literal(l)) => l
-            .value()
-            .parse()
-            .map_err(|_| StoreError::EngineUnavailable(format!("the engine answered a count that is not one: {l}"))),
-        other => Err(StoreError::EngineUnavailable(format!("the engine answered no count: {other:?}"))),
-    }
+    crate::store::engine_count(term.as_ref())
 }
 
 async fn rows(store: &KgStore, query: String, cap: usize) -> Result<Vec<Vec<Option<Term>>>, StoreError> {

@@ -10,3 +10,32 @@ pub mod parse;
 pub mod protocol;
 pub mod results;
 pub mod service_description;
+
+use spargebra::algebra::GraphPattern;
+
+/// Calls `f` with `pattern` and every graph pattern inside it, outermost first
+/// (`SERVICE` patterns included).
+pub fn visit(pattern: &GraphPattern, f: &mut dyn FnMut(&GraphPattern)) {
+    f(pattern);
+    match pattern {
+        GraphPattern::Join { left, right }
+        | GraphPattern::LeftJoin { left, right, .. }
+        | GraphPattern::Union { left, right }
+        | GraphPattern::Minus { left, right }
+        | GraphPattern::Lateral { left, right } => {
+            visit(left, f);
+            visit(right, f);
+        }
+        GraphPattern::Filter { inner, .. }
+        | GraphPattern::Graph { inner, .. }
+        | GraphPattern::Extend { inner, .. }
+        | GraphPattern::OrderBy { inner, .. }
+        | GraphPattern::Project { inner, .. }
+        | GraphPattern::Distinct { inner }
+        | GraphPattern::Reduced { inner }
+        | GraphPattern::Slice { inner, .. }
+        | GraphPattern::Group { inner, .. }
+        | GraphPattern::Service { inner, .. } => visit(inner, f),
+        GraphPattern::Bgp { .. } | GraphPattern::Path { .. } | GraphPattern::Values { .. } => {}
+    }
+}

@@ -154,3 +154,15 @@ pub(crate) fn from_query_error(error: QueryEvaluationError) -> StoreError {
         other => StoreError::Request(other.to_string()),
     }
 }
+
+/// A count an engine answered: anything but a number is the engine's fault
+/// (502), never read as zero (counts feed the data version and VoID).
+pub fn engine_count(term: Option<&oxigraph::model::Term>) -> Result<u64, StoreError> {
+    match term {
+        Some(oxigraph::model::Term::Literal(l)) => l
+            .value()
+            .parse()
+            .map_err(|_| StoreError::EngineUnavailable(format!("the engine answered a count that is not one: {l}"))),
+        other => Err(StoreError::EngineUnavailable(format!("the engine answered no count: {other:?}"))),
+    }
+}

@@ -184,26 +184,7 @@ pub fn may_try(query: &Query) -> bool {
         Query::Select { pattern, .. } | Query::Ask { pattern, .. } => pattern,
         Query::Construct { pattern, .. } | Query::Describe { pattern, .. } => pattern,
     };
-    !calls_service(pattern)
-}
-
-fn calls_service(pattern: &GraphPattern) -> bool {
-    match pattern {
-        GraphPattern::Service { .. } => true,
-        GraphPattern::Bgp { .. } | GraphPattern::Values { .. } | GraphPattern::Path { .. } => false,
-        GraphPattern::Join { left, right }
-        | GraphPattern::Union { left, right }
-        | GraphPattern::Minus { left, right }
-        | GraphPattern::Lateral { left, right }
-        | GraphPattern::LeftJoin { left, right, .. } => calls_service(left) || calls_service(right),
-        GraphPattern::Filter { inner, .. }
-        | GraphPattern::Graph { inner, .. }
-        | GraphPattern::Extend { inner, .. }
-        | GraphPattern::Project { inner, .. }
-        | GraphPattern::Distinct { inner }
-        | GraphPattern::Reduced { inner }
-        | GraphPattern::OrderBy { inner, .. }
-        | GraphPattern::Group { inner, .. }
-        | GraphPattern::Slice { inner, .. } => calls_service(inner),
-    }
+    let mut service = false;
+    crate::sparql::visit(pattern, &mut |p| service |= matches!(p, GraphPattern::Service { .. }));
+    !service
 }

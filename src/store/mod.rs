@@ -46,7 +46,7 @@ pub use backend::InProcessService;
 pub use backend::QuadReader;
 pub use change::{Change, Derived, Publish, QuadRead, Recorder};
 pub use derived::{Latest, Pattern};
-pub use error::StoreError;
+pub use error::{engine_count, StoreError};
 pub use job::{
     default_concurrency, CappedAnswer, GraphTarget, ProtocolDataset, QueryJob, QuerySource, SourceSync, StoreLocation,
     StoreOptions, UpdateJob,

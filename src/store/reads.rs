@@ -35,8 +35,7 @@ impl KgStore {
         graph_form: Option<bool>,
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
-        let service = inner.in_process.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        inner.backend.evaluate(job, &inner.options, graph_form, service.as_deref(), guard)
+        inner.backend.evaluate(job, &inner.options, graph_form, in_process(inner).as_deref(), guard)
     }
 
     /// Answers `SERVICE` patterns to `service`'s IRI in this process, on either
@@ -154,8 +153,7 @@ impl KgStore {
     pub async fn explain(&self, job: QueryJob) -> Result<Bytes, StoreError> {
         let work = self.query_work("explain", &job);
         self.run(work, move |inner, guard| {
-            let service = inner.in_process.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-            inner.backend.explain(job, &inner.options, service.as_deref(), guard).map(Bytes::from)
+            inner.backend.explain(job, &inner.options, in_process(inner).as_deref(), guard).map(Bytes::from)
         })
         .await
     }
@@ -319,4 +317,9 @@ impl KgStore {
             }
         }
     }
+}
+
+/// The service answered in this process, if one is set ([`KgStore::answer_in_process`]).
+fn in_process(inner: &Inner) -> Option<std::sync::Arc<dyn super::InProcessService>> {
+    inner.in_process.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
 }

@@ -19,6 +19,27 @@ async fn rows(store: &KgStore, query: &str, label: &str) -> Result<Vec<Vec<Optio
     Ok(store.select_rows(QueryJob::text(query, label), 10_000).await?)
 }
 
+/// The rows (at most `cap`) of the saved query `name` with the `supplied`
+/// parameters, checked like a visitor's; `None` when the catalogue has no such query.
+async fn saved_rows(
+    store: &KgStore,
+    catalogue: &crate::queries::Catalogue,
+    name: &str,
+    supplied: &[(String, String)],
+    label: &str,
+    cap: usize,
+) -> Result<Option<Vec<Vec<Option<Term>>>>, AppError> {
+    let Some(saved) = catalogue.get(name) else { return Ok(None) };
+    let bindings = crate::queries::params::bind(&saved.params, supplied)?;
+    let job = QueryJob { bindings, ..QueryJob::new(saved.query.clone(), label) };
+    Ok(Some(store.select_rows(job, cap).await?))
+}
+
+/// Today's date (UTC), `YYYY-MM-DD`: the day pages answer for when none is asked.
+pub fn today() -> String {
+    oxsdatatypes::DateTime::now().to_string().chars().take(10).collect()
+}
+
 /// Graphs counted by one query (well inside the parser's nesting limit).
 const GRAPHS_PER_COUNT: usize = 200;
 
@@ -119,11 +140,11 @@ pub async fn withdrawal_map(
     catalogue: &crate::queries::Catalogue,
     date: &str,
 ) -> Result<Option<maud::Markup>, AppError> {
-    let Some(saved) = catalogue.get("withdrawal-status") else { return Ok(None) };
-    let bindings = crate::queries::params::bind(&saved.params, &[("date".to_owned(), date.to_owned())])?;
-    let job = QueryJob { bindings, ..QueryJob::new(saved.query.clone(), "home map") };
+    let supplied = [("date".to_owned(), date.to_owned())];
     // ?date ?stateLabel ?treatyLabel ?status ?since ?step ?state
-    let statuses = store.select_rows(job, 1_000).await?;
+    let Some(statuses) = saved_rows(store, catalogue, "withdrawal-status", &supplied, "home map", 1_000).await? else {
+        return Ok(None);
+    };
     let by_state: std::collections::BTreeMap<String, (String, String)> = statuses
         .iter()
         .filter_map(|r| Some((text(r.get(6)?)?, (text(r.get(3)?)?, text(r.get(2)?).unwrap_or_default()))))
@@ -210,13 +231,12 @@ async fn treaties_on(
     state: &oxigraph::model::NamedNode,
     day: Option<String>,
 ) -> Result<Option<maud::Markup>, AppError> {
-    let Some(saved) = catalogue.get("treaties-of-state") else { return Ok(None) };
-    let day = day.unwrap_or_else(|| oxsdatatypes::DateTime::now().to_string().chars().take(10).collect());
+    let day = day.unwrap_or_else(today);
     let supplied = [("state".to_owned(), state.as_str().to_owned()), ("date".to_owned(), day.clone())];
-    let bindings = crate::queries::params::bind(&saved.params, &supplied)?;
-    let job = QueryJob { bindings, ..QueryJob::new(saved.query.clone(), "state page") };
     // ?state ?date ?treaty ?treatyLabel ?standing ?standingSince ?withdrawal ?status ?statusSince
-    let rows = store.select_rows(job, 100).await?;
+    let Some(rows) = saved_rows(store, catalogue, "treaties-of-state", &supplied, "state page", 100).await? else {
+        return Ok(None);
+    };
     let full: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(&supplied).finish();
     Ok(Some(maud::html! {
         form method="get" {

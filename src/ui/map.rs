@@ -11,6 +11,7 @@
 //! Every input is bounded: at most [`MAX_SHAPES`] shapes and [`MAX_POINTS`]
 //! points are drawn, whatever a query returned.
 
+use super::svg::{label_box, overlaps, LabelBox};
 use geo::{BoundingRect, Contains, Geometry, Point, Rect};
 use maud::{html, Markup};
 use wkt::TryFromWkt;
@@ -127,20 +128,6 @@ impl Projection {
         let (min, max) = (self.view.min(), self.view.max());
         (min.x..=max.x).contains(&x) && (min.y..=max.y).contains(&y)
     }
-}
-
-/// A label's box in the picture: left, top, right, bottom.
-type LabelBox = (f64, f64, f64, f64);
-
-fn overlaps(a: &LabelBox, b: &LabelBox) -> bool {
-    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
-}
-
-/// The box of `text` drawn at font size `size`, centred on `x`, baseline `y`
-/// (widths estimated generously: 0.62 em a character).
-pub fn label_box(text: &str, x: f64, y: f64, size: f64) -> LabelBox {
-    let w = text.chars().count() as f64 * size * 0.62;
-    (x - w / 2.0, y - size, x + w / 2.0, y + size * 0.3)
 }
 
 /// A shape ready to draw: its path and where its label may go, best first.
@@ -295,7 +282,7 @@ fn place_labels(drawn: &[Drawn<'_>]) -> Vec<(String, f64, f64, bool)> {
         let text = d.shape.label.clone();
         for &(x, y) in &d.anchors {
             let y = y + 4.0;
-            let b = label_box(&text, x, y, 13.0);
+            let b = label_box(&text, x, y, 13.0, "middle");
             if b.0 >= 0.0
                 && b.2 <= Projection::WIDTH
                 && b.1 >= 0.0
@@ -362,7 +349,7 @@ mod tests {
             .collect();
         let labels = place_labels(&drawn);
         assert!(!labels.is_empty() && labels.len() < 100);
-        let boxes: Vec<LabelBox> = labels.iter().map(|(t, x, y, _)| label_box(t, *x, *y, 13.0)).collect();
+        let boxes: Vec<LabelBox> = labels.iter().map(|(t, x, y, _)| label_box(t, *x, *y, 13.0, "middle")).collect();
         for (i, a) in boxes.iter().enumerate() {
             assert!(boxes[i + 1..].iter().all(|b| !overlaps(a, b)));
         }

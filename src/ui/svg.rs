@@ -40,16 +40,29 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-/// A label's box: left, top, right, bottom.
-type LabelBox = (f64, f64, f64, f64);
+/// A label's box: left, top, right, bottom (the timeline, the neighbourhood
+/// diagram and the maps place their labels by these).
+pub(crate) type LabelBox = (f64, f64, f64, f64);
 
-fn overlaps(a: &LabelBox, b: &LabelBox) -> bool {
+pub(crate) fn overlaps(a: &LabelBox, b: &LabelBox) -> bool {
     a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
 }
 
 /// The width of `text` at font size `size`, estimated generously (0.62 em a character).
 fn text_width(text: &str, size: f64) -> f64 {
     text.chars().count() as f64 * size * 0.62
+}
+
+/// The box of `text` at font size `size` drawn at `x` with `anchor` (its
+/// `text-anchor`: `start`, `end`, else centred), baseline `y`.
+pub(crate) fn label_box(text: &str, x: f64, y: f64, size: f64, anchor: &str) -> LabelBox {
+    let w = text_width(text, size);
+    let left = match anchor {
+        "start" => x,
+        "end" => x - w,
+        _ => x - w / 2.0,
+    };
+    (left, y - size, left + w, y + size * 0.3)
 }
 
 /// The timeline's horizontal axis: each year with events gets room in
@@ -238,14 +251,8 @@ fn clear_spot(
     candidates: &[Spot],
     bounds: (f64, f64),
 ) -> Option<Spot> {
-    let w = text_width(text, size);
     candidates.iter().copied().find(|&(x, y, anchor)| {
-        let left = match anchor {
-            "start" => x,
-            "end" => x - w,
-            _ => x - w / 2.0,
-        };
-        let b = (left, y - size, left + w, y + size * 0.3);
+        let b = label_box(text, x, y, size, anchor);
         let fits = b.0 >= 0.0 && b.2 <= bounds.0 && b.1 >= 0.0 && b.3 <= bounds.1;
         if fits && !placed.iter().any(|p| overlaps(p, &b)) {
             placed.push(b);

@@ -17,15 +17,6 @@ fn q(body: &str) -> String {
     format!("{GEO}\n{body}")
 }
 
-/// A saved query's rows (SPARQL JSON), sorted; panics unless 200.
-async fn saved(server: &TestServer, path: &str) -> Vec<Vec<String>> {
-    let response = server.get(path, "application/sparql-results+json").await;
-    let status = response.status();
-    let body = response.bytes().await.unwrap();
-    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
-    results_table(&body)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn geosparql_functions_answer() {
     let server = knowledge_graph_server().await;
@@ -66,7 +57,7 @@ async fn every_state_has_a_shape_and_the_borders_agree_with_them() {
     let cited =
         "ASK { GRAPH ?g { st:russia geo:hasGeometry ?shape } ?g <http://www.w3.org/ns/prov#wasDerivedFrom> ?source }";
     assert!(server.ask(&q(cited)).await, "the shapes' graph cites its source");
-    assert_eq!(saved(&server, "/queries/borders-check").await, Vec::<Vec<String>>::new());
+    assert_eq!(server.rows_at("/queries/borders-check").await, Vec::<Vec<String>>::new());
 
     // A fact the shapes contradict is reported, and so is a missing one.
     let write = server.update(&q("INSERT DATA { GRAPH <urn:geo:wrong> { st:poland tkg:borders st:estonia } }")).await;
@@ -75,7 +66,8 @@ async fn every_state_has_a_shape_and_the_borders_agree_with_them() {
     assert_eq!(write.status(), 204);
     let write = server.update(&q("DELETE WHERE { GRAPH ?g { st:estonia tkg:borders st:latvia } }")).await;
     assert_eq!(write.status(), 204);
-    let problems: Vec<(String, String, String)> = saved(&server, "/queries/borders-check")
+    let problems: Vec<(String, String, String)> = server
+        .rows_at("/queries/borders-check")
         .await
         .into_iter()
         .map(|r| (r[0].clone(), r[2].clone(), r[4].clone()))
@@ -93,7 +85,7 @@ async fn every_state_has_a_shape_and_the_borders_agree_with_them() {
 async fn states_near_a_state() {
     let server = knowledge_graph_server().await;
     let lithuania = "https%3A%2F%2Fw3id.org%2Ftreaty-kg%2Fid%2Fstate%2Flithuania";
-    let near = saved(&server, &format!("/queries/states-near?state={lithuania}&km=400")).await;
+    let near = server.rows_at(&format!("/queries/states-near?state={lithuania}&km=400")).await;
     let mut found: Vec<(u64, String, String)> =
         near.iter().map(|r| (r[4].parse::<f64>().unwrap() as u64, r[3].clone(), r[5].clone())).collect();
     found.sort();

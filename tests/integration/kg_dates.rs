@@ -42,19 +42,10 @@ fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// The rows of a saved query's answer (SPARQL JSON), sorted; panics unless 200.
-async fn rows_of(server: &TestServer, path: &str) -> Vec<Vec<String>> {
-    let response =
-        server.client.get(server.url(path)).header("accept", "application/sparql-results+json").send().await.unwrap();
-    let status = response.status();
-    let body = response.bytes().await.unwrap();
-    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
-    results_table(&body)
-}
-
 /// withdrawal-status on `date`: state label → (status, since, step).
 async fn withdrawal_status(server: &TestServer, date: &str) -> BTreeMap<String, (String, String, String)> {
-    rows_of(server, &format!("/queries/withdrawal-status?date={date}"))
+    server
+        .rows_at(&format!("/queries/withdrawal-status?date={date}"))
         .await
         .into_iter()
         .map(|r| (r[1].clone(), (r[3].clone(), r[4].clone(), r[5].clone())))
@@ -65,7 +56,7 @@ async fn withdrawal_status(server: &TestServer, date: &str) -> BTreeMap<String, 
 /// Convention, if it had a standing towards it that day.
 async fn ottawa_standing(server: &TestServer, slug: &str, date: &str) -> Option<Vec<String>> {
     let state = format!("{ID}state/{slug}");
-    let rows = rows_of(server, &format!("/queries/treaties-of-state?state={}&date={date}", enc(&state))).await;
+    let rows = server.rows_at(&format!("/queries/treaties-of-state?state={}&date={date}", enc(&state))).await;
     assert!(rows.len() <= 1, "one treaty in the graph, one row at most: {rows:?}");
     rows.into_iter().next()
 }
@@ -479,7 +470,7 @@ async fn quotations_and_posts_are_dated_and_cited() {
         .table(&q("SELECT DISTINCT ?n { GRAPH ?g { quote:joint-statement-on-threats-and-deterrence schema:text ?text } ?g prov:wasDerivedFrom ?s . ?s schema:position ?n }"))
         .await;
     assert_eq!(cited, rows(&[&["4"], &["5"]]));
-    let officials = rows_of(&server, "/queries/officials").await;
+    let officials = server.rows_at("/queries/officials").await;
     let since: Vec<(String, String)> = officials.into_iter().map(|r| (r[2].clone(), r[5].clone())).collect();
     assert_eq!(
         since,

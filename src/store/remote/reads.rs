@@ -142,7 +142,7 @@ impl Remote {
             .next()
             .transpose()
             .map_err(crate::store::error::from_query_error)?;
-        let total = count_of(n.as_ref())?;
+        let total = crate::store::engine_count(n.as_ref().and_then(|s| s.get("n")))? as usize;
         Ok((triples, total, total < count_cap))
     }
 
@@ -176,7 +176,7 @@ impl Remote {
             .next()
             .transpose()
             .map_err(crate::store::error::from_query_error)?;
-        count_of(n.as_ref())
+        Ok(crate::store::engine_count(n.as_ref().and_then(|s| s.get("n")))? as usize)
     }
 
     /// The data version: the last write's id and the statement count.
@@ -235,19 +235,5 @@ impl Remote {
                 self.ask(format!("ASK {{ GRAPH {g} {{ ?s ?p ?o }} }}"), &ProtocolDataset::default(), guard)
             }
         }
-    }
-}
-
-/// The count `?n` of an engine's one-row answer: an engine that answers
-/// something else is at fault (502), never read as zero (the count feeds the
-/// data version).
-fn count_of(row: Option<&oxigraph::sparql::QuerySolution>) -> Result<usize, StoreError> {
-    let value = row.and_then(|s| s.get("n"));
-    match value {
-        Some(Term::Literal(l)) => l
-            .value()
-            .parse()
-            .map_err(|_| StoreError::EngineUnavailable(format!("the engine answered a count that is not one: {l}"))),
-        other => Err(StoreError::EngineUnavailable(format!("the engine answered no count: {other:?}"))),
     }
 }

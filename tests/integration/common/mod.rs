@@ -556,6 +556,16 @@ impl TestServer {
         self.get(path, accept).await.text().await.unwrap()
     }
 
+    /// The rows of the SPARQL JSON answer at `path` (a saved query), as plain
+    /// text, sorted; panics unless 200.
+    pub async fn rows_at(&self, path: &str) -> Vec<Vec<String>> {
+        let response = self.get(path, "application/sparql-results+json").await;
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        results_table(&body)
+    }
+
     /// GETs `path` with an `Accept` header.
     pub async fn get(&self, path: &str, accept: &str) -> reqwest::Response {
         self.client.get(self.url(path)).header("accept", accept).send().await.unwrap()
