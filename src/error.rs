@@ -141,6 +141,10 @@ impl AppError {
     }
 }
 
+/// Marks a response that answers a timed-out request (read by the metrics).
+#[derive(Clone, Copy, Debug)]
+pub struct TimedOut;
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -148,6 +152,9 @@ impl IntoResponse for AppError {
             tracing::error!(error = %details, "internal error");
         }
         let mut response = (status, self.message()).into_response();
+        if matches!(self, AppError::Timeout { .. }) {
+            response.extensions_mut().insert(TimedOut);
+        }
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         headers.insert("x-error-code", HeaderValue::from_static(self.code()));

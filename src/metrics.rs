@@ -93,9 +93,9 @@ impl Metrics {
         self.renders.inc();
     }
 
-    pub fn record_saved_query(&self, query: &str, outcome: &str, seconds: f64) {
+    pub fn record_saved_query(&self, query: &str, outcome: SavedOutcome, seconds: f64) {
         self.saved_calls
-            .get_or_create(&SavedQueryLabels { query: query.to_owned(), outcome: outcome.to_owned() })
+            .get_or_create(&SavedQueryLabels { query: query.to_owned(), outcome: outcome.label().to_owned() })
             .inc();
         self.saved_latency.get_or_create(&QueryNameLabels { query: query.to_owned() }).observe(seconds);
     }
@@ -169,4 +169,32 @@ pub fn with_inference_runs(rendered: String, refreshes: u64, regenerations: u64)
         "Runs keeping the inferred graph current: for the subjects writes named (refresh), or whole (regeneration).",
         &[("{how=\"refresh\"}", refreshes.to_string()), ("{how=\"regeneration\"}", regenerations.to_string())],
     )
+}
+
+/// How a saved query's call ended (the `outcome` label of its calls).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SavedOutcome {
+    /// The client's copy is current (304).
+    NotModified,
+    /// Answered from the answer cache.
+    Cached,
+    /// Evaluated, whole.
+    Evaluated,
+    /// Evaluated, cut at the query's row cap.
+    Truncated,
+    Timeout,
+    Error,
+}
+
+impl SavedOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            SavedOutcome::NotModified => "not_modified",
+            SavedOutcome::Cached => "cached",
+            SavedOutcome::Evaluated => "ok",
+            SavedOutcome::Truncated => "truncated",
+            SavedOutcome::Timeout => "timeout",
+            SavedOutcome::Error => "error",
+        }
+    }
 }

@@ -123,7 +123,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
-    let timed_out = response.headers().get("x-error-code").is_some_and(|v| v == "timeout");
+    let timed_out = response.extensions().get::<crate::error::TimedOut>().is_some();
     state.metrics.record(&route, method.as_str(), status, elapsed.as_secs_f64(), timed_out);
     span.in_scope(|| {
         tracing::info!(path = %path, status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request");

@@ -5,6 +5,7 @@ use super::sparql::{negotiate_query, pick};
 use super::{public_base, set_content_type, AppState};
 use crate::conneg;
 use crate::error::AppError;
+use crate::metrics::SavedOutcome;
 use crate::queries::cache::{CacheKey, CachedAnswer};
 use crate::queries::params;
 use crate::queries::{describe, openapi, plain, SavedQuery};
@@ -282,12 +283,12 @@ async fn run(
     let started = Instant::now();
     let query = lookup(state, name)?;
     let outcome = answer(state, &query, pairs, headers).await;
-    let label = match &outcome {
-        Ok((_, label)) => *label,
-        Err(AppError::Timeout { .. }) => "timeout",
-        Err(_) => "error",
+    let ended = match &outcome {
+        Ok((_, ended)) => *ended,
+        Err(AppError::Timeout { .. }) => SavedOutcome::Timeout,
+        Err(_) => SavedOutcome::Error,
     };
-    state.metrics.record_saved_query(&query.name, label, started.elapsed().as_secs_f64());
+    state.metrics.record_saved_query(&query.name, ended, started.elapsed().as_secs_f64());
     outcome.map(|(response, _)| response)
 }
 
@@ -296,7 +297,7 @@ async fn answer(
     query: &SavedQuery,
     mut pairs: Vec<(String, String)>,
     headers: &HeaderMap,
-) -> Result<(Response, &'static str), AppError> {
+) -> Result<(Response, SavedOutcome), AppError> {
     let format_param = pairs.iter().position(|(k, _)| k == "format").map(|i| pairs.remove(i).1);
     let bindings = params::bind(&query.params, &pairs)?;
     let (media_type, output) = negotiate_query(query.is_graph(), headers, format_param.as_deref())?;
@@ -312,10 +313,10 @@ async fn answer(
     if not_modified {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         common_headers(response.headers_mut(), query, &key, &etag, None);
-        return Ok((response, "not_modified"));
+        return Ok((response, SavedOutcome::NotModified));
     }
-    let (answer, label) = match state.cache.get(&key) {
-        Some(hit) => (hit, "cached"),
+    let (answer, ended) = match state.cache.get(&key) {
+        Some(hit) => (hit, SavedOutcome::Cached),
         None => {
             crate::queries::check_against_store(&state.store, query, &bindings).await?;
             let job = QueryJob {
@@ -327,15 +328,15 @@ async fn answer(
             let capped = state.store.query_capped(job, output, query.row_cap).await?;
             let answer = CachedAnswer { body: capped.body, truncated: capped.truncated };
             state.cache.put(key.clone(), answer.clone());
-            let label = if answer.truncated { "truncated" } else { "ok" };
-            (answer, label)
+            let ended = if answer.truncated { SavedOutcome::Truncated } else { SavedOutcome::Evaluated };
+            (answer, ended)
         }
     };
     let mut response = answer.body.clone().into_response();
     set_content_type(response.headers_mut(), media_type);
     common_headers(response.headers_mut(), query, &key, &etag, Some(&answer));
-    insert(response.headers_mut(), "x-cache", if label == "cached" { "hit" } else { "miss" });
-    Ok((response, label))
+    insert(response.headers_mut(), "x-cache", if ended == SavedOutcome::Cached { "hit" } else { "miss" });
+    Ok((response, ended))
 }
 
 fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {

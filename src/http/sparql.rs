@@ -13,7 +13,7 @@ use crate::queries::cache::{matches_if_none_match, CacheKey, CachedAnswer};
 use crate::sparql::depth::{self, QueryForm};
 use crate::sparql::protocol::{self, SparqlRequest};
 use crate::sparql::results::{rdf_serializer, OutputFormat};
-use crate::sparql::service_description;
+use crate::sparql::service_description::{self, DefaultGraph, Endpoint};
 use crate::store::{QueryJob, UpdateJob};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -302,15 +302,19 @@ async fn describe_service(state: &AppState, base: &str) -> Result<oxigraph::mode
     let endpoint = format!("{base}/sparql");
     let catalogue = format!("{base}/queries");
     let graphs = state.store.named_graphs(1000).await?;
-    Ok(service_description::describe(
-        &endpoint,
-        state.store.options().union_default_graph,
-        &graphs,
-        Some(&catalogue),
-        state.store.is_remote(),
-        state.inference.is_some(),
-        state.search.is_some(),
-    ))
+    let default_graph = match (state.store.is_remote(), state.store.options().union_default_graph) {
+        (true, _) => DefaultGraph::Engine,
+        (false, true) => DefaultGraph::Union,
+        (false, false) => DefaultGraph::Own,
+    };
+    Ok(service_description::describe(&Endpoint {
+        url: &endpoint,
+        default_graph,
+        named_graphs: &graphs,
+        catalogue: Some(&catalogue),
+        inference: state.inference.is_some(),
+        search: state.search.is_some(),
+    }))
 }
 
 /// An RDF syntax (media type, format) for a description, or `None` when the

@@ -5,27 +5,16 @@
 use crate::error::AppError;
 use crate::store::{QuadReader, StoreError};
 use oxigraph::model::{BlankNode, Literal, NamedNode, NamedOrBlankNode, Term, Triple};
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 /// One page of a fragment: its triples, the count of matches (exact, or at
 /// least this many when `exact` is false).
-pub struct Page {
-    pub triples: Vec<Triple>,
-    pub total: usize,
-    pub exact: bool,
-}
+pub use crate::store::TriplePage as Page;
 
 /// Reads the page of `selector` starting at `offset` over the union of all
-/// graphs, counting matches up to `count_cap`, and for at most `count_budget`
-/// once the page (and whether another follows) is known: past either, the
-/// count is a lower bound (TPF counts are estimates; at 10M quads a hub's
-/// 100,000 matches take seconds to decode). A triple stated in several graphs
-/// counts once, where this scan (in the store's index order, the same for every
-/// page of one data version) first meets it. Triples already met are known by a
-/// 128-bit fingerprint, so the memory is bounded by the cap (16 bytes a match),
-/// and no triple costs a second lookup.
+/// graphs, each triple once, counting matches up to `count_cap` and for at most
+/// `count_budget` once the page is known: past either, the count is a lower
+/// bound (TPF counts are estimates). See [`QuadReader::triple_page`].
 pub fn read(
     reader: &QuadReader<'_>,
     selector: &Selector,
@@ -34,51 +23,8 @@ pub fn read(
     count_cap: usize,
     count_budget: std::time::Duration,
 ) -> Result<Page, StoreError> {
-    let started = std::time::Instant::now();
     let pattern = (selector.subject.as_ref(), selector.predicate.as_ref(), selector.object.as_ref());
-    if let Some(page) = reader.engine_page(pattern, offset, limit, count_cap) {
-        let (triples, total, exact) = page?;
-        let total = total.max(offset + triples.len());
-        return Ok(Page { triples, total, exact });
-    }
-    let mut seen: HashSet<u128> = HashSet::new();
-    let mut triples = Vec::new();
-    let mut index = 0usize;
-    let matches = reader.quads(
-        selector.subject.as_ref().map(|s| s.as_ref()),
-        selector.predicate.as_ref().map(|p| p.as_ref()),
-        selector.object.as_ref().map(|o| o.as_ref()),
-        None,
-    );
-    for quad in matches {
-        let quad = quad?;
-        let triple = Triple::new(quad.subject, quad.predicate, quad.object);
-        if !seen.insert(fingerprint(&triple)) {
-            continue;
-        }
-        if index >= offset && triples.len() < limit {
-            triples.push(triple);
-        }
-        index += 1;
-        // One match past the page says whether a next page exists.
-        let page_known = index > offset + limit;
-        let out_of_time = index.is_multiple_of(1024) && started.elapsed() >= count_budget;
-        if page_known && (index >= count_cap || out_of_time) {
-            return Ok(Page { triples, total: index, exact: false });
-        }
-    }
-    Ok(Page { triples, total: index, exact: true })
-}
-
-/// A triple's 128-bit fingerprint (two independent 64-bit hashes).
-fn fingerprint(triple: &Triple) -> u128 {
-    let half = |salt: u8| {
-        let mut hasher = std::hash::DefaultHasher::new();
-        salt.hash(&mut hasher);
-        triple.hash(&mut hasher);
-        hasher.finish()
-    };
-    (u128::from(half(0)) << 64) | u128::from(half(1))
+    reader.triple_page(pattern, offset, limit, count_cap, count_budget)
 }
 
 pub const PAGE_SIZE: usize = 100;

@@ -71,42 +71,9 @@ async fn totals(store: &KgStore, pattern: &str, graphs: bool) -> Result<(u64, u6
 /// A `GROUP BY ?g` over all statements is avoided: with 232,501 graphs at 1M
 /// generated quads it took 11 s, against 0.4 s for the count and the names.
 pub async fn statistics_by_sparql(store: &KgStore) -> Result<Statistics, StoreError> {
-    // An engine may cut the listing of graph names (below) short without an
-    // error (Virtuoso answers at most `ResultSetMaxRows` rows, 10,000 by
-    // default), so over an engine the graphs are counted with the statements:
-    // 0.14–0.25 s in Virtuoso at 1M quads, whose listing held 10,000 of 232,501.
-    let all = "GRAPH ?g { ?s ?p ?o }";
-    let (triples, graphs_in_engine) = totals(store, all, store.is_remote()).await?;
-    // The embedded store lists its graphs without reading statements; engines
-    // differ on an empty `GRAPH ?g {}` (Virtuoso answers nothing), so they scan.
-    // `GROUP BY`, not `DISTINCT`: over 232,501 graphs (1M generated quads)
-    // Virtuoso 7.2.5 answered the grouping in 0.09 s and timed the DISTINCT out
-    // after 60 s, so the statistics, and the home page, never came.
-    let names_query = if store.is_remote() {
-        "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
-    } else {
-        "SELECT ?g WHERE { GRAPH ?g { } }"
-    };
-    let listing = rows(store, names_query.to_owned(), MAX_GRAPH_NAMES).await?;
-    // Whether the cap cut the listing: its rows, blank-node graphs included.
-    let capped = listing.len() >= MAX_GRAPH_NAMES;
-    let listed_graphs = listing.len() as u64;
-    let names: Vec<(NamedNode, u64)> = listing
-        .into_iter()
-        .filter_map(|row| match row.first().cloned().flatten() {
-            Some(Term::NamedNode(n)) => Some((n, 0)),
-            _ => None,
-        })
-        .collect();
-    // The embedded listing is whole below its own cap.
-    let graph_count = if store.is_remote() {
-        graphs_in_engine
-    } else if capped {
-        totals(store, all, true).await?.1
-    } else {
-        listed_graphs
-    }
-    .max(names.len() as u64);
+    let census = store.graph_census(MAX_GRAPH_NAMES).await?;
+    let (triples, graph_count) = (census.statements, census.graphs);
+    let names: Vec<(NamedNode, u64)> = census.names.into_iter().map(|n| (n, 0)).collect();
     // With a partial listing (or graphs it shows without a name), the
     // summaries' graphs are counted like their statements, not taken from it.
     let partial = graph_count > names.len() as u64;

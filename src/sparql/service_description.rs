@@ -28,19 +28,36 @@ fn sd(local: &str) -> NamedNode {
     NamedNode::new_unchecked(format!("{SD}{local}"))
 }
 
-/// Describes the endpoint at `endpoint` (an absolute URL) over a store holding
-/// `named_graphs`, linking the saved-query `catalogue` when there is one. In
-/// front of a remote engine (`remote`), the default graph is the engine's own
-/// setting: the description says so instead of claiming either.
-pub fn describe(
-    endpoint: &str,
-    union_default_graph: bool,
-    named_graphs: &[NamedNode],
-    catalogue: Option<&str>,
-    remote: bool,
-    inference: bool,
-    search: bool,
-) -> Graph {
+/// Whose default graph the endpoint's queries see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultGraph {
+    /// The union of all graphs (`sd:UnionDefaultGraph`).
+    Union,
+    /// The store's own default graph.
+    Own,
+    /// A remote engine's: its own setting, which the description does not claim.
+    Engine,
+}
+
+/// What the description states of the endpoint.
+pub struct Endpoint<'a> {
+    /// The endpoint's absolute URL.
+    pub url: &'a str,
+    pub default_graph: DefaultGraph,
+    /// The named graphs listed.
+    pub named_graphs: &'a [NamedNode],
+    /// The saved-query catalogue's URL, when there is one.
+    pub catalogue: Option<&'a str>,
+    /// Whether the RDFS closure is materialized.
+    pub inference: bool,
+    /// Whether the full-text search service answers.
+    pub search: bool,
+}
+
+/// Describes `endpoint`. In front of a remote engine the default graph is the
+/// engine's own setting: the description says so instead of claiming either.
+pub fn describe(endpoint: &Endpoint<'_>) -> Graph {
+    let Endpoint { url: endpoint, default_graph, named_graphs, catalogue, inference, search } = *endpoint;
     let mut graph = Graph::new();
     let service = NamedNode::new(endpoint).unwrap_or_else(|_| NamedNode::new_unchecked("urn:treaty-kg:endpoint"));
     let rdf_type = NamedNode::new_unchecked(RDF_TYPE);
@@ -80,7 +97,7 @@ pub fn describe(
             .into(),
         );
     }
-    if remote {
+    if default_graph == DefaultGraph::Engine {
         add(
             &s,
             NamedNode::new_unchecked("http://www.w3.org/2000/01/rdf-schema#comment"),
@@ -91,7 +108,7 @@ pub fn describe(
             .into(),
         );
     } else {
-        if union_default_graph {
+        if default_graph == DefaultGraph::Union {
             add(&s, sd("feature"), sd("UnionDefaultGraph").into());
         }
         // GeoSPARQL's functions, evaluated by the embedded engine (over a remote

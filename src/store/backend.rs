@@ -253,6 +253,66 @@ impl Backend {
         }
     }
 
+    /// Whether queries are evaluated in this process (and may be tried on the
+    /// request's own thread: `store::inline`).
+    pub fn evaluates_in_process(&self) -> bool {
+        matches!(self, Backend::Embedded(_))
+    }
+
+    /// The embedded store, for what only it keeps (the derived views' own writes).
+    pub fn embedded(&self) -> Result<&super::embedded::Embedded, StoreError> {
+        match self {
+            Backend::Embedded(e) => Ok(e),
+            Backend::Remote(_) => Err(StoreError::NotSupported("the data lives in a remote engine".into())),
+        }
+    }
+
+    /// The engine's request statistics (remote backend only).
+    pub fn engine_stats(&self) -> Option<&super::remote::EngineStats> {
+        match self {
+            Backend::Remote(r) => Some(r.stats()),
+            Backend::Embedded(_) => None,
+        }
+    }
+
+    /// Bulk-loads one file: into the embedded store atomically, into an
+    /// engine in batches; returns the quads read.
+    pub fn bulk_load(
+        &self,
+        path: &std::path::Path,
+        graph: Option<&NamedNode>,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Backend::Embedded(e) => e.bulk_load(path, graph, progress),
+            Backend::Remote(r) => r.bulk_load(path, graph, progress),
+        }
+    }
+
+    /// The engine's own data version (`None` on the embedded store, whose
+    /// version is the ledger's).
+    pub fn engine_version(&self) -> Option<Result<String, StoreError>> {
+        match self {
+            Backend::Embedded(_) => None,
+            Backend::Remote(r) => Some(r.fingerprint()),
+        }
+    }
+
+    /// Writes the store (or one graph) to `writer` (CLI `dump`: a local store only).
+    pub fn dump_local(
+        &self,
+        target: Option<&GraphTarget>,
+        format: oxigraph::io::RdfFormat,
+        writer: impl std::io::Write,
+    ) -> std::io::Result<()> {
+        match self {
+            Backend::Embedded(e) => e.write_graph_to(target, format, writer),
+            Backend::Remote(_) => {
+                Err(std::io::Error::other("the command line dumps a local store; use GET /dump of a server"))
+            }
+        }
+    }
+
     pub fn load_source(
         &self,
         file: &SourceFile,
@@ -388,20 +448,26 @@ impl<'a> QuadReader<'a> {
         }
     }
 
-    /// One page of the distinct triples of a pattern, with their count up to
-    /// `count_cap`, when the backend de-duplicates natively (a remote engine's
-    /// `SELECT DISTINCT`); `None` when the caller must (the embedded store's
-    /// indexes make its own scan cheaper).
-    pub fn engine_page(
+    /// One page of the distinct triples of a pattern over the union of all
+    /// graphs, from `offset`, with their count up to `count_cap` (and within
+    /// `count_budget` on the embedded store): an engine de-duplicates with its
+    /// own `SELECT DISTINCT`; the embedded store scans its index (see
+    /// [`super::pages`]).
+    pub fn triple_page(
         &self,
         pattern: (Option<&oxigraph::model::NamedOrBlankNode>, Option<&NamedNode>, Option<&oxigraph::model::Term>),
         offset: usize,
         limit: usize,
         count_cap: usize,
-    ) -> Option<Result<super::remote::TriplePage, StoreError>> {
+        count_budget: std::time::Duration,
+    ) -> Result<super::TriplePage, StoreError> {
         match self.backend {
-            Backend::Embedded(_) => None,
-            Backend::Remote(r) => Some(r.triple_page(pattern, offset, limit, count_cap, self.guard)),
+            Backend::Embedded(_) => super::pages::scan(self, pattern, offset, limit, count_cap, count_budget),
+            Backend::Remote(r) => {
+                let (triples, total, exact) = r.triple_page(pattern, offset, limit, count_cap, self.guard)?;
+                let total = total.max(offset + triples.len());
+                Ok(super::TriplePage { triples, total, exact })
+            }
         }
     }
 

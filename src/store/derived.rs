@@ -3,7 +3,6 @@
 //! transaction, whole-store passes that stream, and rewrites in batches. All
 //! synchronous: they run at start, or on a blocking thread.
 
-use super::backend::Backend;
 use super::change::Recorder;
 use super::{KgStore, StoreError};
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
@@ -51,10 +50,7 @@ pub struct Pattern {
 
 impl KgStore {
     fn embedded(&self) -> Result<&super::embedded::Embedded, StoreError> {
-        match &self.inner.backend {
-            Backend::Embedded(e) => Ok(e),
-            Backend::Remote(_) => Err(StoreError::NotSupported("the data lives in a remote engine".into())),
-        }
+        self.inner.backend.embedded()
     }
 
     /// Runs `read` on one consistent view of the store (a transaction that writes nothing).

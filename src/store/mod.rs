@@ -2,22 +2,32 @@
 //! calls the façade, [`KgStore`], for one of a few operations: evaluate a query
 //! into a stream of bytes in a format, apply an update, read quad patterns,
 //! read/replace/merge/delete a graph, dump, sync the repository's source files.
+//! Callers never ask which backend runs: what differs between them is answered
+//! here (the graphs' census, pages of distinct triples, the engine's version).
 //!
 //! The façade owns what every backend shares, one concern per file:
 //! - `admission`: lanes by expected cost, bounded queues, 503 before overload;
 //! - `running`: the registry of running work, the deadline watcher;
+//! - `inline`: small queries tried on the request's own thread, within a budget;
 //! - `stream`: the chunk writer that streams answers with back-pressure;
 //! - `version`: generation, data version, write counter;
+//! - `change`, `derived`, `scope`: what each write changed, and the views kept
+//!   from it inside the write's transaction;
+//! - `census`, `pages`: the named graphs counted, and pages of distinct triples;
+//! - `reads`, `writes`: the façade's operations;
 //! - `job`, `error`: what callers hand in, and what can go wrong.
 //!
-//! The backend does the work: `embedded` is Oxigraph in this process.
+//! The backend does the work (`backend` is the only place that matches on it):
+//! `embedded` is Oxigraph in this process; `remote` is a SPARQL 1.1 engine over
+//! HTTP (its query and update endpoints, and its Graph Store when given one).
 //!
 //! Invariants:
-//! - Parsing and evaluation run on the deep-stack pool ([`crate::exec`]), never
-//!   on a runtime worker; SPARQL text is parsed there, under admission, after
-//!   the depth pre-scan.
+//! - Parsing and evaluation run on a deep stack ([`crate::exec::STACK_BYTES`]):
+//!   the evaluation pool's, or a runtime worker's for an inline attempt, which
+//!   gives way to the pool past its time or size budget; SPARQL text is parsed
+//!   under admission, after the depth pre-scan.
 //! - Every piece of work is admitted, registered with a deadline, and holds its
-//!   admission slot inside the blocking task until its last byte is written.
+//!   admission slot until its last byte is written.
 //! - Every write is one transaction: it applies whole or not at all, and the
 //!   generation and data version change after the commit. A write waits for its
 //!   task to finish, so its answer always tells what happened.
@@ -26,6 +36,7 @@
 
 mod admission;
 mod backend;
+mod census;
 mod change;
 mod derived;
 mod embedded;
@@ -33,6 +44,7 @@ mod error;
 mod inline;
 pub use inline::counts as inline_counts;
 mod job;
+mod pages;
 mod reads;
 mod remote;
 mod running;
@@ -44,6 +56,7 @@ mod writes;
 pub use admission::{cost_key, Lane, WorkClass};
 pub use backend::InProcessService;
 pub use backend::QuadReader;
+pub use census::GraphCensus;
 pub use change::{Change, Derived, Publish, QuadRead, Recorder};
 pub use derived::{Latest, Pattern};
 pub use error::{engine_count, StoreError};
@@ -51,6 +64,7 @@ pub use job::{
     default_concurrency, CappedAnswer, GraphTarget, ProtocolDataset, QueryJob, QuerySource, SourceSync, StoreLocation,
     StoreOptions, UpdateJob,
 };
+pub use pages::TriplePage;
 pub use remote::{Credentials, EngineStats, RemoteConfig};
 pub use running::{RunningInfo, RunningQueries};
 pub use scope::WriteScope;
@@ -181,12 +195,10 @@ impl KgStore {
             std::thread::sleep(interval);
             let Some(inner) = inner.upgrade() else { return };
             let read = inner.clone();
-            match exec::run_blocking(move || match &read.backend {
-                Backend::Remote(remote) => remote.fingerprint(),
-                Backend::Embedded(_) => Err(StoreError::NotSupported("not remote".into())),
-            }) {
-                Ok(Ok(version)) => inner.versioning.observe(version),
-                Ok(Err(e)) => tracing::debug!(error = %e.chain(), "the engine's data version could not be read"),
+            match exec::run_blocking(move || read.backend.engine_version()) {
+                Ok(None) => return,
+                Ok(Some(Ok(version))) => inner.versioning.observe(version),
+                Ok(Some(Err(e))) => tracing::debug!(error = %e.chain(), "the engine's data version could not be read"),
                 Err(e) => tracing::warn!(error = %e, "the engine's data version could not be read"),
             }
         });
@@ -198,26 +210,23 @@ impl KgStore {
     /// Keeps `derived` current inside every write's transaction; `false` over a
     /// remote engine, whose writes this server cannot see inside.
     pub fn derive(&self, derived: Arc<dyn Derived>) -> bool {
-        match &self.inner.backend {
-            Backend::Embedded(e) => {
+        match self.inner.backend.embedded() {
+            Ok(e) => {
                 e.derive(derived);
                 true
             }
-            Backend::Remote(_) => false,
+            Err(_) => false,
         }
     }
 
     /// Whether the data lives in a remote engine.
     pub fn is_remote(&self) -> bool {
-        matches!(self.inner.backend, Backend::Remote(_))
+        !self.inner.backend.evaluates_in_process()
     }
 
     /// The engine's request statistics (remote backend only).
     pub fn engine_stats(&self) -> Option<&remote::EngineStats> {
-        match &self.inner.backend {
-            Backend::Remote(r) => Some(r.stats()),
-            Backend::Embedded(_) => None,
-        }
+        self.inner.backend.engine_stats()
     }
 
     fn with_backend(backend: Backend, versioning: Versioning, options: StoreOptions) -> Result<Self, StoreError> {

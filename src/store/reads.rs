@@ -110,7 +110,7 @@ impl KgStore {
     /// very thread within the inline budget (see [`super::inline`]); `None`
     /// otherwise, errors included: the pool then evaluates it as usual.
     fn inline(inner: &Inner, job: &QueryJob, format: OutputFormat, guard: &RunningGuard) -> Option<Bytes> {
-        if !exec::on_deep_stack() || !matches!(inner.backend, super::backend::Backend::Embedded(_)) {
+        if !exec::on_deep_stack() || !inner.backend.evaluates_in_process() {
             return None;
         }
         let graph_form = Some(matches!(format, OutputFormat::Rdf(_)));
@@ -310,12 +310,7 @@ impl KgStore {
 
     /// Writes the store (or one graph) to `writer`, synchronously (CLI `dump`).
     pub fn dump_blocking(&self, target: Option<GraphTarget>, format: RdfFormat, writer: impl Write) -> io::Result<()> {
-        match &self.inner.backend {
-            Backend::Embedded(e) => e.write_graph_to(target.as_ref(), format, writer),
-            Backend::Remote(_) => {
-                Err(io::Error::other("the command line dumps a local store; use GET /dump of a server"))
-            }
-        }
+        self.inner.backend.dump_local(target.as_ref(), format, writer)
     }
 }
 

@@ -3,7 +3,6 @@
 //! waited for (its answer says whether it was applied), and changes the data
 //! version only after it committed (the ledger's number is saved first).
 
-use super::backend::Backend;
 use super::change::{Publish, Written};
 use super::running::RunningGuard;
 use super::{
@@ -19,8 +18,13 @@ use std::path::{Path, PathBuf};
 /// hands the memory it freed back to the system.
 const LARGE: usize = 10_000;
 
-/// The kind of the server's own writes.
-const INTERNAL: &str = "internal update";
+/// Who asked for a write: listeners that follow only outside writes (the
+/// inferred graph's keeper) are not told of the server's own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Author {
+    Client,
+    Server,
+}
 
 impl KgStore {
     /// Runs a write: reserves its number in the ledger first, then the write
@@ -29,10 +33,11 @@ impl KgStore {
     /// `f` also says what the write may have changed, which the listeners are told.
     async fn write<T: Send + 'static>(
         &self,
+        author: Author,
         work: Work,
         f: impl FnOnce(&Inner, &RunningGuard) -> Result<(T, Written), StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let internal = work.kind == INTERNAL;
+        let internal = author == Author::Server;
         let (outcome, scope) = self.write_and_version(work, f).await?;
         let listeners = self.inner.after_writes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (also_internal, tell) in listeners.iter() {
@@ -58,13 +63,16 @@ impl KgStore {
     /// write like any other, except that it does not call `after_writes`.
     pub async fn internal_update(&self, job: UpdateJob) -> Result<(), StoreError> {
         let work = Work {
-            kind: INTERNAL,
+            kind: "internal update",
             label: "regenerating the inferred graph".into(),
             class: WorkClass::Write,
             key: None,
             timeout: self.inner.options.transfer_timeout,
         };
-        self.write(work, move |inner, guard| Ok(((), inner.backend.update(job, &inner.options, guard)?))).await
+        self.write(Author::Server, work, move |inner, guard| {
+            Ok(((), inner.backend.update(job, &inner.options, guard)?))
+        })
+        .await
     }
 
     /// Runs the write `f`, then moves the data version on and publishes what
@@ -81,12 +89,9 @@ impl KgStore {
             // every treaty-kg in front of the engine ends up with the same one.
             let outcome = self.run(work, move |inner, guard| f(inner, guard).map(|(t, w)| (t, w.scope))).await?;
             let inner = self.inner.clone();
-            let read = exec::run(move || match &inner.backend {
-                Backend::Remote(remote) => remote.fingerprint(),
-                Backend::Embedded(_) => unreachable!("remote"),
-            });
+            let read = exec::run(move || inner.backend.engine_version());
             match read.await {
-                Ok(Ok(version)) => self.inner.versioning.observe(version),
+                Ok(Some(Ok(version))) => self.inner.versioning.observe(version),
                 other => {
                     tracing::warn!(outcome = ?other.err(), "the engine's data version could not be read after a write")
                 }
@@ -117,7 +122,10 @@ impl KgStore {
             key: None,
             timeout: self.inner.options.timeout,
         };
-        self.write(work, move |inner, guard| Ok(((), inner.backend.update(job, &inner.options, guard)?))).await
+        self.write(Author::Client, work, move |inner, guard| {
+            Ok(((), inner.backend.update(job, &inner.options, guard)?))
+        })
+        .await
     }
 
     fn write_work(&self, label: String) -> Work {
@@ -136,20 +144,24 @@ impl KgStore {
         replace: bool,
     ) -> Result<bool, StoreError> {
         let work = self.write_work(format!("{} {}", if replace { "PUT" } else { "POST" }, target.label()));
-        self.write(work, move |inner, guard| inner.backend.write_graph(&target, &documents, &base, replace, guard))
-            .await
+        self.write(Author::Client, work, move |inner, guard| {
+            inner.backend.write_graph(&target, &documents, &base, replace, guard)
+        })
+        .await
     }
 
     /// Adds every quad of a dataset body (N-Quads, TriG) in one transaction.
     pub async fn add_dataset(&self, body: Bytes, format: RdfFormat, base: String) -> Result<usize, StoreError> {
         let work = self.write_work("POST dataset".into());
-        self.write(work, move |inner, guard| inner.backend.add_dataset(&body, format, &base, guard)).await
+        self.write(Author::Client, work, move |inner, guard| inner.backend.add_dataset(&body, format, &base, guard))
+            .await
     }
 
     /// Deletes a named graph (or empties the default graph).
     pub async fn delete_graph(&self, target: GraphTarget) -> Result<(), StoreError> {
         let work = self.write_work(format!("DELETE {}", target.label()));
-        self.write(work, move |inner, guard| Ok(((), inner.backend.delete_graph(&target, guard)?))).await
+        self.write(Author::Client, work, move |inner, guard| Ok(((), inner.backend.delete_graph(&target, guard)?)))
+            .await
     }
 
     /// Writes a consistent copy of the store into `dir` (which must not exist)
@@ -187,10 +199,10 @@ impl KgStore {
         }
         // An engine keeps the version: take it now, or the first poll would see a
         // "change" (and move every ETag on) where there was none.
-        if let (Backend::Remote(remote), true) =
-            (&self.inner.backend, report.iter().any(|r| matches!(r, SourceSync::Loaded { .. })))
-        {
-            versioning.observe(remote.fingerprint()?);
+        if report.iter().any(|r| matches!(r, SourceSync::Loaded { .. })) {
+            if let Some(version) = self.inner.backend.engine_version() {
+                versioning.observe(version?);
+            }
         }
         Ok(report)
     }
@@ -209,10 +221,7 @@ impl KgStore {
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<u64, StoreError> {
         let number = self.inner.versioning.reserve()?;
-        let count = match &self.inner.backend {
-            Backend::Embedded(backend) => backend.bulk_load(path, graph, progress)?,
-            Backend::Remote(remote) => remote.bulk_load(path, graph, progress)?,
-        };
+        let count = self.inner.backend.bulk_load(path, graph, progress)?;
         self.inner.versioning.committed(number, None);
         Ok(count)
     }
