@@ -48,10 +48,11 @@ impl Remote {
         }
     }
 
-    /// Replaces or merges into a graph in one update request. Returns whether
-    /// the graph was created, and the subjects of the statements replaced:
-    /// none for a merge, unknown (`None`) for a replacement (the engine does
-    /// not say, and reading them first would not be atomic with the write).
+    /// Replaces or merges into a graph: one update request, or one request to
+    /// the engine's Graph Store with `--remote-store`. Returns whether the graph
+    /// was created, and the subjects a replacement removes statements of, read
+    /// just before the write (see [`Self::subjects_of`]: `None` means the whole
+    /// graph); none for a merge.
     pub fn write_graph(
         &self,
         target: &GraphTarget,

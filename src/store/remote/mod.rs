@@ -1,9 +1,11 @@
 //! The remote backend: any SPARQL 1.1 engine (Virtuoso, `oxigraph serve`, a
 //! GraphDB or Stardog cluster, Neptune, QLever) behind its query and update
-//! endpoints. Everything a user does goes through SPARQL only: graph reads are
+//! endpoints. By default everything goes through SPARQL: graph reads are
 //! CONSTRUCT and SELECT, graph writes are `DROP SILENT` and `INSERT DATA` in one
 //! request, existence is ASK (engines' Graph Store endpoints disagree with the
-//! Recommendation too often; see `../shared/engines.md`).
+//! Recommendation too often; see `../shared/engines.md`). With
+//! `--remote-store`, graph reads and writes go to the engine's own Graph Store
+//! instead (`graphs`), which streams large graphs both ways.
 //!
 //! What stays ours: the text is parsed here first (depth limit, syntax errors
 //! with positions), `SERVICE` and `LOAD` are refused by walking the algebra
