@@ -4,6 +4,7 @@
 //! Handlers are thin: extract, call one function of `sparql`/`store`, return
 //! `Result<_, AppError>`. Store errors become `AppError`s in one place (below).
 
+mod conditional;
 mod gsp;
 mod linked_data;
 mod ops;

@@ -1,6 +1,7 @@
 //! `/queries`, `/queries/{name}`, `/queries/{name}.rq`, `/openapi.json`: the
 //! saved-query catalogue and its runs.
 
+use super::conditional::{not_modified, with_validators, Cache};
 use super::sparql::{negotiate_query, pick};
 use super::{public_base, set_content_type, AppState};
 use crate::conneg;
@@ -9,7 +10,7 @@ use crate::metrics::SavedOutcome;
 use crate::queries::cache::{CacheKey, CachedAnswer};
 use crate::queries::params;
 use crate::queries::{describe, openapi, plain, SavedQuery};
-use crate::sparql::results::rdf_serializer;
+use crate::sparql::results::{rdf_serializer, OutputFormat};
 use crate::store::QueryJob;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -17,6 +18,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use oxigraph::model::{Term, Variable};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -174,17 +176,27 @@ async fn html_page(
     let answer = if missing {
         crate::ui::pages::Answer::NotRun
     } else {
-        let mut data_headers = HeaderMap::new();
-        let accept = if query.is_graph() { "text/turtle" } else { "application/sparql-results+json" };
-        data_headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
-        match answer(state, &query, pairs.clone(), &data_headers).await {
-            Ok((response, _)) => {
-                let truncated = response.headers().get("x-result-truncated").is_some_and(|v| v == "true");
-                let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(AppError::internal)?;
+        // The page shows the rows (or the Turtle) of the answer the data
+        // formats share: the same cache entry as `?format=json` (`ttl`).
+        let (media_type, output) = if query.is_graph() {
+            ("text/turtle", OutputFormat::Rdf(oxigraph::io::RdfFormat::Turtle))
+        } else {
+            (
+                "application/sparql-results+json",
+                OutputFormat::Results(oxigraph::sparql::results::QueryResultsFormat::Json),
+            )
+        };
+        let evaluated = async {
+            let bindings = params::bind(&query.params, &pairs)?;
+            let key = saved_key(state, &query, &bindings, media_type);
+            evaluate(state, &query, bindings, &key, output).await
+        };
+        match evaluated.await {
+            Ok((answer, _)) => {
                 if query.is_graph() {
-                    crate::ui::pages::Answer::Graph(String::from_utf8_lossy(&body).into_owned())
+                    crate::ui::pages::Answer::Graph(String::from_utf8_lossy(&answer.body).into_owned())
                 } else {
-                    parse_results(&body, truncated)?
+                    parse_results(&answer.body, answer.truncated)?
                 }
             }
             Err(e) if e.status().is_client_error() => {
@@ -301,42 +313,60 @@ async fn answer(
     let format_param = pairs.iter().position(|(k, _)| k == "format").map(|i| pairs.remove(i).1);
     let bindings = params::bind(&query.params, &pairs)?;
     let (media_type, output) = negotiate_query(query.is_graph(), headers, format_param.as_deref())?;
-    let key = CacheKey {
+    let key = saved_key(state, query, &bindings, media_type);
+    let etag = key.etag();
+    if let Some(mut response) = not_modified(headers, &etag) {
+        common_headers(response.headers_mut(), query, &key, None);
+        return Ok((response, SavedOutcome::NotModified));
+    }
+    let (answer, ended) = evaluate(state, query, bindings, &key, output).await?;
+    let mut response = answer.body.clone().into_response();
+    set_content_type(response.headers_mut(), media_type);
+    common_headers(response.headers_mut(), query, &key, Some(&answer));
+    let cache = if ended == SavedOutcome::Cached { Cache::Hit } else { Cache::Miss };
+    Ok((with_validators(response, &etag, Some(cache)), ended))
+}
+
+/// What identifies a saved query's answer: the query's version, the values
+/// bound, the format and the data version.
+fn saved_key(
+    state: &AppState,
+    query: &SavedQuery,
+    bindings: &[(Variable, Term)],
+    media_type: &'static str,
+) -> CacheKey {
+    CacheKey {
         query_version: query.version.clone(),
         bindings: bindings.iter().map(|(v, t)| format!("{v}={t}")).collect::<Vec<_>>().join("&"),
         media_type,
         data_version: state.store.data_version(),
-    };
-    let etag = key.etag();
-    let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
-    let not_modified = crate::queries::cache::matches_if_none_match(if_none_match, &etag);
-    if not_modified {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        common_headers(response.headers_mut(), query, &key, &etag, None);
-        return Ok((response, SavedOutcome::NotModified));
     }
-    let (answer, ended) = match state.cache.get(&key) {
-        Some(hit) => (hit, SavedOutcome::Cached),
-        None => {
-            crate::queries::check_against_store(&state.store, query, &bindings).await?;
-            let job = QueryJob {
-                bindings,
-                timeout: query.timeout,
-                cost_key: Some(crate::store::cost_key(&["saved", &query.name, &key.bindings])),
-                ..QueryJob::new(query.query.clone(), &query.name)
-            };
-            let capped = state.store.query_capped(job, output, query.row_cap).await?;
-            let answer = CachedAnswer { body: capped.body, truncated: capped.truncated };
-            state.cache.put(key.clone(), answer.clone());
-            let ended = if answer.truncated { SavedOutcome::Truncated } else { SavedOutcome::Evaluated };
-            (answer, ended)
-        }
+}
+
+/// The answer of `key`: from the cache, or evaluated (within the query's row
+/// cap) and kept.
+async fn evaluate(
+    state: &AppState,
+    query: &SavedQuery,
+    bindings: Vec<(Variable, Term)>,
+    key: &CacheKey,
+    output: OutputFormat,
+) -> Result<(CachedAnswer, SavedOutcome), AppError> {
+    if let Some(hit) = state.cache.get(key) {
+        return Ok((hit, SavedOutcome::Cached));
+    }
+    crate::queries::check_against_store(&state.store, query, &bindings).await?;
+    let job = QueryJob {
+        bindings,
+        timeout: query.timeout,
+        cost_key: Some(crate::store::cost_key(&["saved", &query.name, &key.bindings])),
+        ..QueryJob::new(query.query.clone(), &query.name)
     };
-    let mut response = answer.body.clone().into_response();
-    set_content_type(response.headers_mut(), media_type);
-    common_headers(response.headers_mut(), query, &key, &etag, Some(&answer));
-    insert(response.headers_mut(), "x-cache", if ended == SavedOutcome::Cached { "hit" } else { "miss" });
-    Ok((response, ended))
+    let capped = state.store.query_capped(job, output, query.row_cap).await?;
+    let answer = CachedAnswer { body: capped.body, truncated: capped.truncated };
+    state.cache.put(key.clone(), answer.clone());
+    let ended = if answer.truncated { SavedOutcome::Truncated } else { SavedOutcome::Evaluated };
+    Ok((answer, ended))
 }
 
 fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
@@ -345,15 +375,8 @@ fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-fn common_headers(
-    headers: &mut HeaderMap,
-    query: &SavedQuery,
-    key: &CacheKey,
-    etag: &str,
-    answer: Option<&CachedAnswer>,
-) {
-    insert(headers, "etag", etag);
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache"));
+/// What a saved query's answer says of itself (its validators apart).
+fn common_headers(headers: &mut HeaderMap, query: &SavedQuery, key: &CacheKey, answer: Option<&CachedAnswer>) {
     headers.insert(header::VARY, HeaderValue::from_static("Accept"));
     insert(headers, "x-query-version", &query.version);
     insert(headers, "x-data-version", &key.data_version);

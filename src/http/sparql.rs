@@ -5,11 +5,12 @@
 //! it is one; right after reading a form that holds `update`), then parsing,
 //! which the store does on a deep-stack thread under admission.
 
+use super::conditional::{not_modified, with_validators, Cache};
 use super::{public_base, set_content_type, stream_response_teed, AppState, Tee, UpdateGate};
 use crate::auth;
 use crate::conneg;
 use crate::error::AppError;
-use crate::queries::cache::{matches_if_none_match, CacheKey, CachedAnswer};
+use crate::queries::cache::{CacheKey, CachedAnswer};
 use crate::sparql::depth::{self, QueryForm};
 use crate::sparql::protocol::{self, SparqlRequest};
 use crate::sparql::results::{rdf_serializer, OutputFormat};
@@ -129,14 +130,13 @@ async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
             let key = answer_key(&text, &dataset, &base, media_type, state.store.data_version());
             let etag = key.as_ref().map(CacheKey::etag);
             if let (Some(key), Some(etag)) = (&key, &etag) {
-                let if_none_match = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
-                if matches_if_none_match(if_none_match, etag) {
-                    return Ok(with_validators(StatusCode::NOT_MODIFIED.into_response(), etag, None));
+                if let Some(response) = not_modified(headers, etag) {
+                    return Ok(response);
                 }
                 if let Some(hit) = state.query_cache.as_ref().and_then(|c| c.get(key)) {
                     let mut response = hit.body.into_response();
                     set_content_type(response.headers_mut(), media_type);
-                    return Ok(with_validators(response, etag, Some("hit")));
+                    return Ok(with_validators(response, etag, Some(Cache::Hit)));
                 }
             }
             let job = QueryJob { dataset, ..QueryJob::text(text, "") }.with_base(base);
@@ -152,7 +152,7 @@ async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) 
                 response.headers_mut().insert("x-result-limit", HeaderValue::from(rows));
             }
             Ok(match &etag {
-                Some(etag) => with_validators(response, etag, state.query_cache.as_ref().map(|_| "miss")),
+                Some(etag) => with_validators(response, etag, state.query_cache.as_ref().map(|_| Cache::Miss)),
                 None => response,
             })
         }
@@ -199,19 +199,6 @@ fn calls_volatile_function(text: &str) -> bool {
             (standalone || (*name == "UUID" && upper[..at].ends_with("STR"))) && after.starts_with('(')
         })
     })
-}
-
-/// The validators of a query's answer (`ETag`, revalidate each time), and
-/// whether it came from the cache.
-fn with_validators(mut response: Response, etag: &str, cache: Option<&'static str>) -> Response {
-    if let Ok(etag) = HeaderValue::from_str(etag) {
-        response.headers_mut().insert(header::ETAG, etag);
-    }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache"));
-    if let Some(label) = cache {
-        response.headers_mut().insert("x-cache", HeaderValue::from_static(label));
-    }
-    response
 }
 
 /// Chooses the answer's format from the query form, `format=` and `Accept`.
