@@ -3,6 +3,7 @@
 //! and binding values into parsed queries (`bind`).
 //! Nothing here touches the store; `http::sparql` wires these to `store`.
 
+pub mod antijoin;
 pub mod bind;
 pub mod checkpoints;
 pub mod depth;

@@ -163,7 +163,7 @@ impl Embedded {
         if super::inline::attempting() && !super::inline::may_try(&query) {
             return Err(StoreError::GaveWay);
         }
-        let (query, functions) = checkpoints::query(query);
+        let (query, functions) = checkpoints::query(crate::sparql::antijoin::query(query));
         let mut prepared = Self::evaluator(guard, functions).for_query(query);
         apply_dataset(prepared.dataset_mut(), dataset, options.union_default_graph);
         Ok(prepared)
