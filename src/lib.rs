@@ -73,7 +73,10 @@
 //! 64 KiB, no `SERVICE`): finished within it,
 //! its whole answer goes out at once; otherwise, and always over an engine,
 //! on the deep-stack pool: scans the text's depth (400 with the position past
-//! the limit), parses it (400 with the position), evaluates it with a deadline
+//! the limit), parses it (400 with the position), on the embedded engine turns
+//! `FILTER NOT EXISTS` into a left join where that means the same
+//! (`sparql::antijoin`) and adds the cancellation checkpoints
+//! (`sparql::checkpoints`), evaluates it with a deadline
 //! (the watcher thread cancels overdue work and moves long work to the heavy
 //! lane, or, when that is full, sheds it only for lighter work that waits) and
 //! serializes until the first 64 KiB chunk or the end → a complete small answer
