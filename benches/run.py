@@ -97,12 +97,28 @@ def start(cmd, probe, env=None, timeout=120, log_to=None):
     return proc, time.monotonic() - started
 
 
-def generated_store(binary, size, work, seed=42):
-    """`treaty-kg generate` (seed 42 unless told) of `size` quads, loaded with
-    `treaty-kg load` into a store under `work`; returns the store's path."""
+def generated_data(binary, size, work, seed=42):
+    """`treaty-kg generate` (seed 42 unless told) of `size` quads into a file
+    under `work`; returns its path."""
     data = os.path.join(work, "data.nq")
     with open(data, "w") as f:
         subprocess.run([binary, "generate", "--triples", str(size), "--seed", str(seed)], stdout=f, check=True)
+    return data
+
+
+def loaded_by_both(ours, pypi, data, work):
+    """`data` loaded by each tool's own `load` into stores under `work`
+    (`ours`, `pypi`); returns their paths."""
+    store_o, store_p = (os.path.join(work, n) for n in ("ours", "pypi"))
+    subprocess.run([ours, "load", "--store", store_o, data], check=True, stderr=subprocess.DEVNULL)
+    subprocess.run([pypi, "load", "--location", store_p, "--file", data], check=True, stderr=subprocess.DEVNULL)
+    return store_o, store_p
+
+
+def generated_store(binary, size, work, seed=42):
+    """`treaty-kg generate` (seed 42 unless told) of `size` quads, loaded with
+    `treaty-kg load` into a store under `work`; returns the store's path."""
+    data = generated_data(binary, size, work, seed)
     store = os.path.join(work, "store")
     subprocess.run([binary, "load", "--store", store, data], check=True, stderr=subprocess.DEVNULL)
     os.remove(data)

@@ -28,7 +28,8 @@ import tempfile
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import fetch, log, median, ratio, start, stop, to_ms, wait_idle  # noqa: E402
+from run import (fetch, generated_data, loaded_by_both, log, median, ratio, start, stop, to_ms,  # noqa: E402
+                 wait_idle)
 
 PREFIXES = ("PREFIX tkg: <https://w3id.org/treaty-kg/ontology#> "
             "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> "
@@ -87,15 +88,11 @@ def main():
     work = tempfile.mkdtemp(prefix="treaty-kg-small-")
     servers = []
     try:
-        data = os.path.join(work, "data.nq")
-        with open(data, "w") as f:
-            subprocess.run([ours, "generate", "--triples", str(args.size), "--seed", "42"], stdout=f, check=True)
+        data = generated_data(ours, args.size, work)
         with open(data) as f:
             treaties = sorted({m.group(1) for line in f
                                for m in [re.match(r"<(https://w3id\.org/treaty-kg/id/treaty/t\d+)> ", line)] if m})
-        store_o, store_p = (os.path.join(work, n) for n in ("ours", "pypi"))
-        subprocess.run([ours, "load", "--store", store_o, data], check=True, stderr=subprocess.DEVNULL)
-        subprocess.run([pypi, "load", "--location", store_p, "--file", data], check=True, stderr=subprocess.DEVNULL)
+        store_o, store_p = loaded_by_both(ours, pypi, data, work)
         os.remove(data)
         commands = [("treaty-kg", [ours, "serve", "--no-default-data", "--no-query-cache"], "/sparql", store_o),
                     ("oxigraph", [pypi, "serve", "--union-default-graph"], "/query", store_p),

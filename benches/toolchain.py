@@ -36,13 +36,13 @@ medians. Prints one markdown table.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import fetch, log, median, queries, ratio, start, stop, wait_idle, wrk  # noqa: E402
+from run import (fetch, generated_data, loaded_by_both, log, median, queries, ratio, start, stop,  # noqa: E402
+                 wait_idle, wrk)
 
 # Ours without the repository's data (the stores hold the generated data only,
 # as Oxigraph's do) and without the answer cache (wrk repeats one query).
@@ -76,12 +76,8 @@ def main():
     work = tempfile.mkdtemp(prefix="treaty-kg-toolchain-")
     servers = []
     try:
-        data = os.path.join(work, "data.nq")
-        with open(data, "w") as f:
-            subprocess.run([ours, "generate", "--triples", str(args.size), "--seed", "42"], stdout=f, check=True)
-        store_o, store_p = (os.path.join(work, n) for n in ("ours", "pypi"))
-        subprocess.run([ours, "load", "--store", store_o, data], check=True, stderr=subprocess.DEVNULL)
-        subprocess.run([pypi, "load", "--location", store_p, "--file", data], check=True, stderr=subprocess.DEVNULL)
+        data = generated_data(ours, args.size, work)
+        store_o, store_p = loaded_by_both(ours, pypi, data, work)
         os.remove(data)
         ask = urllib.parse.quote("ASK { ?s ?p ?o }")
         commands = [

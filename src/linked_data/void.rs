@@ -49,16 +49,6 @@ async fn pairs(store: &KgStore, query: String) -> Result<Vec<(NamedNode, u64)>, 
         .collect()
 }
 
-/// The statements matching `pattern` and, when `graphs` is asked for, the
-/// distinct graphs `?g` they are in (0 otherwise), in one scan.
-async fn totals(store: &KgStore, pattern: &str, graphs: bool) -> Result<(u64, u64), StoreError> {
-    let distinct = if graphs { " (COUNT(DISTINCT ?g) AS ?graphs)" } else { "" };
-    let query = format!("SELECT (COUNT(*) AS ?n){distinct} WHERE {{ {pattern} }}");
-    let row = rows(store, query, 1).await?.into_iter().next().unwrap_or_default();
-    let cell = |i: usize| count(&row.get(i).cloned().flatten());
-    Ok((cell(0)?, if graphs { cell(1)? } else { 0 }))
-}
-
 /// Counts the data. Every query streams with memory bounded by its answer:
 /// the statements (one count), the graphs' names, the statements of the graphs
 /// listed one by one (only those graphs are read), of each summarised prefix
@@ -129,12 +119,13 @@ pub async fn statistics_by_sparql(store: &KgStore) -> Result<Statistics, StoreEr
     for (i, prefix) in others {
         let literal = prefix.replace('\\', "\\\\").replace('"', "\\\"");
         let pattern = format!("GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), \"{literal}\"))");
-        let (n, graphs_under) = totals(store, &pattern, partial).await?;
+        let (n, graphs_under) = store.statement_count(&pattern, partial).await?;
         counted += n;
         if let Subset::Summary { triples, graphs, .. } = &mut subsets[i] {
             *triples = n;
-            if partial {
-                *graphs = graphs_under;
+            // Counted only when the listing was partial.
+            if let Some(under) = graphs_under {
+                *graphs = under;
             }
         }
     }

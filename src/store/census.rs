@@ -31,7 +31,7 @@ impl KgStore {
     /// the cap is counted apart, whatever it holds).
     pub async fn graph_census(&self, cap: usize) -> Result<GraphCensus, StoreError> {
         let remote = self.is_remote();
-        let (statements, counted) = self.totals(remote).await?;
+        let (statements, counted) = self.statement_count(ALL, remote).await?;
         let names_query = if remote {
             "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
         } else {
@@ -48,17 +48,18 @@ impl KgStore {
             .collect();
         let graphs = match counted {
             Some(graphs) => graphs,
-            None if listing_capped(listed, cap) => self.totals(true).await?.1.unwrap_or(listed),
+            None if listing_capped(listed, cap) => self.statement_count(ALL, true).await?.1.unwrap_or(listed),
             None => listed,
         };
         Ok(GraphCensus { statements, graphs: graphs.max(names.len() as u64), names })
     }
 
-    /// The statements in named graphs and, when `graphs`, how many distinct
-    /// graphs hold them, in one scan.
-    async fn totals(&self, graphs: bool) -> Result<(u64, Option<u64>), StoreError> {
+    /// The statements matching `pattern` and, when `graphs`, how many
+    /// distinct graphs `?g` they are in, in one scan (an engine's counts that
+    /// are not numbers are its fault, never zeros).
+    pub async fn statement_count(&self, pattern: &str, graphs: bool) -> Result<(u64, Option<u64>), StoreError> {
         let distinct = if graphs { " (COUNT(DISTINCT ?g) AS ?graphs)" } else { "" };
-        let query = format!("SELECT (COUNT(*) AS ?n){distinct} WHERE {{ {ALL} }}");
+        let query = format!("SELECT (COUNT(*) AS ?n){distinct} WHERE {{ {pattern} }}");
         let row = self.census_rows(query, 1).await?.into_iter().next().unwrap_or_default();
         let statements = engine_count(row.first().cloned().flatten().as_ref())?;
         let counted = if graphs { Some(engine_count(row.get(1).cloned().flatten().as_ref())?) } else { None };

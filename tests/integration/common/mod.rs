@@ -350,11 +350,7 @@ pub fn plain(term: &Term) -> String {
 impl TestServer {
     /// The rows of a SELECT as plain text, columns in the order of the head, rows sorted.
     pub async fn table(&self, query: &str) -> Vec<Vec<String>> {
-        let response = self.query(query, "application/sparql-results+json").await;
-        let status = response.status();
-        let body = response.bytes().await.unwrap();
-        assert_eq!(status, 200, "{query}\n{}", String::from_utf8_lossy(&body));
-        results_table(&body)
+        ok_table(self.query(query, "application/sparql-results+json").await, query).await
     }
 
     pub async fn ask(&self, query: &str) -> bool {
@@ -410,6 +406,15 @@ pub fn results_table(body: &[u8]) -> Vec<Vec<String>> {
         }
         SliceQueryResultsParserOutput::Boolean(_) => panic!("expected solutions"),
     }
+}
+
+/// The rows of a SPARQL JSON answer as plain text, sorted; panics, naming
+/// `asked`, unless the answer is 200.
+async fn ok_table(response: reqwest::Response, asked: &str) -> Vec<Vec<String>> {
+    let status = response.status();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(status, 200, "{asked}\n{}", String::from_utf8_lossy(&body));
+    results_table(&body)
 }
 
 /// Rows from string literals, sorted, for comparing with `TestServer::table`.
@@ -559,11 +564,7 @@ impl TestServer {
     /// The rows of the SPARQL JSON answer at `path` (a saved query), as plain
     /// text, sorted; panics unless 200.
     pub async fn rows_at(&self, path: &str) -> Vec<Vec<String>> {
-        let response = self.get(path, "application/sparql-results+json").await;
-        let status = response.status();
-        let body = response.bytes().await.unwrap();
-        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
-        results_table(&body)
+        ok_table(self.get(path, "application/sparql-results+json").await, path).await
     }
 
     /// GETs `path` with an `Accept` header.
