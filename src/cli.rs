@@ -6,7 +6,7 @@ use crate::config::{
     BackupArgs, CliFormat, DumpArgs, DumpFormat, LoadArgs, QueriesArgs, QueryArgs, RunArgs, ValidateArgs,
 };
 use crate::sparql::results::OutputFormat;
-use crate::store::{GraphTarget, KgStore, QueryJob, StoreLocation, StoreOptions};
+use crate::store::{Derivation, GraphTarget, KgStore, QueryJob, StoreLocation, StoreOptions};
 use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use oxigraph::io::RdfFormat;
@@ -38,7 +38,7 @@ pub fn load(args: LoadArgs) -> anyhow::Result<()> {
         None => StoreLocation::Directory(args.store.store.clone()),
     };
     let store = KgStore::open(&location, StoreOptions::default())?;
-    if !store.is_remote() {
+    if store.derivation() == Derivation::InWrite {
         // The bulk loader writes around the inferred graph: the next start materializes it.
         tokio::runtime::Handle::current().block_on(store.set_note(crate::inference::STATE, "stale".into()))?;
     }
@@ -194,7 +194,7 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
 
 /// `treaty-kg queries`: the catalogue, one query a line with its parameters.
 pub fn queries(args: QueriesArgs) -> anyhow::Result<()> {
-    let catalogue = crate::queries::Catalogue::load(&args.queries).map_err(|e| anyhow!("{e}"))?;
+    let catalogue = crate::queries::Catalogue::load(&args.queries)?;
     let mut out = std::io::stdout().lock();
     for q in catalogue.iter() {
         writeln!(out, "{:<32} {}", q.name, q.summary)?;
@@ -210,7 +210,7 @@ pub fn queries(args: QueriesArgs) -> anyhow::Result<()> {
 
 /// `treaty-kg run NAME [--param k=v]... [--format …]`
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let catalogue = crate::queries::Catalogue::load(&args.queries).map_err(|e| anyhow!("{e}"))?;
+    let catalogue = crate::queries::Catalogue::load(&args.queries)?;
     let query = catalogue
         .get(&args.name)
         .ok_or_else(|| anyhow!("no saved query is named {:?}; `treaty-kg queries` lists them", args.name))?;

@@ -8,6 +8,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
 tokio::task_local! {
     /// The id of the request being answered (set by the request middleware).
@@ -68,9 +69,10 @@ pub enum AppError {
     /// The remote SPARQL engine did not answer in time.
     #[error("the SPARQL engine did not answer within {secs} s (--remote-timeout)")]
     GatewayTimeout { secs: u64 },
-    /// Anything else: a bug or a storage failure. Details are logged, not sent.
+    /// Anything else: a bug or a storage failure. Its whole chain of causes is
+    /// logged, never sent (shared, since a memo hands one failure to every waiter).
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(Arc<anyhow::Error>),
 }
 
 impl AppError {
@@ -122,8 +124,9 @@ impl AppError {
         }
     }
 
-    pub fn internal(error: impl std::fmt::Display) -> Self {
-        AppError::Internal(error.to_string())
+    /// A server fault, with its causes (`anyhow!` for one made here).
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(Arc::new(error.into()))
     }
 
     /// The body sent to the client.
@@ -149,7 +152,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         if let AppError::Internal(details) = &self {
-            tracing::error!(error = %details, "internal error");
+            tracing::error!(error = format!("{details:#}"), "internal error");
         }
         let mut response = (status, self.message()).into_response();
         if matches!(self, AppError::Timeout { .. }) {

@@ -154,7 +154,7 @@ pub mod vocab;
 
 use crate::config::Config;
 use crate::http::AppState;
-use crate::store::{KgStore, SourceSync};
+use crate::store::{Derivation, KgStore, SourceSync};
 use anyhow::Context;
 use std::future::Future;
 use std::sync::Arc;
@@ -171,29 +171,17 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         Some(dir) => rules::discover(&dir.join("rules")).map_err(|e| anyhow::anyhow!("a rule does not load: {e}"))?,
         None => Vec::new(),
     };
-    let sync = || -> anyhow::Result<()> {
-        let files = sources::discover(&config.sources)?;
-        let report = store
-            .sync_sources(&files)
-            .map_err(|e| anyhow::anyhow!("{}", e.chain()))
-            .context("loading the source files failed; nothing of that file was written")?;
-        for entry in &report {
-            match entry {
-                SourceSync::Loaded { graph, quads } => tracing::info!(%graph, quads, "loaded source file"),
-                SourceSync::Unchanged { graph } => tracing::debug!(%graph, "source file unchanged"),
-            }
-        }
-        Ok(())
-    };
+    let sync = || sync_sources(&store, &config.sources);
     // On the embedded store the derived data that is current comes first, so
     // that the source files' changes flow into it like any write; what must be
     // computed whole (after `treaty-kg load`) is computed once they are in. An
     // engine's writes are not seen inside: there, the source files first.
-    let (inference, summary) = if store.is_remote() {
-        sync()?;
-        start_derived(&store, rules, config.inference)?
-    } else {
-        start_embedded_derived(&store, rules, config.inference, sync)?
+    let (inference, summary) = match store.derivation() {
+        Derivation::AfterWrite => {
+            sync()?;
+            start_derived(&store, rules, config.inference)?
+        }
+        Derivation::InWrite => start_embedded_derived(&store, rules, config.inference, sync)?,
     };
     let loading = std::time::Instant::now();
     let queries = queries::Registry::open(config.queries_dir.clone())
@@ -205,14 +193,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     );
     let config_query_cache = config.query_cache;
     let search = match &config.search {
-        Some(location) => {
-            // A build waits for the inferred graph's regeneration that follows a write.
-            let busy = inference.clone().map(|inference| -> search::Busy { Box::new(move || inference.is_busy()) });
-            let search = search::SearchIndex::start(store.clone(), location.clone(), busy)
-                .context("opening the search index failed")?;
-            store.answer_in_process(Arc::new(search::service::SearchService(search.clone())));
-            Some(search)
-        }
+        Some(location) => Some(start_search(&store, location, inference.as_ref())?),
         None => None,
     };
     Ok(AppState {
@@ -227,6 +208,37 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         inference,
         summary,
     })
+}
+
+/// Loads the source files that changed since they were last loaded.
+fn sync_sources(store: &KgStore, paths: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let files = sources::discover(paths)?;
+    let report = store
+        .sync_sources(&files)
+        .map_err(|e| anyhow::anyhow!("{}", e.chain()))
+        .context("loading the source files failed; nothing of that file was written")?;
+    for entry in &report {
+        match entry {
+            SourceSync::Loaded { graph, quads } => tracing::info!(%graph, quads, "loaded source file"),
+            SourceSync::Unchanged { graph } => tracing::debug!(%graph, "source file unchanged"),
+        }
+    }
+    Ok(())
+}
+
+/// Opens (or starts building) the search index, and answers its SPARQL
+/// service in this process.
+fn start_search(
+    store: &KgStore,
+    location: &search::IndexLocation,
+    inference: Option<&Arc<inference::Inference>>,
+) -> anyhow::Result<Arc<search::SearchIndex>> {
+    // A build waits for the inferred graph's regeneration that follows a write.
+    let busy = inference.cloned().map(|inference| -> search::Busy { Box::new(move || inference.is_busy()) });
+    let search =
+        search::SearchIndex::start(store.clone(), location.clone(), busy).context("opening the search index failed")?;
+    store.answer_in_process(Arc::new(search::service::SearchService(search.clone())));
+    Ok(search)
 }
 
 /// Brings the data derived from the store up to date and keeps it so: the
@@ -256,7 +268,7 @@ fn start_derived(
         );
         Some(inference)
     } else {
-        if !store.is_remote() {
+        if store.derivation() == Derivation::InWrite {
             // Writes made now leave the inferred graph behind.
             runtime.block_on(store.set_note(inference::STATE, "stale".into()))?;
         }

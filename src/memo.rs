@@ -71,7 +71,9 @@ where
                             match task.await {
                                 Ok(Ok(value)) => Ok(Arc::new(value)),
                                 Ok(Err(e)) => Err(e),
-                                Err(e) => Err(AppError::internal(format!("a shared computation failed: {e}"))),
+                                Err(e) => Err(AppError::internal(
+                                    anyhow::Error::new(e).context("a shared computation failed"),
+                                )),
                             }
                         }
                         .boxed()

@@ -12,7 +12,7 @@
 //! after every write made through this server, as one update. A rule must not
 //! read its own graph (its output would feed it).
 
-use crate::store::{Derived, KgStore, Recorder, StoreError, UpdateJob};
+use crate::store::{Derivation, Derived, KgStore, Recorder, StoreError, UpdateJob};
 use oxigraph::model::{GraphNameRef, NamedNode, Quad, Term, Triple};
 use spargebra::algebra::GraphPattern;
 use spargebra::term::{NamedNodePattern, TermPattern};
@@ -38,7 +38,7 @@ pub struct Rule {
 
 impl Rule {
     /// A rule from its file's text; `Err` says why it is not one.
-    pub fn parse(name: &str, text: &str) -> Result<Self, String> {
+    fn parse(name: &str, text: &str) -> Result<Self, String> {
         let query = spargebra::SparqlParser::new().parse_query(text).map_err(|e| format!("{name}: {e}"))?;
         let spargebra::Query::Construct { pattern, .. } = &query else {
             return Err(format!("{name}: a rule is a CONSTRUCT query"));
@@ -157,7 +157,7 @@ impl Rules {
         if keeper.rules.is_empty() {
             return Ok(keeper);
         }
-        if store.is_remote() {
+        if store.derivation() == Derivation::AfterWrite {
             match keeper.run_remote(store).await {
                 Ok(()) => {}
                 // An engine that does not answer yet: after the next write, then.

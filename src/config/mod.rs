@@ -311,59 +311,20 @@ impl Config {
     }
 
     /// Validates `serve` flags. `token_from_env` is the value of [`TOKEN_ENV`].
-    pub fn from_serve_args(args: ServeArgs, token_from_env: Option<String>) -> anyhow::Result<Self> {
+    pub fn from_serve_args(mut args: ServeArgs, token_from_env: Option<String>) -> anyhow::Result<Self> {
         let location = match (args.remote.config()?, args.memory) {
             (Some(remote), _) => StoreLocation::Remote(remote),
             (None, true) => StoreLocation::Memory,
-            (None, false) => StoreLocation::Directory(args.store.store),
+            (None, false) => StoreLocation::Directory(std::mem::take(&mut args.store.store)),
         };
-        let write_token = match &args.write_token_file {
-            Some(file) => {
-                let token = std::fs::read_to_string(file)
-                    .with_context(|| format!("{}: cannot read the write token file", file.display()))?;
-                Some(token.trim().to_owned())
-            }
-            None => token_from_env.map(|t| t.trim().to_owned()),
-        };
-        if write_token.as_ref().is_some_and(|t| t.len() < 16) {
-            bail!(
-                "the write token is shorter than 16 characters; use a long random string (e.g. `openssl rand -hex 32`)"
-            );
-        }
-        if args.timeout == 0 {
-            bail!("--timeout must be at least 1 second");
-        }
-        if args.max_query_depth < 8 {
-            bail!("--max-query-depth must be at least 8; {} would refuse even simple queries", args.max_query_depth);
-        }
-        if args.max_query_depth > 100_000 {
-            bail!("--max-query-depth must be at most 100000: deeper text would not fit the evaluation threads' stacks");
-        }
-        let queries_dir = match args.queries {
+        let write_token = write_token(&args, token_from_env)?;
+        check_limits(&args)?;
+        let queries_dir = match args.queries.take() {
             Some(dir) if dir.is_dir() => Some(dir),
             Some(dir) => bail!("{}: --queries must name a folder of saved queries (*.rq)", dir.display()),
             None => Some(PathBuf::from("queries")).filter(|d| d.is_dir()),
         };
-        let mut sources = Vec::new();
-        if !args.no_default_data {
-            for dir in ["ontology", "data"] {
-                let dir = PathBuf::from(dir);
-                if dir.is_dir() {
-                    sources.push(dir);
-                }
-            }
-        }
-        for path in args.data {
-            if !path.exists() {
-                bail!("{}: --data path does not exist", path.display());
-            }
-            sources.push(path);
-        }
-        if let Some(url) = &args.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                bail!("--public-url must start with http:// or https://, got {url:?}");
-            }
-        }
+        let sources = sources(&mut args)?;
         let search = match (&args.search_index, &location) {
             _ if args.no_search => None,
             (Some(dir), _) => Some(crate::search::IndexLocation::Directory(dir.clone())),
@@ -397,4 +358,56 @@ impl Config {
             inference: !args.no_inference,
         })
     }
+}
+
+/// The write token, from `--write-token-file` or else the environment; long
+/// enough to resist guessing.
+fn write_token(args: &ServeArgs, from_env: Option<String>) -> anyhow::Result<Option<String>> {
+    let token = match &args.write_token_file {
+        Some(file) => {
+            let token = std::fs::read_to_string(file)
+                .with_context(|| format!("{}: cannot read the write token file", file.display()))?;
+            Some(token.trim().to_owned())
+        }
+        None => from_env.map(|t| t.trim().to_owned()),
+    };
+    if token.as_ref().is_some_and(|t| t.len() < 16) {
+        bail!("the write token is shorter than 16 characters; use a long random string (e.g. `openssl rand -hex 32`)");
+    }
+    Ok(token)
+}
+
+/// The limits and URLs that have a range.
+fn check_limits(args: &ServeArgs) -> anyhow::Result<()> {
+    if args.timeout == 0 {
+        bail!("--timeout must be at least 1 second");
+    }
+    if args.max_query_depth < 8 {
+        bail!("--max-query-depth must be at least 8; {} would refuse even simple queries", args.max_query_depth);
+    }
+    if args.max_query_depth > 100_000 {
+        bail!("--max-query-depth must be at most 100000: deeper text would not fit the evaluation threads' stacks");
+    }
+    if let Some(url) = &args.public_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("--public-url must start with http:// or https://, got {url:?}");
+        }
+    }
+    Ok(())
+}
+
+/// The files and folders loaded at start: the repository's own (unless
+/// `--no-default-data`), then each `--data`, which must exist.
+fn sources(args: &mut ServeArgs) -> anyhow::Result<Vec<PathBuf>> {
+    let mut sources = Vec::new();
+    if !args.no_default_data {
+        sources.extend(["ontology", "data"].map(PathBuf::from).into_iter().filter(|dir| dir.is_dir()));
+    }
+    for path in std::mem::take(&mut args.data) {
+        if !path.exists() {
+            bail!("{}: --data path does not exist", path.display());
+        }
+        sources.push(path);
+    }
+    Ok(sources)
 }

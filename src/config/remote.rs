@@ -2,7 +2,7 @@
 //! `serve` and `load`.
 
 use crate::store::{Credentials, RemoteConfig};
-use anyhow::bail;
+use anyhow::{bail, Context};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,12 +56,7 @@ impl RemoteArgs {
                 bail!("{flag} must be an http:// or https:// URL, got {value:?}")
             }
         };
-        let credentials = self
-            .remote_credentials
-            .as_deref()
-            .map(Credentials::from_file)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!(e))?;
+        let credentials = self.remote_credentials.as_deref().map(credentials_from_file).transpose()?;
         Ok(Some(RemoteConfig {
             query: url("--remote", query)?,
             update: url("--remote-update", self.remote_update.as_deref().unwrap_or(query))?,
@@ -77,4 +72,14 @@ impl RemoteArgs {
             }),
         }))
     }
+}
+
+/// Reads `user:password` from a file (its first line).
+fn credentials_from_file(path: &std::path::Path) -> anyhow::Result<Credentials> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let line = text.lines().next().unwrap_or_default().trim();
+    let Some((user, password)) = line.split_once(':') else {
+        bail!("{}: expected one line `user:password`", path.display())
+    };
+    Ok(Credentials::new(user.to_owned(), password.to_owned()))
 }

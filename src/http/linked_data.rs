@@ -373,35 +373,46 @@ async fn fragment(
             )));
         }
         let has_next = offset + triples.len() < total;
-        let metadata = fragments::metadata(&selector, &base, total, has_next);
-        let body = match format {
-            None => html_response(fragments_page(&selector, &base, &triples, (total, exact), has_next)).into_body(),
-            Some(f) if f.supports_datasets() && media != "application/ld+json" => {
-                let graph = oxigraph::model::NamedNode::new_unchecked(format!(
-                    "{}#metadata",
-                    selector.url(&base, selector.page)
-                ));
-                let mut quads: Vec<Quad> =
-                    triples.iter().map(|t| t.clone().in_graph(oxigraph::model::GraphName::DefaultGraph)).collect();
-                quads.extend(metadata.into_iter().map(|t| t.in_graph(graph.clone())));
-                serialize_quads(&quads, f)?.into()
-            }
-            Some(_) if media == "application/ld+json" => {
-                let mut all = triples.clone();
-                all.extend(metadata);
-                serde_json::to_vec_pretty(&jsonld::document(&all)).map_err(AppError::internal)?.into()
-            }
-            Some(f) => {
-                let mut all = triples.clone();
-                all.extend(metadata);
-                serialize_triples(&all, f)?.into()
-            }
-        };
+        let body = fragment_body(&selector, &base, &triples, (total, exact), has_next, (media, format))?;
         let mut response = Response::new(body);
         set_content_type(response.headers_mut(), media);
         Ok(response)
     })
     .await
+}
+
+/// A fragment's page in the format asked: the triples with the hypermedia
+/// controls and counts (in a graph of their own where the format has graphs).
+fn fragment_body(
+    selector: &Selector,
+    base: &str,
+    triples: &[Triple],
+    count: (usize, bool),
+    has_next: bool,
+    (media, format): (&str, Option<RdfFormat>),
+) -> Result<axum::body::Body, AppError> {
+    let metadata = fragments::metadata(selector, base, count.0, has_next);
+    Ok(match format {
+        None => html_response(fragments_page(selector, base, triples, count, has_next)).into_body(),
+        Some(f) if f.supports_datasets() && media != "application/ld+json" => {
+            let graph =
+                oxigraph::model::NamedNode::new_unchecked(format!("{}#metadata", selector.url(base, selector.page)));
+            let mut quads: Vec<Quad> =
+                triples.iter().map(|t| t.clone().in_graph(oxigraph::model::GraphName::DefaultGraph)).collect();
+            quads.extend(metadata.into_iter().map(|t| t.in_graph(graph.clone())));
+            serialize_quads(&quads, f)?.into()
+        }
+        Some(_) if media == "application/ld+json" => {
+            let mut all = triples.to_vec();
+            all.extend(metadata);
+            serde_json::to_vec_pretty(&jsonld::document(&all)).map_err(AppError::internal)?.into()
+        }
+        Some(f) => {
+            let mut all = triples.to_vec();
+            all.extend(metadata);
+            serialize_triples(&all, f)?.into()
+        }
+    })
 }
 
 /// A fragment's page; `count` is the number of matches and whether it is exact

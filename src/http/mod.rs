@@ -59,7 +59,7 @@ pub struct AppState {
 #[derive(Default)]
 pub struct Memos {
     /// What the home page shows of the source files.
-    pub sources: Memo<(), Vec<crate::ui::pages::SourceSummary>>,
+    pub sources: Memo<(), Vec<crate::ui::home::SourceSummary>>,
     /// The home page's map, by the day asked and the saved query's version.
     pub home_maps: Memo<String, Option<String>>,
     /// Allowed values of saved-query parameters, by their `values_query` text.
@@ -144,7 +144,7 @@ impl From<StoreError> for AppError {
             | StoreError::Storage(_)
             | StoreError::Engine(_)
             | StoreError::Io { .. }
-            | StoreError::Task(_) => AppError::Internal(e.chain()),
+            | StoreError::Task(_) => AppError::internal(e),
         }
     }
 }
@@ -159,15 +159,15 @@ impl From<crate::search::SearchError> for AppError {
                 retry_after_secs: 2,
             },
             SearchError::Store(e) => e.into(),
-            SearchError::Index(e) => AppError::Internal(format!("the search index failed: {e}")),
-            SearchError::Task(e) => AppError::Internal(format!("a search failed: {e}")),
+            SearchError::Index(e) => AppError::internal(anyhow::Error::new(e).context("the search index failed")),
+            SearchError::Task(e) => AppError::internal(anyhow::Error::new(e).context("a search failed")),
         }
     }
 }
 
 impl From<crate::exec::TaskFailed> for AppError {
     fn from(e: crate::exec::TaskFailed) -> Self {
-        AppError::Internal(e.to_string())
+        AppError::internal(e)
     }
 }
 

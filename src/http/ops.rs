@@ -27,7 +27,7 @@ pub fn routes() -> Router<AppState> {
 /// Liveness and store reachability.
 /// 200 when the store (or the remote engine) answers, 503 with the reason when not.
 async fn health(State(state): State<AppState>) -> Response {
-    let backend = if state.store.is_remote() { "remote engine" } else { "embedded store" };
+    let backend = state.store.backend_name();
     match state.store.ping().await {
         Ok(()) => Json(serde_json::json!({
             "status": "ok",

@@ -14,7 +14,7 @@ use crate::queries::cache::{CacheKey, CachedAnswer};
 use crate::sparql::depth::{self, QueryForm};
 use crate::sparql::protocol::{self, SparqlRequest};
 use crate::sparql::results::{rdf_serializer, OutputFormat};
-use crate::sparql::service_description::{self, DefaultGraph, Endpoint};
+use crate::sparql::service_description::{self, Endpoint};
 use crate::store::{QueryJob, UpdateJob};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -289,14 +289,9 @@ async fn describe_service(state: &AppState, base: &str) -> Result<oxigraph::mode
     let endpoint = format!("{base}/sparql");
     let catalogue = format!("{base}/queries");
     let graphs = state.store.named_graphs(1000).await?;
-    let default_graph = match (state.store.is_remote(), state.store.options().union_default_graph) {
-        (true, _) => DefaultGraph::Engine,
-        (false, true) => DefaultGraph::Union,
-        (false, false) => DefaultGraph::Own,
-    };
     Ok(service_description::describe(&Endpoint {
         url: &endpoint,
-        default_graph,
+        default_graph: state.store.default_graph(),
         named_graphs: &graphs,
         catalogue: Some(&catalogue),
         inference: state.inference.is_some(),

@@ -5,7 +5,7 @@ use super::{set_content_type, AppState};
 use crate::error::AppError;
 use crate::linked_data::iri::page_href;
 use crate::summary::Views;
-use crate::ui::{data, pages, svg};
+use crate::ui::{data, home, pages, svg};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
@@ -61,8 +61,17 @@ pub(super) async fn home(State(state): State<AppState>, RawQuery(raw): RawQuery)
     let views = &snapshot.views;
     // Over a remote engine the summaries follow the engine's writes within seconds.
     let stale = snapshot.stamp.generation != state.store.generation();
-    let map = pages::HomeMap { day, map: withdrawals.as_ref().clone().map(maud::PreEscaped) };
-    let page = pages::home(&views.stats, &sources, &featured(views), &queries, &timeline_events(views), stale, &map);
+    let map = home::HomeMap { day, map: withdrawals.as_ref().clone().map(maud::PreEscaped) };
+    let (featured, events) = (featured(views), timeline_events(views));
+    let page = home::home(&home::Home {
+        stats: &views.stats,
+        sources: &sources,
+        featured: &featured,
+        queries: &queries,
+        events: &events,
+        stale,
+        map: &map,
+    });
     let mut response = Html(page.into_string()).into_response();
     // The version its figures count.
     if let Ok(version) = HeaderValue::from_str(&snapshot.stamp.data_version) {
@@ -81,11 +90,11 @@ fn timeline_events(views: &Views) -> Vec<svg::Event> {
 }
 
 /// The featured resources of a snapshot, as the home page links them.
-fn featured(views: &Views) -> Vec<pages::Featured> {
+fn featured(views: &Views) -> Vec<home::Featured> {
     views
         .featured()
         .into_iter()
-        .map(|f| pages::Featured { kind: f.kind, class: f.class, href: page_href(&f.iri), label: f.label })
+        .map(|f| home::Featured { kind: f.kind, class: f.class, href: page_href(&f.iri), label: f.label })
         .collect()
 }
 

@@ -25,7 +25,7 @@
 pub mod entail;
 
 use crate::memo::lock;
-use crate::store::{GraphTarget, KgStore, Pattern, QueryJob, StoreError, UpdateJob, WriteScope};
+use crate::store::{Derivation, GraphTarget, KgStore, Pattern, QueryJob, StoreError, UpdateJob, WriteScope};
 use crate::vocab;
 use oxigraph::model::{NamedNode, NamedOrBlankNode, Term};
 use std::collections::{BTreeMap, BTreeSet};
@@ -175,7 +175,7 @@ pub struct Inference {
 impl Inference {
     /// Regenerates the graph now, and brings it up to date after every write to `store`.
     pub async fn start(store: KgStore) -> Result<Arc<Self>, StoreError> {
-        if !store.is_remote() {
+        if store.derivation() == Derivation::InWrite {
             let (inference, behind) = Self::open_embedded(store)?;
             if behind {
                 inference.materialize().await?;

@@ -77,28 +77,21 @@ pub fn describe(
             exact,
         }));
     }
+    let context = context(reader, r, &statements)?;
+    statements.extend(context);
+    Ok(Described { quads: statements, truncated, more })
+}
+
+/// The context of `statements`: the labels and types of the resources they
+/// mention (but `resource`), and the provenance of the graphs they are in.
+fn context(reader: &QuadReader<'_>, resource: NamedNodeRef<'_>, statements: &[Quad]) -> Result<Vec<Quad>, StoreError> {
     let label = NamedNodeRef::new_unchecked(LABEL);
     let rdf_type = NamedNodeRef::new_unchecked(vocab::RDF_TYPE);
     let derived = NamedNodeRef::new_unchecked(DERIVED_FROM);
     let text = NamedNodeRef::new_unchecked(TEXT);
-    let mut neighbours: Vec<NamedOrBlankNode> = Vec::new();
-    let mut graphs: Vec<NamedOrBlankNode> = Vec::new();
-    for q in &statements {
-        neighbours.push(q.subject.clone());
-        neighbours.push(q.predicate.clone().into());
-        if let Term::NamedNode(n) = &q.object {
-            neighbours.push(n.clone().into());
-        }
-        if let GraphName::NamedNode(g) = &q.graph_name {
-            graphs.push(g.clone().into());
-        }
-    }
-    let mut seen = HashSet::new();
-    neighbours.retain(|n| seen.insert(n.clone()));
-    let mut seen = HashSet::new();
-    graphs.retain(|g| seen.insert(g.clone()));
+    let (neighbours, graphs) = mentioned(statements);
     let mut context: Vec<Quad> = Vec::new();
-    for n in neighbours.iter().filter(|n| n.as_ref() != r.into()) {
+    for n in neighbours.iter().filter(|n| n.as_ref() != resource.into()) {
         for p in [label, rdf_type] {
             for q in reader.quads(Some(n.as_ref()), Some(p), None, None).take(16) {
                 context.push(q?);
@@ -118,6 +111,27 @@ pub fn describe(
             context.push(q);
         }
     }
-    statements.extend(context);
-    Ok(Described { quads: statements, truncated, more })
+    Ok(context)
+}
+
+/// The resources `statements` mention (subjects, predicates, IRI objects) and
+/// the named graphs they are in, each once, in the order first met.
+fn mentioned(statements: &[Quad]) -> (Vec<NamedOrBlankNode>, Vec<NamedOrBlankNode>) {
+    let mut neighbours: Vec<NamedOrBlankNode> = Vec::new();
+    let mut graphs: Vec<NamedOrBlankNode> = Vec::new();
+    for q in statements {
+        neighbours.push(q.subject.clone());
+        neighbours.push(q.predicate.clone().into());
+        if let Term::NamedNode(n) = &q.object {
+            neighbours.push(n.clone().into());
+        }
+        if let GraphName::NamedNode(g) = &q.graph_name {
+            graphs.push(g.clone().into());
+        }
+    }
+    let mut seen = HashSet::new();
+    neighbours.retain(|n| seen.insert(n.clone()));
+    let mut seen = HashSet::new();
+    graphs.retain(|g| seen.insert(g.clone()));
+    (neighbours, graphs)
 }

@@ -6,7 +6,10 @@
 use super::document::{local_name, ResourceDoc};
 use super::iri::{extensions, local_path, page_href};
 use maud::{html, Markup};
-use oxigraph::model::{NamedOrBlankNode, Term};
+use oxigraph::model::{NamedOrBlankNode, Quad, Term};
+
+/// The sources of a resource's statements, by graph.
+type Sources = std::collections::BTreeMap<String, super::document::Source>;
 
 pub use crate::ui::{layout, script_json};
 
@@ -26,11 +29,7 @@ fn term_cell(doc: &ResourceDoc, term: &Term) -> Markup {
     }
 }
 
-fn source_cell(
-    doc: &ResourceDoc,
-    graph: &oxigraph::model::GraphName,
-    sources: &std::collections::BTreeMap<String, super::document::Source>,
-) -> Markup {
+fn source_cell(doc: &ResourceDoc, graph: &oxigraph::model::GraphName, sources: &Sources) -> Markup {
     let oxigraph::model::GraphName::NamedNode(g) = graph else { return html! { span.meta { "default graph" } } };
     match sources.get(g.as_str()) {
         Some(source) => html! {
@@ -109,53 +108,72 @@ pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value, sections: V
                 h2 { "Neighbourhood" }
                 (neighbourhood(doc, &outgoing, &incoming))
             }
-            section {
-                h2 { "Statements" }
-                table {
-                    thead { tr { th scope="col" { "Property" } th scope="col" { "Value" } th scope="col" { "Source" } } }
-                    tbody {
-                        @for q in &outgoing {
-                            tr {
-                                td { a href=(page_href(q.predicate.as_str())) { (doc.label_of(q.predicate.as_str())) } }
-                                td { (term_cell(doc, &q.object)) }
-                                td { (source_cell(doc, &q.graph_name, &sources)) }
-                            }
-                        }
-                    }
-                }
-                (more(doc, false))
-            }
-            @if !incoming.is_empty() {
-                section {
-                    h2 { "Referred to by" }
-                    table {
-                        thead { tr { th scope="col" { "Resource" } th scope="col" { "Property" } th scope="col" { "Source" } } }
-                        tbody {
-                            @for q in &incoming {
-                                tr {
-                                    td { (term_cell(doc, &q.subject.clone().into())) }
-                                    td { a href=(page_href(q.predicate.as_str())) { (doc.label_of(q.predicate.as_str())) } }
-                                    td { (source_cell(doc, &q.graph_name, &sources)) }
-                                }
-                            }
-                        }
-                    }
-                    (more(doc, true))
-                }
-            }
-            section {
-                h2 { "Data" }
-                p {
-                    "This resource as RDF (download): "
-                    @for (i, (ext, media, _)) in extensions().into_iter().enumerate() {
-                        @if i > 0 { " · " }
-                        a href={ "/data/" (path) "." (ext) } type=(media) download { (ext) }
-                    }
-                    " · " a href={ "/queries/provenance?resource=" (form_urlencoded::byte_serialize(iri.as_bytes()).collect::<String>()) } { "provenance" }
-                }
-            }
+            (statements_section(doc, &outgoing, &sources))
+            @if !incoming.is_empty() { (referrers_section(doc, &incoming, &sources)) }
+            (data_section(iri, path))
         },
     )
+}
+
+/// What the resource says, each with its source.
+fn statements_section(doc: &ResourceDoc, outgoing: &[&Quad], sources: &Sources) -> Markup {
+    html! {
+        section {
+            h2 { "Statements" }
+            table {
+                thead { tr { th scope="col" { "Property" } th scope="col" { "Value" } th scope="col" { "Source" } } }
+                tbody {
+                    @for q in outgoing {
+                        tr {
+                            td { a href=(page_href(q.predicate.as_str())) { (doc.label_of(q.predicate.as_str())) } }
+                            td { (term_cell(doc, &q.object)) }
+                            td { (source_cell(doc, &q.graph_name, sources)) }
+                        }
+                    }
+                }
+            }
+            (more(doc, false))
+        }
+    }
+}
+
+/// What says something of the resource, each with its source.
+fn referrers_section(doc: &ResourceDoc, incoming: &[&Quad], sources: &Sources) -> Markup {
+    html! {
+        section {
+            h2 { "Referred to by" }
+            table {
+                thead { tr { th scope="col" { "Resource" } th scope="col" { "Property" } th scope="col" { "Source" } } }
+                tbody {
+                    @for q in incoming {
+                        tr {
+                            td { (term_cell(doc, &q.subject.clone().into())) }
+                            td { a href=(page_href(q.predicate.as_str())) { (doc.label_of(q.predicate.as_str())) } }
+                            td { (source_cell(doc, &q.graph_name, sources)) }
+                        }
+                    }
+                }
+            }
+            (more(doc, true))
+        }
+    }
+}
+
+/// The resource as RDF in each syntax, and its provenance.
+fn data_section(iri: &str, path: &str) -> Markup {
+    html! {
+        section {
+            h2 { "Data" }
+            p {
+                "This resource as RDF (download): "
+                @for (i, (ext, media, _)) in extensions().into_iter().enumerate() {
+                    @if i > 0 { " · " }
+                    a href={ "/data/" (path) "." (ext) } type=(media) download { (ext) }
+                }
+                " · " a href={ "/queries/provenance?resource=" (form_urlencoded::byte_serialize(iri.as_bytes()).collect::<String>()) } { "provenance" }
+            }
+        }
+    }
 }
 
 /// The 404 page for an IRI nobody says anything about.

@@ -27,7 +27,8 @@ const MAX_PARTITIONS: usize = 100_000;
 
 /// The most graph names read to arrange the subsets (a store with more is
 /// described by the first ones read; the total is counted apart). They are
-/// not sorted by the engine: ORDER BY over 232,501 graph IRIs took 13 s.
+/// not sorted by the engine, for which that is a slow sort of every name
+/// (BENCHMARKS.md, "VoID first asked after a write").
 const MAX_GRAPH_NAMES: usize = 1_000_000;
 
 fn count(term: &Option<Term>) -> Result<u64, StoreError> {
@@ -58,8 +59,9 @@ async fn pairs(store: &KgStore, query: String) -> Result<Vec<(NamedNode, u64)>, 
 /// summarised prefix's graphs and statements are counted (none by difference);
 /// what no subset's name or prefix covers (graphs like none the listing showed)
 /// is the rest subset, by difference, so the subsets always add up to the dataset.
-/// A `GROUP BY ?g` over all statements is avoided: with 232,501 graphs at 1M
-/// generated quads it took 11 s, against 0.4 s for the count and the names.
+/// A `GROUP BY ?g` over all statements is avoided: with a graph per sentence it
+/// groups as many rows as there are graphs, many times slower than the count
+/// and the names (BENCHMARKS.md, "VoID first asked after a write").
 pub async fn statistics_by_sparql(store: &KgStore) -> Result<Statistics, StoreError> {
     let census = store.graph_census(MAX_GRAPH_NAMES).await?;
     let (triples, graph_count) = (census.statements, census.graphs);
@@ -72,80 +74,9 @@ pub async fn statistics_by_sparql(store: &KgStore) -> Result<Statistics, StoreEr
         tree.insert(name.as_str(), 0);
     }
     let mut subsets = tree.subsets();
-    let listed: String = subsets
-        .iter()
-        .filter_map(|s| match s {
-            Subset::Graph(g, _) => Some(format!("<{}> ", g.as_str())),
-            Subset::Summary { .. } | Subset::Rest { .. } => None,
-        })
-        .collect();
-    let mut counted: u64 = 0;
-    if !listed.is_empty() {
-        let per_graph = pairs(
-            store,
-            format!(
-                "SELECT ?g (COUNT(*) AS ?n) WHERE {{ VALUES ?g {{ {listed}}} GRAPH ?g {{ ?s ?p ?o }} }} GROUP BY ?g"
-            ),
-        )
-        .await?;
-        for subset in &mut subsets {
-            if let Subset::Graph(g, n) = subset {
-                *n = per_graph.iter().find(|(name, _)| name == g).map_or(0, |(_, c)| *c);
-                counted += *n;
-            }
-        }
-    }
-    // Each summarised prefix but the largest is counted; the largest gets the
-    // rest. With a partial listing every prefix is counted: the rest would also
-    // hold the graphs the listing never showed, under whatever names.
-    let largest = subsets
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match s {
-            Subset::Summary { graphs, .. } => Some((*graphs, i)),
-            Subset::Graph(..) | Subset::Rest { .. } => None,
-        })
-        .max()
-        .map(|(_, i)| i)
-        .filter(|_| !partial);
-    let others: Vec<(usize, String)> = subsets
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match s {
-            Subset::Summary { prefix, .. } if Some(i) != largest => Some((i, prefix.clone())),
-            _ => None,
-        })
-        .collect();
-    for (i, prefix) in others {
-        let literal = prefix.replace('\\', "\\\\").replace('"', "\\\"");
-        let pattern = format!("GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), \"{literal}\"))");
-        let (n, graphs_under) = store.statement_count(&pattern, partial).await?;
-        counted += n;
-        if let Subset::Summary { triples, graphs, .. } = &mut subsets[i] {
-            *triples = n;
-            // Counted only when the listing was partial.
-            if let Some(under) = graphs_under {
-                *graphs = under;
-            }
-        }
-    }
-    if let Some(i) = largest {
-        if let Subset::Summary { triples: n, .. } = &mut subsets[i] {
-            *n = triples.saturating_sub(counted);
-        }
-    } else {
-        let covered: u64 = subsets
-            .iter()
-            .map(|s| match s {
-                Subset::Graph(..) => 1,
-                Subset::Summary { graphs, .. } | Subset::Rest { graphs, .. } => *graphs,
-            })
-            .sum();
-        let (rest_graphs, rest_triples) = (graph_count.saturating_sub(covered), triples.saturating_sub(counted));
-        if rest_graphs > 0 || rest_triples > 0 {
-            subsets.push(Subset::Rest { graphs: rest_graphs, triples: rest_triples });
-        }
-    }
+    let mut counted = count_listed(store, &mut subsets).await?;
+    counted += count_summaries(store, &mut subsets, partial).await?;
+    close_subsets(&mut subsets, partial, (graph_count, triples), counted);
     let classes =
         pairs(store, "SELECT ?c (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s a ?c } } GROUP BY ?c ORDER BY ?c".to_owned())
             .await?
@@ -159,6 +90,98 @@ pub async fn statistics_by_sparql(store: &KgStore) -> Result<Statistics, StoreEr
     Ok(Statistics::counted(triples, graph_count, subsets, classes, properties))
 }
 
+/// Counts the statements of each graph listed by name; returns their sum.
+async fn count_listed(store: &KgStore, subsets: &mut [Subset]) -> Result<u64, StoreError> {
+    let listed: String = subsets
+        .iter()
+        .filter_map(|s| match s {
+            Subset::Graph(g, _) => Some(format!("<{}> ", g.as_str())),
+            Subset::Summary { .. } | Subset::Rest { .. } => None,
+        })
+        .collect();
+    if listed.is_empty() {
+        return Ok(0);
+    }
+    let per_graph = pairs(
+        store,
+        format!("SELECT ?g (COUNT(*) AS ?n) WHERE {{ VALUES ?g {{ {listed}}} GRAPH ?g {{ ?s ?p ?o }} }} GROUP BY ?g"),
+    )
+    .await?;
+    let mut counted = 0;
+    for subset in subsets {
+        if let Subset::Graph(g, n) = subset {
+            *n = per_graph.iter().find(|(name, _)| name == g).map_or(0, |(_, c)| *c);
+            counted += *n;
+        }
+    }
+    Ok(counted)
+}
+
+/// The summarised prefix left to be counted by difference: the largest, unless
+/// the listing was partial (then the rest would also hold the graphs the
+/// listing never showed, under whatever names, and every prefix is counted).
+fn by_difference(subsets: &[Subset], partial: bool) -> Option<usize> {
+    if partial {
+        return None;
+    }
+    subsets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            Subset::Summary { graphs, .. } => Some((*graphs, i)),
+            Subset::Graph(..) | Subset::Rest { .. } => None,
+        })
+        .max()
+        .map(|(_, i)| i)
+}
+
+/// Counts the statements (and, with a partial listing, the graphs) of every
+/// summarised prefix but the one [`by_difference`] leaves; returns their sum.
+async fn count_summaries(store: &KgStore, subsets: &mut [Subset], partial: bool) -> Result<u64, StoreError> {
+    let largest = by_difference(subsets, partial);
+    let mut counted = 0;
+    for (i, subset) in subsets.iter_mut().enumerate() {
+        let Subset::Summary { prefix, triples, graphs } = subset else { continue };
+        if Some(i) == largest {
+            continue;
+        }
+        let literal = prefix.replace('\\', "\\\\").replace('"', "\\\"");
+        let pattern = format!("GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), \"{literal}\"))");
+        let (n, graphs_under) = store.statement_count(&pattern, partial).await?;
+        counted += n;
+        *triples = n;
+        // Counted only when the listing was partial.
+        if let Some(under) = graphs_under {
+            *graphs = under;
+        }
+    }
+    Ok(counted)
+}
+
+/// Makes the subsets add up to the dataset (`total`: graphs, statements): the
+/// prefix left by [`by_difference`] gets what was not counted, or else a rest
+/// subset holds what no subset covers.
+fn close_subsets(subsets: &mut Vec<Subset>, partial: bool, total: (u64, u64), counted: u64) {
+    let (graph_count, triples) = total;
+    if let Some(i) = by_difference(subsets, partial) {
+        if let Subset::Summary { triples: n, .. } = &mut subsets[i] {
+            *n = triples.saturating_sub(counted);
+        }
+        return;
+    }
+    let covered: u64 = subsets
+        .iter()
+        .map(|s| match s {
+            Subset::Graph(..) => 1,
+            Subset::Summary { graphs, .. } | Subset::Rest { graphs, .. } => *graphs,
+        })
+        .sum();
+    let (rest_graphs, rest_triples) = (graph_count.saturating_sub(covered), triples.saturating_sub(counted));
+    if rest_graphs > 0 || rest_triples > 0 {
+        subsets.push(Subset::Rest { graphs: rest_graphs, triples: rest_triples });
+    }
+}
+
 /// The vocabulary namespace of a term (up to its last `#` or `/`).
 fn namespace(iri: &str) -> Option<&str> {
     iri.rfind(['#', '/']).map(|i| &iri[..=i])
@@ -166,90 +189,113 @@ fn namespace(iri: &str) -> Option<&str> {
 
 /// The VoID graph for a server at `base`.
 pub fn describe(stats: &Statistics, base: &str) -> Graph {
-    let mut g = Graph::new();
-    let iri = |local: &str| NamedNode::new_unchecked(format!("{VOID}{local}"));
-    let dct = |local: &str| NamedNode::new_unchecked(format!("{DCTERMS}{local}"));
-    let rdf_type = NamedNode::new_unchecked(RDF_TYPE);
     let dataset: NamedOrBlankNode = NamedNode::new_unchecked(format!("{base}/.well-known/void#dataset")).into();
-    let mut add = |s: &NamedOrBlankNode, p: NamedNode, o: Term| {
-        g.insert(&Triple::new(s.clone(), p, o));
-    };
-    add(&dataset, rdf_type.clone(), iri("Dataset").into());
-    add(
+    let mut out = Void { graph: Graph::new(), dataset: dataset.clone() };
+    out.add(&dataset, RDF_TYPE, void("Dataset").into());
+    out.text(&dataset, "title", "treaty-kg knowledge graph");
+    out.text(
         &dataset,
-        dct("title"),
-        Literal::new_language_tagged_literal_unchecked("treaty-kg knowledge graph", "en").into(),
+        "description",
+        "States, treaties, officials, threats and military alliances, with the provenance of every statement.",
     );
-    add(
-        &dataset,
-        dct("description"),
-        Literal::new_language_tagged_literal_unchecked(
-            "States, treaties, officials, threats and military alliances, with the provenance of every statement.",
-            "en",
-        )
-        .into(),
-    );
-    add(&dataset, dct("license"), NamedNode::new_unchecked("https://creativecommons.org/licenses/by/4.0/").into());
-    add(&dataset, iri("sparqlEndpoint"), NamedNode::new_unchecked(format!("{base}/sparql")).into());
-    add(&dataset, iri("dataDump"), NamedNode::new_unchecked(format!("{base}/dump")).into());
-    add(&dataset, iri("uriSpace"), Literal::new_simple_literal(format!("{}id/", vocab::BASE_IRI)).into());
-    add(&dataset, iri("uriLookupEndpoint"), NamedNode::new_unchecked(format!("{base}/id/")).into());
-    add(
-        &dataset,
-        iri("rootResource"),
-        NamedNode::new_unchecked(format!("{}id/treaty/ottawa-convention", vocab::BASE_IRI)).into(),
-    );
-    add(&dataset, iri("triples"), Literal::from(stats.triples as i64).into());
-    add(&dataset, iri("classes"), Literal::from(stats.classes.len() as i64).into());
-    add(&dataset, iri("properties"), Literal::from(stats.properties.len() as i64).into());
-    let mut vocabularies: Vec<&str> =
-        stats.classes.iter().chain(&stats.properties).filter_map(|(t, _)| namespace(t.as_str())).collect();
-    vocabularies.sort();
-    vocabularies.dedup();
-    for v in vocabularies {
-        add(&dataset, iri("vocabulary"), NamedNode::new_unchecked(v).into());
+    let license = NamedNode::new_unchecked("https://creativecommons.org/licenses/by/4.0/");
+    out.add(&dataset, &format!("{DCTERMS}license"), license.into());
+    out.about("sparqlEndpoint", NamedNode::new_unchecked(format!("{base}/sparql")).into());
+    out.about("dataDump", NamedNode::new_unchecked(format!("{base}/dump")).into());
+    out.about("uriSpace", Literal::new_simple_literal(format!("{}id/", vocab::BASE_IRI)).into());
+    out.about("uriLookupEndpoint", NamedNode::new_unchecked(format!("{base}/id/")).into());
+    let root = NamedNode::new_unchecked(format!("{}id/treaty/ottawa-convention", vocab::BASE_IRI));
+    out.about("rootResource", root.into());
+    out.about("triples", Literal::from(stats.triples as i64).into());
+    out.about("classes", Literal::from(stats.classes.len() as i64).into());
+    out.about("properties", Literal::from(stats.properties.len() as i64).into());
+    out.partitions(stats);
+    out.subsets(stats);
+    out.graph
+}
+
+fn void(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("{VOID}{local}"))
+}
+
+/// The VoID description being written, about one dataset.
+struct Void {
+    graph: Graph,
+    dataset: NamedOrBlankNode,
+}
+
+impl Void {
+    fn add(&mut self, subject: &NamedOrBlankNode, predicate: &str, object: Term) {
+        self.graph.insert(&Triple::new(subject.clone(), NamedNode::new_unchecked(predicate), object));
     }
-    for (class, n) in &stats.classes {
-        let part: NamedOrBlankNode = BlankNode::default().into();
-        add(&dataset, iri("classPartition"), part.clone().into());
-        add(&part, iri("class"), class.clone().into());
-        add(&part, iri("entities"), Literal::from(*n as i64).into());
+
+    /// A `void:` statement of the dataset.
+    fn about(&mut self, local: &str, object: Term) {
+        let dataset = self.dataset.clone();
+        self.graph.insert(&Triple::new(dataset, void(local), object));
     }
-    for (property, n) in &stats.properties {
-        let part: NamedOrBlankNode = BlankNode::default().into();
-        add(&dataset, iri("propertyPartition"), part.clone().into());
-        add(&part, iri("property"), property.clone().into());
-        add(&part, iri("triples"), Literal::from(*n as i64).into());
+
+    /// An English `dcterms:` text of `subject`.
+    fn text(&mut self, subject: &NamedOrBlankNode, local: &str, text: &str) {
+        let text = Literal::new_language_tagged_literal_unchecked(text, "en");
+        self.add(subject, &format!("{DCTERMS}{local}"), text.into());
     }
-    // A subset per named graph while they are few; beyond that, graphs summarised by IRI prefix.
-    if stats.default_triples > 0 {
+
+    /// A new blank node, linked from the dataset by `void:{link}`.
+    fn part(&mut self, link: &str) -> NamedOrBlankNode {
         let part: NamedOrBlankNode = BlankNode::default().into();
-        add(&dataset, iri("subset"), part.clone().into());
-        add(&part, rdf_type.clone(), iri("Dataset").into());
-        let title = Literal::new_language_tagged_literal_unchecked("The default graph", "en");
-        add(&part, dct("title"), title.into());
-        add(&part, iri("triples"), Literal::from(stats.default_triples as i64).into());
+        self.about(link, part.clone().into());
+        part
     }
-    for subset in &stats.subsets {
-        let part: NamedOrBlankNode = BlankNode::default().into();
-        add(&dataset, iri("subset"), part.clone().into());
-        add(&part, rdf_type.clone(), iri("Dataset").into());
-        match subset {
-            Subset::Graph(graph, n) => {
-                add(&part, NamedNode::new_unchecked(format!("{SD}name")), graph.clone().into());
-                add(&part, iri("triples"), Literal::from(*n as i64).into());
-            }
-            Subset::Summary { prefix, graphs, triples } => {
-                let title = format!("{graphs} named graphs whose names start with {prefix}");
-                add(&part, dct("title"), Literal::new_language_tagged_literal_unchecked(title, "en").into());
-                add(&part, iri("triples"), Literal::from(*triples as i64).into());
-            }
-            Subset::Rest { graphs, triples } => {
-                let title = format!("{graphs} more named graphs, not listed by name");
-                add(&part, dct("title"), Literal::new_language_tagged_literal_unchecked(title, "en").into());
-                add(&part, iri("triples"), Literal::from(*triples as i64).into());
+
+    /// The vocabularies used, and the class and property partitions.
+    fn partitions(&mut self, stats: &Statistics) {
+        let mut vocabularies: Vec<&str> =
+            stats.classes.iter().chain(&stats.properties).filter_map(|(t, _)| namespace(t.as_str())).collect();
+        vocabularies.sort();
+        vocabularies.dedup();
+        for v in vocabularies {
+            self.about("vocabulary", NamedNode::new_unchecked(v).into());
+        }
+        for (class, n) in &stats.classes {
+            let part = self.part("classPartition");
+            self.graph.insert(&Triple::new(part.clone(), void("class"), class.clone()));
+            self.graph.insert(&Triple::new(part, void("entities"), Literal::from(*n as i64)));
+        }
+        for (property, n) in &stats.properties {
+            let part = self.part("propertyPartition");
+            self.graph.insert(&Triple::new(part.clone(), void("property"), property.clone()));
+            self.graph.insert(&Triple::new(part, void("triples"), Literal::from(*n as i64)));
+        }
+    }
+
+    /// A subset per named graph while they are few; beyond that, graphs
+    /// summarised by IRI prefix; and the default graph's, when it holds any.
+    fn subsets(&mut self, stats: &Statistics) {
+        if stats.default_triples > 0 {
+            self.subset(None, "The default graph", stats.default_triples);
+        }
+        for subset in &stats.subsets {
+            match subset {
+                Subset::Graph(graph, n) => self.subset(Some(graph), "", *n),
+                Subset::Summary { prefix, graphs, triples } => {
+                    self.subset(None, &format!("{graphs} named graphs whose names start with {prefix}"), *triples)
+                }
+                Subset::Rest { graphs, triples } => {
+                    self.subset(None, &format!("{graphs} more named graphs, not listed by name"), *triples)
+                }
             }
         }
     }
-    g
+
+    /// One subset: a graph by its name, or others by a title.
+    fn subset(&mut self, graph: Option<&NamedNode>, title: &str, triples: u64) {
+        let part = self.part("subset");
+        self.add(&part, RDF_TYPE, void("Dataset").into());
+        match graph {
+            Some(graph) => self.add(&part, &format!("{SD}name"), graph.clone().into()),
+            None => self.text(&part, "title", title),
+        }
+        self.graph.insert(&Triple::new(part, void("triples"), Literal::from(triples as i64)));
+    }
 }

@@ -131,16 +131,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<SavedQuery, String> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
         return Err(format!("{file}: the file name must be lower-case letters, digits and hyphens, ending in .rq"));
     }
-    // The header: every `#+` line; remember each YAML line's line number in the file.
-    let mut yaml = String::new();
-    let mut yaml_lines = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        if let Some(rest) = line.strip_prefix("#+") {
-            yaml.push_str(rest.strip_prefix(' ').unwrap_or(rest));
-            yaml.push('\n');
-            yaml_lines.push(index + 1);
-        }
-    }
+    let (yaml, yaml_lines) = header_yaml(text);
     if yaml_lines.is_empty() {
         return Err(format!("{file}:1: no metadata header; start the file with `#+ summary: …` lines"));
     }
@@ -159,25 +150,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<SavedQuery, String> {
         text.lines().position(|l| l.starts_with("#+") && l.contains(needle)).map(|i| i + 1).unwrap_or(yaml_lines[0])
     };
     let query = parse_query(text).map_err(|e| format!("{file}: {e}"))?;
-    let mut params = Vec::new();
-    for raw_param in raw.params {
-        let line = header_line(&format!("name: {}", raw_param.name));
-        let param = build_param(raw_param).map_err(|e| format!("{file}:{line}: {e}"))?;
-        if params.iter().any(|p: &Param| p.name == param.name) {
-            return Err(format!("{file}:{line}: parameter `{}` is declared twice", param.name));
-        }
-        params.push(param);
-    }
-    // Every parameter must bind a variable the query uses.
-    for param in &params {
-        let line = header_line(&format!("name: {}", param.name));
-        if !crate::sparql::bind::mentions(&query, &param.name) {
-            return Err(format!(
-                "{file}:{line}: parameter `{}` binds ?{}, which the query does not use",
-                param.name, param.name
-            ));
-        }
-    }
+    let params = params(raw.params, &query, |name| format!("{file}:{}", header_line(&format!("name: {name}"))))?;
     let version = format!("sha256:{}", crate::sources::content_hash(text.as_bytes()));
     Ok(SavedQuery {
         name: name.to_owned(),
@@ -193,6 +166,41 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<SavedQuery, String> {
         row_cap: raw.limit.unwrap_or(DEFAULT_ROW_CAP),
         query,
     })
+}
+
+/// The header as YAML (every `#+` line), and each YAML line's line number in the file.
+fn header_yaml(text: &str) -> (String, Vec<usize>) {
+    let mut yaml = String::new();
+    let mut yaml_lines = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if let Some(rest) = line.strip_prefix("#+") {
+            yaml.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+            yaml.push('\n');
+            yaml_lines.push(index + 1);
+        }
+    }
+    (yaml, yaml_lines)
+}
+
+/// The declared parameters, each once and each binding a variable `query`
+/// uses; `at` says where a parameter is declared (`file:line`).
+fn params(raw: Vec<RawParam>, query: &spargebra::Query, at: impl Fn(&str) -> String) -> Result<Vec<Param>, String> {
+    let mut params: Vec<Param> = Vec::new();
+    for raw_param in raw {
+        let place = at(&raw_param.name);
+        let param = build_param(raw_param).map_err(|e| format!("{place}: {e}"))?;
+        if params.iter().any(|p| p.name == param.name) {
+            return Err(format!("{place}: parameter `{}` is declared twice", param.name));
+        }
+        if !crate::sparql::bind::mentions(query, &param.name) {
+            return Err(format!(
+                "{place}: parameter `{}` binds ?{}, which the query does not use",
+                param.name, param.name
+            ));
+        }
+        params.push(param);
+    }
+    Ok(params)
 }
 
 fn build_param(raw: RawParam) -> Result<Param, String> {

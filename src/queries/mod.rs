@@ -28,6 +28,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+/// Why the saved queries do not load.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    /// What is wrong with the folder or its files, one problem per line.
+    #[error("{}", .0.join("\n"))]
+    Files(Vec<String>),
+    /// The deep-stack pool lost the parsing task.
+    #[error(transparent)]
+    Task(#[from] crate::exec::TaskFailed),
+}
+
 /// The saved queries in service, by name.
 #[derive(Debug, Default)]
 pub struct Catalogue {
@@ -37,15 +48,18 @@ pub struct Catalogue {
 impl Catalogue {
     /// Loads every `.rq` file of `dir`; all problems are reported together.
     /// Parsing recurses, so it runs on the deep-stack pool; this call blocks.
-    pub fn load(dir: &Path) -> Result<Self, String> {
+    pub fn load(dir: &Path) -> Result<Self, CatalogueError> {
         let dir = dir.to_owned();
-        crate::exec::run_blocking(move || Self::load_here(&dir)).map_err(|e| e.to_string())?
+        crate::exec::run_blocking(move || Self::load_here(&dir))?
     }
 
-    fn load_here(dir: &Path) -> Result<Self, String> {
+    fn load_here(dir: &Path) -> Result<Self, CatalogueError> {
         let mut queries = BTreeMap::new();
         let mut problems = Vec::new();
-        for path in rq_files(dir).map_err(|e| format!("{}: cannot list the queries folder: {e}", dir.display()))? {
+        let files = rq_files(dir).map_err(|e| {
+            CatalogueError::Files(vec![format!("{}: cannot list the queries folder: {e}", dir.display())])
+        })?;
+        for path in files {
             let display = display_path(&path);
             let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             match std::fs::read_to_string(&path) {
@@ -61,7 +75,7 @@ impl Catalogue {
         if problems.is_empty() {
             Ok(Catalogue { queries })
         } else {
-            Err(problems.join("\n"))
+            Err(CatalogueError::Files(problems))
         }
     }
 
@@ -127,7 +141,7 @@ pub struct Registry {
 
 impl Registry {
     /// Loads `dir` (a failure stops the server at start). `None`: no saved queries.
-    pub fn open(dir: Option<PathBuf>) -> Result<Self, String> {
+    pub fn open(dir: Option<PathBuf>) -> Result<Self, CatalogueError> {
         let catalogue = match &dir {
             Some(d) => Catalogue::load(d)?,
             None => Catalogue::default(),
@@ -142,7 +156,7 @@ impl Registry {
 
     /// Reloads when the folder changed (or `force`). Returns whether a new
     /// catalogue went into service; a broken folder is an error and changes nothing.
-    pub fn reload(&self, force: bool) -> Result<bool, String> {
+    pub fn reload(&self, force: bool) -> Result<bool, CatalogueError> {
         let Some(dir) = &self.dir else { return Ok(false) };
         let now = fingerprint(dir);
         {

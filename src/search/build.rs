@@ -4,7 +4,7 @@
 
 use super::schema::{key, Fields};
 use crate::inference::INFERRED_GRAPH;
-use crate::store::{KgStore, StoreError};
+use crate::store::{KgStore, QuadReader, StoreError};
 use oxigraph::model::{GraphName, NamedNodeRef, NamedOrBlankNode, Quad, Term};
 use std::collections::HashMap;
 use tantivy::indexer::UserOperation;
@@ -58,73 +58,79 @@ pub async fn graph_sources(
     let only = only.map(<[String]>::to_vec);
     store
         .scan("search index: graph sources", move |reader| {
-            let derived = NamedNodeRef::new_unchecked(DERIVED_FROM);
-            let first_text = |subject: &str, predicate: &str| -> Result<Option<String>, StoreError> {
-                let quads = reader.quads(
-                    Some(NamedNodeRef::new_unchecked(subject).into()),
-                    Some(NamedNodeRef::new_unchecked(predicate)),
-                    None,
-                    None,
-                );
-                for quad in quads {
-                    if let Term::Literal(l) = quad?.object {
-                        return Ok(Some(l.value().to_owned()));
-                    }
-                }
-                Ok(None)
-            };
-            // Graph → the source it was derived from.
-            let mut derivations: Vec<(String, String)> = Vec::new();
-            let mut see = |subject: NamedOrBlankNode, object: Term| {
-                if let (NamedOrBlankNode::NamedNode(g), Term::NamedNode(source)) = (subject, object) {
-                    derivations.push((g.into_string(), source.into_string()));
-                }
-            };
-            match &only {
-                Some(graphs) => {
-                    for g in graphs {
-                        let subject = NamedNodeRef::new_unchecked(g);
-                        for quad in reader.quads(Some(subject.into()), Some(derived), None, None).take(1) {
-                            let quad = quad?;
-                            see(quad.subject, quad.object);
-                        }
-                    }
-                }
-                None => {
-                    for pair in reader.subjects_and_objects(derived) {
-                        let (subject, object) = pair?;
-                        see(subject, object);
-                    }
-                }
-            }
+            let derivations = derivations(reader, only.as_deref())?;
             // The sources' texts: one scan of schema:text when there are many.
-            let mut texts: HashMap<String, String> = HashMap::new();
-            if only.is_none() {
-                let wanted: std::collections::HashSet<&str> = derivations.iter().map(|(_, s)| s.as_str()).collect();
-                for pair in reader.subjects_and_objects(NamedNodeRef::new_unchecked(TEXT)) {
-                    let (subject, object) = pair?;
-                    if let (NamedOrBlankNode::NamedNode(s), Term::Literal(l)) = (&subject, &object) {
-                        if wanted.contains(s.as_str()) {
-                            texts.entry(s.as_str().to_owned()).or_insert_with(|| l.value().to_owned());
-                        }
-                    }
-                }
-            }
+            let texts = if only.is_none() { texts(reader, &derivations)? } else { HashMap::new() };
             let mut sources = HashMap::new();
             for (g, source) in derivations {
                 let text = match texts.get(&source).cloned() {
                     Some(text) => text,
-                    None if only.is_some() => match first_text(&source, TEXT)? {
+                    None if only.is_some() => match first_text(reader, &source, TEXT)? {
                         Some(text) => text,
-                        None => first_text(&g, LABELS[0])?.unwrap_or_default(),
+                        None => first_text(reader, &g, LABELS[0])?.unwrap_or_default(),
                     },
-                    None => first_text(&g, LABELS[0])?.unwrap_or_default(),
+                    None => first_text(reader, &g, LABELS[0])?.unwrap_or_default(),
                 };
                 sources.entry(g).or_insert((source, text));
             }
             Ok(sources)
         })
         .await
+}
+
+/// The first literal `subject` has for `predicate`.
+fn first_text(reader: &QuadReader<'_>, subject: &str, predicate: &str) -> Result<Option<String>, StoreError> {
+    let subject = NamedNodeRef::new_unchecked(subject).into();
+    for quad in reader.quads(Some(subject), Some(NamedNodeRef::new_unchecked(predicate)), None, None) {
+        if let Term::Literal(l) = quad?.object {
+            return Ok(Some(l.value().to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Each graph (or each of `only`) and the source it was derived from.
+fn derivations(reader: &QuadReader<'_>, only: Option<&[String]>) -> Result<Vec<(String, String)>, StoreError> {
+    let derived = NamedNodeRef::new_unchecked(DERIVED_FROM);
+    let mut derivations: Vec<(String, String)> = Vec::new();
+    let mut see = |subject: NamedOrBlankNode, object: Term| {
+        if let (NamedOrBlankNode::NamedNode(g), Term::NamedNode(source)) = (subject, object) {
+            derivations.push((g.into_string(), source.into_string()));
+        }
+    };
+    match only {
+        Some(graphs) => {
+            for g in graphs {
+                let subject = NamedNodeRef::new_unchecked(g);
+                for quad in reader.quads(Some(subject.into()), Some(derived), None, None).take(1) {
+                    let quad = quad?;
+                    see(quad.subject, quad.object);
+                }
+            }
+        }
+        None => {
+            for pair in reader.subjects_and_objects(derived) {
+                let (subject, object) = pair?;
+                see(subject, object);
+            }
+        }
+    }
+    Ok(derivations)
+}
+
+/// The `schema:text` of every source in `derivations`, in one scan.
+fn texts(reader: &QuadReader<'_>, derivations: &[(String, String)]) -> Result<HashMap<String, String>, StoreError> {
+    let wanted: std::collections::HashSet<&str> = derivations.iter().map(|(_, s)| s.as_str()).collect();
+    let mut texts: HashMap<String, String> = HashMap::new();
+    for pair in reader.subjects_and_objects(NamedNodeRef::new_unchecked(TEXT)) {
+        let (subject, object) = pair?;
+        if let (NamedOrBlankNode::NamedNode(s), Term::Literal(l)) = (&subject, &object) {
+            if wanted.contains(s.as_str()) {
+                texts.entry(s.as_str().to_owned()).or_insert_with(|| l.value().to_owned());
+            }
+        }
+    }
+    Ok(texts)
 }
 
 /// The document being gathered for one subject in one graph.

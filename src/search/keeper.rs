@@ -4,6 +4,7 @@
 //! another data version gets a whole rebuild. One at a time, in the background.
 
 use super::build::{self, graph_term};
+use super::schema::Fields;
 use super::{SearchError, SearchIndex};
 use crate::inference::INFERRED_GRAPH;
 use crate::store::{StoreError, WriteScope};
@@ -150,22 +151,8 @@ impl SearchIndex {
     async fn update(&self, scope: WriteScope) -> Result<(), SearchError> {
         let started = std::time::Instant::now();
         let version = self.store.data_version();
-        let graphs: Vec<GraphName> = scope.graphs.into_iter().filter(indexed).collect();
-        let subjects: Vec<(NamedOrBlankNode, GraphName)> = scope
-            .subjects
-            .into_iter()
-            .filter(|(s, g)| indexed(g) && matches!(s, NamedOrBlankNode::NamedNode(_)) && !graphs.contains(g))
-            .collect();
-        let mut named: Vec<String> = graphs
-            .iter()
-            .chain(subjects.iter().map(|(_, g)| g))
-            .filter_map(|g| match g {
-                GraphName::NamedNode(n) => Some(n.as_str().to_owned()),
-                _ => None,
-            })
-            .collect();
-        named.sort();
-        named.dedup();
+        let Changed { graphs, subjects } = Changed::of(scope);
+        let named = graphs_named(&graphs, &subjects);
         let sources =
             if named.is_empty() { Default::default() } else { build::graph_sources(&self.store, Some(&named)).await? };
         let (index, f, payload) = (self.index.clone(), self.fields, version.clone());
@@ -184,23 +171,9 @@ impl SearchIndex {
             }
             for (s, g) in &subjects {
                 let (NamedOrBlankNode::NamedNode(iri), Some(term)) = (s, graph_term(g)) else { continue };
-                let this: Vec<(Occur, Box<dyn Query>)> = vec![
-                    (
-                        Occur::Must,
-                        Box::new(TermQuery::new(Term::from_field_text(f.iri, iri.as_str()), IndexRecordOption::Basic)),
-                    ),
-                    (
-                        Occur::Must,
-                        Box::new(TermQuery::new(Term::from_field_text(f.graph, term), IndexRecordOption::Basic)),
-                    ),
-                ];
-                writer.delete_query(Box::new(BooleanQuery::new(this))).map_err(io)?;
-                added += build::add_documents(
-                    reader.quads(Some(s.as_ref()), None, None, Some(g.as_ref())),
-                    &sources,
-                    f,
-                    &writer,
-                )?;
+                writer.delete_query(Box::new(subject_in_graph(f, iri.as_str(), term))).map_err(io)?;
+                let quads = reader.quads(Some(s.as_ref()), None, None, Some(g.as_ref()));
+                added += build::add_documents(quads, &sources, f, &writer)?;
             }
             Ok((writer, added))
         };
@@ -230,4 +203,46 @@ impl SearchIndex {
         );
         Ok(())
     }
+}
+
+/// What a write changed that the index holds: whole graphs, and subjects
+/// named by IRI in graphs not already whole.
+struct Changed {
+    graphs: Vec<GraphName>,
+    subjects: Vec<(NamedOrBlankNode, GraphName)>,
+}
+
+impl Changed {
+    fn of(scope: WriteScope) -> Self {
+        let graphs: Vec<GraphName> = scope.graphs.into_iter().filter(indexed).collect();
+        let subjects = scope
+            .subjects
+            .into_iter()
+            .filter(|(s, g)| indexed(g) && matches!(s, NamedOrBlankNode::NamedNode(_)) && !graphs.contains(g))
+            .collect();
+        Changed { graphs, subjects }
+    }
+}
+
+/// The named graphs among the changed, sorted, once each (their sources are read).
+fn graphs_named(graphs: &[GraphName], subjects: &[(NamedOrBlankNode, GraphName)]) -> Vec<String> {
+    let mut named: Vec<String> = graphs
+        .iter()
+        .chain(subjects.iter().map(|(_, g)| g))
+        .filter_map(|g| match g {
+            GraphName::NamedNode(n) => Some(n.as_str().to_owned()),
+            _ => None,
+        })
+        .collect();
+    named.sort();
+    named.dedup();
+    named
+}
+
+/// The documents of one subject in one graph.
+fn subject_in_graph(f: Fields, iri: &str, graph: &str) -> BooleanQuery {
+    let term = |field: tantivy::schema::Field, text: &str| -> (Occur, Box<dyn Query>) {
+        (Occur::Must, Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic)))
+    };
+    BooleanQuery::new(vec![term(f.iri, iri), term(f.graph, graph)])
 }

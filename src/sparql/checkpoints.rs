@@ -18,7 +18,7 @@
 //! can use and are never projected (`SELECT *` was expanded by the parser).
 
 use spargebra::algebra::{AggregateExpression, Expression, Function, GraphPattern, OrderExpression};
-use spargebra::term::{NamedNode, Variable};
+use spargebra::term::{NamedNode, NamedNodePattern, Variable};
 use spargebra::{GraphUpdateOperation, Query, Update};
 
 /// The checkpoint function's IRI.
@@ -85,14 +85,28 @@ pub fn unknown_functions(functions: Vec<NamedNode>) -> Vec<NamedNode> {
     unknown
 }
 
+/// Why a `SERVICE` answered in this process gives no pattern.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The pattern asks what the service cannot answer: the request's fault.
+    #[error("{0}")]
+    Request(String),
+    /// The service cannot answer yet (a 503 that says why).
+    #[error("{0}")]
+    Busy(&'static str),
+    /// The service itself failed: the server's fault.
+    #[error("the in-process service failed")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Answers a `SERVICE` pattern in this process: the pattern inside it, and
 /// `None` when the service is not ours (left as it is).
-pub type LocalService<'a> = &'a dyn Fn(&NamedNode, &GraphPattern) -> Option<Result<GraphPattern, String>>;
+pub type LocalService<'a> = &'a dyn Fn(&NamedNode, &GraphPattern) -> Option<Result<GraphPattern, ServiceError>>;
 
 /// Replaces every `SERVICE` pattern that `local` answers with what it answers
 /// (a `VALUES` block), in the query's pattern, subqueries and `EXISTS`; says
 /// whether anything was replaced. No checkpoints are added.
-pub fn substitute_services(query: Query, local: LocalService<'_>) -> Result<(Query, bool), String> {
+pub fn substitute_services(query: Query, local: LocalService<'_>) -> Result<(Query, bool), ServiceError> {
     let mut rewriter = Rewriter { local: Some(local), plain: true, ..Rewriter::default() };
     let query = rewritten(query, &mut rewriter);
     match rewriter.failed {
@@ -108,7 +122,7 @@ struct Rewriter<'a> {
     /// Adds no checkpoints (only walks).
     plain: bool,
     substituted: usize,
-    failed: Option<String>,
+    failed: Option<ServiceError>,
     next: usize,
     /// The custom functions the text calls.
     functions: Vec<NamedNode>,
@@ -170,11 +184,7 @@ impl Rewriter<'_> {
             }
             GraphPattern::Join { left, right } => {
                 let join = GraphPattern::Join { left: self.boxed(*left, true), right: self.boxed(*right, true) };
-                if in_join {
-                    join
-                } else {
-                    self.bind(join)
-                }
+                self.joined(join, in_join)
             }
             GraphPattern::LeftJoin { left, right, expression } => {
                 let join = GraphPattern::LeftJoin {
@@ -182,11 +192,7 @@ impl Rewriter<'_> {
                     right: self.boxed(*right, false),
                     expression: expression.map(|e| self.guarded(e)),
                 };
-                if in_join {
-                    join
-                } else {
-                    self.bind(join)
-                }
+                self.joined(join, in_join)
             }
             GraphPattern::Lateral { left, right } => {
                 let join = GraphPattern::Lateral { left: self.boxed(*left, false), right: self.boxed(*right, false) };
@@ -194,11 +200,7 @@ impl Rewriter<'_> {
             }
             GraphPattern::Minus { left, right } => {
                 let minus = GraphPattern::Minus { left: self.boxed(*left, false), right: self.boxed(*right, false) };
-                if in_join {
-                    minus
-                } else {
-                    self.bind(minus)
-                }
+                self.joined(minus, in_join)
             }
             GraphPattern::Filter { expr, inner } => {
                 GraphPattern::Filter { expr: self.guarded(expr), inner: self.boxed(*inner, false) }
@@ -214,13 +216,7 @@ impl Rewriter<'_> {
             },
             GraphPattern::OrderBy { inner, expression } => GraphPattern::OrderBy {
                 inner: self.boxed(*inner, false),
-                expression: expression
-                    .into_iter()
-                    .map(|e| match e {
-                        OrderExpression::Asc(e) => OrderExpression::Asc(self.expression(e)),
-                        OrderExpression::Desc(e) => OrderExpression::Desc(self.expression(e)),
-                    })
-                    .collect(),
+                expression: expression.into_iter().map(|e| self.order(e)).collect(),
             },
             GraphPattern::Project { inner, variables } => {
                 GraphPattern::Project { inner: self.boxed(*inner, false), variables }
@@ -233,39 +229,57 @@ impl Rewriter<'_> {
             GraphPattern::Group { inner, variables, aggregates } => GraphPattern::Group {
                 inner: self.boxed(*inner, false),
                 variables,
-                aggregates: aggregates
-                    .into_iter()
-                    .map(|(v, a)| {
-                        let a = match a {
-                            AggregateExpression::FunctionCall { name, expr, distinct } => {
-                                AggregateExpression::FunctionCall { name, expr: self.expression(expr), distinct }
-                            }
-                            count => count,
-                        };
-                        (v, a)
-                    })
-                    .collect(),
+                aggregates: aggregates.into_iter().map(|(v, a)| (v, self.aggregate(a))).collect(),
             },
-            GraphPattern::Service { name, inner, silent } => {
-                let answered = match (&name, self.local) {
-                    (spargebra::term::NamedNodePattern::NamedNode(iri), Some(local)) => local(iri, &inner),
-                    _ => None,
-                };
-                match answered {
-                    Some(Ok(values)) => {
-                        self.substituted += 1;
-                        return values;
-                    }
-                    Some(Err(message)) => {
-                        self.failed.get_or_insert(message);
-                    }
-                    None => {}
-                }
-                self.services += 1;
-                GraphPattern::Service { name, inner: self.boxed(*inner, false), silent }
-            }
+            GraphPattern::Service { name, inner, silent } => self.service(name, *inner, silent),
             leaf => leaf,
         }
+    }
+
+    /// A join tree gets one checkpoint, above its root.
+    fn joined(&mut self, join: GraphPattern, in_join: bool) -> GraphPattern {
+        if in_join {
+            join
+        } else {
+            self.bind(join)
+        }
+    }
+
+    fn order(&mut self, order: OrderExpression) -> OrderExpression {
+        match order {
+            OrderExpression::Asc(e) => OrderExpression::Asc(self.expression(e)),
+            OrderExpression::Desc(e) => OrderExpression::Desc(self.expression(e)),
+        }
+    }
+
+    fn aggregate(&mut self, aggregate: AggregateExpression) -> AggregateExpression {
+        match aggregate {
+            AggregateExpression::FunctionCall { name, expr, distinct } => {
+                AggregateExpression::FunctionCall { name, expr: self.expression(expr), distinct }
+            }
+            count => count,
+        }
+    }
+
+    /// A `SERVICE` the local answerer knows becomes its answer; any other is
+    /// counted and kept.
+    fn service(&mut self, name: NamedNodePattern, inner: GraphPattern, silent: bool) -> GraphPattern {
+        let answered = match (&name, self.local) {
+            (NamedNodePattern::NamedNode(iri), Some(local)) => local(iri, &inner),
+            _ => None,
+        };
+        match answered {
+            Some(Ok(values)) => {
+                self.substituted += 1;
+                return values;
+            }
+            Some(Err(error)) => {
+                self.failed.get_or_insert(error);
+            }
+            None => {}
+        }
+        self.services += 1;
+        GraphPattern::Service { name, inner: self.boxed(inner, false), silent }
     }
 
     /// `IF(checkpoint(), e, false)`: `e` evaluated as before, behind a checkpoint.

@@ -78,6 +78,12 @@ struct Scanner<'a> {
     /// The current structural depth: the open frames plus their chained operators.
     depth: usize,
     max: usize,
+    /// The query form, read from the first keyword after the prologue.
+    form: Option<QueryForm>,
+    seen_keyword: bool,
+    /// A VALUES or INSERT/DELETE DATA keyword makes the next `{` a data block.
+    data_next: bool,
+    last_word: String,
 }
 
 impl<'a> Scanner<'a> {
@@ -89,15 +95,14 @@ impl<'a> Scanner<'a> {
             frames: vec![Frame { chained: 0, data: false }],
             depth: 1,
             max: 1,
+            form: None,
+            seen_keyword: false,
+            data_next: false,
+            last_word: String::new(),
         }
     }
 
     fn run(mut self, limit: usize, stop_at_form: bool) -> Result<Scan, TooDeep> {
-        let mut form = None;
-        let mut seen_keyword = false;
-        // A VALUES or INSERT/DELETE DATA keyword makes the next `{` a data block.
-        let mut data_next = false;
-        let mut last_word = String::new();
         while self.at < self.bytes.len() {
             let start = self.at;
             let b = self.bytes[self.at];
@@ -108,33 +113,14 @@ impl<'a> Scanner<'a> {
                     self.at += 1;
                     self.word();
                 }
-                b'<' => {
-                    if self.skip_iri() {
-                        continue;
-                    }
-                    if self.peek(1) == Some(b'<') {
-                        self.at += 2;
-                        self.open(false, start, limit)?;
-                    } else {
-                        self.at += if self.peek(1) == Some(b'=') { 2 } else { 1 };
-                        self.chain(start, limit)?;
-                    }
-                }
-                b'>' => {
-                    if self.peek(1) == Some(b'>') && self.frames.len() > 1 {
-                        self.at += 2;
-                        self.close();
-                    } else {
-                        self.at += if self.peek(1) == Some(b'=') { 2 } else { 1 };
-                        self.chain(start, limit)?;
-                    }
-                }
+                b'<' => self.less_than(start, limit)?,
+                b'>' => self.greater_than(start, limit)?,
                 b'{' | b'(' | b'[' => {
                     self.at += 1;
-                    let data = data_next || self.in_data();
+                    let data = self.data_next || self.in_data();
                     // `VALUES (?a ?b) { … }`: the data block is the braces.
                     if b == b'{' {
-                        data_next = false;
+                        self.data_next = false;
                     }
                     self.open(data, start, limit)?;
                 }
@@ -158,40 +144,75 @@ impl<'a> Scanner<'a> {
                     self.chain(start, limit)?;
                 }
                 b if b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80 => {
-                    let word = self.word().to_owned();
-                    if self.peek(0) == Some(b':') || word.contains(':') {
-                        // A prefixed name (or a prefix declaration): not a keyword.
-                        self.skip_name();
-                        continue;
+                    let first = !self.seen_keyword;
+                    self.keyword(start, limit)?;
+                    if first && self.seen_keyword && stop_at_form {
+                        return Ok(Scan { depth: self.max, form: self.form });
                     }
-                    let upper = word.to_ascii_uppercase();
-                    if !seen_keyword && !matches!(upper.as_str(), "BASE" | "PREFIX" | "VERSION") {
-                        seen_keyword = true;
-                        form = match upper.as_str() {
-                            "SELECT" => Some(QueryForm::Select),
-                            "ASK" => Some(QueryForm::Ask),
-                            "CONSTRUCT" => Some(QueryForm::Construct),
-                            "DESCRIBE" => Some(QueryForm::Describe),
-                            _ => None,
-                        };
-                        if stop_at_form {
-                            return Ok(Scan { depth: self.max, form });
-                        }
-                    }
-                    match upper.as_str() {
-                        "VALUES" => data_next = true,
-                        "DATA" if matches!(last_word.as_str(), "INSERT" | "DELETE") => data_next = true,
-                        "UNION" | "OPTIONAL" | "MINUS" | "FILTER" | "BIND" | "GRAPH" | "SERVICE" | "IN" | "EXISTS" => {
-                            self.chain(start, limit)?;
-                        }
-                        _ => {}
-                    }
-                    last_word = upper;
                 }
                 _ => self.at += 1,
             }
         }
-        Ok(Scan { depth: self.max, form })
+        Ok(Scan { depth: self.max, form: self.form })
+    }
+
+    /// `<`: an IRI, a `<<` triple term, or a comparison.
+    fn less_than(&mut self, start: usize, limit: usize) -> Result<(), TooDeep> {
+        if self.skip_iri() {
+            return Ok(());
+        }
+        if self.peek(1) == Some(b'<') {
+            self.at += 2;
+            self.open(false, start, limit)
+        } else {
+            self.at += if self.peek(1) == Some(b'=') { 2 } else { 1 };
+            self.chain(start, limit)
+        }
+    }
+
+    /// `>`: the end of a `>>` triple term, or a comparison.
+    fn greater_than(&mut self, start: usize, limit: usize) -> Result<(), TooDeep> {
+        if self.peek(1) == Some(b'>') && self.frames.len() > 1 {
+            self.at += 2;
+            self.close();
+            Ok(())
+        } else {
+            self.at += if self.peek(1) == Some(b'=') { 2 } else { 1 };
+            self.chain(start, limit)
+        }
+    }
+
+    /// A word: a prefixed name (skipped), the query form (the first keyword
+    /// after the prologue), a keyword that opens a data block, or one that
+    /// chains what follows it.
+    fn keyword(&mut self, start: usize, limit: usize) -> Result<(), TooDeep> {
+        let word = self.word().to_owned();
+        if self.peek(0) == Some(b':') || word.contains(':') {
+            // A prefixed name (or a prefix declaration): not a keyword.
+            self.skip_name();
+            return Ok(());
+        }
+        let upper = word.to_ascii_uppercase();
+        if !self.seen_keyword && !matches!(upper.as_str(), "BASE" | "PREFIX" | "VERSION") {
+            self.seen_keyword = true;
+            self.form = match upper.as_str() {
+                "SELECT" => Some(QueryForm::Select),
+                "ASK" => Some(QueryForm::Ask),
+                "CONSTRUCT" => Some(QueryForm::Construct),
+                "DESCRIBE" => Some(QueryForm::Describe),
+                _ => None,
+            };
+        }
+        match upper.as_str() {
+            "VALUES" => self.data_next = true,
+            "DATA" if matches!(self.last_word.as_str(), "INSERT" | "DELETE") => self.data_next = true,
+            "UNION" | "OPTIONAL" | "MINUS" | "FILTER" | "BIND" | "GRAPH" | "SERVICE" | "IN" | "EXISTS" => {
+                self.chain(start, limit)?;
+            }
+            _ => {}
+        }
+        self.last_word = upper;
+        Ok(())
     }
 
     fn peek(&self, ahead: usize) -> Option<u8> {

@@ -13,7 +13,6 @@
 use crate::error::AppError;
 use crate::store::ProtocolDataset;
 use oxigraph::model::NamedNode;
-use spargebra::GraphUpdateOperation;
 
 /// What a request to the SPARQL endpoint asks for.
 #[derive(Debug)]
@@ -179,19 +178,6 @@ fn build_update(params: Params) -> Result<SparqlRequest, AppError> {
     Ok(SparqlRequest::Update { text, dataset })
 }
 
-/// The protocol's rule for a parsed update: a USING clause and the
-/// `using-graph-uri`/`using-named-graph-uri` parameters exclude each other.
-pub fn check_update_dataset(update: &spargebra::Update, dataset: &ProtocolDataset) -> Result<(), String> {
-    if !dataset.is_empty()
-        && update.operations.iter().any(|op| matches!(op, GraphUpdateOperation::DeleteInsert { using: Some(_), .. }))
-    {
-        return Err(
-            "the update has a USING clause and the request has using-graph-uri/using-named-graph-uri; the protocol forbids both".into(),
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,8 +223,8 @@ mod tests {
             .unwrap();
         let dataset =
             ProtocolDataset { default_graphs: vec![NamedNode::new("http://a").unwrap()], named_graphs: vec![] };
-        assert!(check_update_dataset(&update, &dataset).is_err());
-        assert!(check_update_dataset(&update, &ProtocolDataset::default()).is_ok());
+        assert!(dataset.check_update(&update).is_err());
+        assert!(ProtocolDataset::default().check_update(&update).is_ok());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::running::RunningGuard;
 use super::scope;
 use super::version::SourceRecord;
 use crate::sources::SourceFile;
+use crate::sparql::checkpoints::ServiceError;
 use crate::sparql::parse;
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::{
@@ -32,12 +33,12 @@ pub trait InProcessService: Send + Sync {
     fn answers(&self, iri: &str) -> bool;
     /// The `VALUES` block for the pattern inside it; `bindings` are the values
     /// bound into the query (a saved query's parameters). `Err`: why the
-    /// pattern cannot be answered (a 400).
+    /// pattern cannot be answered, or that the service failed.
     fn solve(
         &self,
         pattern: &spargebra::algebra::GraphPattern,
         bindings: &[(Variable, Term)],
-    ) -> Result<spargebra::algebra::GraphPattern, String>;
+    ) -> Result<spargebra::algebra::GraphPattern, ServiceError>;
 }
 
 /// The query a job asks, bound and with in-process services answered; and the
@@ -61,7 +62,11 @@ fn prepared_query(
             service.answers(iri.as_str()).then(|| service.solve(pattern, &job.bindings))
         };
         let (substituted, changed) =
-            crate::sparql::checkpoints::substitute_services(query, &answer).map_err(StoreError::Request)?;
+            crate::sparql::checkpoints::substitute_services(query, &answer).map_err(|e| match e {
+                ServiceError::Request(message) => StoreError::Request(message),
+                ServiceError::Busy(reason) => StoreError::overloaded(reason),
+                ServiceError::Failed(source) => StoreError::Engine(source),
+            })?;
         query = substituted;
         if changed {
             own_text = None;
@@ -372,7 +377,7 @@ fn checked_update(job: &UpdateJob, max_depth: usize) -> Result<spargebra::Update
                 .into(),
         ));
     }
-    crate::sparql::protocol::check_update_dataset(&update, &job.dataset).map_err(StoreError::Request)?;
+    job.dataset.check_update(&update)?;
     Ok(update)
 }
 

@@ -134,13 +134,19 @@ pub(crate) fn service_refusal() -> StoreError {
     StoreError::Refused("SERVICE is switched off: this server makes no outbound requests from SPARQL".into())
 }
 
+/// A fault in reading an engine's answer, carried through the engine's error
+/// type and sorted as the engine's fault (502) by [`from_query_error`].
+#[derive(Debug, thiserror::Error)]
+#[error("the engine's answer does not parse: {0}")]
+pub struct BadAnswer(pub String);
+
 /// Sorts the engine's query errors by fault. `Cancelled` is resolved by the
 /// caller, which knows why the token was cancelled.
 pub(crate) fn from_query_error(error: QueryEvaluationError) -> StoreError {
     match error {
         QueryEvaluationError::Dataset(e) => match e.downcast::<StorageError>() {
             Ok(storage) => StoreError::Storage(*storage),
-            Err(other) => match other.downcast::<super::remote::BadAnswer>() {
+            Err(other) => match other.downcast::<BadAnswer>() {
                 Ok(bad) => StoreError::EngineUnavailable(bad.to_string()),
                 Err(other) => StoreError::Engine(other),
             },

@@ -13,7 +13,75 @@ pub enum StoreLocation {
     /// A RocksDB directory, created when missing.
     Directory(PathBuf),
     /// A remote SPARQL 1.1 engine.
-    Remote(super::remote::RemoteConfig),
+    Remote(RemoteConfig),
+}
+
+/// Where the engine is, and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    /// The SPARQL 1.1 query endpoint.
+    pub query: String,
+    /// The update endpoint (often the same URL).
+    pub update: String,
+    /// The engine's Graph Store endpoint (indirect `?graph=` identification):
+    /// when given, graph reads and writes use it instead of SPARQL.
+    pub store: Option<String>,
+    pub credentials: Option<Credentials>,
+    /// Deadline of each request to the engine.
+    pub timeout: Duration,
+    /// How often the data version is read from the engine.
+    pub version_poll: Duration,
+    /// Where what is derived from the engine's data is kept across restarts
+    /// (`--remote-state`, one directory per engine); `None`: nothing is kept.
+    pub state: Option<std::path::PathBuf>,
+}
+
+/// `user:password` for the engine. The password never appears in logs,
+/// errors or debug output.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: String,
+    password: String,
+}
+
+impl Credentials {
+    pub fn new(user: String, password: String) -> Self {
+        Credentials { user, password }
+    }
+
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials {{ user: {:?}, password: <hidden> }}", self.user)
+    }
+}
+
+/// Whose default graph the endpoint's queries see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultGraph {
+    /// The union of all graphs (`sd:UnionDefaultGraph`).
+    Union,
+    /// The store's own default graph.
+    Own,
+    /// A remote engine's: its own setting, which the description does not claim.
+    Engine,
+}
+
+/// How the views derived from the data (summaries, the inferred graph, the
+/// rules' graphs, the search index) are kept current.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Derivation {
+    /// Inside each write's own transaction, from its exact change: every write
+    /// passes through this process (the embedded store). The bulk loader writes
+    /// around it, so what it loads is derived at the next start.
+    InWrite,
+    /// After writes are seen, by SPARQL: the engine may also be written
+    /// directly, which only its data version shows (a remote engine).
+    AfterWrite,
 }
 
 /// Evaluation options fixed at start.
@@ -95,6 +163,20 @@ pub struct ProtocolDataset {
 impl ProtocolDataset {
     pub fn is_empty(&self) -> bool {
         self.default_graphs.is_empty() && self.named_graphs.is_empty()
+    }
+
+    /// The protocol's rule for a parsed update: a USING clause and the
+    /// `using-graph-uri`/`using-named-graph-uri` parameters exclude each other.
+    pub fn check_update(&self, update: &spargebra::Update) -> Result<(), super::StoreError> {
+        let using = |op: &spargebra::GraphUpdateOperation| {
+            matches!(op, spargebra::GraphUpdateOperation::DeleteInsert { using: Some(_), .. })
+        };
+        if !self.is_empty() && update.operations.iter().any(using) {
+            return Err(super::StoreError::Request(
+                "the update has a USING clause and the request has using-graph-uri/using-named-graph-uri; the protocol forbids both".into(),
+            ));
+        }
+        Ok(())
     }
 }
 

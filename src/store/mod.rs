@@ -61,11 +61,11 @@ pub use change::{Change, Derived, Publish, QuadRead, Recorder};
 pub use derived::{Latest, Pattern};
 pub use error::{engine_count, StoreError};
 pub use job::{
-    default_concurrency, CappedAnswer, GraphTarget, ProtocolDataset, QueryJob, QuerySource, SourceSync, StoreLocation,
-    StoreOptions, UpdateJob,
+    default_concurrency, CappedAnswer, Credentials, DefaultGraph, Derivation, GraphTarget, ProtocolDataset, QueryJob,
+    QuerySource, RemoteConfig, SourceSync, StoreLocation, StoreOptions, UpdateJob,
 };
 pub use pages::TriplePage;
-pub use remote::{Credentials, EngineStats, RemoteConfig};
+pub use remote::EngineStats;
 pub use running::{RunningInfo, RunningQueries};
 pub use scope::WriteScope;
 pub use stream::ByteReceiver;
@@ -219,9 +219,37 @@ impl KgStore {
         }
     }
 
-    /// Whether the data lives in a remote engine.
-    pub fn is_remote(&self) -> bool {
+    /// Whether the data lives in a remote engine (for the store's own use:
+    /// callers ask what differs, [`Self::derivation`] or [`Self::default_graph`]).
+    fn is_remote(&self) -> bool {
         !self.inner.backend.evaluates_in_process()
+    }
+
+    /// How the views derived from the data are kept current.
+    pub fn derivation(&self) -> Derivation {
+        if self.is_remote() {
+            Derivation::AfterWrite
+        } else {
+            Derivation::InWrite
+        }
+    }
+
+    /// Whose default graph queries see.
+    pub fn default_graph(&self) -> DefaultGraph {
+        match (self.is_remote(), self.inner.options.union_default_graph) {
+            (true, _) => DefaultGraph::Engine,
+            (false, true) => DefaultGraph::Union,
+            (false, false) => DefaultGraph::Own,
+        }
+    }
+
+    /// What holds the data, in words (the health check's).
+    pub fn backend_name(&self) -> &'static str {
+        if self.is_remote() {
+            "remote engine"
+        } else {
+            "embedded store"
+        }
     }
 
     /// The engine's request statistics (remote backend only).

@@ -11,7 +11,7 @@
 //! it sleeps until the earliest instant it must act on and is woken only when
 //! work with an earlier one arrives.
 
-use super::admission::Ticket;
+use super::admission::{Lane, Ticket};
 use super::error::StoreError;
 use oxigraph::sparql::CancellationToken;
 use std::collections::HashMap;
@@ -111,53 +111,12 @@ fn watch(shared: &(Mutex<Registry>, Condvar)) {
             return;
         }
         let now = Instant::now();
-        let mut next: Option<Instant> = None;
-        // Work due to move that could not: (started, id, lane).
-        let mut overdue: Vec<(Instant, u64, super::admission::Lane)> = Vec::new();
-        // Slots being given up, by lane: cancelled work holds its slot until it
-        // stops, and already makes room for one waiter.
-        let mut freeing: HashMap<super::admission::Lane, usize> = HashMap::new();
-        // Lighter waiters, counted once per lane per pass.
-        let mut lighter: HashMap<super::admission::Lane, usize> = HashMap::new();
+        let mut pass = Pass::default();
         for (id, entry) in guard.entries.iter_mut() {
-            if entry.reason.load(Ordering::SeqCst) != NOT_CANCELLED {
-                *freeing.entry(entry.ticket.lane()).or_default() += 1;
-                continue;
-            }
-            if entry.deadline <= now {
-                entry.ticket.remember_elapsed();
-                cancel(entry, TIMED_OUT);
-                *freeing.entry(entry.ticket.lane()).or_default() += 1;
-                continue;
-            }
-            let due = entry.ticket.heavy_at().is_some_and(|at| at <= now);
-            if due {
-                entry.ticket.remember_elapsed();
-            }
-            let at = if due && !entry.ticket.move_to_heavy() {
-                let lane = entry.ticket.lane();
-                lighter.entry(lane).or_insert_with(|| entry.ticket.lighter_waiting());
-                overdue.push((entry.started, *id, lane));
-                (now + OVERDUE_RECHECK).min(entry.deadline)
-            } else {
-                entry.next_instant()
-            };
-            next = Some(next.map_or(at, |n| n.min(at)));
+            pass.look_at(*id, entry, now);
         }
-        overdue.sort_by_key(|o| std::cmp::Reverse(o.0));
-        for (_, id, lane) in overdue {
-            let freed = freeing.entry(lane).or_default();
-            if *freed < lighter[&lane] {
-                *freed += 1;
-                if let Some(entry) = guard.entries.get(&id) {
-                    tracing::warn!(
-                        kind = entry.kind,
-                        "long-running work shed: the heavy lane is full and lighter work waits"
-                    );
-                    cancel(entry, SHED);
-                }
-            }
-        }
+        pass.shed(&guard);
+        let next = pass.next;
         guard.next_wake = next;
         guard = match next {
             Some(at) => match wake.wait_timeout(guard, at.saturating_duration_since(now)) {
@@ -169,6 +128,69 @@ fn watch(shared: &(Mutex<Registry>, Condvar)) {
                 Err(_) => return,
             },
         };
+    }
+}
+
+/// One look at the running work.
+#[derive(Default)]
+struct Pass {
+    /// When to look again.
+    next: Option<Instant>,
+    /// Work due to move that could not: (started, id, lane).
+    overdue: Vec<(Instant, u64, Lane)>,
+    /// Slots being given up, by lane: cancelled work holds its slot until it
+    /// stops, and already makes room for one waiter.
+    freeing: HashMap<Lane, usize>,
+    /// Lighter waiters, counted once per lane per pass.
+    lighter: HashMap<Lane, usize>,
+}
+
+impl Pass {
+    /// Cancels `entry` past its deadline, moves it to the heavy lane when it
+    /// is due to, or notes it overdue when that lane is full.
+    fn look_at(&mut self, id: u64, entry: &mut RunningEntry, now: Instant) {
+        if entry.reason.load(Ordering::SeqCst) != NOT_CANCELLED {
+            *self.freeing.entry(entry.ticket.lane()).or_default() += 1;
+            return;
+        }
+        if entry.deadline <= now {
+            entry.ticket.remember_elapsed();
+            cancel(entry, TIMED_OUT);
+            *self.freeing.entry(entry.ticket.lane()).or_default() += 1;
+            return;
+        }
+        let due = entry.ticket.heavy_at().is_some_and(|at| at <= now);
+        if due {
+            entry.ticket.remember_elapsed();
+        }
+        let at = if due && !entry.ticket.move_to_heavy() {
+            let lane = entry.ticket.lane();
+            self.lighter.entry(lane).or_insert_with(|| entry.ticket.lighter_waiting());
+            self.overdue.push((entry.started, id, lane));
+            (now + OVERDUE_RECHECK).min(entry.deadline)
+        } else {
+            entry.next_instant()
+        };
+        self.next = Some(self.next.map_or(at, |n| n.min(at)));
+    }
+
+    /// Sheds overdue work, the most recently started first, as long as more
+    /// lighter requests wait in its lane than slots are being freed.
+    fn shed(&mut self, registry: &Registry) {
+        self.overdue.sort_by_key(|o| std::cmp::Reverse(o.0));
+        for (_, id, lane) in std::mem::take(&mut self.overdue) {
+            let freed = self.freeing.entry(lane).or_default();
+            if *freed < self.lighter[&lane] {
+                *freed += 1;
+                if let Some(entry) = registry.entries.get(&id) {
+                    tracing::warn!(
+                        kind = entry.kind,
+                        "long-running work shed: the heavy lane is full and lighter work waits"
+                    );
+                    cancel(entry, SHED);
+                }
+            }
+        }
     }
 }
 

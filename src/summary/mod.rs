@@ -26,7 +26,7 @@ pub mod pages;
 pub mod stats;
 
 use crate::linked_data::ontology::TermDoc;
-use crate::store::{Derived, KgStore, Publish, QueryJob, Recorder, Stamp, StoreError};
+use crate::store::{Derivation, Derived, KgStore, Publish, QueryJob, Recorder, Stamp, StoreError};
 use oxigraph::model::{NamedNode, NamedOrBlankNode};
 use pages::{direct, Event, Kind, Rows};
 use stats::Statistics;
@@ -195,7 +195,7 @@ fn current_stamp(store: &KgStore) -> Stamp {
 /// Computes every summary over the whole store.
 pub fn compute(store: &KgStore) -> Result<Views, StoreError> {
     let union = store.options().union_default_graph;
-    if store.is_remote() {
+    if store.derivation() == Derivation::AfterWrite {
         let stats =
             tokio::runtime::Handle::current().block_on(crate::linked_data::void::statistics_by_sparql(store))?;
         return read_pages(&Reader::Engine(store), stats);

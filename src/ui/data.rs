@@ -3,8 +3,8 @@
 //! the file's graphs. (The rest of what pages show of the whole dataset is kept
 //! by [`crate::summary`].)
 
+use super::home::SourceSummary;
 use super::map;
-use super::pages::SourceSummary;
 use crate::error::AppError;
 use crate::linked_data::iri::page_href;
 use crate::store::{KgStore, QueryJob};
@@ -70,10 +70,9 @@ pub async fn sources(store: &KgStore) -> Result<Vec<SourceSummary>, AppError> {
             let union: Vec<String> = chunk.iter().map(|g| format!("{{ GRAPH <{g}> {{ ?s ?p ?o }} }}")).collect();
             let query = format!("SELECT (COUNT(*) AS ?n) WHERE {{ {} }}", union.join(" UNION "));
             let count = rows(store, &query, "home page").await?.first().and_then(|r| text(&r[0]));
-            n += count
-                .as_deref()
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| AppError::internal(format!("the statements of {file} were not counted: {count:?}")))?;
+            n += count.as_deref().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!("the statements of {file} were not counted: {count:?}"))
+            })?;
         }
         summaries.push(SourceSummary { file, graphs: graphs.len() as u64, triples: n });
     }

@@ -169,6 +169,40 @@ fn anchors(geometry: &Geometry<f64>, projection: &Projection, vertices: &[(f64, 
     inside
 }
 
+/// One shape as an SVG path, within what is left of the `budget` of points,
+/// with the places its label may go.
+fn draw<'a>(shape: &'a Shape, geometry: &Geometry<f64>, projection: &Projection, budget: &mut usize) -> Drawn<'a> {
+    let mut rings = Vec::new();
+    parts(geometry, &mut rings);
+    let mut path = String::new();
+    let mut vertices = Vec::new();
+    // Finding label room costs a containment test per grid point.
+    let small = rings.iter().map(Vec::len).sum::<usize>() <= 20_000;
+    for ring in rings {
+        if ring.len() > *budget {
+            break;
+        }
+        *budget -= ring.len();
+        for (i, p) in ring.iter().enumerate() {
+            let (x, y) = projection.point(*p);
+            if projection.inside(*p) && vertices.len() < 64 {
+                vertices.push((x, y));
+            }
+            if ring.len() == 1 {
+                // A point: a small circle as a path.
+                path.push_str(&format!("M{:.1},{:.1}m-4,0a4,4 0 1,0 8,0a4,4 0 1,0 -8,0", x, y));
+            } else {
+                path.push_str(&format!("{}{:.1},{:.1}", if i == 0 { 'M' } else { 'L' }, x, y));
+            }
+        }
+        if ring.len() > 2 {
+            path.push('Z');
+        }
+    }
+    let anchors = if small { anchors(geometry, projection, &vertices) } else { vertices };
+    Drawn { shape, path, anchors }
+}
+
 /// The map of `shapes` titled `title`, coloured by `legend`.
 pub fn map(title: &str, shapes: &[Shape], legend: &[Key]) -> Markup {
     let parsed: Vec<(&Shape, Geometry<f64>)> =
@@ -190,38 +224,8 @@ pub fn map(title: &str, shapes: &[Shape], legend: &[Key]) -> Markup {
     };
     let projection = Projection::fit(extent);
     let mut budget = MAX_POINTS;
-    let mut drawn = Vec::new();
-    for (shape, geometry) in &parsed {
-        let mut rings = Vec::new();
-        parts(geometry, &mut rings);
-        let mut path = String::new();
-        let mut vertices = Vec::new();
-        // Finding label room costs a containment test per grid point.
-        let small = rings.iter().map(Vec::len).sum::<usize>() <= 20_000;
-        for ring in rings {
-            if ring.len() > budget {
-                break;
-            }
-            budget -= ring.len();
-            for (i, p) in ring.iter().enumerate() {
-                let (x, y) = projection.point(*p);
-                if projection.inside(*p) && vertices.len() < 64 {
-                    vertices.push((x, y));
-                }
-                if ring.len() == 1 {
-                    // A point: a small circle as a path.
-                    path.push_str(&format!("M{:.1},{:.1}m-4,0a4,4 0 1,0 8,0a4,4 0 1,0 -8,0", x, y));
-                } else {
-                    path.push_str(&format!("{}{:.1},{:.1}", if i == 0 { 'M' } else { 'L' }, x, y));
-                }
-            }
-            if ring.len() > 2 {
-                path.push('Z');
-            }
-        }
-        let anchors = if small { anchors(geometry, &projection, &vertices) } else { vertices };
-        drawn.push(Drawn { shape, path, anchors });
-    }
+    let drawn: Vec<Drawn> =
+        parsed.iter().map(|(shape, geometry)| draw(shape, geometry, &projection, &mut budget)).collect();
     let labels = place_labels(&drawn);
     let height = Projection::HEIGHT;
     html! {

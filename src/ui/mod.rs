@@ -8,6 +8,7 @@
 
 pub mod data;
 pub mod graph_view;
+pub mod home;
 pub mod map;
 pub mod pages;
 pub mod search;

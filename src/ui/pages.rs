@@ -1,155 +1,14 @@
-//! The pages of the web interface: home, a saved query's page (form, results,
-//! downloads, permalink, curl line, source) and the SPARQL editor.
+//! The pages of the web interface: a saved query's page (form, results,
+//! downloads, permalink, curl line, source) and the SPARQL editor (the home
+//! page is `home`'s).
 
 use super::layout;
-use super::svg::{self, Event};
 use crate::linked_data::iri::page_href;
-use crate::linked_data::void::Statistics;
 use crate::queries::params::{compact, ParamType};
 use crate::queries::SavedQuery;
 use maud::{html, Markup};
 use oxigraph::model::Term;
 use std::collections::BTreeMap;
-
-/// A featured resource on the home page.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct Featured {
-    pub kind: String,
-    /// The class of its kind (for the count, and the link to all of them).
-    pub class: String,
-    pub href: String,
-    pub label: String,
-}
-
-/// A source file and the graphs it brought in.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct SourceSummary {
-    pub file: String,
-    pub graphs: u64,
-    pub triples: u64,
-}
-
-/// Every resource of `class`, as Triple Pattern Fragments (paged, in HTML).
-fn all_of_class(class: &str) -> String {
-    let selector = crate::linked_data::fragments::Selector {
-        predicate: Some(oxigraph::model::vocab::rdf::TYPE.into_owned()),
-        object: Some(oxigraph::model::NamedNode::new_unchecked(class).into()),
-        ..Default::default()
-    };
-    selector.url("", 1)
-}
-
-/// The home page's map: the day it shows, and the map when there is one.
-pub struct HomeMap {
-    pub day: String,
-    pub map: Option<Markup>,
-}
-
-/// The home page.
-#[allow(clippy::too_many_arguments)]
-pub fn home(
-    stats: &Statistics,
-    sources: &[SourceSummary],
-    featured: &[Featured],
-    queries: &[std::sync::Arc<SavedQuery>],
-    events: &[Event],
-    stale: bool,
-    map: &HomeMap,
-) -> Markup {
-    let mut by_tag: BTreeMap<&str, Vec<&SavedQuery>> = BTreeMap::new();
-    for q in queries {
-        if q.tags.is_empty() {
-            by_tag.entry("other").or_default().push(q);
-        }
-        for tag in &q.tags {
-            by_tag.entry(tag.as_str()).or_default().push(q);
-        }
-    }
-    let mut kinds: BTreeMap<&str, Vec<&Featured>> = BTreeMap::new();
-    for f in featured {
-        kinds.entry(f.kind.as_str()).or_default().push(f);
-    }
-    let ours: Vec<(&oxigraph::model::NamedNode, &u64)> =
-        stats.classes.iter().filter(|(c, _)| c.as_str().starts_with(crate::vocab::ONTOLOGY_NS)).collect();
-    layout(
-        "Home",
-        html! {},
-        html! {
-            h1 { "treaty-kg" }
-            p.lead {
-                "A knowledge graph of states, treaties, officials, threats and military alliances — "
-                (stats.triples) " statements, every one traceable to the sentence or source it comes from."
-            }
-            @if stale { (super::stale_note()) }
-            @if let Some(picture) = &map.map {
-                section {
-                    h2 { "Where the withdrawals stood" }
-                    form method="get" action="/" {
-                        p {
-                            label for="map-date" { "On the day " }
-                            input type="date" id="map-date" name="date" value=(map.day);
-                            " " button type="submit" { "Show" }
-                            " · " a href={ "/queries/withdrawal-status?date=" (map.day) } { "the same as a table" }
-                        }
-                    }
-                    (picture)
-                }
-            }
-            div.cards {
-                section {
-                    h2 { "Featured" }
-                    @for (kind, items) in &kinds {
-                        h3 { (kind) }
-                        ul { @for f in items { li { a href=(f.href) { (f.label) } } } }
-                        @let class = items.first().map(|f| f.class.as_str()).unwrap_or_default();
-                        @let all = stats.classes.iter().find(|(c, _)| c.as_str() == class).map_or(0, |(_, n)| *n);
-                        @if all > items.len() as u64 {
-                            p.meta { a href=(all_of_class(class)) { "All " (all) " →" } }
-                        }
-                    }
-                }
-                section {
-                    h2 { "Ask a question" }
-                    p { "Saved queries answer common questions without SPARQL:" }
-                    @for (tag, items) in &by_tag {
-                        h3 { (tag) }
-                        ul { @for q in items { li { a href={ "/queries/" (q.name) } { (q.summary) } } } }
-                    }
-                    p { "Or write your own in the " a href="/editor" { "SPARQL editor" } "." }
-                }
-            }
-            section {
-                h2 { "Timeline" }
-                (svg::timeline(events, false))
-                details {
-                    summary { "The events as a list" }
-                    ol { @for e in events { li { a href=(e.href) { (e.label) } " — " (e.date.clone().or(e.stated.clone()).unwrap_or_else(|| "undated".into())) } } }
-                }
-            }
-            section {
-                h2 { "What is in the dataset" }
-                table {
-                    caption { "Classes of the treaty-kg ontology with their number of instances" }
-                    thead { tr { th scope="col" { "Class" } th scope="col" { "Instances" } } }
-                    tbody { @for (class, n) in ours { tr { td { a href=(page_href(class.as_str())) { (compact(class.as_str())) } } td { (n) } } } }
-                }
-                table {
-                    caption { "Source files and the named graphs they were loaded into" }
-                    thead { tr { th scope="col" { "Source" } th scope="col" { "Graphs" } th scope="col" { "Statements loaded" } } }
-                    tbody { @for s in sources { tr { td { code { (s.file) } } td { (s.graphs) } td { (s.triples) } } } }
-                }
-                p {
-                    (stats.graph_count) " named graphs in all · "
-                    a href="/.well-known/void" { "VoID description" } " · "
-                    a href="/dump" { "download everything (N-Quads)" } " · "
-                    a href="/ontology" { "ontology documentation" } " · "
-                    a href="/sparql" { "SPARQL endpoint" } " · "
-                    a href="/fragments" { "Triple Pattern Fragments" }
-                }
-            }
-        },
-    )
-}
 
 /// The rows of an answer to show in a table.
 pub enum Answer {
@@ -236,31 +95,7 @@ pub fn saved_query(
     answer: &Answer,
     base: &str,
 ) -> Markup {
-    let permalink = {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in supplied.iter().filter(|(_, v)| !v.is_empty()) {
-            s.append_pair(k, v);
-        }
-        let q = s.finish();
-        if q.is_empty() {
-            format!("/queries/{}", query.name)
-        } else {
-            format!("/queries/{}?{q}", query.name)
-        }
-    };
-    let with_format = |f: &str| {
-        if permalink.contains('?') {
-            format!("{permalink}&format={f}")
-        } else {
-            format!("{permalink}?format={f}")
-        }
-    };
-    let formats: &[(&str, &str)] = if query.is_graph() {
-        &[("ttl", "Turtle"), ("jsonld", "JSON-LD"), ("nt", "N-Triples")]
-    } else {
-        &[("csv", "CSV"), ("json", "JSON"), ("tsv", "TSV"), ("xml", "XML")]
-    };
-    let curl_accept = if query.is_graph() { "text/turtle" } else { "text/csv" };
+    let permalink = permalink(&query.name, supplied);
     layout(
         &query.summary,
         html! {},
@@ -279,32 +114,9 @@ pub fn saved_query(
             }
             section aria-live="polite" {
                 h2 { "Answer" }
-                @match answer {
-                    Answer::Table { variables, rows, truncated } => {
-                        p.meta { (rows.len()) " row(s)" @if *truncated { " — cut at the query's row cap" } }
-                        @if let Some(picture) = super::map::from_rows(&query.summary, rows) {
-                            div.answer-views { (results_table(variables, rows)) (picture) }
-                        } @else {
-                            (results_table(variables, rows))
-                        }
-                    }
-                    Answer::Boolean(b) => p.boolean { (if *b { "Yes (true)" } else { "No (false)" }) },
-                    Answer::Graph(turtle) => pre { code { (turtle) } },
-                    Answer::Error(message) => p.error role="alert" { (message) },
-                    Answer::NotRun => p { "Fill in the required parameters and press Run." },
-                }
+                (answer_view(&query.summary, answer))
             }
-            section {
-                h2 { "Use this answer" }
-                p {
-                    "Download: "
-                    @for (i, (f, name)) in formats.iter().enumerate() { @if i > 0 { " · " } a href=(with_format(f)) download { (name) } }
-                    " · " a href=(permalink) { "permalink" }
-                }
-                p { label for="curl" { "As a command:" } }
-                input.curl id="curl" readonly value={ "curl -H 'Accept: " (curl_accept) "' '" (base) (permalink) "'" } size="80";
-                p.meta { "Query version " code { (query.version) } " · cite it with the answer's X-Data-Version header." }
-            }
+            (use_section(query, &permalink, base))
             section {
                 h2 { "SPARQL" }
                 p { a href={ "/queries/" (query.name) ".rq" } download { "source file (download)" } " · " a href={ "/editor?query=" (form_urlencoded::byte_serialize(query.source.as_bytes()).collect::<String>()) } { "open in the editor" } }
@@ -312,6 +124,63 @@ pub fn saved_query(
             }
         },
     )
+}
+
+/// The page's own address with the values supplied (empty ones left out).
+fn permalink(name: &str, supplied: &[(String, String)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in supplied.iter().filter(|(_, v)| !v.is_empty()) {
+        s.append_pair(k, v);
+    }
+    match s.finish() {
+        q if q.is_empty() => format!("/queries/{name}"),
+        q => format!("/queries/{name}?{q}"),
+    }
+}
+
+/// The answer: a table (with a map beside it when it holds shapes), a
+/// boolean, a graph as Turtle, or why there is none.
+fn answer_view(title: &str, answer: &Answer) -> Markup {
+    html! {
+        @match answer {
+            Answer::Table { variables, rows, truncated } => {
+                p.meta { (rows.len()) " row(s)" @if *truncated { " — cut at the query's row cap" } }
+                @if let Some(picture) = super::map::from_rows(title, rows) {
+                    div.answer-views { (results_table(variables, rows)) (picture) }
+                } @else {
+                    (results_table(variables, rows))
+                }
+            }
+            Answer::Boolean(b) => p.boolean { (if *b { "Yes (true)" } else { "No (false)" }) },
+            Answer::Graph(turtle) => pre { code { (turtle) } },
+            Answer::Error(message) => p.error role="alert" { (message) },
+            Answer::NotRun => p { "Fill in the required parameters and press Run." },
+        }
+    }
+}
+
+/// Downloads in each format, the permalink and the same answer as a command.
+fn use_section(query: &SavedQuery, permalink: &str, base: &str) -> Markup {
+    let separator = if permalink.contains('?') { '&' } else { '?' };
+    let formats: &[(&str, &str)] = if query.is_graph() {
+        &[("ttl", "Turtle"), ("jsonld", "JSON-LD"), ("nt", "N-Triples")]
+    } else {
+        &[("csv", "CSV"), ("json", "JSON"), ("tsv", "TSV"), ("xml", "XML")]
+    };
+    let curl_accept = if query.is_graph() { "text/turtle" } else { "text/csv" };
+    html! {
+        section {
+            h2 { "Use this answer" }
+            p {
+                "Download: "
+                @for (i, (f, name)) in formats.iter().enumerate() { @if i > 0 { " · " } a href={ (permalink) (separator) "format=" (f) } download { (name) } }
+                " · " a href=(permalink) { "permalink" }
+            }
+            p { label for="curl" { "As a command:" } }
+            input.curl id="curl" readonly value={ "curl -H 'Accept: " (curl_accept) "' '" (base) (permalink) "'" } size="80";
+            p.meta { "Query version " code { (query.version) } " · cite it with the answer's X-Data-Version header." }
+        }
+    }
 }
 
 /// The catalogue as a page.

@@ -263,6 +263,61 @@ fn clear_spot(
     })
 }
 
+/// The links in words, for the picture's description.
+fn links_described(center: &str, shown: &[&Neighbour]) -> String {
+    let link = |nb: &&Neighbour| {
+        if nb.incoming {
+            format!("{} {} {}", nb.label, nb.property, center)
+        } else {
+            format!("{} {} {}", center, nb.property, nb.label)
+        }
+    };
+    shown.iter().map(link).collect::<Vec<_>>().join("; ")
+}
+
+/// Each neighbour's name beside its node (below, above, or to the side away
+/// from the centre), where it is clear of what is `placed`.
+fn node_labels(
+    placed: &mut Vec<LabelBox>,
+    shown: &[&Neighbour],
+    nodes: &[(f64, f64)],
+    (w, h): (f64, f64),
+) -> Vec<Option<(String, Spot)>> {
+    let cx = w / 2.0;
+    shown
+        .iter()
+        .zip(nodes)
+        .map(|(nb, &(x, y))| {
+            let text = truncate(&nb.label, 26);
+            let side = if x >= cx { (x + 9.0, y + 4.0, "start") } else { (x - 9.0, y + 4.0, "end") };
+            let spots = [(x, y + 19.0, "middle"), (x, y - 10.0, "middle"), side];
+            clear_spot(placed, &text, 12.0, &spots, (w, h)).map(|spot| (text, spot))
+        })
+        .collect()
+}
+
+/// Each link's name along its line, at the first point along it that is clear.
+fn edge_labels(
+    placed: &mut Vec<LabelBox>,
+    shown: &[&Neighbour],
+    nodes: &[(f64, f64)],
+    (w, h): (f64, f64),
+) -> Vec<Option<(String, Spot)>> {
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    shown
+        .iter()
+        .zip(nodes)
+        .map(|(nb, &(x, y))| {
+            let text = truncate(&nb.property, 28);
+            let spots: Vec<(f64, f64, &'static str)> = [0.5, 0.62, 0.38, 0.72, 0.3]
+                .iter()
+                .map(|t| (cx + (x - cx) * t, cy + (y - cy) * t - 3.0, "middle"))
+                .collect();
+            clear_spot(placed, &text, 11.0, &spots, (w, h)).map(|spot| (text, spot))
+        })
+        .collect()
+}
+
 /// The resource in the middle, its direct links around it. Every label is
 /// placed clear of the others: a node's name beside its node, a link's name
 /// along its line; one that finds no room is left to the description and the
@@ -272,17 +327,7 @@ pub fn neighbourhood(center: &str, neighbours: &[Neighbour]) -> Markup {
     let (w, h) = (720.0f64, 440.0f64);
     let (cx, cy) = (w / 2.0, h / 2.0);
     let n = shown.len().max(1) as f64;
-    let description: String = shown
-        .iter()
-        .map(|nb| {
-            if nb.incoming {
-                format!("{} {} {}", nb.label, nb.property, center)
-            } else {
-                format!("{} {} {}", center, nb.property, nb.label)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
+    let description = links_described(center, &shown);
     let nodes: Vec<(f64, f64)> = (0..shown.len())
         .map(|i| {
             let angle = std::f64::consts::TAU * i as f64 / n - std::f64::consts::FRAC_PI_2;
@@ -293,28 +338,8 @@ pub fn neighbourhood(center: &str, neighbours: &[Neighbour]) -> Markup {
     let centre_text = truncate(center, 40);
     let centre =
         clear_spot(&mut placed, &centre_text, 15.0, &[(cx, cy - 16.0, "middle"), (cx, cy + 28.0, "middle")], (w, h));
-    let node_labels: Vec<Option<(String, Spot)>> = shown
-        .iter()
-        .zip(&nodes)
-        .map(|(nb, &(x, y))| {
-            let text = truncate(&nb.label, 26);
-            let side = if x >= cx { (x + 9.0, y + 4.0, "start") } else { (x - 9.0, y + 4.0, "end") };
-            let spots = [(x, y + 19.0, "middle"), (x, y - 10.0, "middle"), side];
-            clear_spot(&mut placed, &text, 12.0, &spots, (w, h)).map(|spot| (text, spot))
-        })
-        .collect();
-    let edge_labels: Vec<Option<(String, Spot)>> = shown
-        .iter()
-        .zip(&nodes)
-        .map(|(nb, &(x, y))| {
-            let text = truncate(&nb.property, 28);
-            let spots: Vec<(f64, f64, &'static str)> = [0.5, 0.62, 0.38, 0.72, 0.3]
-                .iter()
-                .map(|t| (cx + (x - cx) * t, cy + (y - cy) * t - 3.0, "middle"))
-                .collect();
-            clear_spot(&mut placed, &text, 11.0, &spots, (w, h)).map(|spot| (text, spot))
-        })
-        .collect();
+    let node_labels = node_labels(&mut placed, &shown, &nodes, (w, h));
+    let edge_labels = edge_labels(&mut placed, &shown, &nodes, (w, h));
     html! {
         svg class="neighbourhood" viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-labelledby="nb-title nb-desc" {
             title id="nb-title" { "Direct links of " (center) }

@@ -8,36 +8,12 @@
 //! that runtime's `block_on`, and an answer's body is read through a bridge.
 
 use crate::store::error::StoreError;
+use crate::store::job::Credentials;
 use crate::store::running::RunningGuard;
 use futures::StreamExt;
 use oxigraph::sparql::CancellationToken;
 use std::io::Read;
 use std::time::{Duration, Instant};
-
-/// `user:password` for the engine. The password never appears in logs,
-/// errors or debug output.
-#[derive(Clone)]
-pub struct Credentials {
-    pub user: String,
-    password: String,
-}
-
-impl Credentials {
-    /// Reads `user:password` from a file (one line).
-    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        let line = text.lines().next().unwrap_or_default().trim();
-        let (user, password) =
-            line.split_once(':').ok_or_else(|| format!("{}: expected one line `user:password`", path.display()))?;
-        Ok(Credentials { user: user.to_owned(), password: password.to_owned() })
-    }
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials {{ user: {:?}, password: <hidden> }}", self.user)
-    }
-}
 
 /// What the engine's requests cost: counted for `/metrics`.
 #[derive(Default)]
@@ -63,6 +39,20 @@ pub enum Body<'a> {
     /// A document in a media type (Graph Store writes).
     Document(Vec<u8>, &'static str),
     None,
+}
+
+impl Body<'_> {
+    /// The bytes sent, and their media type.
+    fn encoded(&self) -> (Vec<u8>, Option<&'static str>) {
+        match self {
+            Body::Form(form) => (
+                form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish().into_bytes(),
+                Some("application/x-www-form-urlencoded"),
+            ),
+            Body::Document(bytes, media) => (bytes.clone(), Some(media)),
+            Body::None => (Vec::new(), None),
+        }
+    }
 }
 
 /// What a request to the engine authenticates with.
@@ -111,14 +101,7 @@ impl Client {
     }
 
     async fn send_async(&self, exchange: &Exchange<'_>) -> Result<reqwest::Response, StoreError> {
-        let (body, content_type): (Vec<u8>, Option<&str>) = match &exchange.body {
-            Body::Form(form) => (
-                form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish().into_bytes(),
-                Some("application/x-www-form-urlencoded"),
-            ),
-            Body::Document(bytes, media) => (bytes.clone(), Some(media)),
-            Body::None => (Vec::new(), None),
-        };
+        let (body, content_type) = exchange.body.encoded();
         let request = |authorization: Authorization| {
             let mut request = self
                 .http
@@ -130,7 +113,7 @@ impl Client {
                 request = request.header(reqwest::header::CONTENT_TYPE, media);
             }
             match (authorization, &self.credentials) {
-                (Authorization::Basic, Some(c)) => request = request.basic_auth(&c.user, Some(&c.password)),
+                (Authorization::Basic, Some(c)) => request = request.basic_auth(&c.user, Some(c.password())),
                 (Authorization::Answer(value), _) => request = request.header(reqwest::header::AUTHORIZATION, value),
                 (Authorization::Basic | Authorization::None, _) => {}
             }
@@ -163,22 +146,30 @@ impl Client {
                 response = send(Authorization::Answer(authorization)).await?;
             }
         }
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let text = response.text().await.unwrap_or_default();
-        let message: String = text.trim().chars().take(1000).collect();
-        if status.is_client_error()
-            && status != reqwest::StatusCode::UNAUTHORIZED
-            && status != reqwest::StatusCode::FORBIDDEN
-        {
-            Err(StoreError::EngineRefused(message))
-        } else {
-            Err(StoreError::EngineUnavailable(format!("the engine answered {status}: {message}")))
-        }
+        answered(response).await
     }
+}
 
+/// The engine's answer, or its refusal sorted by fault: a client error but
+/// 401/403 is the request's (the engine's own message), anything else the engine's.
+async fn answered(response: reqwest::Response) -> Result<reqwest::Response, StoreError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let text = response.text().await.unwrap_or_default();
+    let message: String = text.trim().chars().take(1000).collect();
+    if status.is_client_error()
+        && status != reqwest::StatusCode::UNAUTHORIZED
+        && status != reqwest::StatusCode::FORBIDDEN
+    {
+        Err(StoreError::EngineRefused(message))
+    } else {
+        Err(StoreError::EngineUnavailable(format!("the engine answered {status}: {message}")))
+    }
+}
+
+impl Client {
     /// The `Authorization` answering an engine's Digest challenge, if it made one.
     fn digest(&self, response: &reqwest::Response, method: &reqwest::Method, url: &str, body: &[u8]) -> Option<String> {
         let credentials = self.credentials.as_ref()?;
@@ -192,7 +183,7 @@ impl Client {
         })?;
         let context = digest_auth::AuthContext::new_with_method(
             &credentials.user,
-            &credentials.password,
+            credentials.password(),
             &path,
             Some(body),
             digest_auth::HttpMethod::from(method.as_str()),

@@ -23,10 +23,10 @@ mod graphs;
 mod load;
 mod reads;
 
-pub use client::{Credentials, EngineStats};
+pub use client::EngineStats;
 
-use super::error::StoreError;
-use super::job::{GraphTarget, ProtocolDataset};
+use super::error::{BadAnswer, StoreError};
+use super::job::{GraphTarget, ProtocolDataset, RemoteConfig};
 use super::running::RunningGuard;
 use super::version::{Ledger, SourceRecord};
 use crate::sources::SourceFile;
@@ -39,30 +39,9 @@ use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsParser, ReaderQu
 use oxigraph::sparql::{QueryEvaluationError, QueryResults, QuerySolutionIter, QueryTripleIter};
 use std::fmt::Write as _;
 use std::io::Write;
-use std::time::Duration;
 
 const RESULTS_JSON: &str = "application/sparql-results+json";
 const TURTLE: &str = "text/turtle";
-
-/// Where the engine is, and how to talk to it.
-#[derive(Debug, Clone)]
-pub struct RemoteConfig {
-    /// The SPARQL 1.1 query endpoint.
-    pub query: String,
-    /// The update endpoint (often the same URL).
-    pub update: String,
-    /// The engine's Graph Store endpoint (indirect `?graph=` identification):
-    /// when given, graph reads and writes use it instead of SPARQL.
-    pub store: Option<String>,
-    pub credentials: Option<Credentials>,
-    /// Deadline of each request to the engine.
-    pub timeout: Duration,
-    /// How often the data version is read from the engine.
-    pub version_poll: Duration,
-    /// Where what is derived from the engine's data is kept across restarts
-    /// (`--remote-state`, one directory per engine); `None`: nothing is kept.
-    pub state: Option<std::path::PathBuf>,
-}
 
 /// One page of distinct triples, their count, and whether the count is exact.
 pub type TriplePage = (Vec<Triple>, usize, bool);
@@ -72,11 +51,6 @@ pub struct Remote {
     config: RemoteConfig,
     client: Client,
 }
-
-/// A fault in reading an engine's answer, carried through the engine's error type.
-#[derive(Debug, thiserror::Error)]
-#[error("the engine's answer does not parse: {0}")]
-pub struct BadAnswer(pub String);
 
 fn bad_answer(e: impl std::fmt::Display) -> QueryEvaluationError {
     QueryEvaluationError::Dataset(Box::new(BadAnswer(e.to_string())))

@@ -181,6 +181,56 @@ impl TestServer {
     }
 }
 
+/// An answer read whole: its status, headers and body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub async fn read(response: reqwest::Response) -> Self {
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        Reply { status, headers, body: response.bytes().await.unwrap().to_vec() }
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header's value, `""` when it is missing.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// Panics, showing the body, unless the status is `status`.
+    pub fn expect(self, status: u16, step: &str) -> Self {
+        assert_eq!(self.status, status, "{step}: {}", self.text());
+        self
+    }
+}
+
+impl TestServer {
+    /// Sends `request` and reads the answer whole.
+    pub async fn call(&self, request: reqwest::RequestBuilder) -> Reply {
+        Reply::read(request.send().await.unwrap()).await
+    }
+
+    /// GETs `path`, with `Accept: accept` unless it is empty; the answer read whole.
+    pub async fn fetch(&self, path: &str, accept: &str) -> Reply {
+        let mut request = self.client.get(self.url(path));
+        if !accept.is_empty() {
+            request = request.header("accept", accept);
+        }
+        self.call(request).await
+    }
+}
+
 /// Asserts that `response` has `status`, naming `step` and showing the body
 /// when it has not; returns the headers for further checks.
 pub async fn expect_status(response: reqwest::Response, status: u16, step: &str) -> reqwest::header::HeaderMap {
