@@ -28,14 +28,16 @@ fn io(e: tantivy::TantivyError) -> StoreError {
     StoreError::io("writing the search index", std::io::Error::other(e))
 }
 
-/// Commits what `writer` holds under the data version `payload`; merges finish
-/// before the writer goes (no half-merged files left).
-fn commit(mut writer: IndexWriter, payload: &str) -> Result<(), StoreError> {
+/// Commits what `writer` holds under the data version `payload`.
+fn commit(writer: &mut IndexWriter, payload: &str) -> Result<(), StoreError> {
     let mut commit = writer.prepare_commit().map_err(io)?;
     commit.set_payload(payload);
     commit.commit().map_err(io)?;
-    writer.wait_merging_threads().map_err(io)
+    Ok(())
 }
+
+/// The memory budget of the updates' writer (Tantivy's least is 15 MB a thread).
+const UPDATE_HEAP: usize = WRITER_HEAP / 4;
 
 /// Whether the index keeps documents of this graph (not of the inferred one).
 fn indexed(graph: &GraphName) -> bool {
@@ -128,15 +130,22 @@ impl SearchIndex {
         let index = self.index.clone();
         let fields = self.fields;
         let payload = version.clone();
+        // One writer at a time holds the index: the updates' goes first.
+        let kept = crate::memo::lock(&self.writer).take();
+        if let Some(writer) = kept {
+            crate::exec::run(move || writer.wait_merging_threads()).await.map_err(StoreError::from)??;
+        }
         let documents = self
             .store
             .scan("building the search index", move |reader| {
-                let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
+                let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
                 writer.delete_all_documents().map_err(io)?;
                 let added = build::add_documents(reader.quads(None, None, None, None), &sources, fields, &writer)?;
                 // Cancelled after the last quad was read: nothing is committed.
                 reader.check()?;
-                commit(writer, &payload)?;
+                commit(&mut writer, &payload)?;
+                // Merges finish before the writer goes (no half-merged files left).
+                writer.wait_merging_threads().map_err(io)?;
                 Ok(added)
             })
             .await?;
@@ -155,44 +164,44 @@ impl SearchIndex {
         let named = graphs_named(&graphs, &subjects);
         let sources =
             if named.is_empty() { Default::default() } else { build::graph_sources(&self.store, Some(&named)).await? };
-        let (index, f, payload) = (self.index.clone(), self.fields, version.clone());
+        let (f, payload) = (self.fields, version.clone());
         let nothing = graphs.is_empty() && subjects.is_empty();
         let (changed_graphs, changed_subjects) = (graphs.len(), subjects.len());
+        let kept = crate::memo::lock(&self.writer).take();
+        let writer = match kept {
+            Some(writer) => writer,
+            None => self.index.writer_with_num_threads(1, UPDATE_HEAP)?,
+        };
         // Only the reading is admitted work; the commit (an fsync) holds no slot.
         // A write to the inferred graph alone reads nothing: the version moves on.
-        let writing = index.clone();
-        let read = move |reader: &crate::store::QuadReader<'_>| -> Result<(IndexWriter, u64), StoreError> {
-            let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP / 4).map_err(io)?;
-            let mut added = 0;
-            for g in &graphs {
-                let Some(term) = graph_term(g) else { continue };
-                writer.delete_term(Term::from_field_text(f.graph, term));
-                added += build::add_documents(reader.quads(None, None, None, Some(g.as_ref())), &sources, f, &writer)?;
-            }
-            for (s, g) in &subjects {
-                let (NamedOrBlankNode::NamedNode(iri), Some(term)) = (s, graph_term(g)) else { continue };
-                writer.delete_query(Box::new(subject_in_graph(f, iri.as_str(), term))).map_err(io)?;
-                let quads = reader.quads(Some(s.as_ref()), None, None, Some(g.as_ref()));
-                added += build::add_documents(quads, &sources, f, &writer)?;
-            }
-            Ok((writer, added))
-        };
-        let (writer, documents) = if nothing {
-            (None, 0)
+        // A failed read drops the writer, and what it held with it (the next
+        // update opens another; the retry rebuilds).
+        let (mut writer, documents) = if nothing {
+            (writer, 0)
         } else {
-            let (writer, added) = self.store.read("updating the search index", "search-update", read).await?;
-            (Some(writer), added)
+            let read = move |reader: &crate::store::QuadReader<'_>| -> Result<(IndexWriter, u64), StoreError> {
+                let mut added = 0;
+                for g in &graphs {
+                    let Some(term) = graph_term(g) else { continue };
+                    writer.delete_term(Term::from_field_text(f.graph, term));
+                    added +=
+                        build::add_documents(reader.quads(None, None, None, Some(g.as_ref())), &sources, f, &writer)?;
+                }
+                for (s, g) in &subjects {
+                    let (NamedOrBlankNode::NamedNode(iri), Some(term)) = (s, graph_term(g)) else { continue };
+                    writer.delete_query(Box::new(subject_in_graph(f, iri.as_str(), term))).map_err(io)?;
+                    let quads = reader.quads(Some(s.as_ref()), None, None, Some(g.as_ref()));
+                    added += build::add_documents(quads, &sources, f, &writer)?;
+                }
+                Ok((writer, added))
+            };
+            self.store.read("updating the search index", "search-update", read).await?
         };
         // On the background pool, as the reads were: the commit is background work too.
-        crate::exec::run(move || {
-            let writer = match writer {
-                Some(writer) => writer,
-                None => writing.writer_with_num_threads(1, WRITER_HEAP / 4).map_err(io)?,
-            };
-            commit(writer, &payload)
-        })
-        .await
-        .map_err(StoreError::from)??;
+        let writer = crate::exec::run(move || commit(&mut writer, &payload).map(|()| writer))
+            .await
+            .map_err(StoreError::from)??;
+        *crate::memo::lock(&self.writer) = Some(writer);
         self.publish(version)?;
         tracing::info!(
             graphs = changed_graphs,

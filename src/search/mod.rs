@@ -126,6 +126,10 @@ pub struct SearchIndex {
     /// While this says so, a build waits (the inferred graph is being
     /// regenerated: its write would make the build stale at once).
     busy: Option<Busy>,
+    /// The writer of the updates after writes, kept from one to the next: a
+    /// writer's threads and memory cost more than a small update does.
+    /// Dropped before a whole rebuild, which writes with its own.
+    writer: std::sync::Mutex<Option<tantivy::IndexWriter>>,
 }
 
 /// Says whether derived data is being written.
@@ -179,6 +183,7 @@ impl SearchIndex {
             rebuilding: AtomicBool::new(false),
             pending: Default::default(),
             busy,
+            writer: Default::default(),
         });
         let weak = Arc::downgrade(&search);
         store.after_writes(true, move |scope| {

@@ -23,14 +23,9 @@ on_every_backend! {
         let loaded = std::process::Command::new(BIN).arg("load").args(&target).arg(dir.path().join("many.trig")).output().unwrap();
         assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
         let served = KillOnDrop(spawn_server(&[target, vec!["--no-default-data".into()]].concat(), &[]));
-        let r = reqwest::Client::new()
-            .get(format!("{}/.well-known/void", served.0.base))
-            .header("accept", "application/n-triples")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let g = graph(&r.bytes().await.unwrap(), RdfFormat::NTriples);
+        let r = call(reqwest::Client::new().get(format!("{}/.well-known/void", served.0.base)).header("accept", "application/n-triples")).await;
+        assert_eq!(r.status, 200);
+        let g = graph(&r.body, RdfFormat::NTriples);
         let wanted = format!("{many} named graphs whose names start with http://example.org/many/");
         assert_eq!(void_triples_titled(&g, &wanted), many);
         // The small family fits the budget of subsets: a subset per graph, each
@@ -53,11 +48,11 @@ on_every_backend! {
         if let Some(engine) = engine.as_ref().filter(|_| backend == Backend::Virtuoso) {
             // The engine does cut the listing (its `ResultSetMaxRows`), so this tests the fix.
             let listing = "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g";
-            let r = reqwest::Client::new().get(&engine.query).query(&[("query", listing)]).header("accept", "text/csv").send().await.unwrap();
-            assert_eq!(r.headers().get("x-sparql-maxrows").map(|v| v.to_str().unwrap().to_owned()).as_deref(), Some("10000"));
+            let r = call(reqwest::Client::new().get(&engine.query).query(&[("query", listing)]).header("accept", "text/csv")).await;
+            assert_eq!(r.headers.get("x-sparql-maxrows").map(|v| v.to_str().unwrap().to_owned()).as_deref(), Some("10000"));
         }
         // The home page counts them all (Virtuoso's own graphs and the ledger are graphs too).
-        let home = reqwest::get(format!("{}/", served.0.base)).await.unwrap().text().await.unwrap();
+        let home = call(reqwest::Client::new().get(format!("{}/", served.0.base))).await.text();
         let in_all: u64 = home
             .find(" named graphs in all")
             .and_then(|end| home[..end].rsplit(|c: char| !c.is_ascii_digit()).next())

@@ -108,26 +108,13 @@ on_every_backend! {
         let r = server.query(CONSTRUCT, "application/sparql-results+json").await;
         assert_eq!(r.status(), 406, "a graph cannot be sent as SPARQL results");
 
-        let r = server
-            .client
-            .get(server.url("/sparql"))
-            .query(&[("query", SELECT), ("format", "tsv")])
-            .header("accept", "application/sparql-results+xml")
-            .send()
-            .await
-            .unwrap();
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/tab-separated-values"));
-        let r = server
-            .client
-            .get(server.url("/sparql"))
-            .query(&[("query", CONSTRUCT), ("format", "json")])
-            .send()
-            .await
-            .unwrap();
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/ld+json"));
-        let r =
-            server.client.get(server.url("/sparql")).query(&[("query", SELECT), ("format", "bogus")]).send().await.unwrap();
-        assert_eq!(r.status(), 400);
+        let sparql = || server.client.get(server.url("/sparql"));
+        let r = server.call(sparql().query(&[("query", SELECT), ("format", "tsv")]).header("accept", "application/sparql-results+xml")).await;
+        assert!(r.header("content-type").starts_with("text/tab-separated-values"));
+        let r = server.call(sparql().query(&[("query", CONSTRUCT), ("format", "json")])).await;
+        assert!(r.header("content-type").starts_with("application/ld+json"));
+        let r = server.call(sparql().query(&[("query", SELECT), ("format", "bogus")])).await;
+        assert_eq!(r.status, 400);
     }
 }
 
@@ -138,15 +125,10 @@ async fn large_results_stream_before_evaluation_ends() {
     let server = TestServer::start().await;
     let values: String = (0..1000).map(|i| format!("<http://example.org/n{i}> <http://example.org/v> \"{i}\"^^<http://www.w3.org/2001/XMLSchema#integer> .\n")).collect();
     let r = server
-        .client
-        .put(server.url("/store?graph=http%3A%2F%2Fexample.org%2Fnumbers"))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/n-triples")
-        .body(values)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+        .write(reqwest::Method::PUT, "/store?graph=http%3A%2F%2Fexample.org%2Fnumbers", "application/n-triples", values)
+        .await;
+    assert_eq!(r.status, 201);
+    // Raw responses below: the test reads their Content-Length and their chunks as they arrive.
     // A small answer is complete before its head is sent: one body with a length.
     let small = server.query("SELECT ?a WHERE { ?x <http://example.org/v> ?a }", "text/tab-separated-values").await;
     assert_eq!(small.status(), 200);

@@ -142,11 +142,11 @@ async fn maps_on_the_home_page_state_pages_and_answers() {
         .text()
         .await
         .unwrap();
-    let drawn = server.client.post(server.url("/map.svg")).body(answer).send().await.unwrap();
-    assert_eq!(drawn.status(), 200);
-    let drawn = drawn.text().await.unwrap();
+    let drawn = server.call(server.client.post(server.url("/map.svg")).body(answer)).await;
+    assert_eq!(drawn.status, 200);
+    let drawn = drawn.text();
     assert_eq!(map_texts(&drawn, "map-legend"), ["10 shape(s) of the answer"]);
     assert_eq!(drawn.matches("<path").count(), 10);
-    let refused = server.client.post(server.url("/map.svg")).body("{\"head\":").send().await.unwrap();
-    assert_eq!(refused.status(), 400);
+    let refused = server.call(server.client.post(server.url("/map.svg")).body("{\"head\":")).await;
+    assert_eq!(refused.status, 400);
 }

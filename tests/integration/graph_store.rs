@@ -9,57 +9,37 @@ use oxigraph::io::RdfFormat;
 const G: &str = "/store?graph=http%3A%2F%2Fexample.org%2Fgsp";
 const TURTLE: &str = "@prefix ex: <http://example.org/> . ex:a ex:p ex:b , \"x\"@en ; ex:q [ ex:r 1 ] .";
 
-async fn get(server: &TestServer, path: &str, accept: &str) -> reqwest::Response {
-    server.client.get(server.url(path)).header("accept", accept).send().await.unwrap()
-}
-
-async fn send(
-    server: &TestServer,
-    method: reqwest::Method,
-    path: &str,
-    content_type: &str,
-    body: &str,
-) -> reqwest::Response {
-    server
-        .client
-        .request(method, server.url(path))
-        .bearer_auth(TOKEN)
-        .header("content-type", content_type)
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
+async fn send(server: &TestServer, method: reqwest::Method, path: &str, content_type: &str, body: &str) -> Reply {
+    server.write(method, path, content_type, body.to_owned()).await
 }
 
 on_every_backend! {
     /// PUT creates (201) then replaces (204); POST merges; DELETE removes (204) then 404s.
     async fn graph_lifecycle_statuses(backend) {
         let server = TestServer::on(backend).await;
-        assert_eq!(get(&server, G, "text/turtle").await.status(), 404);
-        assert_eq!(send(&server, reqwest::Method::PUT, G, "text/turtle", TURTLE).await.status(), 201);
-        assert_eq!(send(&server, reqwest::Method::PUT, G, "text/turtle", TURTLE).await.status(), 204);
-        let body = get(&server, G, "text/turtle").await.bytes().await.unwrap();
+        assert_eq!(server.fetch(G, "text/turtle").await.status, 404);
+        assert_eq!(send(&server, reqwest::Method::PUT, G, "text/turtle", TURTLE).await.status, 201);
+        assert_eq!(send(&server, reqwest::Method::PUT, G, "text/turtle", TURTLE).await.status, 204);
+        let body = server.fetch(G, "text/turtle").await.body;
         assert_isomorphic(&graph(&body, RdfFormat::Turtle), &graph(TURTLE.as_bytes(), RdfFormat::Turtle));
 
-        let head = server.client.head(server.url(G)).header("accept", "text/turtle").send().await.unwrap();
-        assert_eq!(head.status(), 200);
-        assert!(head.headers()["content-type"].to_str().unwrap().starts_with("text/turtle"));
+        let head = server.call(server.client.head(server.url(G)).header("accept", "text/turtle")).await;
+        assert_eq!(head.status, 200);
+        assert!(head.header("content-type").starts_with("text/turtle"));
 
         let more = "<http://example.org/c> <http://example.org/p> <http://example.org/d> .";
-        assert_eq!(send(&server, reqwest::Method::POST, G, "application/n-triples", more).await.status(), 204);
-        let merged = graph(&get(&server, G, "application/n-triples").await.bytes().await.unwrap(), RdfFormat::NTriples);
+        assert_eq!(send(&server, reqwest::Method::POST, G, "application/n-triples", more).await.status, 204);
+        let merged = graph(&server.fetch(G, "application/n-triples").await.body, RdfFormat::NTriples);
         assert_eq!(merged.len(), 5);
 
-        let r = server.client.delete(server.url(G)).bearer_auth(TOKEN).send().await.unwrap();
-        assert_eq!(r.status(), 204);
-        assert_eq!(get(&server, G, "text/turtle").await.status(), 404);
-        let r = server.client.delete(server.url(G)).bearer_auth(TOKEN).send().await.unwrap();
-        assert_eq!(r.status(), 404);
+        assert_eq!(server.delete(G).await.status, 204);
+        assert_eq!(server.fetch(G, "text/turtle").await.status, 404);
+        assert_eq!(server.delete(G).await.status, 404);
 
         let created =
             send(&server, reqwest::Method::POST, "/store?graph=http%3A%2F%2Fexample.org%2Fnew", "text/turtle", TURTLE)
                 .await;
-        assert_eq!(created.status(), 201);
+        assert_eq!(created.status, 201);
     }
 }
 
@@ -78,17 +58,17 @@ on_every_backend! {
         ];
         for (in_type, in_format) in &formats {
             // Serialize the reference graph in the input format with the server's own GET.
-            let status = send(&server, reqwest::Method::PUT, G, "text/turtle", TURTLE).await.status();
+            let status = send(&server, reqwest::Method::PUT, G, "text/turtle", TURTLE).await.status;
             assert!(status == 201 || status == 204, "{status}");
-            let encoded = get(&server, G, in_type).await.bytes().await.unwrap();
+            let encoded = server.fetch(G, in_type).await.body;
             assert_isomorphic(&graph(&encoded, *in_format), &reference);
             // And PUT it back in that format.
             let r = send(&server, reqwest::Method::PUT, G, in_type, std::str::from_utf8(&encoded).unwrap()).await;
-            assert!(r.status() == 204 || r.status() == 201, "{in_type}: {}", r.status());
+            assert!(r.status == 204 || r.status == 201, "{in_type}: {}", r.status);
             for (out_type, out_format) in &formats {
-                let out = get(&server, G, out_type).await;
-                assert_eq!(out.status(), 200);
-                assert_isomorphic(&graph(&out.bytes().await.unwrap(), *out_format), &reference);
+                let out = server.fetch(G, out_type).await;
+                assert_eq!(out.status, 200);
+                assert_isomorphic(&graph(&out.body, *out_format), &reference);
             }
         }
     }
@@ -102,25 +82,25 @@ on_every_backend! {
         send(&server, reqwest::Method::PUT, G, "text/turtle", TURTLE).await;
         let r =
             send(&server, reqwest::Method::PUT, G, "text/turtle", "<http://example.org/a> <http://example.org/p> .").await;
-        assert_eq!(r.status(), 400);
-        let message = r.text().await.unwrap();
+        assert_eq!(r.status, 400);
+        let message = r.text();
         assert!(message.contains("line 1"), "{message}");
-        let body = get(&server, G, "text/turtle").await.bytes().await.unwrap();
+        let body = server.fetch(G, "text/turtle").await.body;
         assert_isomorphic(&graph(&body, RdfFormat::Turtle), &graph(TURTLE.as_bytes(), RdfFormat::Turtle));
 
         let r = send(&server, reqwest::Method::PUT, G, "application/pdf", "%PDF").await;
-        assert_eq!(r.status(), 415);
-        assert!(r.text().await.unwrap().contains("text/turtle"));
+        assert_eq!(r.status, 415);
+        assert!(r.text().contains("text/turtle"));
 
         let r =
             send(&server, reqwest::Method::PUT, G, "application/trig", "<http://x> { <http://a> <http://b> <http://c> }")
                 .await;
-        assert_eq!(r.status(), 400, "a named graph in a body addressed to one graph");
+        assert_eq!(r.status, 400, "a named graph in a body addressed to one graph");
 
         let r = send(&server, reqwest::Method::PUT, "/store?graph=not%20an%20iri", "text/turtle", TURTLE).await;
-        assert_eq!(r.status(), 400);
+        assert_eq!(r.status, 400);
         let r = send(&server, reqwest::Method::PUT, "/store?default&graph=http%3A%2F%2Fa", "text/turtle", TURTLE).await;
-        assert_eq!(r.status(), 400);
+        assert_eq!(r.status, 400);
     }
 }
 
@@ -131,29 +111,29 @@ on_every_backend! {
         // An engine's default graph is its own (Virtuoso's: the union of all its
         // graphs), not a graph of its own to replace (README, "What changes remotely").
         if backend == Backend::Embedded {
-            assert_eq!(send(&server, reqwest::Method::PUT, "/store?default", "text/turtle", TURTLE).await.status(), 204);
-            let body = get(&server, "/store?default", "text/turtle").await.bytes().await.unwrap();
+            assert_eq!(send(&server, reqwest::Method::PUT, "/store?default", "text/turtle", TURTLE).await.status, 204);
+            let body = server.fetch("/store?default", "text/turtle").await.body;
             assert_eq!(graph(&body, RdfFormat::Turtle).len(), 4);
         }
 
         let trig = "<http://example.org/g9> { <http://example.org/s> <http://example.org/p> <http://example.org/o> }";
-        assert_eq!(send(&server, reqwest::Method::POST, "/store", "application/trig", trig).await.status(), 204);
-        let all = get(&server, "/store", "application/n-quads").await;
-        assert_eq!(all.status(), 200);
-        let dataset = dataset(&all.bytes().await.unwrap(), RdfFormat::NQuads);
+        assert_eq!(send(&server, reqwest::Method::POST, "/store", "application/trig", trig).await.status, 204);
+        let all = server.fetch("/store", "application/n-quads").await;
+        assert_eq!(all.status, 200);
+        let dataset = dataset(&all.body, RdfFormat::NQuads);
         assert!(dataset.iter().any(|q| q.graph_name.to_string() == "<http://example.org/g9>"));
 
         let r = send(&server, reqwest::Method::POST, "/store", "text/turtle", TURTLE).await;
-        assert_eq!(r.status(), 201);
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(r.status, 201);
+        let location = r.headers["location"].to_str().unwrap().to_owned();
         // The new graph's IRI, under /store/, served by direct identification.
         assert!(location.starts_with(&format!("{}/store/upload/", server.base)), "{location}");
         let named = server.count(&format!("SELECT * {{ GRAPH <{location}> {{ ?s ?p ?o }} }}")).await;
         assert_eq!(named, 4, "the Location is the graph's IRI");
-        let fetched = server.client.get(&location).header("accept", "text/turtle").send().await.unwrap();
-        assert_eq!(fetched.status(), 200);
-        assert_eq!(graph(&fetched.bytes().await.unwrap(), RdfFormat::Turtle).len(), 4);
+        let fetched = server.call(server.client.get(&location).header("accept", "text/turtle")).await;
+        assert_eq!(fetched.status, 200);
+        assert_eq!(graph(&fetched.body, RdfFormat::Turtle).len(), 4);
 
-        assert_eq!(get(&server, "/store", "text/turtle").await.status(), 406, "a dataset needs a quad format");
+        assert_eq!(server.fetch("/store", "text/turtle").await.status, 406, "a dataset needs a quad format");
     }
 }

@@ -63,8 +63,8 @@ async fn a_restart_on_unchanged_data_keeps_the_inferred_graph_and_the_search_ind
     let search = |base: String| {
         let client = client.clone();
         async move {
-            let response = client.get(format!("{base}/search?q=sovereign+state&format=json")).send().await.unwrap();
-            (response.status(), response.text().await.unwrap())
+            let r = call(client.get(format!("{base}/search?q=sovereign+state&format=json"))).await;
+            (r.status, r.text())
         }
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -116,13 +116,12 @@ async fn background_scans_run_below_the_priority_of_visitors_queries() {
     // search then waits for that update, so both pools have just run a job
     // (idle pool threads live on for 10 s after their last one).
     let label = "INSERT DATA { <http://example.org/z> <http://www.w3.org/2000/01/rdf-schema#label> \"Zanzibar\" }";
-    let write =
-        client.post(format!("{base}/sparql")).bearer_auth(TOKEN).form(&[("update", label)]).send().await.unwrap();
-    assert_eq!(write.status(), 204);
+    let write = call(client.post(format!("{base}/sparql")).bearer_auth(TOKEN).form(&[("update", label)])).await;
+    assert_eq!(write.status, 204);
     let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let found = client.get(format!("{base}/search?q=zanzibar&format=json")).send().await.unwrap();
-        if found.status() == 200 && found.text().await.unwrap().contains("\"stale\":false") {
+        let found = call(client.get(format!("{base}/search?q=zanzibar&format=json"))).await;
+        if found.status == 200 && found.text().contains("\"stale\":false") {
             break;
         }
         assert!(std::time::Instant::now() < until, "the index caught up with the write");
@@ -176,7 +175,7 @@ async fn a_restart_on_unchanged_data_reads_the_summaries_back() {
         .map(str::to_owned);
         spawn_server(&args, &[("TREATY_KG_WRITE_TOKEN", TOKEN)])
     };
-    let home = |base: String| async move { reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap() };
+    let home = |base: String| async move { call(reqwest::Client::new().get(format!("{base}/"))).await.text() };
     let first = start();
     let page = home(first.base.clone()).await;
     let kept = store.join("treaty-kg-kept");
@@ -192,15 +191,9 @@ async fn a_restart_on_unchanged_data_reads_the_summaries_back() {
     assert!(second.logged(|l| l.contains("summaries read from disk")).await);
 
     let insert = "INSERT DATA { GRAPH <http://example.org/g> { <http://example.org/a> <http://example.org/p> 1 } }";
-    let response = reqwest::Client::new()
-        .post(format!("{}/sparql", second.base))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/sparql-update")
-        .body(insert)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    let update = reqwest::Client::new().post(format!("{}/sparql", second.base)).bearer_auth(TOKEN);
+    let response = call(update.header("content-type", "application/sparql-update").body(insert)).await;
+    assert_eq!(response.status, 204);
     let page = home(second.base.clone()).await;
     assert!(page.contains(&format!("{} statements", MARK + 1)), "the write's one statement, counted at once");
     assert!(terminate(second).success());
@@ -225,9 +218,9 @@ async fn a_restart_in_front_of_an_unchanged_engine_reads_its_kept_state_back() {
         ];
         spawn_server(&[target.clone(), rest.map(str::to_owned).to_vec()].concat(), &[("TREATY_KG_WRITE_TOKEN", TOKEN)])
     };
-    let get = |url: String| async move { reqwest::get(url).await.unwrap() };
+    let get = |url: String| call(reqwest::Client::new().get(url));
     let first = start();
-    let page = get(format!("{}/", first.base)).await.text().await.unwrap();
+    let page = get(format!("{}/", first.base)).await.text();
     assert!(first.line("search index built", Duration::from_secs(30)).await.is_some(), "built at the first start");
     // One directory per engine, named from its URL.
     let engines: Vec<_> = std::fs::read_dir(&state).unwrap().map(|e| e.unwrap().path()).collect();
@@ -240,12 +233,12 @@ async fn a_restart_in_front_of_an_unchanged_engine_reads_its_kept_state_back() {
 
     mark_kept_statement_count(&kept);
     let second = start();
-    let page = get(format!("{}/", second.base)).await.text().await.unwrap();
+    let page = get(format!("{}/", second.base)).await.text();
     assert!(page.contains(&format!("{MARK} statements")), "read back from disk, not scanned");
     assert!(second.logged(|l| l.contains("summaries read from disk")).await);
     let found = get(format!("{}/search?q=treaty", second.base)).await;
-    assert_eq!(found.status(), 200, "the kept index answers at once");
-    assert!(found.text().await.unwrap().contains("/ontology"), "with the ontology's terms");
+    assert_eq!(found.status, 200, "the kept index answers at once");
+    assert!(found.text().contains("/ontology"), "with the ontology's terms");
     assert!(
         second.line("search index built", Duration::from_secs(3)).await.is_none(),
         "the kept index is not built again"
@@ -267,20 +260,16 @@ async fn the_summaries_are_computed_at_start_and_follow_writes_at_once() {
     assert!(store.join("treaty-kg-kept").join("summaries.json").exists(), "kept without a visitor");
     assert!(!served.log().iter().any(|l| l.contains("method=GET")), "no request was needed");
     let client = reqwest::Client::new();
-    let version = |r: reqwest::Response| r.headers()["x-data-version"].to_str().unwrap().to_owned();
-    let timeline = || client.get(format!("{}/timeline.svg", served.base)).send();
-    let before = version(timeline().await.unwrap());
+    let version = |r: Reply| r.headers["x-data-version"].to_str().unwrap().to_owned();
+    let timeline = || call(client.get(format!("{}/timeline.svg", served.base)));
+    let before = version(timeline().await);
     let put = client
         .put(format!("{}/store?graph=http%3A%2F%2Fexample.org%2Fg", served.base))
         .bearer_auth(TOKEN)
         .header("content-type", "text/turtle")
         .body("<http://example.org/a> <http://example.org/p> 1 .");
-    assert_eq!(put.send().await.unwrap().status(), 201);
-    assert_ne!(
-        version(timeline().await.unwrap()),
-        before,
-        "the timeline's first view after the write is the new version's"
-    );
+    assert_eq!(call(put).await.status, 201);
+    assert_ne!(version(timeline().await), before, "the timeline's first view after the write is the new version's");
     assert!(terminate(served).success());
 }
 
@@ -293,6 +282,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     std::fs::write(&data, rows).unwrap();
     let served = serve(&dir.path().join("store"), &data);
     let query = "SELECT ?a ?b WHERE { ?x <http://example.org/v> ?a . ?y <http://example.org/v> ?b }";
+    // Raw: the answer is read chunk by chunk, with the SIGTERM sent mid-stream.
     let mut response = reqwest::Client::new()
         .get(format!("{}/sparql", served.base))
         .query(&[("query", query)])

@@ -34,23 +34,23 @@ on_every_backend! {
             ("application/trig", "/data/state/latvia.trig"),
             ("application/n-quads;q=1, text/turtle;q=0.5", "/data/state/latvia.nq"),
         ] {
-            let r = client.get(server.url("/id/state/latvia")).header("accept", accept).send().await.unwrap();
-            assert_eq!(r.status(), 303, "{accept}");
-            assert_eq!(r.headers()["location"], location, "{accept}");
-            assert_eq!(r.headers()["vary"], "Accept");
+            let r = server.call(client.get(server.url("/id/state/latvia")).header("accept", accept)).await;
+            assert_eq!(r.status, 303, "{accept}");
+            assert_eq!(r.headers["location"], location, "{accept}");
+            assert_eq!(r.headers["vary"], "Accept");
         }
-        let r = client.get(server.url("/id/state/latvia")).header("accept", "image/png").send().await.unwrap();
-        assert_eq!(r.status(), 406);
-        let r = client.get(server.url("/id/state/atlantis")).header("accept", "text/html").send().await.unwrap();
-        assert_eq!(r.status(), 404);
-        assert!(r.text().await.unwrap().contains("Nothing is known about this"));
-        let r = client.get(server.url("/id/state/atlantis")).header("accept", "text/turtle").send().await.unwrap();
-        assert_eq!(r.status(), 404);
-        let r = client.get(server.url("/data/state/latvia.xyz")).send().await.unwrap();
-        assert_eq!(r.status(), 404);
-        assert!(r.text().await.unwrap().contains("unknown document extension .xyz"));
-        let r = client.get(server.url("/id/state/..%2F..%2Fetc")).send().await.unwrap();
-        assert!(r.status() == 400 || r.status() == 404, "{}", r.status());
+        let r = server.call(client.get(server.url("/id/state/latvia")).header("accept", "image/png")).await;
+        assert_eq!(r.status, 406);
+        let r = server.call(client.get(server.url("/id/state/atlantis")).header("accept", "text/html")).await;
+        assert_eq!(r.status, 404);
+        assert!(r.text().contains("Nothing is known about this"));
+        let r = server.call(client.get(server.url("/id/state/atlantis")).header("accept", "text/turtle")).await;
+        assert_eq!(r.status, 404);
+        let r = server.call(client.get(server.url("/data/state/latvia.xyz"))).await;
+        assert_eq!(r.status, 404);
+        assert!(r.text().contains("unknown document extension .xyz"));
+        let r = server.call(client.get(server.url("/id/state/..%2F..%2Fetc"))).await;
+        assert!(r.status == 400 || r.status == 404, "{}", r.status);
     }
 }
 
@@ -59,10 +59,10 @@ on_every_backend! {
     /// and types, and provenance; every format parses to the same graph.
     async fn documents_in_every_format_with_provenance(backend) {
         let server = knowledge_graph_on(backend).await;
-        let turtle = server.client.get(server.url("/data/person/evika-silina.ttl")).send().await.unwrap();
-        assert_eq!(turtle.status(), 200);
-        assert!(turtle.headers()["content-type"].to_str().unwrap().starts_with("text/turtle"));
-        let reference = graph(&turtle.bytes().await.unwrap(), RdfFormat::Turtle);
+        let turtle = server.fetch("/data/person/evika-silina.ttl", "").await;
+        assert_eq!(turtle.status, 200);
+        assert!(turtle.header("content-type").starts_with("text/turtle"));
+        let reference = graph(&turtle.body, RdfFormat::Turtle);
         let text = reference.to_string();
         let silina = format!("<{ID}person/evika-silina>");
         for expected in [
@@ -80,13 +80,12 @@ on_every_backend! {
         for (ext, format) in
             [("nt", RdfFormat::NTriples), ("rdf", RdfFormat::RdfXml), ("jsonld", treaty_kg::conneg::json_ld())]
         {
-            let r = server.client.get(server.url(&format!("/data/person/evika-silina.{ext}"))).send().await.unwrap();
-            assert_eq!(r.status(), 200, "{ext}");
-            assert_isomorphic(&graph(&r.bytes().await.unwrap(), format), &reference);
+            let r = server.fetch(&format!("/data/person/evika-silina.{ext}"), "").await;
+            assert_eq!(r.status, 200, "{ext}");
+            assert_isomorphic(&graph(&r.body, format), &reference);
         }
         // JSON-LD is compacted, with a usable @context.
-        let json: serde_json::Value =
-            server.client.get(server.url("/data/person/evika-silina.jsonld")).send().await.unwrap().json().await.unwrap();
+        let json: serde_json::Value = server.fetch("/data/person/evika-silina.jsonld", "").await.json();
         assert_eq!(json["@context"]["rdfs"], "http://www.w3.org/2000/01/rdf-schema#");
         let node =
             json["@graph"].as_array().unwrap().iter().find(|n| n["id"] == format!("{ID}person/evika-silina")).unwrap();
@@ -96,19 +95,13 @@ on_every_backend! {
         types.sort_unstable();
         assert_eq!(types, ["prov:Agent", "schema:Person", "tkg:Official"]);
         // TriG keeps each statement in its graph.
-        let trig = server.client.get(server.url("/data/person/evika-silina.trig")).send().await.unwrap();
-        let quads = dataset(&trig.bytes().await.unwrap(), RdfFormat::TriG);
+        let trig = server.fetch("/data/person/evika-silina.trig", "").await;
+        let quads = dataset(&trig.body, RdfFormat::TriG);
         assert!(quads.iter().any(|q| q.subject.to_string() == silina
             && q.graph_name.to_string() == "<https://w3id.org/treaty-kg/graph/article/ab8ee8623a11ff01/s10>"));
         // Conneg on the extension-less document URL.
-        let r = server
-            .client
-            .get(server.url("/data/person/evika-silina"))
-            .header("accept", "application/n-triples")
-            .send()
-            .await
-            .unwrap();
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/n-triples"));
+        let r = server.fetch("/data/person/evika-silina", "application/n-triples").await;
+        assert!(r.header("content-type").starts_with("application/n-triples"));
     }
 }
 
@@ -162,16 +155,10 @@ async fn pages_are_well_formed_linked_and_reach_every_resource() {
         if !seen.insert(path.clone()) {
             continue;
         }
-        let r = server
-            .client
-            .get(server.url(&path))
-            .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{path}");
-        let is_html = r.headers()["content-type"].to_str().unwrap().starts_with("text/html");
-        let body = r.text().await.unwrap();
+        let r = server.fetch(&path, "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8").await;
+        assert_eq!(r.status, 200, "{path}");
+        let is_html = r.header("content-type").starts_with("text/html");
+        let body = r.text();
         if is_html && (path == "/" || path.starts_with("/page/") || path == "/ontology") {
             pages += 1;
             check_well_formed(&body, &path);
@@ -190,7 +177,7 @@ async fn pages_are_well_formed_linked_and_reach_every_resource() {
         resources.iter().map(|r| &r[0]).filter(|iri| !seen.contains(&format!("/page/{}", &iri[ID.len()..]))).collect();
     assert!(unreached.is_empty(), "not reachable from the home page: {unreached:?}");
     // The page of a person shows the source sentence of each fact and links to the formats.
-    let page = server.client.get(server.url("/page/person/evika-silina")).send().await.unwrap().text().await.unwrap();
+    let page = server.fetch("/page/person/evika-silina", "").await.text();
     assert!(page
         .contains("Latvia’s Prime Minister Evika Silina confirmed a draft proposal will go to parliament next week."));
     assert!(page.contains("<link rel=\"alternate\" type=\"text/turtle\" href=\"/data/person/evika-silina.ttl\">"));
@@ -208,11 +195,11 @@ on_every_backend! {
         assert!(page.contains("<section id=\"withdrawingState\">"));
         assert!(page.contains(">4 statements<"), "withdrawingState is used 4 times");
         assert!(page.contains("superclass of"));
-        let ttl = server.client.get(server.url("/ontology")).header("accept", "text/turtle").send().await.unwrap();
-        let g = graph(&ttl.bytes().await.unwrap(), RdfFormat::Turtle);
+        let ttl = server.fetch("/ontology", "text/turtle").await;
+        let g = graph(&ttl.body, RdfFormat::Turtle);
         assert!(g.to_string().contains("<https://w3id.org/treaty-kg/ontology> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/2002/07/owl#Ontology>"));
-        let rdf = server.client.get(server.url("/ontology.rdf")).send().await.unwrap();
-        assert_isomorphic(&graph(&rdf.bytes().await.unwrap(), RdfFormat::RdfXml), &g);
+        let rdf = server.fetch("/ontology.rdf", "").await;
+        assert_isomorphic(&graph(&rdf.body, RdfFormat::RdfXml), &g);
     }
 }
 
@@ -227,9 +214,9 @@ fn number(term: &Term) -> u64 {
 #[tokio::test]
 async fn void_counts_match_the_store() {
     let server = knowledge_graph_server().await;
-    let r = server.client.get(server.url("/.well-known/void")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let g = graph(&r.bytes().await.unwrap(), RdfFormat::Turtle);
+    let r = server.fetch("/.well-known/void", "").await;
+    assert_eq!(r.status, 200);
+    let g = graph(&r.body, RdfFormat::Turtle);
     let void = |l: &str| oxigraph::model::NamedNode::new_unchecked(format!("http://rdfs.org/ns/void#{l}"));
     let dataset = oxigraph::model::NamedNode::new_unchecked(format!("{}/.well-known/void#dataset", server.base));
     let triples = number(&g.object_for_subject_predicate(&dataset, &void("triples")).unwrap().into_owned());
@@ -262,8 +249,8 @@ async fn void_counts_match_the_store() {
         .update("INSERT DATA { GRAPH <http://example.org/new> { <http://example.org/s> <http://example.org/p> 1 } }")
         .await;
     assert_eq!(r.status(), 204);
-    let r = server.client.get(server.url("/.well-known/void")).send().await.unwrap();
-    let g = graph(&r.bytes().await.unwrap(), RdfFormat::Turtle);
+    let r = server.fetch("/.well-known/void", "").await;
+    let g = graph(&r.body, RdfFormat::Turtle);
     let after = number(&g.object_for_subject_predicate(&dataset, &void("triples")).unwrap().into_owned());
     assert_eq!(after, triples + 1);
 }
@@ -317,13 +304,12 @@ async fn void_counts_graphs_without_a_name_in_a_rest_subset() {
 #[tokio::test]
 async fn dump_reloads_to_an_isomorphic_dataset() {
     let server = knowledge_graph_server().await;
-    let r = server.client.get(server.url("/dump")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-encoding"], "gzip");
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/n-quads"));
-    let compressed = r.bytes().await.unwrap();
+    let r = server.fetch("/dump", "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-encoding"], "gzip");
+    assert!(r.header("content-type").starts_with("application/n-quads"));
     let mut nquads = Vec::new();
-    flate2::read::GzDecoder::new(compressed.as_ref()).read_to_end(&mut nquads).unwrap();
+    flate2::read::GzDecoder::new(r.body.as_slice()).read_to_end(&mut nquads).unwrap();
     let fresh = oxigraph::store::Store::new().unwrap();
     fresh.load_from_slice(RdfFormat::NQuads, &nquads).unwrap();
     let reloaded: Dataset = fresh.iter().map(|q| q.unwrap()).collect();
@@ -332,8 +318,8 @@ async fn dump_reloads_to_an_isomorphic_dataset() {
     a.canonicalize(CanonicalizationAlgorithm::Unstable);
     b.canonicalize(CanonicalizationAlgorithm::Unstable);
     assert_eq!(a, b);
-    let trig = server.client.get(server.url("/dump")).header("accept", "application/trig").send().await.unwrap();
-    assert!(trig.headers()["content-type"].to_str().unwrap().starts_with("application/trig"));
+    let trig = server.fetch("/dump", "application/trig").await;
+    assert!(trig.header("content-type").starts_with("application/trig"));
 }
 
 /// Follows hydra:next from the first page; returns every data triple seen, and
@@ -343,9 +329,9 @@ async fn all_pages(server: &TestServer, first: &str) -> (Vec<String>, u64) {
     let mut triples = Vec::new();
     let mut total = None;
     loop {
-        let r = server.client.get(&url).header("accept", "application/trig").send().await.unwrap();
-        assert_eq!(r.status(), 200, "{url}");
-        let quads = dataset(&r.bytes().await.unwrap(), RdfFormat::TriG);
+        let r = server.call(server.client.get(&url).header("accept", "application/trig")).await;
+        assert_eq!(r.status, 200, "{url}");
+        let quads = dataset(&r.body, RdfFormat::TriG);
         let mut next = None;
         for q in quads.iter() {
             if q.graph_name.is_default_graph() {
@@ -386,31 +372,19 @@ async fn fragments_page_through_every_triple_once() {
     assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), all.len());
 
     // An object literal in the explicit representation.
-    let r = server
-        .client
-        .get(server.url("/fragments?object=%22Latvia%22%40en"))
-        .header("accept", "application/n-triples")
-        .send()
-        .await
-        .unwrap();
-    let text = r.text().await.unwrap();
+    let text = server.fetch("/fragments?object=%22Latvia%22%40en", "application/n-triples").await.text();
     assert!(text.contains(&format!("<{ID}state/latvia> <http://www.w3.org/2000/01/rdf-schema#label> \"Latvia\"@en .")));
     for (accept, ok) in [("text/turtle", 200), ("application/ld+json", 200), ("text/html", 200), ("image/png", 406)] {
-        let r = server
-            .client
-            .get(server.url("/fragments?subject=https%3A%2F%2Fw3id.org%2Ftreaty-kg%2Fid%2Fstate%2Flatvia"))
-            .header("accept", accept)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), ok, "{accept}");
+        let r =
+            server.fetch("/fragments?subject=https%3A%2F%2Fw3id.org%2Ftreaty-kg%2Fid%2Fstate%2Flatvia", accept).await;
+        assert_eq!(r.status, ok, "{accept}");
     }
-    assert_eq!(server.client.get(server.url("/fragments?subject=not%20an%20iri")).send().await.unwrap().status(), 400);
-    assert_eq!(server.client.get(server.url("/fragments?object=%22unterminated")).send().await.unwrap().status(), 400);
-    assert_eq!(server.client.get(server.url("/fragments?page=0")).send().await.unwrap().status(), 400);
-    let r = server.client.get(server.url("/fragments?page=999")).send().await.unwrap();
-    assert_eq!(r.status(), 404);
-    assert!(r.text().await.unwrap().contains("past the end"));
+    assert_eq!(server.fetch("/fragments?subject=not%20an%20iri", "").await.status, 400);
+    assert_eq!(server.fetch("/fragments?object=%22unterminated", "").await.status, 400);
+    assert_eq!(server.fetch("/fragments?page=0", "").await.status, 400);
+    let r = server.fetch("/fragments?page=999", "").await;
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("past the end"));
 }
 
 /// A real TPF client (Comunica) evaluates a two-pattern query through /fragments
@@ -447,39 +421,34 @@ on_every_backend! {
     /// 304; a write changes the validators.
     async fn http_caching_of_linked_data(backend) {
         let server = knowledge_graph_on(backend).await;
-        let r = server.client.get(server.url("/data/state/latvia.ttl")).send().await.unwrap();
-        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
-        let modified = r.headers()["last-modified"].to_str().unwrap().to_owned();
+        let r = server.fetch("/data/state/latvia.ttl", "").await;
+        let etag = r.headers["etag"].to_str().unwrap().to_owned();
+        let modified = r.headers["last-modified"].to_str().unwrap().to_owned();
         let again =
-            server.client.get(server.url("/data/state/latvia.ttl")).header("if-none-match", &etag).send().await.unwrap();
-        assert_eq!(again.status(), 304);
-        let since = server
-            .client
-            .get(server.url("/page/state/latvia"))
-            .header("if-modified-since", &modified)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(since.status(), 304);
+            server.call(server.client.get(server.url("/data/state/latvia.ttl")).header("if-none-match", &etag)).await;
+        assert_eq!(again.status, 304);
+        let since =
+            server.call(server.client.get(server.url("/page/state/latvia")).header("if-modified-since", &modified)).await;
+        assert_eq!(since.status, 304);
         for path in ["/.well-known/void", "/fragments", "/ontology"] {
-            let r = server.client.get(server.url(path)).send().await.unwrap();
-            let tag = r.headers()["etag"].to_str().unwrap().to_owned();
-            let body = r.text().await.unwrap();
+            let r = server.fetch(path, "").await;
+            let tag = r.headers["etag"].to_str().unwrap().to_owned();
+            let body = r.text();
             if path == "/.well-known/void" {
                 // The graphs are found and counted over every backend.
                 assert!(body.contains("<https://w3id.org/treaty-kg/graph/data/background>"), "{body}");
             }
-            let r = server.client.get(server.url(path)).header("if-none-match", &tag).send().await.unwrap();
-            assert_eq!(r.status(), 304, "{path}");
+            let r = server.call(server.client.get(server.url(path)).header("if-none-match", &tag)).await;
+            assert_eq!(r.status, 304, "{path}");
         }
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let write = server.update("INSERT DATA { GRAPH <http://example.org/g> { <https://w3id.org/treaty-kg/id/state/latvia> <http://example.org/p> 1 } }").await;
         assert_eq!(write.status(), 204);
         let after =
-            server.client.get(server.url("/data/state/latvia.ttl")).header("if-none-match", &etag).send().await.unwrap();
-        assert_eq!(after.status(), 200, "a write invalidates the ETag");
-        assert_ne!(after.headers()["last-modified"].to_str().unwrap(), modified);
-        assert!(after.text().await.unwrap().contains("<http://example.org/p> 1"));
+            server.call(server.client.get(server.url("/data/state/latvia.ttl")).header("if-none-match", &etag)).await;
+        assert_eq!(after.status, 200, "a write invalidates the ETag");
+        assert_ne!(after.headers["last-modified"].to_str().unwrap(), modified);
+        assert!(after.text().contains("<http://example.org/p> 1"));
     }
 }
 

@@ -66,6 +66,7 @@ async fn mixed_load(duration: Duration, connections: usize) {
             let mut i = c;
             while Instant::now() < deadline {
                 i += 1;
+                // Raw: a failed request is counted in the report, not unwrapped.
                 let (status, write) = if i % 7 == 0 {
                     let n = next.fetch_add(1, Ordering::SeqCst);
                     let r = client

@@ -6,14 +6,14 @@ use std::time::Duration;
 #[tokio::test]
 async fn health_and_metrics() {
     let server = TestServer::start().await;
-    let r = server.client.get(server.url("/health")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let r = server.fetch("/health", "").await;
+    assert_eq!(r.status, 200);
+    let body = r.json();
     assert_eq!(body["status"], "ok");
 
     server.query("ASK {}", "application/sparql-results+json").await;
     server.query("SELEKT", "application/sparql-results+json").await;
-    let metrics = server.client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = server.fetch("/metrics", "").await.text();
     assert!(
         metrics.contains("treaty_kg_http_requests_total{route=\"/sparql\",method=\"GET\",status=\"200\"} 1"),
         "{metrics}"
@@ -27,7 +27,7 @@ async fn health_and_metrics() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        metrics = server.client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        metrics = server.fetch("/metrics", "").await.text();
     }
     assert!(metrics.contains("treaty_kg_store_quads 20"), "{metrics}");
 }

@@ -180,15 +180,9 @@ async fn dataset_summaries_show_a_write_at_once_under_its_version() {
         assert_ne!(&new_etag, etag, "{path} ({accept}): a new ETag");
         assert_ne!(&new_version, version, "{path} ({accept}): a new data version");
         assert_eq!(new_version, now, "{path} ({accept}): the current one");
-        let revalidated = server
-            .client
-            .get(server.url(path))
-            .header("accept", *accept)
-            .header("if-none-match", &new_etag)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(revalidated.status(), 304, "{path} ({accept}): the new ETag validates");
+        let request = server.client.get(server.url(path)).header("accept", *accept);
+        let revalidated = server.call(request.header("if-none-match", &new_etag)).await;
+        assert_eq!(revalidated.status, 304, "{path} ({accept}): the new ETag validates");
     }
     let void = server.get_text("/.well-known/void", "application/n-triples").await;
     assert!(void.contains("urn:summary:p"), "the new property's partition is in VoID at once");
@@ -209,10 +203,10 @@ async fn void_first_asked_after_a_write_is_current_at_once() {
     for (what, host, accept) in views {
         let request = server.client.get(server.url("/.well-known/void")).header("accept", accept);
         let request = if host.is_empty() { request } else { request.header("host", host) };
-        let r = request.send().await.unwrap();
-        assert_eq!(r.status(), 200, "{what}");
-        assert_eq!(r.headers()["x-data-version"].to_str().unwrap(), now, "{what}: the current version");
-        let body = r.text().await.unwrap();
+        let r = server.call(request).await;
+        assert_eq!(r.status, 200, "{what}");
+        assert_eq!(r.headers["x-data-version"].to_str().unwrap(), now, "{what}: the current version");
+        let body = r.text();
         assert!(body.contains("urn:void-later:p"), "{what}: with the write's property");
         if !host.is_empty() {
             assert!(body.contains(&format!("<http://{host}/sparql>")), "{what}: for that host: {body}");

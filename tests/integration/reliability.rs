@@ -53,6 +53,7 @@ async fn write_until_killed(base: String, next: Arc<AtomicU64>, clients: usize) 
             loop {
                 let n = next.fetch_add(1, Ordering::SeqCst);
                 let by_update = n % 2 == 0;
+                // Raw: a failed send means the server is gone (it is killed mid-run), not a test failure.
                 let result = if by_update {
                     client
                         .post(format!("{base}/sparql"))
@@ -88,17 +89,8 @@ async fn write_until_killed(base: String, next: Arc<AtomicU64>, clients: usize) 
 async fn check_batches(base: &str, acked: &BTreeSet<(u64, bool)>) -> usize {
     let client = reqwest::Client::new();
     let query = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } FILTER(STRSTARTS(STR(?g), 'urn:batch:') || STRSTARTS(STR(?g), 'urn:gsp:')) } GROUP BY ?g";
-    let body = client
-        .get(format!("{base}/sparql"))
-        .query(&[("query", query)])
-        .header("accept", "application/sparql-results+json")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let rows = results_table(&body);
+    let request = client.get(format!("{base}/sparql")).query(&[("query", query)]);
+    let rows = results_table(&call(request.header("accept", "application/sparql-results+json")).await.body);
     let present: BTreeSet<String> = rows
         .iter()
         .map(|r| {
@@ -236,7 +228,7 @@ async fn cached_answers_never_predate_an_acknowledged_write() {
     let server = TestServer::with(Options { queries_dir: Some(dir.path().to_owned()), ..Options::default() }).await;
     for n in 1..=15u64 {
         // Warm the cache, write, and read again: the count must include the write.
-        let _ = server.client.get(server.url("/queries/pairs")).header("accept", "text/csv").send().await.unwrap();
+        server.fetch("/queries/pairs", "text/csv").await;
         let r = server.update(&format!("INSERT DATA {{ <urn:pair:{n}> <urn:a> {n} }}")).await;
         assert_eq!(r.status(), 204);
         let body = server.get_text("/queries/pairs", "text/csv").await;
@@ -296,15 +288,9 @@ async fn online_backup_and_restore() {
     let served = spawn_server(&args, &envs);
     let client = reqwest::Client::new();
     for n in 0..20u64 {
-        let r = client
-            .post(format!("{}/sparql", served.base))
-            .bearer_auth(TOKEN)
-            .header("content-type", "application/sparql-update")
-            .body(batch_update(n))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
+        let update = client.post(format!("{}/sparql", served.base)).bearer_auth(TOKEN);
+        let r = call(update.header("content-type", "application/sparql-update").body(batch_update(n))).await;
+        assert_eq!(r.status, 204);
     }
     let acked_before: BTreeSet<(u64, bool)> = (0..20).map(|n| (n, true)).collect();
     let next = Arc::new(AtomicU64::new(1000));
@@ -315,6 +301,7 @@ async fn online_backup_and_restore() {
             let client = reqwest::Client::new();
             for _ in 0..50 {
                 let n = next.fetch_add(1, Ordering::SeqCst);
+                // Raw: these writes race the backup; their answers (or failures) do not matter.
                 let _ = client
                     .post(format!("{base}/sparql"))
                     .bearer_auth(TOKEN)
@@ -326,25 +313,13 @@ async fn online_backup_and_restore() {
         }
     });
     let target = dir.path().join("backup");
-    let r = client
-        .post(format!("{}/admin/backup", served.base))
-        .bearer_auth(TOKEN)
-        .form(&[("dir", target.display().to_string())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let again = client
-        .post(format!("{}/admin/backup", served.base))
-        .bearer_auth(TOKEN)
-        .form(&[("dir", target.display().to_string())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 400, "an existing directory is refused");
-    let unauthenticated =
-        client.post(format!("{}/admin/backup", served.base)).form(&[("dir", "/tmp/x")]).send().await.unwrap();
-    assert_eq!(unauthenticated.status(), 401);
+    let backup = || client.post(format!("{}/admin/backup", served.base));
+    let r = call(backup().bearer_auth(TOKEN).form(&[("dir", target.display().to_string())])).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let again = call(backup().bearer_auth(TOKEN).form(&[("dir", target.display().to_string())])).await;
+    assert_eq!(again.status, 400, "an existing directory is refused");
+    let unauthenticated = call(backup().form(&[("dir", "/tmp/x")])).await;
+    assert_eq!(unauthenticated.status, 401);
     stop_writes.await.unwrap();
     let mut child = served.child;
     kill(&mut child);
@@ -392,10 +367,10 @@ fn hostile_data_cannot_script_pages() {
             "{x} <http://www.w3.org/2000/01/rdf-schema#label> \"{}\" .\n{x} <http://example.org/note> \"{}\" .\n{x} <http://example.org/link> {y} .\n{y} <http://www.w3.org/2000/01/rdf-schema#label> \"{}\" .\n",
             escaped(&label), escaped(&other), escaped(&other)
         );
-        let r = runtime.block_on(server.client.put(server.url("/store?graph=urn%3Ahostile")).bearer_auth(TOKEN).header("content-type", "application/n-triples").body(body).send()).unwrap();
-        prop_assert!(r.status().is_success());
+        let r = runtime.block_on(server.write(reqwest::Method::PUT, "/store?graph=urn%3Ahostile", "application/n-triples", body));
+        prop_assert!((200..300).contains(&r.status));
         for path in ["/page/test/x", "/page/test/y"] {
-            let page = runtime.block_on(runtime.block_on(server.client.get(server.url(path)).send()).unwrap().text()).unwrap();
+            let page = runtime.block_on(server.fetch(path, "")).text();
             for hostile in [&label, &other] {
                 // A `<` from the data must never reach the page as markup; quotes
                 // cannot break out of attributes (checked by no_event_handler).
@@ -414,7 +389,7 @@ fn hostile_data_cannot_script_pages() {
             prop_assert!(!page.contains("<img"), "no element from the data");
             prop_assert!(no_event_handler(&page), "an event-handler attribute in a tag of {}", path);
         }
-        let q = runtime.block_on(runtime.block_on(server.client.get(server.url("/queries/search?text=test")).header("accept", "text/html").send()).unwrap().text()).unwrap();
+        let q = runtime.block_on(server.fetch("/queries/search?text=test", "text/html")).text();
         prop_assert_eq!(q.matches("<script").count(), q.matches("<script src=\"/assets/").count(), "no inline script");
         prop_assert!(!q.contains("<img"), "no element from the data");
         prop_assert!(no_event_handler(&q));

@@ -16,16 +16,14 @@ fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-async fn run(server: &TestServer, path: &str) -> reqwest::Response {
-    server.client.get(server.url(path)).header("accept", "application/sparql-results+json").send().await.unwrap()
+async fn run(server: &TestServer, path: &str) -> Reply {
+    server.fetch(path, "application/sparql-results+json").await
 }
 
 async fn rows_of(server: &TestServer, path: &str) -> Vec<Vec<String>> {
-    let response = run(server, path).await;
-    let status = response.status();
-    let body = response.bytes().await.unwrap();
-    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
-    results_table(&body)
+    let r = run(server, path).await;
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    results_table(&r.body)
 }
 
 fn s(rows: &[&[&str]]) -> Vec<Vec<String>> {
@@ -204,15 +202,9 @@ on_every_backend! {
         assert!(sentences.iter().all(|r| r[3].parse::<u32>().unwrap() > 0), "{sentences:?}");
         pinned.insert("article-sentences");
         // …and state-profile, a CONSTRUCT.
-        let profile = server
-            .client
-            .get(server.url(&format!("/queries/state-profile?state={}", enc(&st("estonia")))))
-            .header("accept", "application/n-triples")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(profile.status(), 200);
-        let g = graph(&profile.bytes().await.unwrap(), oxigraph::io::RdfFormat::NTriples);
+        let profile = server.fetch(&format!("/queries/state-profile?state={}", enc(&st("estonia"))), "application/n-triples").await;
+        assert_eq!(profile.status, 200);
+        let g = graph(&profile.body, oxigraph::io::RdfFormat::NTriples);
         let text = g.to_string();
         for expected in [
             format!("<{ID}state/estonia> <https://w3id.org/treaty-kg/ontology#iso3166Alpha2> \"EE\""),
@@ -273,8 +265,7 @@ on_every_backend! {
         pinned.insert("borders-check");
         pinned.insert("states-near");
 
-        let catalogue: serde_json::Value =
-            server.client.get(server.url("/queries")).send().await.unwrap().json().await.unwrap();
+        let catalogue = server.fetch("/queries", "").await.json();
         let names: BTreeSet<String> =
             catalogue["queries"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap().to_owned()).collect();
         assert!(names.len() >= 15);
@@ -290,48 +281,48 @@ on_every_backend! {
 #[tokio::test]
 async fn catalogue_and_sources() {
     let server = knowledge_graph_server().await;
-    let r = server.client.get(server.url("/queries")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(r.headers()["link"].to_str().unwrap().contains("rel=\"describedby\""));
-    let json: serde_json::Value = r.json().await.unwrap();
+    let r = server.fetch("/queries", "").await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("link").contains("rel=\"describedby\""));
+    let json = r.json();
     let withdrawals = json["queries"].as_array().unwrap().iter().find(|q| q["name"] == "withdrawals").unwrap();
     assert_eq!(withdrawals["params"][0]["type"], "an IRI of a tkg:Treaty");
     assert!(withdrawals["version"].as_str().unwrap().starts_with("sha256:"));
 
-    let r = server.client.get(server.url("/queries")).header("accept", "text/turtle").send().await.unwrap();
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/turtle"));
-    let g = graph(&r.bytes().await.unwrap(), oxigraph::io::RdfFormat::Turtle);
+    let r = server.fetch("/queries", "text/turtle").await;
+    assert!(r.header("content-type").starts_with("text/turtle"));
+    let g = graph(&r.body, oxigraph::io::RdfFormat::Turtle);
     let text = g.to_string();
     let base = &server.base;
     assert!(text.contains(&format!("<{base}/queries/withdrawals> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/ns/dcat#DataService>")));
     assert!(text.contains("<http://www.w3.org/ns/shacl#class> <https://w3id.org/treaty-kg/ontology#Treaty>"));
     assert!(text.contains("<http://www.w3.org/ns/shacl#datatype> <http://www.w3.org/2001/XMLSchema#date>"));
 
-    let r = server.client.get(server.url("/queries/withdrawals.rq")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "application/sparql-query");
-    let source = r.text().await.unwrap();
+    let r = server.fetch("/queries/withdrawals.rq", "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), "application/sparql-query");
+    let source = r.text();
     assert_eq!(source, std::fs::read_to_string(repo("queries/withdrawals.rq")).unwrap());
 
-    assert_eq!(run(&server, "/queries/no-such-query").await.status(), 404);
-    assert_eq!(server.client.get(server.url("/queries/no-such.rq")).send().await.unwrap().status(), 404);
+    assert_eq!(run(&server, "/queries/no-such-query").await.status, 404);
+    assert_eq!(server.fetch("/queries/no-such.rq", "").await.status, 404);
 
     // The service description links the catalogue.
-    let sd = server.client.get(server.url("/sparql")).header("accept", "application/n-triples").send().await.unwrap();
-    assert!(sd.text().await.unwrap().contains(&format!("<{base}/queries>")));
+    let sd = server.fetch("/sparql", "application/n-triples").await;
+    assert!(sd.text().contains(&format!("<{base}/queries>")));
 }
 
 /// /openapi.json is valid OpenAPI 3.1 according to openapi-spec-validator.
 #[tokio::test]
 async fn openapi_document_validates() {
     let server = knowledge_graph_server().await;
-    let r = server.client.get(server.url("/openapi.json")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
-    let doc: serde_json::Value = r.json().await.unwrap();
+    let r = server.fetch("/openapi.json", "").await;
+    assert_eq!(r.status, 200);
+    let etag = r.headers["etag"].to_str().unwrap().to_owned();
+    let doc = r.json();
     assert_eq!(doc["openapi"], "3.1.0");
-    let again = server.client.get(server.url("/openapi.json")).header("if-none-match", &etag).send().await.unwrap();
-    assert_eq!(again.status(), 304, "rendered once per data version: the client's copy is current");
+    let again = server.call(server.client.get(server.url("/openapi.json")).header("if-none-match", &etag)).await;
+    assert_eq!(again.status, 304, "rendered once per data version: the client's copy is current");
     let op = &doc["paths"]["/queries/timeline"]["get"];
     assert_eq!(op["operationId"], "timeline");
     let from = op["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "from").unwrap();
@@ -360,8 +351,7 @@ async fn openapi_document_validates() {
 
 /// The allowed values `/openapi.json` lists for the `treaty` parameter of `withdrawals`.
 async fn listed_treaties(server: &TestServer) -> Vec<serde_json::Value> {
-    let doc: serde_json::Value =
-        server.client.get(server.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc = server.fetch("/openapi.json", "").await.json();
     doc["paths"]["/queries/withdrawals"]["get"]["parameters"][0]["schema"]["enum"].as_array().unwrap().clone()
 }
 
@@ -386,10 +376,10 @@ async fn every_allowed_value_is_allowed_past_the_listing_cap() {
         .find(|iri| !listed.iter().any(|v| v == iri.as_str()))
         .expect("some treaty is past the cap");
     let r = run(&server, &format!("/queries/withdrawals?treaty={}", enc(&unlisted))).await;
-    assert_eq!(r.status(), 200, "a treaty past the listing's cap is allowed: {}", r.text().await.unwrap());
+    assert_eq!(r.status, 200, "a treaty past the listing's cap is allowed: {}", r.text());
     let r = run(&server, &format!("/queries/withdrawals?treaty={}", enc(&format!("{ID}state/latvia")))).await;
-    assert_eq!(r.status(), 400, "a value outside the values query is still refused");
-    assert!(r.text().await.unwrap().contains("parameter `treaty`"));
+    assert_eq!(r.status, 400, "a value outside the values query is still refused");
+    assert!(r.text().contains("parameter `treaty`"));
     assert!(!rows_of(&server, "/queries/withdrawals").await.is_empty(), "the default runs");
     let form = server.get_text("/queries/withdrawals", "text/html").await;
     assert!(!form.contains("<select id=\"param-treaty\""), "no drop-down of 10,000 values");
@@ -420,8 +410,8 @@ async fn parameter_errors_name_the_parameter_and_type() {
     ];
     for (path, message) in cases {
         let r = run(&server, path).await;
-        assert_eq!(r.status(), 400, "{path}");
-        let body = r.text().await.unwrap();
+        assert_eq!(r.status, 400, "{path}");
+        let body = r.text();
         assert!(body.contains(message), "{path}: {body}");
     }
 }
@@ -430,45 +420,27 @@ async fn parameter_errors_name_the_parameter_and_type() {
 #[tokio::test]
 async fn formats_and_post_bodies() {
     let server = knowledge_graph_server().await;
-    let r = server.client.get(server.url("/queries/nato-accession")).header("accept", "text/csv").send().await.unwrap();
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let r = server.fetch("/queries/nato-accession", "text/csv").await;
+    assert!(r.header("content-type").starts_with("text/csv"));
     assert_eq!(
-        r.text().await.unwrap(),
+        r.text(),
         "stateLabel,joined\r\nPoland,1999-03-12\r\nEstonia,2004-03-29\r\nLatvia,2004-03-29\r\nLithuania,2004-03-29\r\nFinland,2023-04-04\r\n"
     );
-    let r = server.client.get(server.url("/queries/nato-accession?format=xml")).send().await.unwrap();
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/sparql-results+xml"));
-    assert_eq!(run(&server, "/queries/nato-accession").await.headers()["vary"], "Accept");
+    let r = server.fetch("/queries/nato-accession?format=xml", "").await;
+    assert!(r.header("content-type").starts_with("application/sparql-results+xml"));
+    assert_eq!(run(&server, "/queries/nato-accession").await.header("vary"), "Accept");
 
     let estonia = format!("{ID}state/estonia");
-    let by_form = server
-        .client
-        .post(server.url("/queries/borders"))
-        .header("accept", "application/sparql-results+json")
-        .form(&[("state", estonia.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_form.status(), 200);
-    let by_json = server
-        .client
-        .post(server.url("/queries/borders"))
-        .header("accept", "application/sparql-results+json")
-        .json(&serde_json::json!({ "state": estonia }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_json.status(), 200);
-    assert_eq!(results_table(&by_form.bytes().await.unwrap()), results_table(&by_json.bytes().await.unwrap()));
-    let bad = server
-        .client
-        .post(server.url("/queries/borders"))
-        .header("content-type", "text/plain")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 415);
+    let borders = || server.client.post(server.url("/queries/borders"));
+    let accept_json = "application/sparql-results+json";
+    let by_form = server.call(borders().header("accept", accept_json).form(&[("state", estonia.as_str())])).await;
+    assert_eq!(by_form.status, 200);
+    let by_json =
+        server.call(borders().header("accept", accept_json).json(&serde_json::json!({ "state": estonia }))).await;
+    assert_eq!(by_json.status, 200);
+    assert_eq!(results_table(&by_form.body), results_table(&by_json.body));
+    let bad = server.call(borders().header("content-type", "text/plain").body("x")).await;
+    assert_eq!(bad.status, 415);
 }
 
 /// ETag, conditional GET (304), the cache, and invalidation by a write: an answer
@@ -487,28 +459,25 @@ async fn caching_and_invalidation() {
     .await;
     let path = "/queries/search?text=zanzibar";
     let first = run(&server, path).await;
-    assert_eq!(first.status(), 200);
-    assert_eq!(first.headers()["x-cache"], "miss");
-    assert_eq!(first.headers()["cache-control"], "public, no-cache");
-    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
-    let data_version = first.headers()["x-data-version"].to_str().unwrap().to_owned();
-    assert!(first.headers()["x-query-version"].to_str().unwrap().starts_with("sha256:"));
-    assert_eq!(first.headers()["x-result-truncated"], "false");
-    assert!(results_table(&first.bytes().await.unwrap()).is_empty());
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("x-cache"), "miss");
+    assert_eq!(first.header("cache-control"), "public, no-cache");
+    let etag = first.headers["etag"].to_str().unwrap().to_owned();
+    let data_version = first.headers["x-data-version"].to_str().unwrap().to_owned();
+    assert!(first.header("x-query-version").starts_with("sha256:"));
+    assert_eq!(first.header("x-result-truncated"), "false");
+    assert!(results_table(&first.body).is_empty());
 
     let second = run(&server, path).await;
-    assert_eq!(second.headers()["x-cache"], "hit");
-    assert_eq!(second.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(second.header("x-cache"), "hit");
+    assert_eq!(second.headers["etag"].to_str().unwrap(), etag);
 
-    let conditional = server
-        .client
-        .get(server.url(path))
-        .header("accept", "application/sparql-results+json")
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(conditional.status(), 304);
+    let revalidate = || {
+        let request = server.client.get(server.url(path)).header("accept", "application/sparql-results+json");
+        server.call(request.header("if-none-match", &etag))
+    };
+    let conditional = revalidate().await;
+    assert_eq!(conditional.status, 304);
 
     // A write changes the data version: the next answer is recomputed and sees it.
     let r = server
@@ -516,21 +485,14 @@ async fn caching_and_invalidation() {
         .await;
     assert_eq!(r.status(), 204);
     let after = run(&server, path).await;
-    assert_eq!(after.headers()["x-cache"], "miss");
-    assert_ne!(after.headers()["x-data-version"].to_str().unwrap(), data_version);
-    assert_ne!(after.headers()["etag"].to_str().unwrap(), etag);
-    assert_eq!(results_table(&after.bytes().await.unwrap()).len(), 1);
-    let stale = server
-        .client
-        .get(server.url(path))
-        .header("accept", "application/sparql-results+json")
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stale.status(), 200, "the old ETag no longer matches");
+    assert_eq!(after.header("x-cache"), "miss");
+    assert_ne!(after.headers["x-data-version"].to_str().unwrap(), data_version);
+    assert_ne!(after.headers["etag"].to_str().unwrap(), etag);
+    assert_eq!(results_table(&after.body).len(), 1);
+    let stale = revalidate().await;
+    assert_eq!(stale.status, 200, "the old ETag no longer matches");
 
-    let metrics = server.client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = server.fetch("/metrics", "").await.text();
     assert!(metrics.contains("treaty_kg_saved_query_calls_total{query=\"search\",outcome=\"cached\"} 2"), "{metrics}");
     assert!(metrics.contains("treaty_kg_saved_query_calls_total{query=\"search\",outcome=\"not_modified\"} 1"));
     assert!(metrics.contains("treaty_kg_saved_query_calls_total{query=\"search\",outcome=\"ok\"} 2"));
@@ -546,15 +508,15 @@ async fn truncation_and_hot_reload() {
     std::fs::write(dir.path().join("capped.rq"), CAPPED).unwrap();
     let server = TestServer::with(Options { queries_dir: Some(dir.path().to_owned()), ..Options::default() }).await;
     let r = run(&server, "/queries/capped").await;
-    assert_eq!(r.headers()["x-result-truncated"], "true");
-    assert_eq!(r.headers()["x-result-limit"], "2");
-    assert_eq!(results_table(&r.bytes().await.unwrap()).len(), 2);
+    assert_eq!(r.header("x-result-truncated"), "true");
+    assert_eq!(r.header("x-result-limit"), "2");
+    assert_eq!(results_table(&r.body).len(), 2);
 
     std::fs::write(dir.path().join("added.rq"), "#+ summary: Added later\nASK { ?s ?p ?o }\n").unwrap();
     let mut status = 0;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        status = run(&server, "/queries/added").await.status().as_u16();
+        status = run(&server, "/queries/added").await.status;
         if status == 200 {
             break;
         }
@@ -563,8 +525,8 @@ async fn truncation_and_hot_reload() {
 
     std::fs::write(dir.path().join("broken.rq"), "#+ summary: Broken\nSELECT WHERE {\n").unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(run(&server, "/queries/broken").await.status(), 404, "a broken file does not go into service");
-    assert_eq!(run(&server, "/queries/added").await.status(), 200, "the old catalogue stays in service");
+    assert_eq!(run(&server, "/queries/broken").await.status, 404, "a broken file does not go into service");
+    assert_eq!(run(&server, "/queries/added").await.status, 200, "the old catalogue stays in service");
 }
 
 /// A broken query file stops the server at start, naming the file and line.
@@ -671,15 +633,13 @@ fn hostile_parameter_values_are_plain_values() {
     let version = server.state.store.data_version();
     let config = ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() };
     proptest!(config, |(text in hostile())| {
-        let response = runtime.block_on(
+        let response = runtime.block_on(server.call(
             server.client.post(server.url("/queries/search"))
                 .header("accept", "application/sparql-results+json")
-                .form(&[("text", text.as_str())])
-                .send(),
-        ).unwrap();
-        prop_assert_eq!(response.status().as_u16(), 200);
-        let body = runtime.block_on(response.bytes()).unwrap();
-        let got: BTreeSet<(String, String)> = results_table(&body).into_iter().map(|r| (r[1].clone(), r[2].clone())).collect();
+                .form(&[("text", text.as_str())]),
+        ));
+        prop_assert_eq!(response.status, 200);
+        let got: BTreeSet<(String, String)> = results_table(&response.body).into_iter().map(|r| (r[1].clone(), r[2].clone())).collect();
         let needle = text.to_lowercase();
         let expected: BTreeSet<(String, String)> = labels
             .iter()

@@ -83,22 +83,19 @@ async fn hits_are_paged_and_bad_parameters_are_400s() {
         let body = response.text().await.unwrap();
         assert!(body.contains(expected), "{query}: {body}");
     }
-    let response = server.client.get(server.url("/search/suggest?q=la&limit=50")).send().await.unwrap();
-    assert_eq!(response.status(), 400);
+    assert_eq!(server.fetch("/search/suggest?q=la&limit=50", "").await.status, 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suggestions_complete_what_is_typed_and_the_page_shows_snippets_and_sources() {
     let server = knowledge_graph_server().await;
     server.search("q=warm+up").await;
-    let suggest: serde_json::Value =
-        server.client.get(server.url("/search/suggest?q=vaik")).send().await.unwrap().json().await.unwrap();
+    let suggest = server.fetch("/search/suggest?q=vaik", "").await.json();
     let first = &suggest["suggestions"][0];
     assert_eq!(first["iri"], format!("{ID}person/raimundas-vaiksnoras"), "{suggest:#}");
     assert_eq!(first["label"], "Raimundas Vaikšnoras");
     assert_eq!(first["href"], "/page/person/raimundas-vaiksnoras");
-    let two_words: serde_json::Value =
-        server.client.get(server.url("/search/suggest?q=evika+sil")).send().await.unwrap().json().await.unwrap();
+    let two_words = server.fetch("/search/suggest?q=evika+sil", "").await.json();
     assert_eq!(two_words["suggestions"][0]["iri"], format!("{ID}person/evika-silina"), "{two_words:#}");
 
     let page = server.get_text("/search?q=explosives", "text/html,application/xhtml+xml,*/*;q=0.8").await;
@@ -148,16 +145,8 @@ async fn the_index_follows_every_write() {
     assert_eq!(server.search("q=okavango").await["total"], 1);
     // A dataset POST names its subjects in their graphs.
     let quads = format!("<http://example.org/treaty> {label} \"Serengeti Treaty\" <http://example.org/h> .\n");
-    let posted = server
-        .client
-        .post(server.url("/store"))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/n-quads")
-        .body(quads)
-        .send()
-        .await
-        .unwrap();
-    assert!(posted.status().is_success(), "{}", posted.status());
+    let posted = server.write(reqwest::Method::POST, "/store", "application/n-quads", quads).await;
+    assert!((200..300).contains(&posted.status), "{}", posted.status);
     assert_eq!(server.search("q=serengeti").await["total"], 1);
     assert_eq!(server.update("DROP GRAPH <http://example.org/g>").await.status(), 204);
     assert_eq!(server.search("q=zanzibar").await["total"], 0);
@@ -166,19 +155,12 @@ async fn the_index_follows_every_write() {
     assert_eq!(server.update(anywhere).await.status(), 204);
     assert_eq!(server.search("q=serengeti").await["total"], 0);
     // A deleted graph names the subjects it held.
-    let deleted = server
-        .client
-        .delete(server.url("/store?graph=http%3A%2F%2Fexample.org%2Fh"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
+    let deleted = server.delete("/store?graph=http%3A%2F%2Fexample.org%2Fh").await;
+    assert_eq!(deleted.status, 204);
     assert_eq!(server.search("q=okavango").await["total"], 0);
 
     let off = TestServer::with(Options { search: false, ..Options::default() }).await;
-    let response = off.client.get(off.url("/search?q=x")).send().await.unwrap();
-    assert_eq!(response.status(), 404);
+    assert_eq!(off.fetch("/search?q=x", "").await.status, 404);
 }
 
 on_every_backend! {
@@ -237,7 +219,7 @@ async fn a_failed_build_is_retried_without_waiting_for_a_write() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while std::time::Instant::now() < deadline {
         let list: Vec<serde_json::Value> =
-            client.get(&admin).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+            serde_json::from_slice(&call(client.get(&admin).bearer_auth(TOKEN)).await.body).unwrap();
         id = list.iter().find(|q| q["query"] == "building the search index").and_then(|q| q["id"].as_u64());
         if id.is_some() {
             break;
@@ -245,8 +227,7 @@ async fn a_failed_build_is_retried_without_waiting_for_a_write() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let id = id.expect("the first build is listed while it runs");
-    let r = client.delete(format!("{admin}/{id}")).bearer_auth(TOKEN).send().await.unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(call(client.delete(format!("{admin}/{id}")).bearer_auth(TOKEN)).await.status, 204);
     let wait = std::time::Duration::from_secs(120);
     let failed = served.0.line("it is rebuilt later", wait).await;
     let failed = failed.unwrap_or_else(|| panic!("the build failed: {}", served.0.log().join("\n")));
@@ -256,6 +237,6 @@ async fn a_failed_build_is_retried_without_waiting_for_a_write() {
     let took_ms: f64 = built.split("ms=").nth(1).and_then(|v| v.split_whitespace().next()).unwrap().parse().unwrap();
     let waited = logged_at(&built) - took_ms / 1e3 - logged_at(&failed);
     assert!(waited >= 4.9, "the rebuild started {waited:.2} s after the failure, not after the retry's wait");
-    let answer = client.get(format!("{}/search?q=state&format=json", served.0.base)).send().await.unwrap();
-    assert_eq!(answer.status(), 200);
+    let answer = call(client.get(format!("{}/search?q=state&format=json", served.0.base))).await;
+    assert_eq!(answer.status, 200);
 }

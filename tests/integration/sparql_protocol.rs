@@ -21,28 +21,16 @@ on_every_backend! {
         let by_get = solutions(&by_get.bytes().await.unwrap(), QueryResultsFormat::Json);
         assert_eq!(by_get.len(), 7);
 
-        let by_form = server
-            .client
-            .post(server.url("/sparql"))
-            .form(&[("query", LABELS)])
-            .header("accept", "application/sparql-results+json")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(by_form.status(), 200);
-        assert_eq!(solutions(&by_form.bytes().await.unwrap(), QueryResultsFormat::Json), by_get);
+        let sparql = || server.client.post(server.url("/sparql"));
+        let by_form = server.call(sparql().form(&[("query", LABELS)]).header("accept", "application/sparql-results+json")).await;
+        assert_eq!(by_form.status, 200);
+        assert_eq!(solutions(&by_form.body, QueryResultsFormat::Json), by_get);
 
         let direct = server
-            .client
-            .post(server.url("/sparql"))
-            .header("content-type", "application/sparql-query")
-            .header("accept", "application/sparql-results+json")
-            .body(LABELS)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(direct.status(), 200);
-        assert_eq!(solutions(&direct.bytes().await.unwrap(), QueryResultsFormat::Json), by_get);
+            .call(sparql().header("content-type", "application/sparql-query").header("accept", "application/sparql-results+json").body(LABELS))
+            .await;
+        assert_eq!(direct.status, 200);
+        assert_eq!(solutions(&direct.body, QueryResultsFormat::Json), by_get);
     }
 }
 
@@ -58,30 +46,20 @@ on_every_backend! {
         let nato_graph = graphs.lines().nth(1).unwrap().trim().to_owned();
         assert!(nato_graph.starts_with(&extra), "{nato_graph}");
 
-        let response = server
-            .client
-            .get(server.url("/sparql"))
-            .query(&[("query", LABELS), ("default-graph-uri", nato_graph.as_str())])
-            .header("accept", "application/sparql-results+json")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let rows = solutions(&response.bytes().await.unwrap(), QueryResultsFormat::Json);
+        let sparql = |params: &[(&str, &str)]| {
+            server.call(server.client.get(server.url("/sparql")).query(params).header("accept", "application/sparql-results+json"))
+        };
+        let response = sparql(&[("query", LABELS), ("default-graph-uri", nato_graph.as_str())]).await;
+        assert_eq!(response.status, 200);
+        let rows = solutions(&response.body, QueryResultsFormat::Json);
         assert_eq!(rows.len(), 1, "only the NATO label is in that graph");
 
-        let response = server
-            .client
-            .get(server.url("/sparql"))
-            .query(&[
-                ("query", "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"),
-                ("named-graph-uri", nato_graph.as_str()),
-            ])
-            .header("accept", "application/sparql-results+json")
-            .send()
-            .await
-            .unwrap();
-        let rows = solutions(&response.bytes().await.unwrap(), QueryResultsFormat::Json);
+        let response = sparql(&[
+            ("query", "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"),
+            ("named-graph-uri", nato_graph.as_str()),
+        ])
+        .await;
+        let rows = solutions(&response.body, QueryResultsFormat::Json);
         assert_eq!(rows.len(), 1);
     }
 }
@@ -90,33 +68,23 @@ on_every_backend! {
     /// Updates by urlencoded form and by direct body, with using-graph-uri.
     async fn updates_by_form_and_body(backend) {
         let server = TestServer::on(backend).await;
-        let response = server
-            .client
-            .post(server.url("/sparql"))
-            .bearer_auth(TOKEN)
-            .form(&[(
-                "update",
-                "INSERT DATA { GRAPH <http://example.org/g1> { <http://example.org/a> <http://example.org/p> 1 } }",
-            )])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 204);
+        let insert = "INSERT DATA { GRAPH <http://example.org/g1> { <http://example.org/a> <http://example.org/p> 1 } }";
+        let response = server.call(server.client.post(server.url("/sparql")).bearer_auth(TOKEN).form(&[("update", insert)])).await;
+        assert_eq!(response.status, 204);
         let response = server
             .update("INSERT DATA { GRAPH <http://example.org/g2> { <http://example.org/b> <http://example.org/p> 2 } }")
             .await;
         assert_eq!(response.status(), 204);
         // using-graph-uri: the WHERE clause sees only g1.
         let response = server
-            .client
-            .post(server.url("/sparql?using-graph-uri=http%3A%2F%2Fexample.org%2Fg1"))
-            .bearer_auth(TOKEN)
-            .header("content-type", "application/sparql-update")
-            .body("INSERT { GRAPH <http://example.org/g3> { ?s ?p ?o } } WHERE { ?s <http://example.org/p> ?o . BIND(<http://example.org/p> AS ?p) }")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
+            .write(
+                reqwest::Method::POST,
+                "/sparql?using-graph-uri=http%3A%2F%2Fexample.org%2Fg1",
+                "application/sparql-update",
+                "INSERT { GRAPH <http://example.org/g3> { ?s ?p ?o } } WHERE { ?s <http://example.org/p> ?o . BIND(<http://example.org/p> AS ?p) }",
+            )
+            .await;
+        assert_eq!(response.status, 204, "{}", response.text());
         assert_eq!(server.count("SELECT * WHERE { GRAPH <http://example.org/g3> { ?s ?p ?o } }").await, 1);
     }
 }
@@ -125,67 +93,47 @@ on_every_backend! {
     /// Each protocol error case answers its status with a message saying what was wrong.
     async fn protocol_errors_have_the_right_status_and_message(backend) {
         let server = TestServer::on(backend).await;
-        let get = |q: &'static str| server.client.get(server.url(&format!("/sparql?{q}"))).send();
+        let get = |q: &'static str| server.call(server.client.get(server.url(&format!("/sparql?{q}"))));
 
-        let r = get("query=ASK%7B%7D&query=ASK%7B%7D").await.unwrap();
-        assert_eq!(r.status(), 400);
-        assert!(r.text().await.unwrap().contains("exactly one"));
+        let r = get("query=ASK%7B%7D&query=ASK%7B%7D").await;
+        assert_eq!(r.status, 400);
+        assert!(r.text().contains("exactly one"));
 
-        let r = get("update=CLEAR%20ALL").await.unwrap();
-        assert_eq!(r.status(), 405);
-        assert_eq!(r.headers()["allow"], "POST");
+        let r = get("update=CLEAR%20ALL").await;
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("allow"), "POST");
 
-        let r = get("query=SELECT%20*%20WHERE%20%7B%20%3Fs%20%3Fp%20").await.unwrap();
-        assert_eq!(r.status(), 400);
-        let message = r.text().await.unwrap();
+        let r = get("query=SELECT%20*%20WHERE%20%7B%20%3Fs%20%3Fp%20").await;
+        assert_eq!(r.status, 400);
+        let message = r.text();
         assert!(message.contains("malformed SPARQL") && message.contains("1:"), "position missing: {message}");
 
-        let r = server
-            .client
-            .post(server.url("/sparql"))
-            .header("content-type", "text/plain")
-            .body("ASK {}")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 415);
-        assert!(r.text().await.unwrap().contains("application/sparql-query"));
+        let post = || server.client.post(server.url("/sparql"));
+        let r = server.call(post().header("content-type", "text/plain").body("ASK {}")).await;
+        assert_eq!(r.status, 415);
+        assert!(r.text().contains("application/sparql-query"));
 
-        let r = server.client.post(server.url("/sparql")).body("query=ASK%7B%7D").send().await.unwrap();
-        assert_eq!(r.status(), 415, "a form without its media type");
+        let r = server.call(post().body("query=ASK%7B%7D")).await;
+        assert_eq!(r.status, 415, "a form without its media type");
 
-        let r = server
-            .client
-            .post(server.url("/sparql"))
-            .form(&[("query", "ASK {}"), ("update", "CLEAR ALL")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400);
+        let r = server.call(post().form(&[("query", "ASK {}"), ("update", "CLEAR ALL")])).await;
+        assert_eq!(r.status, 400);
+
+        let r = server.call(post().header("content-type", "application/sparql-query").body(vec![0xC3u8, 0x28])).await;
+        assert_eq!(r.status, 400);
+
+        let r = server.call(server.client.put(server.url("/sparql")).body("ASK {}")).await;
+        assert_eq!(r.status, 405);
 
         let r = server
-            .client
-            .post(server.url("/sparql"))
-            .header("content-type", "application/sparql-query")
-            .body(vec![0xC3u8, 0x28])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400);
-
-        let r = server.client.put(server.url("/sparql")).body("ASK {}").send().await.unwrap();
-        assert_eq!(r.status(), 405);
-
-        let r = server
-            .client
-            .post(server.url("/sparql?using-graph-uri=http%3A%2F%2Fa"))
-            .bearer_auth(TOKEN)
-            .header("content-type", "application/sparql-update")
-            .body("DELETE { ?s ?p ?o } USING <http://b> WHERE { ?s ?p ?o }")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400);
+            .write(
+                reqwest::Method::POST,
+                "/sparql?using-graph-uri=http%3A%2F%2Fa",
+                "application/sparql-update",
+                "DELETE { ?s ?p ?o } USING <http://b> WHERE { ?s ?p ?o }",
+            )
+            .await;
+        assert_eq!(r.status, 400);
         assert_eq!(server.count(FIXTURE_TRIPLES).await, 20, "nothing was deleted");
     }
 }
@@ -229,10 +177,10 @@ on_every_backend! {
             ("application/rdf+xml", oxigraph::io::RdfFormat::RdfXml),
             ("application/n-triples", oxigraph::io::RdfFormat::NTriples),
         ] {
-            let r = server.client.get(server.url("/sparql")).header("accept", accept).send().await.unwrap();
-            assert_eq!(r.status(), 200);
-            assert!(r.headers()["content-type"].to_str().unwrap().starts_with(accept));
-            let g = graph(&r.bytes().await.unwrap(), format);
+            let r = server.fetch("/sparql", accept).await;
+            assert_eq!(r.status, 200);
+            assert!(r.header("content-type").starts_with(accept));
+            let g = graph(&r.body, format);
             let endpoint = format!("{}/sparql", server.base);
             let text = g.to_string();
             assert!(
@@ -278,29 +226,29 @@ on_every_backend! {
             if let Some(tag) = etag {
                 request = request.header("if-none-match", tag);
             }
-            request.send()
+            server.call(request)
         };
-        let first = get(big, None).await.unwrap();
-        assert_eq!(first.headers()["x-cache"], "miss");
-        let etag = first.headers()["etag"].to_str().unwrap().to_owned();
-        let body = first.text().await.unwrap();
+        let first = get(big, None).await;
+        assert_eq!(first.header("x-cache"), "miss");
+        let etag = first.headers["etag"].to_str().unwrap().to_owned();
+        let body = first.text();
         assert_eq!(body.lines().count(), 9_001);
-        let again = get(big, None).await.unwrap();
-        assert_eq!(again.headers()["x-cache"], "hit");
-        assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
-        assert_eq!(again.text().await.unwrap(), body);
-        assert_eq!(get(big, Some(etag.clone())).await.unwrap().status(), 304);
+        let again = get(big, None).await;
+        assert_eq!(again.header("x-cache"), "hit");
+        assert_eq!(again.headers["etag"].to_str().unwrap(), etag);
+        assert_eq!(again.text(), body);
+        assert_eq!(get(big, Some(etag.clone())).await.status, 304);
 
         let insert = "INSERT DATA { GRAPH <http://example.org/rows> { <http://example.org/n300> <http://example.org/v> 300 } }";
         assert_eq!(server.update(insert).await.status(), 204);
-        let after = get(big, Some(etag.clone())).await.unwrap();
-        assert_eq!(after.status(), 200, "a write moves the ETag on");
-        assert_eq!(after.headers()["x-cache"], "miss");
-        assert_ne!(after.headers()["etag"].to_str().unwrap(), etag);
-        assert_eq!(after.text().await.unwrap().lines().count(), 30 * 301 + 1);
+        let after = get(big, Some(etag.clone())).await;
+        assert_eq!(after.status, 200, "a write moves the ETag on");
+        assert_eq!(after.header("x-cache"), "miss");
+        assert_ne!(after.headers["etag"].to_str().unwrap(), etag);
+        assert_eq!(after.text().lines().count(), 30 * 301 + 1);
 
-        let clock = get("SELECT (NOW() AS ?t) {}", None).await.unwrap();
-        assert!(clock.headers().get("etag").is_none() && clock.headers().get("x-cache").is_none());
+        let clock = get("SELECT (NOW() AS ?t) {}", None).await;
+        assert!(clock.headers.get("etag").is_none() && clock.headers.get("x-cache").is_none());
     }
 }
 
@@ -311,16 +259,9 @@ async fn the_query_cache_can_be_switched_off() {
     let r = server.query(LABELS, "text/csv").await;
     assert!(r.headers().get("x-cache").is_none());
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
-    let revalidated = server
-        .client
-        .get(server.url("/sparql"))
-        .query(&[("query", LABELS)])
-        .header("accept", "text/csv")
-        .header("if-none-match", etag)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revalidated.status(), 304);
+    let request = server.client.get(server.url("/sparql")).query(&[("query", LABELS)]).header("accept", "text/csv");
+    let revalidated = server.call(request.header("if-none-match", etag)).await;
+    assert_eq!(revalidated.status, 304);
 }
 
 /// `/sparql/explain`: the engine's plan with each operator's rows and time, on
@@ -329,10 +270,11 @@ async fn the_query_cache_can_be_switched_off() {
 async fn queries_explain_their_plan() {
     let server = knowledge_graph_server().await;
     let query = "SELECT ?s ?label WHERE { ?s a <https://w3id.org/treaty-kg/ontology#SovereignState> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label }";
-    let response = server.client.get(server.url("/sparql/explain")).query(&[("query", query)]).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
-    let plan: serde_json::Value = response.json().await.unwrap();
+    let explain = || server.client.get(server.url("/sparql/explain"));
+    let response = server.call(explain().query(&[("query", query)])).await;
+    assert_eq!(response.status, 200);
+    assert!(response.header("content-type").starts_with("application/json"));
+    let plan = response.json();
     assert!(plan["planning duration in seconds"].is_number(), "{plan}");
     // Somewhere in the tree, an operator produced the states' rows, timed.
     fn rows(node: &serde_json::Value, out: &mut Vec<u64>) {
@@ -344,20 +286,15 @@ async fn queries_explain_their_plan() {
     rows(&plan["plan"], &mut counts);
     assert!(counts.contains(&10), "ten states with labels: {counts:?} in {plan}");
     // The form POST the editor sends.
-    let posted = server.client.post(server.url("/sparql/explain")).form(&[("query", "ASK {}")]).send().await.unwrap();
-    assert_eq!(posted.status(), 200);
+    let posted = server.call(server.client.post(server.url("/sparql/explain")).form(&[("query", "ASK {}")])).await;
+    assert_eq!(posted.status, 200);
     // Refusals that say why.
-    let bad = server.client.get(server.url("/sparql/explain")).query(&[("query", "SELECT")]).send().await.unwrap();
-    assert_eq!(bad.status(), 400);
-    let update = server
-        .client
-        .post(server.url("/sparql/explain"))
-        .form(&[("update", "INSERT DATA { <urn:a> <urn:b> <urn:c> }")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(update.status(), 400);
-    assert!(update.text().await.unwrap().contains("explains queries"));
+    let bad = server.call(explain().query(&[("query", "SELECT")])).await;
+    assert_eq!(bad.status, 400);
+    let insert = "INSERT DATA { <urn:a> <urn:b> <urn:c> }";
+    let update = server.call(server.client.post(server.url("/sparql/explain")).form(&[("update", insert)])).await;
+    assert_eq!(update.status, 400);
+    assert!(update.text().contains("explains queries"));
     assert_eq!(server.count("SELECT * { <urn:a> ?p ?o }").await, 0, "nothing was written");
 }
 
@@ -369,10 +306,19 @@ async fn small_queries_answer_inline_and_large_ones_give_way() {
     let server = knowledge_graph_server().await;
     let answered = "treaty_kg_inline_attempts_total{outcome=\"answered\"}";
     let gave_way = "treaty_kg_inline_attempts_total{outcome=\"gave_way\"}";
-    let before = server.counter(answered).await;
-    let rows = server.table("SELECT ?p ?o WHERE { <https://w3id.org/treaty-kg/id/state/latvia> ?p ?o }").await;
-    assert!(rows.len() > 5);
-    assert!(server.counter(answered).await > before, "the point lookup was answered on its own thread");
+    // The budget is 2 ms of a debug build's evaluation: on a loaded machine an
+    // attempt may give way, so the lookup is asked up to five times.
+    let mut inline = false;
+    for _ in 0..5 {
+        let before = server.counter(answered).await;
+        let rows = server.table("SELECT ?p ?o WHERE { <https://w3id.org/treaty-kg/id/state/latvia> ?p ?o }").await;
+        assert!(rows.len() > 5);
+        if server.counter(answered).await > before {
+            inline = true;
+            break;
+        }
+    }
+    assert!(inline, "the point lookup was answered on its own thread");
 
     let count = |rows: Vec<Vec<String>>| rows[0][0].parse::<u64>().unwrap();
     let quads = count(server.table("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }").await);

@@ -174,10 +174,9 @@ impl TestServer {
 
     /// The whole store as a dataset.
     pub async fn dataset(&self) -> Dataset {
-        let response =
-            self.client.get(self.url("/store")).header("accept", "application/n-quads").send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        dataset(&response.bytes().await.unwrap(), RdfFormat::NQuads)
+        let r = self.fetch("/store", "application/n-quads").await;
+        assert_eq!(r.status, 200);
+        dataset(&r.body, RdfFormat::NQuads)
     }
 }
 
@@ -215,10 +214,32 @@ impl Reply {
     }
 }
 
+/// Sends `request` and reads the answer whole (for a server that is not a `TestServer`).
+pub async fn call(request: reqwest::RequestBuilder) -> Reply {
+    Reply::read(request.send().await.unwrap()).await
+}
+
 impl TestServer {
     /// Sends `request` and reads the answer whole.
     pub async fn call(&self, request: reqwest::RequestBuilder) -> Reply {
-        Reply::read(request.send().await.unwrap()).await
+        call(request).await
+    }
+
+    /// Sends `body` of `content_type` to `path` with `method` and the token; the answer read whole.
+    pub async fn write(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let request = self.client.request(method, self.url(path)).bearer_auth(TOKEN);
+        self.call(request.header("content-type", content_type).body(body)).await
+    }
+
+    /// DELETEs `path` with the token; the answer read whole.
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(self.client.delete(self.url(path)).bearer_auth(TOKEN)).await
     }
 
     /// GETs `path`, with `Accept: accept` unless it is empty; the answer read whole.
@@ -423,7 +444,7 @@ impl TestServer {
 
     /// A counter of `/metrics` (the sum of its samples whose line starts with `sample`).
     pub async fn counter(&self, sample: &str) -> u64 {
-        let text = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let text = self.fetch("/metrics", "").await.text();
         text.lines().filter(|l| l.starts_with(sample)).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
     }
 
@@ -577,16 +598,8 @@ pub fn spawn_server(args: &[String], envs: &[(&str, &str)]) -> Served {
 
 /// The single number a `SELECT (COUNT(…) AS ?n)` answers, asked of the server at `base`.
 pub async fn count_at(base: &str, query: &str) -> u64 {
-    let body = reqwest::Client::new()
-        .get(format!("{base}/sparql"))
-        .query(&[("query", query)])
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let request = reqwest::Client::new().get(format!("{base}/sparql")).query(&[("query", query)]);
+    let body = call(request.header("accept", "text/csv")).await.text();
     body.lines().nth(1).unwrap_or_else(|| panic!("no count in {body:?}")).trim().parse().unwrap()
 }
 
