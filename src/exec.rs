@@ -285,8 +285,9 @@ pub fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static
 
 /// Hands the memory the allocator holds free back to the system, after work
 /// that allocated much and freed it (the first computations at start, a
-/// search index build, a large write). glibc otherwise keeps it: at 1M quads
-/// 150 MB of a first start's 400 MB resident was free memory so kept.
+/// search index build, a large write). glibc otherwise keeps it, and a first
+/// start's resident memory was more than a third free memory (BENCHMARKS.md,
+/// "Where the memory went").
 pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory to the system.

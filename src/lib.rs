@@ -49,7 +49,8 @@
 //! - [`search`] — full-text search (tantivy) over the store's texts: built by one
 //!   scan of the quad reader (the graphs' sources first, by two predicate scans
 //!   that read only subjects and objects), documents handed over in batches;
-//!   updated after every write from what the write names (`store::WriteScope`),
+//!   updated after every write from what the write names (`store::WriteScope`)
+//!   through one index writer kept from update to update,
 //!   the data version in its commit; `/search`, suggestions, and
 //!   `SERVICE <…/search>` turned into a `VALUES` block before either backend
 //!   evaluates the query.
@@ -59,33 +60,37 @@
 //!
 //! ## How a request flows
 //! [`serve`] accepts the connection and hands it a clone of the router, whose routes
-//! were made services once at start (not per connection).
+//! were made services once at start (not per connection). Then, for
+//! `GET /sparql?query=…` with `Accept: text/csv`:
 //!
-//! `GET /sparql?query=…` with `Accept: text/csv`: the `ops::track` middleware opens
-//! the request's span (its id goes into every log line, `X-Request-Id` and any 5xx
-//! body) → the body-limit layer has checked the size → `http::sparql` calls
-//! `sparql::protocol::from_get` (400/405/415 for protocol violations) → the format
-//! is negotiated from the query form, read from the text's first keyword (406
-//! listing the offers) → `store::KgStore::query` admits the work into a lane by
-//! its remembered cost (503 + `Retry-After` when the lane's queue is full) →
-//! on the embedded store, a query whose last run fitted the inline budget (or
-//! that never ran) is first tried on the worker itself (`store::inline`: 2 ms,
-//! 64 KiB, no `SERVICE`): finished within it,
-//! its whole answer goes out at once; otherwise, and always over an engine,
-//! on the deep-stack pool: scans the text's depth (400 with the position past
-//! the limit), parses it (400 with the position), on the embedded engine turns
-//! `FILTER NOT EXISTS` into a left join where that means the same
-//! (`sparql::antijoin`) and adds the cancellation checkpoints
-//! (`sparql::checkpoints`), evaluates it with a deadline
-//! (the watcher thread cancels overdue work and moves long work to the heavy
-//! lane, or, when that is full, sheds it only for lighter work that waits) and
-//! serializes until the first 64 KiB chunk or the end → a complete small answer
-//! goes out with a `Content-Length`, a large one streams through a bounded
-//! channel that is the response body, the admission slot held until the last
-//! byte, and an answer that ended whole within 8 MiB is kept in the answer
-//! cache under its ETag (data version, text, dataset, base, format), so the same
-//! query is answered from memory, or 304, until the next write → the middleware
-//! logs one line and records metrics.
+//! 1. The `ops::track` middleware opens the request's span: its id goes into
+//!    every log line, `X-Request-Id` and any 5xx body. The body-limit layer has
+//!    checked the size.
+//! 2. `http::sparql` calls `sparql::protocol::from_get` (400/405/415 for
+//!    protocol violations) and negotiates the format from the query form, read
+//!    from the text's first keyword (406 listing the offers).
+//! 3. `store::KgStore::query` admits the work into a lane by its remembered
+//!    cost (503 and `Retry-After` when the lane's queue is full).
+//! 4. On the embedded store, a query whose last run fitted the inline budget
+//!    (or that never ran) is first tried on the worker itself (`store::inline`:
+//!    2 ms, 64 KiB, no `SERVICE`). Finished within it, its whole answer goes out
+//!    at once.
+//! 5. Otherwise, and always over an engine, on the deep-stack pool: the text's
+//!    depth is scanned (400 with the position past the limit), it is parsed
+//!    (400 with the position), on the embedded engine `FILTER NOT EXISTS`
+//!    becomes a left join where that means the same (`sparql::antijoin`) and
+//!    the cancellation checkpoints are added (`sparql::checkpoints`).
+//! 6. It is evaluated with a deadline: the watcher thread cancels overdue work
+//!    and moves long work to the heavy lane, or, when that is full, sheds it
+//!    only for lighter work that waits.
+//! 7. It is serialized until the first 64 KiB chunk or the end: a complete
+//!    small answer goes out with a `Content-Length`; a large one streams through
+//!    a bounded channel that is the response body, the admission slot held until
+//!    the last byte.
+//! 8. An answer that ended whole within 8 MiB is kept in the answer cache under
+//!    its ETag (data version, text, dataset, base, format): the same query is
+//!    answered from memory, or 304, until the next write.
+//! 9. The middleware logs one line and records metrics.
 //!
 //! An update (`POST /sparql`, `application/sparql-update`) is checked in the order
 //! method, size, token (from the headers, before the body is read), then parsed.
@@ -354,8 +359,9 @@ pub async fn serve(
     });
     // `into_make_service` turns every route into a service once, here. Serving the
     // `Router` itself redoes that for each connection (axum clones and converts
-    // the whole route table per connection: about 213,000 instructions, which a
-    // client opening a connection per query, such as SPARQLWrapper, pays each time).
+    // the whole route table per connection, which a client opening a connection
+    // per query, such as SPARQLWrapper, pays each time: BENCHMARKS.md, "A
+    // connection per request").
     let summary = state.summary.clone();
     let served = axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(shutdown).await;
     kept_every.abort();

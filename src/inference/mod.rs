@@ -272,7 +272,7 @@ impl Inference {
     /// Brings the graph up to date after the writes of `scope`: for their
     /// subjects alone when the writes name them and left the axioms as they
     /// were (milliseconds), else by a whole regeneration (its cost grows with
-    /// the data: 80 s at 10M quads).
+    /// the data: minutes at 10M quads).
     async fn catch_up(&self, scope: WriteScope) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         let axioms = self.axioms().await?;

@@ -108,53 +108,41 @@ pub fn resource_page(doc: &ResourceDoc, json_ld: &serde_json::Value, sections: V
                 h2 { "Neighbourhood" }
                 (neighbourhood(doc, &outgoing, &incoming))
             }
-            (statements_section(doc, &outgoing, &sources))
-            @if !incoming.is_empty() { (referrers_section(doc, &incoming, &sources)) }
+            (statements_section(doc, &outgoing, &sources, false))
+            @if !incoming.is_empty() { (statements_section(doc, &incoming, &sources, true)) }
             (data_section(iri, path))
         },
     )
 }
 
-/// What the resource says, each with its source.
-fn statements_section(doc: &ResourceDoc, outgoing: &[&Quad], sources: &Sources) -> Markup {
+/// What the resource says (`incoming`: what says something of it), each
+/// statement with its source.
+fn statements_section(doc: &ResourceDoc, quads: &[&Quad], sources: &Sources, incoming: bool) -> Markup {
+    let (heading, first, second) =
+        if incoming { ("Referred to by", "Resource", "Property") } else { ("Statements", "Property", "Value") };
+    let property =
+        |q: &Quad| html! { a href=(page_href(q.predicate.as_str())) { (doc.label_of(q.predicate.as_str())) } };
     html! {
         section {
-            h2 { "Statements" }
+            h2 { (heading) }
             table {
-                thead { tr { th scope="col" { "Property" } th scope="col" { "Value" } th scope="col" { "Source" } } }
+                thead { tr { th scope="col" { (first) } th scope="col" { (second) } th scope="col" { "Source" } } }
                 tbody {
-                    @for q in outgoing {
+                    @for q in quads {
                         tr {
-                            td { a href=(page_href(q.predicate.as_str())) { (doc.label_of(q.predicate.as_str())) } }
-                            td { (term_cell(doc, &q.object)) }
+                            @if incoming {
+                                td { (term_cell(doc, &q.subject.clone().into())) }
+                                td { (property(q)) }
+                            } @else {
+                                td { (property(q)) }
+                                td { (term_cell(doc, &q.object)) }
+                            }
                             td { (source_cell(doc, &q.graph_name, sources)) }
                         }
                     }
                 }
             }
-            (more(doc, false))
-        }
-    }
-}
-
-/// What says something of the resource, each with its source.
-fn referrers_section(doc: &ResourceDoc, incoming: &[&Quad], sources: &Sources) -> Markup {
-    html! {
-        section {
-            h2 { "Referred to by" }
-            table {
-                thead { tr { th scope="col" { "Resource" } th scope="col" { "Property" } th scope="col" { "Source" } } }
-                tbody {
-                    @for q in incoming {
-                        tr {
-                            td { (term_cell(doc, &q.subject.clone().into())) }
-                            td { a href=(page_href(q.predicate.as_str())) { (doc.label_of(q.predicate.as_str())) } }
-                            td { (source_cell(doc, &q.graph_name, sources)) }
-                        }
-                    }
-                }
-            }
-            (more(doc, true))
+            (more(doc, incoming))
         }
     }
 }

@@ -49,7 +49,7 @@ const MAX_TEXT: usize = 8 * 1024;
 /// What each graph (or each of `only`) was derived from (a sentence, a web
 /// page) and its text: the sentence's `schema:text`, else the graph's own label.
 /// Read as two predicate scans and a lookup per graph without a sentence, not a
-/// SPARQL join (at 1M quads the join took 24 s, this under 2); each scan projects
+/// SPARQL join, which took ten times as long; each scan projects
 /// only subjects and objects (see [`crate::store::QuadReader::subjects_and_objects`]).
 pub async fn graph_sources(
     store: &KgStore,
@@ -183,8 +183,8 @@ fn truncated(text: &str) -> String {
 
 /// Documents handed to the index writer at a time. Tantivy passes each hand-off
 /// through a channel to its indexing thread, and one document at a time cost the
-/// scanning thread a futex wake-up per document (about a tenth of a first build,
-/// profiled at 1M quads). The channel holds up to 10,000 hand-offs, so this also
+/// scanning thread a futex wake-up per document (about a tenth of a first build
+/// in a profile). The channel holds up to 10,000 hand-offs, so this also
 /// bounds what can wait in memory (a sentence-sized document each).
 const BATCH: usize = 32;
 

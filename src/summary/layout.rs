@@ -1,7 +1,7 @@
 //! Which named graphs VoID describes one by one, and which it summarises.
 //!
 //! A store may hold millions of graphs (one per sentence of every article):
-//! a subset for each made VoID 37 MB at 1M quads. So the graphs are arranged
+//! a subset for each made VoID tens of megabytes. So the graphs are arranged
 //! in the tree of their IRIs' path prefixes (each ending at a `/`), and a
 //! prefix is opened to its children as long as the description stays within a
 //! budget of subsets, the prefixes with the fewest children first. What stays

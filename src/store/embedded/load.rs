@@ -76,8 +76,8 @@ impl Embedded {
         let parser = sources::read_file(path, graph).map_err(StoreError::BadBody)?;
         // Nothing but the file goes into the load: a small write after it (the
         // write counter, once) left a tiny extra SST file in every column family,
-        // and every query then paid a seek in each (join-2 at 1M triples: 15.5
-        // against 18.5 requests/s). The counter now lives in the ledger.
+        // and every query then paid a seek in each (BENCHMARKS.md, "Store layout
+        // after `treaty-kg load`"). The counter now lives in the ledger.
         let mut count = 0u64;
         let quads = parser.inspect(|_| {
             count += 1;
