@@ -173,6 +173,19 @@ pub struct Inference {
 }
 
 impl Inference {
+    fn new(store: KgStore, embedded: Option<Arc<entail::Entailment>>) -> Arc<Self> {
+        Arc::new(Inference {
+            store,
+            running: AtomicBool::new(false),
+            again: AtomicBool::new(false),
+            pending: Mutex::default(),
+            made_from: Mutex::default(),
+            refreshes: AtomicU64::new(0),
+            regenerations: AtomicU64::new(0),
+            embedded,
+        })
+    }
+
     /// Regenerates the graph now, and brings it up to date after every write to `store`.
     pub async fn start(store: KgStore) -> Result<Arc<Self>, StoreError> {
         if store.derivation() == Derivation::InWrite {
@@ -182,16 +195,7 @@ impl Inference {
             }
             return Ok(inference);
         }
-        let inference = Arc::new(Inference {
-            store: store.clone(),
-            running: AtomicBool::new(false),
-            again: AtomicBool::new(false),
-            pending: Mutex::default(),
-            made_from: Mutex::default(),
-            refreshes: AtomicU64::new(0),
-            regenerations: AtomicU64::new(0),
-            embedded: None,
-        });
+        let inference = Self::new(store.clone(), None);
         // Nothing written since the last regeneration (a restart): the graph is current.
         let current = store.note(REGENERATED_AT).is_some_and(|at| at == store.data_version());
         let outcome = if current {
@@ -232,16 +236,7 @@ impl Inference {
             tracing::info!("the inferred graph is current (no write was made without it)");
             store.derive(entailment.clone());
         }
-        let inference = Arc::new(Inference {
-            store,
-            running: AtomicBool::new(false),
-            again: AtomicBool::new(false),
-            pending: Mutex::default(),
-            made_from: Mutex::default(),
-            refreshes: AtomicU64::new(0),
-            regenerations: AtomicU64::new(0),
-            embedded: Some(entailment),
-        });
+        let inference = Self::new(store, Some(entailment));
         Ok((inference, !exact))
     }
 

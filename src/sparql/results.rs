@@ -75,39 +75,43 @@ pub fn serialize(peeked: Peeked<'_>, format: OutputFormat, writer: impl Write) -
 /// Writes at most `cap` solutions (or triples) of a peeked result; returns whether
 /// more existed (the answer is truncated).
 pub fn serialize_capped(peeked: Peeked<'_>, format: OutputFormat, writer: impl Write, cap: usize) -> io::Result<bool> {
-    let mut truncated = false;
     match (peeked, format) {
         (Peeked::Boolean(value), OutputFormat::Results(f)) => {
             QueryResultsSerializer::from_format(f).serialize_boolean_to_writer(writer, value)?;
+            Ok(false)
         }
         (Peeked::Solutions { variables, first, rest }, OutputFormat::Results(f)) => {
             let mut serializer =
                 QueryResultsSerializer::from_format(f).serialize_solutions_to_writer(writer, variables)?;
-            for (i, solution) in first.into_iter().map(Ok).chain(rest).enumerate() {
-                let solution = solution.map_err(io_error)?;
-                if i >= cap {
-                    truncated = true;
-                    break;
-                }
-                serializer.serialize(&solution)?;
-            }
+            let truncated = write_capped(first, rest, cap, |solution| serializer.serialize(solution))?;
             serializer.finish()?;
+            Ok(truncated)
         }
         (Peeked::Graph { first, rest }, OutputFormat::Rdf(f)) => {
             let mut serializer = rdf_serializer(f).for_writer(writer);
-            for (i, triple) in first.into_iter().map(Ok).chain(rest).enumerate() {
-                let triple = triple.map_err(io_error)?;
-                if i >= cap {
-                    truncated = true;
-                    break;
-                }
-                serializer.serialize_triple(&triple)?;
-            }
+            let truncated = write_capped(first, rest, cap, |triple| serializer.serialize_triple(triple))?;
             serializer.finish()?;
+            Ok(truncated)
         }
-        (_, format) => return Err(io::Error::other(format!("{format:?} cannot carry this kind of query result"))),
+        (_, format) => Err(io::Error::other(format!("{format:?} cannot carry this kind of query result"))),
     }
-    Ok(truncated)
+}
+
+/// Writes `first` and then `rest`, at most `cap` of them; returns whether more existed.
+fn write_capped<T>(
+    first: Option<T>,
+    rest: impl Iterator<Item = Result<T, QueryEvaluationError>>,
+    cap: usize,
+    mut write: impl FnMut(&T) -> io::Result<()>,
+) -> io::Result<bool> {
+    for (i, item) in first.into_iter().map(Ok).chain(rest).enumerate() {
+        let item = item.map_err(io_error)?;
+        if i >= cap {
+            return Ok(true);
+        }
+        write(&item)?;
+    }
+    Ok(false)
 }
 
 /// An RDF serializer with our prefixes where the syntax has them.

@@ -192,6 +192,18 @@ impl<'s> Recorder<'s> {
         Ok(false)
     }
 
+    /// A query (text of our own) evaluated on the transaction as it stands,
+    /// the default graph the union of all graphs when `union_default_graph`.
+    fn evaluate(&self, query: &str, union_default_graph: bool) -> Result<QueryResults<'_>, StoreError> {
+        let mut prepared = SparqlEvaluator::new()
+            .parse_query(query)
+            .map_err(|e| StoreError::Engine(format!("a derived read does not parse: {e}").into()))?;
+        if union_default_graph {
+            prepared.dataset_mut().set_default_graph_as_union();
+        }
+        prepared.on_transaction(&self.tx).execute().map_err(from_query_error)
+    }
+
     /// Calls `each` with every row of a `SELECT` evaluated on the transaction
     /// as it stands (streamed: for the first computation of derived data).
     pub fn select_each(
@@ -200,14 +212,7 @@ impl<'s> Recorder<'s> {
         union_default_graph: bool,
         each: &mut dyn FnMut(&[Option<Term>]),
     ) -> Result<(), StoreError> {
-        let mut prepared = SparqlEvaluator::new()
-            .parse_query(query)
-            .map_err(|e| StoreError::Engine(format!("a derived read does not parse: {e}").into()))?;
-        if union_default_graph {
-            prepared.dataset_mut().set_default_graph_as_union();
-        }
-        let results = prepared.on_transaction(&self.tx).execute().map_err(from_query_error)?;
-        let QueryResults::Solutions(solutions) = results else {
+        let QueryResults::Solutions(solutions) = self.evaluate(query, union_default_graph)? else {
             return Err(StoreError::Engine("a derived read is not a SELECT".into()));
         };
         let variables = solutions.variables().to_vec();
@@ -225,22 +230,8 @@ impl<'s> Recorder<'s> {
     /// default graph the union of all graphs when `union_default_graph`): for
     /// the derived data's small, bounded reads.
     pub fn select(&self, query: &str, union_default_graph: bool) -> Result<Vec<Vec<Option<Term>>>, StoreError> {
-        let mut prepared = SparqlEvaluator::new()
-            .parse_query(query)
-            .map_err(|e| StoreError::Engine(format!("a derived read does not parse: {e}").into()))?;
-        if union_default_graph {
-            prepared.dataset_mut().set_default_graph_as_union();
-        }
-        let results = prepared.on_transaction(&self.tx).execute().map_err(from_query_error)?;
-        let QueryResults::Solutions(solutions) = results else {
-            return Err(StoreError::Engine("a derived read is not a SELECT".into()));
-        };
-        let variables = solutions.variables().to_vec();
         let mut rows = Vec::new();
-        for solution in solutions {
-            let solution = solution.map_err(from_query_error)?;
-            rows.push(variables.iter().map(|v| solution.get(v).cloned()).collect());
-        }
+        self.select_each(query, union_default_graph, &mut |row| rows.push(row.to_vec()))?;
         Ok(rows)
     }
 
@@ -250,21 +241,10 @@ impl<'s> Recorder<'s> {
         query: &str,
         union_default_graph: bool,
     ) -> Result<Vec<oxigraph::model::Triple>, StoreError> {
-        let mut prepared = SparqlEvaluator::new()
-            .parse_query(query)
-            .map_err(|e| StoreError::Engine(format!("a derived read does not parse: {e}").into()))?;
-        if union_default_graph {
-            prepared.dataset_mut().set_default_graph_as_union();
-        }
-        let results = prepared.on_transaction(&self.tx).execute().map_err(from_query_error)?;
-        let QueryResults::Graph(triples) = results else {
+        let QueryResults::Graph(triples) = self.evaluate(query, union_default_graph)? else {
             return Err(StoreError::Engine("a rule is not a CONSTRUCT".into()));
         };
-        let mut all = Vec::new();
-        for triple in triples {
-            all.push(triple.map_err(from_query_error)?);
-        }
-        Ok(all)
+        triples.map(|triple| triple.map_err(from_query_error)).collect()
     }
 
     /// Whether the named graph exists now.

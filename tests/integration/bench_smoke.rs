@@ -7,7 +7,7 @@ use std::process::Command;
 
 #[tokio::test]
 async fn benchmark_harness_smoke() {
-    let oxigraph = repo("target/bench-venv/bin/oxigraph");
+    let oxigraph = repo_may_not_exist("target/bench-venv/bin/oxigraph");
     assert!(oxigraph.exists(), "{} is missing: run `bash .ci/setup.sh`", oxigraph.display());
     let out = tokio::task::spawn_blocking(move || {
         Command::new("python3")

@@ -392,7 +392,7 @@ async fn fragments_page_through_every_triple_once() {
 #[tokio::test]
 async fn a_tpf_client_answers_like_the_sparql_endpoint() {
     let server = knowledge_graph_server().await;
-    let client = repo(".ci/comunica/node_modules/.bin/comunica-sparql");
+    let client = repo_may_not_exist(".ci/comunica/node_modules/.bin/comunica-sparql");
     assert!(
         client.exists(),
         "{} is missing: run `bash .ci/setup.sh` (installs @comunica/query-sparql@4)",

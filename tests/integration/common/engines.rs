@@ -3,7 +3,7 @@
 //! `virtuoso-opensource`, installed by `.ci/setup.sh`) and `oxigraph serve`
 //! (PyPI, in `target/bench-venv`). Dropping an engine stops it.
 
-use super::repo;
+use super::repo_may_not_exist;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -134,7 +134,7 @@ impl Engine {
     }
 
     fn oxigraph_in(port: u16, location: &std::path::Path, dir: tempfile::TempDir) -> Engine {
-        let binary: PathBuf = repo("target/bench-venv/bin/oxigraph");
+        let binary: PathBuf = repo_may_not_exist("target/bench-venv/bin/oxigraph");
         assert!(binary.exists(), "oxigraph serve is not installed (.ci/setup.sh installs it into target/bench-venv)");
         let log = dir.path().join("oxigraph.log");
         let mut child = Command::new(binary)

@@ -16,8 +16,18 @@ use treaty_kg::config::Config;
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
+/// A file of tests/fixtures/; panics, naming the path, when it does not exist
+/// (a test whose input is missing fails instead of passing on nothing).
+#[track_caller]
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    existing(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name))
+}
+
+/// `path`, which must exist: panics, naming it, when it does not.
+#[track_caller]
+fn existing(path: PathBuf) -> PathBuf {
+    assert!(path.exists(), "{} does not exist", path.display());
+    path
 }
 
 /// A running server (in-process router, real socket) and a client for it.
@@ -388,8 +398,17 @@ pub fn assert_datasets_isomorphic(a: &Dataset, b: &Dataset) {
     assert_eq!(a, b, "datasets are not isomorphic");
 }
 
-/// A path in the repository.
+/// A file or folder of the repository; panics, naming the path, when it does
+/// not exist (a test whose input is missing fails instead of passing on nothing).
+#[track_caller]
 pub fn repo(path: &str) -> PathBuf {
+    existing(repo_may_not_exist(path))
+}
+
+/// A path in the repository that may not exist (yet), unchecked: an output a
+/// test creates, or something it fetches when missing, checks for itself with
+/// a message saying how to install it, or does without. Inputs go through `repo`.
+pub fn repo_may_not_exist(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
