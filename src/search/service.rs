@@ -42,24 +42,20 @@ struct Request {
     outputs: Vec<(String, Variable)>,
 }
 
-fn refused(message: String) -> ServiceError {
-    ServiceError::Request(message)
-}
-
 const OUTPUTS: &[&str] = &["score", "label", "snippet", "type", "source", "sourceText"];
 
 fn number(term: &TermPattern, name: &str) -> Result<usize, ServiceError> {
     match term {
         TermPattern::Literal(l) => {
-            l.value().parse().map_err(|_| refused(format!("search:{name} takes a whole number, not {l}")))
+            l.value().parse().map_err(|_| ServiceError::Request(format!("search:{name} takes a whole number, not {l}")))
         }
-        other => Err(refused(format!("search:{name} takes a whole number, not {other}"))),
+        other => Err(ServiceError::Request(format!("search:{name} takes a whole number, not {other}"))),
     }
 }
 
 fn request(pattern: &GraphPattern, bindings: &[(Variable, Term)]) -> Result<Request, ServiceError> {
     let GraphPattern::Bgp { patterns } = pattern else {
-        return Err(refused(format!(
+        return Err(ServiceError::Request(format!(
             "SERVICE <{SERVICE}> takes triple patterns about one hit only (no FILTER, OPTIONAL or groups)"
         )));
     };
@@ -67,14 +63,18 @@ fn request(pattern: &GraphPattern, bindings: &[(Variable, Term)]) -> Result<Requ
     let mut subject: Option<&TermPattern> = None;
     for TriplePattern { subject: s, predicate, object } in patterns {
         if subject.is_some_and(|first| first != s) {
-            return Err(refused(format!("SERVICE <{SERVICE}>: every triple pattern has the same subject, the hit")));
+            return Err(ServiceError::Request(format!(
+                "SERVICE <{SERVICE}>: every triple pattern has the same subject, the hit"
+            )));
         }
         subject = Some(s);
         let NamedNodePattern::NamedNode(p) = predicate else {
-            return Err(refused(format!("SERVICE <{SERVICE}>: predicates are terms of <{NS}>, not variables")));
+            return Err(ServiceError::Request(format!(
+                "SERVICE <{SERVICE}>: predicates are terms of <{NS}>, not variables"
+            )));
         };
         let Some(name) = p.as_str().strip_prefix(NS) else {
-            return Err(refused(format!("SERVICE <{SERVICE}>: <{p}> is not a term of <{NS}>")));
+            return Err(ServiceError::Request(format!("SERVICE <{SERVICE}>: <{p}> is not a term of <{NS}>")));
         };
         match (name, object) {
             ("query", TermPattern::Literal(l)) => request.text = Some(l.value().to_owned()),
@@ -82,7 +82,7 @@ fn request(pattern: &GraphPattern, bindings: &[(Variable, Term)]) -> Result<Requ
                 let bound = bindings.iter().find(|(b, _)| b == v).map(|(_, t)| t);
                 match bound {
                     Some(Term::Literal(l)) => request.text = Some(l.value().to_owned()),
-                    _ => return Err(refused(format!("search:query takes a literal text, or a variable bound by a saved query's parameter; ?{} is not bound here", v.as_str()))),
+                    _ => return Err(ServiceError::Request(format!("search:query takes a literal text, or a variable bound by a saved query's parameter; ?{} is not bound here", v.as_str()))),
                 }
             }
             ("limit", o) => request.limit = number(o, "limit")?.min(MAX_HITS),
@@ -90,9 +90,11 @@ fn request(pattern: &GraphPattern, bindings: &[(Variable, Term)]) -> Result<Requ
             (name, TermPattern::Variable(v)) if OUTPUTS.contains(&name) => {
                 request.outputs.push((name.to_owned(), v.clone()))
             }
-            (name, _) if OUTPUTS.contains(&name) => return Err(refused(format!("search:{name} takes a variable"))),
+            (name, _) if OUTPUTS.contains(&name) => {
+                return Err(ServiceError::Request(format!("search:{name} takes a variable")))
+            }
             (name, _) => {
-                return Err(refused(format!(
+                return Err(ServiceError::Request(format!(
                     "search:{name} is not a term of the search service; it knows query, limit, offset, {}",
                     OUTPUTS.join(", ")
                 )))
@@ -103,7 +105,9 @@ fn request(pattern: &GraphPattern, bindings: &[(Variable, Term)]) -> Result<Requ
         Some(TermPattern::Variable(v)) => Some(v.clone()),
         Some(TermPattern::BlankNode(_)) | None => None,
         Some(other) => {
-            return Err(refused(format!("SERVICE <{SERVICE}>: the subject is the hit, a variable, not {other}")))
+            return Err(ServiceError::Request(format!(
+                "SERVICE <{SERVICE}>: the subject is the hit, a variable, not {other}"
+            )))
         }
     };
     Ok(request)
@@ -116,7 +120,8 @@ impl crate::store::InProcessService for SearchService {
 
     fn solve(&self, pattern: &GraphPattern, bindings: &[(Variable, Term)]) -> Result<GraphPattern, ServiceError> {
         let request = request(pattern, bindings)?;
-        let text = request.text.ok_or_else(|| refused(format!("SERVICE <{SERVICE}> needs search:query")))?;
+        let text =
+            request.text.ok_or_else(|| ServiceError::Request(format!("SERVICE <{SERVICE}> needs search:query")))?;
         let (_, hits) = self.0.search_now(&text, request.offset, request.limit).map_err(|e| match e {
             SearchError::BadRequest(message) => ServiceError::Request(message),
             SearchError::NotReady => ServiceError::Busy("the search index is being built; try again shortly"),

@@ -33,20 +33,7 @@ use spargebra::Query;
 /// `query` with every convertible `FILTER NOT EXISTS` turned into a left join.
 pub fn query(query: Query) -> Query {
     let mut next = 0;
-    match query {
-        Query::Select { dataset, pattern, base_iri } => {
-            Query::Select { dataset, pattern: rewrite(pattern, &mut next), base_iri }
-        }
-        Query::Construct { template, dataset, pattern, base_iri } => {
-            Query::Construct { template, dataset, pattern: rewrite(pattern, &mut next), base_iri }
-        }
-        Query::Describe { dataset, pattern, base_iri } => {
-            Query::Describe { dataset, pattern: rewrite(pattern, &mut next), base_iri }
-        }
-        Query::Ask { dataset, pattern, base_iri } => {
-            Query::Ask { dataset, pattern: rewrite(pattern, &mut next), base_iri }
-        }
-    }
+    super::with_pattern(query, |pattern| rewrite(pattern, &mut next))
 }
 
 fn boxed(pattern: GraphPattern, next: &mut usize) -> Box<GraphPattern> {

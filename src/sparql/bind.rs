@@ -34,18 +34,7 @@ pub fn bind(query: Query, bindings: &[(Variable, Term)]) -> Result<Query, BindEr
     }
     let values =
         GraphPattern::Values { variables: bindings.iter().map(|(v, _)| v.clone()).collect(), bindings: vec![row] };
-    Ok(match query {
-        Query::Select { dataset, pattern, base_iri } => {
-            Query::Select { dataset, pattern: inject(pattern, values), base_iri }
-        }
-        Query::Construct { template, dataset, pattern, base_iri } => {
-            Query::Construct { template, dataset, pattern: inject(pattern, values), base_iri }
-        }
-        Query::Describe { dataset, pattern, base_iri } => {
-            Query::Describe { dataset, pattern: inject(pattern, values), base_iri }
-        }
-        Query::Ask { dataset, pattern, base_iri } => Query::Ask { dataset, pattern: inject(pattern, values), base_iri },
-    })
+    Ok(super::with_pattern(query, |pattern| inject(pattern, values)))
 }
 
 fn inject(pattern: GraphPattern, values: GraphPattern) -> GraphPattern {

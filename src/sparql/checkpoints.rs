@@ -26,20 +26,7 @@ pub const CHECKPOINT: &str = "urn:treaty-kg:checkpoint";
 
 /// `query` with its pattern rewritten by `rewriter`.
 fn rewritten(query: Query, rewriter: &mut Rewriter<'_>) -> Query {
-    match query {
-        Query::Select { dataset, pattern, base_iri } => {
-            Query::Select { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
-        }
-        Query::Construct { template, dataset, pattern, base_iri } => {
-            Query::Construct { template, dataset, pattern: rewriter.pattern(pattern, false), base_iri }
-        }
-        Query::Describe { dataset, pattern, base_iri } => {
-            Query::Describe { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
-        }
-        Query::Ask { dataset, pattern, base_iri } => {
-            Query::Ask { dataset, pattern: rewriter.pattern(pattern, false), base_iri }
-        }
-    }
+    super::with_pattern(query, |pattern| rewriter.pattern(pattern, false))
 }
 
 /// Adds checkpoints to every pattern of `query`; also returns the custom

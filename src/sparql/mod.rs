@@ -13,6 +13,19 @@ pub mod results;
 pub mod service_description;
 
 use spargebra::algebra::GraphPattern;
+use spargebra::Query;
+
+/// `query` with its `WHERE` pattern replaced by `f` of it, whatever its form.
+pub fn with_pattern(query: Query, f: impl FnOnce(GraphPattern) -> GraphPattern) -> Query {
+    match query {
+        Query::Select { dataset, pattern, base_iri } => Query::Select { dataset, pattern: f(pattern), base_iri },
+        Query::Construct { template, dataset, pattern, base_iri } => {
+            Query::Construct { template, dataset, pattern: f(pattern), base_iri }
+        }
+        Query::Describe { dataset, pattern, base_iri } => Query::Describe { dataset, pattern: f(pattern), base_iri },
+        Query::Ask { dataset, pattern, base_iri } => Query::Ask { dataset, pattern: f(pattern), base_iri },
+    }
+}
 
 /// Calls `f` with `pattern` and every graph pattern inside it, outermost first
 /// (`SERVICE` patterns included).

@@ -61,12 +61,7 @@ fn prepared_query(
         let answer = |iri: &NamedNode, pattern: &spargebra::algebra::GraphPattern| {
             service.answers(iri.as_str()).then(|| service.solve(pattern, &job.bindings))
         };
-        let (substituted, changed) =
-            crate::sparql::checkpoints::substitute_services(query, &answer).map_err(|e| match e {
-                ServiceError::Request(message) => StoreError::Request(message),
-                ServiceError::Busy(reason) => StoreError::overloaded(reason),
-                ServiceError::Failed(source) => StoreError::Engine(source),
-            })?;
+        let (substituted, changed) = crate::sparql::checkpoints::substitute_services(query, &answer)?;
         query = substituted;
         if changed {
             own_text = None;

@@ -129,6 +129,17 @@ impl From<crate::sparql::parse::ParseError> for StoreError {
     }
 }
 
+impl From<crate::sparql::checkpoints::ServiceError> for StoreError {
+    fn from(e: crate::sparql::checkpoints::ServiceError) -> Self {
+        use crate::sparql::checkpoints::ServiceError;
+        match e {
+            ServiceError::Request(message) => StoreError::Request(message),
+            ServiceError::Busy(reason) => StoreError::overloaded(reason),
+            ServiceError::Failed(source) => StoreError::Engine(source),
+        }
+    }
+}
+
 /// The refusal of `SERVICE` (the server makes no outbound requests).
 pub(crate) fn service_refusal() -> StoreError {
     StoreError::Refused("SERVICE is switched off: this server makes no outbound requests from SPARQL".into())
