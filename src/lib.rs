@@ -173,7 +173,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     let store = KgStore::open(&config.location, config.store_options.clone())?;
     tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "store opened");
     let rules = match &config.queries_dir {
-        Some(dir) => rules::discover(&dir.join("rules")).map_err(|e| anyhow::anyhow!("a rule does not load: {e}"))?,
+        Some(dir) => rules::discover(&dir.join("rules")).context("a rule does not load")?,
         None => Vec::new(),
     };
     let sync = || sync_sources(&store, &config.sources);

@@ -25,6 +25,19 @@ pub const DERIVED_GRAPHS: &str = "https://w3id.org/treaty-kg/graph/derived/";
 
 const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 
+/// Why a rule does not load: which file, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("{path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("rule {rule}: {reason}")]
+    Invalid { rule: String, reason: String },
+}
+
+fn invalid(rule: &str, reason: impl ToString) -> RuleError {
+    RuleError::Invalid { rule: rule.to_owned(), reason: reason.to_string() }
+}
+
 /// One rule: its query, its graph, and what it reads.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -38,15 +51,15 @@ pub struct Rule {
 
 impl Rule {
     /// A rule from its file's text; `Err` says why it is not one.
-    fn parse(name: &str, text: &str) -> Result<Self, String> {
-        let query = spargebra::SparqlParser::new().parse_query(text).map_err(|e| format!("{name}: {e}"))?;
+    fn parse(name: &str, text: &str) -> Result<Self, RuleError> {
+        let query = spargebra::SparqlParser::new().parse_query(text).map_err(|e| invalid(name, e))?;
         let spargebra::Query::Construct { pattern, .. } = &query else {
-            return Err(format!("{name}: a rule is a CONSTRUCT query"));
+            return Err(invalid(name, "a rule is a CONSTRUCT query"));
         };
         let mut predicates = HashSet::new();
         let mut classes = HashSet::new();
         let any = !reads(pattern, &mut predicates, &mut classes);
-        let graph = NamedNode::new(format!("{DERIVED_GRAPHS}{name}")).map_err(|e| format!("{name}: {e}"))?;
+        let graph = NamedNode::new(format!("{DERIVED_GRAPHS}{name}")).map_err(|e| invalid(name, e))?;
         Ok(Rule { name: name.to_owned(), text: text.to_owned(), graph, reads: (!any).then_some((predicates, classes)) })
     }
 
@@ -70,14 +83,14 @@ impl Rule {
     /// the graph dropped, then the rule's template inserted into it. Written
     /// out by hand (engines' parsers differ: Virtuoso refuses a `.` after a
     /// `GRAPH` block in a template, which a serializer writes).
-    fn update(&self) -> Result<String, String> {
-        let query = spargebra::SparqlParser::new().parse_query(&self.text).map_err(|e| e.to_string())?;
+    fn update(&self) -> Result<String, RuleError> {
+        let query = spargebra::SparqlParser::new().parse_query(&self.text).map_err(|e| invalid(&self.name, e))?;
         let spargebra::Query::Construct { template, pattern, .. } = &query else {
-            return Err(format!("{}: a rule is a CONSTRUCT query", self.name));
+            return Err(invalid(&self.name, "a rule is a CONSTRUCT query"));
         };
         let template: Vec<String> = template.iter().map(|t| format!("{t} .")).collect();
         let select = spargebra::Query::Select { dataset: None, pattern: pattern.clone(), base_iri: None }.to_string();
-        let at = select.find('{').ok_or_else(|| format!("{}: no pattern", self.name))?;
+        let at = select.find('{').ok_or_else(|| invalid(&self.name, "no pattern"))?;
         let graph = self.graph.as_str();
         Ok(format!(
             "DROP SILENT GRAPH <{graph}> ;\nINSERT {{ GRAPH <{graph}> {{ {} }} }} WHERE {}",
@@ -128,16 +141,17 @@ fn reads(pattern: &GraphPattern, predicates: &mut HashSet<String>, classes: &mut
 }
 
 /// The rules of a folder (none when it does not exist), by file name.
-pub fn discover(dir: &Path) -> Result<Vec<Rule>, String> {
+pub fn discover(dir: &Path) -> Result<Vec<Rule>, RuleError> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
     let mut rules = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        let path = entry.map_err(|source| RuleError::Read { path: dir.display().to_string(), source })?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("rq") {
             continue;
         }
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| RuleError::Read { path: path.display().to_string(), source })?;
         rules.push(Rule::parse(&name, &text)?);
     }
     rules.sort_by(|a, b| a.name.cmp(&b.name));
@@ -194,7 +208,7 @@ impl Rules {
             if triples(store, &rule.text).await? == triples(store, &stored).await? {
                 continue;
             }
-            let text = rule.update().map_err(StoreError::Request)?;
+            let text = rule.update().map_err(|e| StoreError::Request(e.to_string()))?;
             store.internal_update(UpdateJob { text, base: None, dataset: Default::default() }).await?;
         }
         Ok(())

@@ -95,21 +95,34 @@ pub fn content_hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Why a source file could not be read as RDF; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{file}: unknown RDF syntax for this file extension")]
+    UnknownSyntax { file: String },
+    #[error("{file}: cannot open: {source}")]
+    Open { file: String, source: std::io::Error },
+    #[error("{file}: {source}")]
+    Gzip { file: String, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Syntax { file: String, message: String },
+}
+
 /// Parses the bytes of `file` (gunzipping `.gz`) into quads, its default graph
 /// mapped to the file's own graph. Errors name the file and the parser's position.
-pub fn parse(file: &SourceFile, bytes: &[u8]) -> Result<Vec<Quad>, String> {
-    let format = format_of_path(&file.path)
-        .ok_or_else(|| format!("{}: unknown RDF syntax for this file extension", file.display))?;
+pub fn parse(file: &SourceFile, bytes: &[u8]) -> Result<Vec<Quad>, SourceError> {
+    let format = format_of_path(&file.path).ok_or_else(|| SourceError::UnknownSyntax { file: file.display.clone() })?;
     let mut content = Vec::new();
     let bytes = if is_gzip(&file.path) {
         flate2::read::MultiGzDecoder::new(bytes)
             .read_to_end(&mut content)
-            .map_err(|e| format!("{}: {e}", file.display))?;
+            .map_err(|source| SourceError::Gzip { file: file.display.clone(), source })?;
         content.as_slice()
     } else {
         bytes
     };
-    let mut quads = parse_rdf(bytes, format, vocab::BASE_IRI).map_err(|e| format!("{}: {e}", file.display))?;
+    let mut quads = parse_rdf(bytes, format, vocab::BASE_IRI)
+        .map_err(|message| SourceError::Syntax { file: file.display.clone(), message })?;
     for quad in &mut quads {
         if quad.graph_name.is_default_graph() {
             quad.graph_name = GraphName::NamedNode(file.graph.clone());
@@ -121,10 +134,13 @@ pub fn parse(file: &SourceFile, bytes: &[u8]) -> Result<Vec<Quad>, String> {
 /// A streaming parser of the file at `path` (any RDF syntax by extension,
 /// `.gz` accepted), blank nodes renamed so they never merge with stored ones,
 /// its triples put into `graph` (the default graph when `None`).
-pub fn read_file(path: &Path, graph: Option<&NamedNode>) -> Result<ReaderQuadParser<Box<dyn Read + Send>>, String> {
-    let format = format_of_path(path)
-        .ok_or_else(|| format!("{}: unknown RDF syntax for this file extension", path.display()))?;
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+pub fn read_file(
+    path: &Path,
+    graph: Option<&NamedNode>,
+) -> Result<ReaderQuadParser<Box<dyn Read + Send>>, SourceError> {
+    let named = || path.display().to_string();
+    let format = format_of_path(path).ok_or_else(|| SourceError::UnknownSyntax { file: named() })?;
+    let file = std::fs::File::open(path).map_err(|source| SourceError::Open { file: named(), source })?;
     let reader: Box<dyn Read + Send> = if is_gzip(path) {
         Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)))
     } else {
@@ -139,7 +155,7 @@ pub fn read_file(path: &Path, graph: Option<&NamedNode>) -> Result<ReaderQuadPar
 
 /// Parses a whole RDF document into memory (so nothing is written when it is
 /// malformed); blank nodes get fresh names so they never merge with stored ones.
-pub fn parse_rdf(body: &[u8], format: RdfFormat, base: &str) -> Result<Vec<Quad>, String> {
+fn parse_rdf(body: &[u8], format: RdfFormat, base: &str) -> Result<Vec<Quad>, String> {
     let parser = RdfParser::from_format(format)
         .with_base_iri(base)
         .map_err(|e| format!("bad base IRI {base}: {e}"))?

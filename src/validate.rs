@@ -107,7 +107,7 @@ fn data_graph(files: &[SourceFile]) -> anyhow::Result<Vec<u8>> {
     let mut serializer = RdfSerializer::from_format(RdfFormat::NTriples).for_writer(Vec::new());
     for file in files {
         let bytes = std::fs::read(&file.path).with_context(|| format!("{}: cannot read", file.display))?;
-        let quads = sources::parse(file, &bytes).map_err(|e| anyhow!(e))?;
+        let quads = sources::parse(file, &bytes)?;
         for quad in &quads {
             serializer.serialize_triple(TripleRef::new(&quad.subject, &quad.predicate, &quad.object))?;
             if let GraphName::NamedNode(g) = &quad.graph_name {

@@ -13,7 +13,7 @@ use super::sparql::pick;
 use super::{public_base, stream_response, AppState, WriteAccess};
 use crate::conneg;
 use crate::error::AppError;
-use crate::store::GraphTarget;
+use crate::store::{GraphTarget, GraphWrite};
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -169,7 +169,7 @@ async fn replace(
 ) -> Result<Response, AppError> {
     let target =
         target(raw.as_deref())?.ok_or_else(|| AppError::BadRequest("PUT needs `?default` or `?graph=IRI`".into()))?;
-    write_target(&state, target, &headers, &uri, body, true).await
+    write_target(&state, target, &headers, &uri, body, GraphWrite::Replace).await
 }
 
 async fn direct_replace(
@@ -180,7 +180,7 @@ async fn direct_replace(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let target = direct_target(&state, &headers, &uri)?;
-    write_target(&state, target, &headers, &uri, body, true).await
+    write_target(&state, target, &headers, &uri, body, GraphWrite::Replace).await
 }
 
 async fn write_target(
@@ -189,11 +189,11 @@ async fn write_target(
     headers: &HeaderMap,
     uri: &Uri,
     body: Bytes,
-    replace: bool,
+    how: GraphWrite,
 ) -> Result<Response, AppError> {
     let documents = documents(headers, body).await?;
     let base = body_base(state, headers, Some(&target), uri);
-    let created = state.store.write_graph(target, documents, base, replace).await?;
+    let created = state.store.write_graph(target, documents, base, how).await?;
     Ok(if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT }.into_response())
 }
 
@@ -206,7 +206,7 @@ async fn merge(
     body: Bytes,
 ) -> Result<Response, AppError> {
     if let Some(target) = target(raw.as_deref())? {
-        return write_target(&state, target, &headers, &uri, body, false).await;
+        return write_target(&state, target, &headers, &uri, body, GraphWrite::Merge).await;
     }
     let format = body_format(&headers)?;
     if format.supports_datasets() {
@@ -216,7 +216,7 @@ async fn merge(
     }
     let graph = mint_graph(&public_base(&state.config, &headers));
     let base = graph.as_str().to_owned();
-    state.store.write_graph(GraphTarget::Named(graph.clone()), vec![(body, format)], base, false).await?;
+    state.store.write_graph(GraphTarget::Named(graph.clone()), vec![(body, format)], base, GraphWrite::Merge).await?;
     let mut response = StatusCode::CREATED.into_response();
     if let Ok(v) = HeaderValue::from_str(graph.as_str()) {
         response.headers_mut().insert(header::LOCATION, v);
@@ -232,7 +232,7 @@ async fn direct_merge(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let target = direct_target(&state, &headers, &uri)?;
-    write_target(&state, target, &headers, &uri, body, false).await
+    write_target(&state, target, &headers, &uri, body, GraphWrite::Merge).await
 }
 
 async fn remove(

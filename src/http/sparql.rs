@@ -61,8 +61,9 @@ async fn query_by_post(
     with_vary(outcome)
 }
 
-/// `/sparql/explain?query=…` (or a form POST): the query evaluated to its end,
-/// answered with the engine's plan, each operator with its rows and time (JSON).
+/// `/sparql/explain?query=…` (or a form POST, or `/sparql?query=…&explain=true`):
+/// the query evaluated to its end, answered with the engine's plan, each
+/// operator with its rows and time (JSON).
 async fn explain_by_get(State(state): State<AppState>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
     let outcome = match protocol::from_get(raw.as_deref()) {
         Ok(request) => explain(&state, request, &headers).await,
@@ -87,7 +88,7 @@ async fn explain_by_post(
 
 async fn explain(state: &AppState, request: SparqlRequest, headers: &HeaderMap) -> Result<Response, AppError> {
     let SparqlRequest::Query { text, dataset, .. } = request else {
-        return Err(AppError::BadRequest("/sparql/explain explains queries: send `query`, not an update".into()));
+        return Err(AppError::BadRequest("explain explains queries: send `query`, not an update".into()));
     };
     check_size(state, &text)?;
     let job = QueryJob { dataset, ..QueryJob::text(text, "explain") }.with_base(endpoint(state, headers));
@@ -122,7 +123,8 @@ fn endpoint(state: &AppState, headers: &HeaderMap) -> String {
 
 async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) -> Result<Response, AppError> {
     match request {
-        SparqlRequest::Query { text, dataset, format } => {
+        SparqlRequest::Query { explain: true, .. } => explain(state, request, headers).await,
+        SparqlRequest::Query { text, dataset, format, .. } => {
             check_size(state, &text)?;
             let is_graph = matches!(depth::form(&text), Some(QueryForm::Construct | QueryForm::Describe));
             let (media_type, output) = negotiate_query(is_graph, headers, format.as_deref())?;

@@ -4,8 +4,8 @@
 
 use super::schema::{key, Fields};
 use crate::inference::INFERRED_GRAPH;
-use crate::store::{KgStore, QuadReader, StoreError};
-use oxigraph::model::{GraphName, NamedNodeRef, NamedOrBlankNode, Quad, Term};
+use crate::store::{QuadReader, StoreError};
+use oxigraph::model::{GraphName, NamedNode, NamedNodeRef, NamedOrBlankNode, Quad, Term};
 use std::collections::HashMap;
 use tantivy::indexer::UserOperation;
 use tantivy::{IndexWriter, TantivyDocument};
@@ -46,91 +46,40 @@ pub fn graph_term(graph: &GraphName) -> Option<&str> {
 /// Longer texts are indexed up to this many bytes (a sentence is ~300).
 const MAX_TEXT: usize = 8 * 1024;
 
-/// What each graph (or each of `only`) was derived from (a sentence, a web
-/// page) and its text: the sentence's `schema:text`, else the graph's own label.
-/// Read as two predicate scans and a lookup per graph without a sentence, not a
-/// SPARQL join, which took ten times as long; each scan projects
-/// only subjects and objects (see [`crate::store::QuadReader::subjects_and_objects`]).
-pub async fn graph_sources(
-    store: &KgStore,
-    only: Option<&[String]>,
-) -> Result<HashMap<String, (String, String)>, StoreError> {
-    let only = only.map(<[String]>::to_vec);
-    store
-        .scan("search index: graph sources", move |reader| {
-            let derivations = derivations(reader, only.as_deref())?;
-            // The sources' texts: one scan of schema:text when there are many.
-            let texts = if only.is_none() { texts(reader, &derivations)? } else { HashMap::new() };
-            let mut sources = HashMap::new();
-            for (g, source) in derivations {
-                let text = match texts.get(&source).cloned() {
-                    Some(text) => text,
-                    None if only.is_some() => match first_text(reader, &source, TEXT)? {
-                        Some(text) => text,
-                        None => first_text(reader, &g, LABELS[0])?.unwrap_or_default(),
-                    },
-                    None => first_text(reader, &g, LABELS[0])?.unwrap_or_default(),
-                };
-                sources.entry(g).or_insert((source, text));
-            }
-            Ok(sources)
+/// Graphs whose sources are read together (one request to an engine). Their
+/// documents wait for it: this bounds what waits in memory, whatever the
+/// store's size.
+const GRAPHS_PER_LOOKUP: usize = 256;
+/// Documents that wait for their graphs' sources at most.
+const WAITING_DOCUMENTS: usize = 4096;
+
+/// What each of `graphs` was derived from (a sentence, a web page) and its
+/// text: the source's `schema:text`, else the graph's own label.
+fn sources_of(
+    reader: &QuadReader<'_>,
+    graphs: &[NamedNode],
+) -> Result<HashMap<NamedNode, (String, String)>, StoreError> {
+    let derived = reader.first_objects(graphs, NamedNodeRef::new_unchecked(DERIVED_FROM))?;
+    let mut sources: Vec<NamedNode> =
+        derived.values().filter_map(|t| if let Term::NamedNode(n) = t { Some(n.clone()) } else { None }).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let texts = reader.first_objects(&sources, NamedNodeRef::new_unchecked(TEXT))?;
+    let literal = |t: Option<&Term>| if let Some(Term::Literal(l)) = t { Some(l.value().to_owned()) } else { None };
+    let unspoken: Vec<NamedNode> = derived
+        .iter()
+        .filter(|(_, source)| matches!(source, Term::NamedNode(n) if literal(texts.get(n)).is_none()))
+        .map(|(g, _)| g.clone())
+        .collect();
+    let labels = reader.first_objects(&unspoken, NamedNodeRef::new_unchecked(LABELS[0]))?;
+    Ok(derived
+        .into_iter()
+        .filter_map(|(g, source)| {
+            let Term::NamedNode(source) = source else { return None };
+            let text = literal(texts.get(&source)).or_else(|| literal(labels.get(&g))).unwrap_or_default();
+            Some((g, (source.into_string(), text)))
         })
-        .await
-}
-
-/// The first literal `subject` has for `predicate`.
-fn first_text(reader: &QuadReader<'_>, subject: &str, predicate: &str) -> Result<Option<String>, StoreError> {
-    let subject = NamedNodeRef::new_unchecked(subject).into();
-    for quad in reader.quads(Some(subject), Some(NamedNodeRef::new_unchecked(predicate)), None, None) {
-        if let Term::Literal(l) = quad?.object {
-            return Ok(Some(l.value().to_owned()));
-        }
-    }
-    Ok(None)
-}
-
-/// Each graph (or each of `only`) and the source it was derived from.
-fn derivations(reader: &QuadReader<'_>, only: Option<&[String]>) -> Result<Vec<(String, String)>, StoreError> {
-    let derived = NamedNodeRef::new_unchecked(DERIVED_FROM);
-    let mut derivations: Vec<(String, String)> = Vec::new();
-    let mut see = |subject: NamedOrBlankNode, object: Term| {
-        if let (NamedOrBlankNode::NamedNode(g), Term::NamedNode(source)) = (subject, object) {
-            derivations.push((g.into_string(), source.into_string()));
-        }
-    };
-    match only {
-        Some(graphs) => {
-            for g in graphs {
-                let subject = NamedNodeRef::new_unchecked(g);
-                for quad in reader.quads(Some(subject.into()), Some(derived), None, None).take(1) {
-                    let quad = quad?;
-                    see(quad.subject, quad.object);
-                }
-            }
-        }
-        None => {
-            for pair in reader.subjects_and_objects(derived) {
-                let (subject, object) = pair?;
-                see(subject, object);
-            }
-        }
-    }
-    Ok(derivations)
-}
-
-/// The `schema:text` of every source in `derivations`, in one scan.
-fn texts(reader: &QuadReader<'_>, derivations: &[(String, String)]) -> Result<HashMap<String, String>, StoreError> {
-    let wanted: std::collections::HashSet<&str> = derivations.iter().map(|(_, s)| s.as_str()).collect();
-    let mut texts: HashMap<String, String> = HashMap::new();
-    for pair in reader.subjects_and_objects(NamedNodeRef::new_unchecked(TEXT)) {
-        let (subject, object) = pair?;
-        if let (NamedOrBlankNode::NamedNode(s), Term::Literal(l)) = (&subject, &object) {
-            if wanted.contains(s.as_str()) {
-                texts.entry(s.as_str().to_owned()).or_insert_with(|| l.value().to_owned());
-            }
-        }
-    }
-    Ok(texts)
+        .collect())
 }
 
 /// The document being gathered for one subject in one graph.
@@ -188,16 +137,17 @@ fn truncated(text: &str) -> String {
 /// bounds what can wait in memory (a sentence-sized document each).
 const BATCH: usize = 32;
 
-/// Adds the documents of every quad `quads` yields to `writer`; returns how many.
+/// Adds the documents of every quad `quads` yields to `writer`, with their
+/// graphs' sources read through `reader`; returns how many.
 pub fn add_documents(
+    reader: &QuadReader<'_>,
     quads: impl Iterator<Item = Result<Quad, StoreError>>,
-    sources: &HashMap<String, (String, String)>,
     fields: Fields,
     writer: &IndexWriter,
 ) -> Result<u64, StoreError> {
     let mut current: Option<(NamedOrBlankNode, GraphName)> = None;
     let mut gathered = Gathered::default();
-    let mut batch: Vec<UserOperation> = Vec::with_capacity(BATCH);
+    let mut waiting = Waiting::default();
     let mut added = 0;
     for quad in quads {
         let quad = quad?;
@@ -207,11 +157,11 @@ pub fn add_documents(
         let same = current.as_ref().is_some_and(|(s, g)| *s == quad.subject && *g == quad.graph_name);
         if !same {
             if let Some((subject, graph)) = current.take() {
-                if let Some(doc) = document(&subject, &graph, std::mem::take(&mut gathered), sources, fields) {
-                    batch.push(UserOperation::Add(doc));
+                if let Some(doc) = document(&subject, &graph, std::mem::take(&mut gathered), fields) {
                     added += 1;
-                    if batch.len() == BATCH {
-                        hand_over(&mut batch, writer)?;
+                    waiting.push(doc, graph);
+                    if waiting.is_full() {
+                        waiting.hand_over(reader, fields, writer)?;
                     }
                 }
             }
@@ -220,13 +170,57 @@ pub fn add_documents(
         gathered.see(&quad);
     }
     if let Some((subject, graph)) = current {
-        if let Some(doc) = document(&subject, &graph, gathered, sources, fields) {
-            batch.push(UserOperation::Add(doc));
+        if let Some(doc) = document(&subject, &graph, gathered, fields) {
             added += 1;
+            waiting.push(doc, graph);
         }
     }
-    hand_over(&mut batch, writer)?;
+    waiting.hand_over(reader, fields, writer)?;
     Ok(added)
+}
+
+/// Documents waiting for their graphs' sources.
+#[derive(Default)]
+struct Waiting {
+    documents: Vec<(TantivyDocument, GraphName)>,
+    graphs: Vec<NamedNode>,
+}
+
+impl Waiting {
+    fn push(&mut self, doc: TantivyDocument, graph: GraphName) {
+        if let GraphName::NamedNode(g) = &graph {
+            if self.graphs.last() != Some(g) && !self.graphs.contains(g) {
+                self.graphs.push(g.clone());
+            }
+        }
+        self.documents.push((doc, graph));
+    }
+
+    fn is_full(&self) -> bool {
+        self.graphs.len() >= GRAPHS_PER_LOOKUP || self.documents.len() >= WAITING_DOCUMENTS
+    }
+
+    /// Reads the waiting graphs' sources, adds them to their documents and
+    /// gives the documents to the writer, in their order.
+    fn hand_over(&mut self, reader: &QuadReader<'_>, f: Fields, writer: &IndexWriter) -> Result<(), StoreError> {
+        let sources = sources_of(reader, &self.graphs)?;
+        self.graphs.clear();
+        let mut batch: Vec<UserOperation> = Vec::with_capacity(BATCH);
+        for (mut doc, graph) in self.documents.drain(..) {
+            if let Some((source, text)) = match &graph {
+                GraphName::NamedNode(g) => sources.get(g),
+                _ => None,
+            } {
+                doc.add_text(f.source, source);
+                doc.add_text(f.source_text, text);
+            }
+            batch.push(UserOperation::Add(doc));
+            if batch.len() == BATCH {
+                hand_over(&mut batch, writer)?;
+            }
+        }
+        hand_over(&mut batch, writer)
+    }
 }
 
 /// Gives the batched documents to the writer, in their order.
@@ -240,13 +234,7 @@ fn hand_over(batch: &mut Vec<UserOperation>, writer: &IndexWriter) -> Result<(),
 }
 
 /// The document of `subject` in `graph`, when it has something to find it by.
-fn document(
-    subject: &NamedOrBlankNode,
-    graph: &GraphName,
-    gathered: Gathered,
-    sources: &HashMap<String, (String, String)>,
-    f: Fields,
-) -> Option<TantivyDocument> {
+fn document(subject: &NamedOrBlankNode, graph: &GraphName, gathered: Gathered, f: Fields) -> Option<TantivyDocument> {
     // Blank nodes have no address a hit could link to.
     let (NamedOrBlankNode::NamedNode(iri), false) = (subject, gathered.is_empty()) else { return None };
     let mut doc = TantivyDocument::default();
@@ -271,12 +259,6 @@ fn document(
     }
     if let Some(term) = graph_term(graph) {
         doc.add_text(f.graph, term);
-    }
-    if let GraphName::NamedNode(g) = graph {
-        if let Some((source, text)) = sources.get(g.as_str()) {
-            doc.add_text(f.source, source);
-            doc.add_text(f.source_text, text);
-        }
     }
     Some(doc)
 }

@@ -125,8 +125,6 @@ impl SearchIndex {
     pub(super) async fn rebuild(&self) -> Result<(), SearchError> {
         let started = std::time::Instant::now();
         let version = self.store.data_version();
-        let sources = build::graph_sources(&self.store, None).await?;
-        let sources_ms = started.elapsed().as_millis() as u64;
         let index = self.index.clone();
         let fields = self.fields;
         let payload = version.clone();
@@ -140,7 +138,7 @@ impl SearchIndex {
             .scan("building the search index", move |reader| {
                 let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
                 writer.delete_all_documents().map_err(io)?;
-                let added = build::add_documents(reader.quads(None, None, None, None), &sources, fields, &writer)?;
+                let added = build::add_documents(reader, reader.quads(None, None, None, None), fields, &writer)?;
                 // Cancelled after the last quad was read: nothing is committed.
                 reader.check()?;
                 commit(&mut writer, &payload)?;
@@ -151,7 +149,7 @@ impl SearchIndex {
             .await?;
         self.publish(version)?;
         crate::exec::release_free_memory();
-        tracing::info!(documents, ms = started.elapsed().as_millis() as u64, sources_ms, "search index built");
+        tracing::info!(documents, ms = started.elapsed().as_millis() as u64, "search index built");
         Ok(())
     }
 
@@ -161,9 +159,6 @@ impl SearchIndex {
         let started = std::time::Instant::now();
         let version = self.store.data_version();
         let Changed { graphs, subjects } = Changed::of(scope);
-        let named = graphs_named(&graphs, &subjects);
-        let sources =
-            if named.is_empty() { Default::default() } else { build::graph_sources(&self.store, Some(&named)).await? };
         let (f, payload) = (self.fields, version.clone());
         let nothing = graphs.is_empty() && subjects.is_empty();
         let (changed_graphs, changed_subjects) = (graphs.len(), subjects.len());
@@ -185,13 +180,13 @@ impl SearchIndex {
                     let Some(term) = graph_term(g) else { continue };
                     writer.delete_term(Term::from_field_text(f.graph, term));
                     added +=
-                        build::add_documents(reader.quads(None, None, None, Some(g.as_ref())), &sources, f, &writer)?;
+                        build::add_documents(reader, reader.quads(None, None, None, Some(g.as_ref())), f, &writer)?;
                 }
                 for (s, g) in &subjects {
                     let (NamedOrBlankNode::NamedNode(iri), Some(term)) = (s, graph_term(g)) else { continue };
                     writer.delete_query(Box::new(subject_in_graph(f, iri.as_str(), term))).map_err(io)?;
                     let quads = reader.quads(Some(s.as_ref()), None, None, Some(g.as_ref()));
-                    added += build::add_documents(quads, &sources, f, &writer)?;
+                    added += build::add_documents(reader, quads, f, &writer)?;
                 }
                 Ok((writer, added))
             };
@@ -231,21 +226,6 @@ impl Changed {
             .collect();
         Changed { graphs, subjects }
     }
-}
-
-/// The named graphs among the changed, sorted, once each (their sources are read).
-fn graphs_named(graphs: &[GraphName], subjects: &[(NamedOrBlankNode, GraphName)]) -> Vec<String> {
-    let mut named: Vec<String> = graphs
-        .iter()
-        .chain(subjects.iter().map(|(_, g)| g))
-        .filter_map(|g| match g {
-            GraphName::NamedNode(n) => Some(n.as_str().to_owned()),
-            _ => None,
-        })
-        .collect();
-    named.sort();
-    named.dedup();
-    named
 }
 
 /// The documents of one subject in one graph.

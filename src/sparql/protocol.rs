@@ -21,6 +21,8 @@ pub enum SparqlRequest {
         text: String,
         dataset: ProtocolDataset,
         format: Option<String>,
+        /// `explain=true`: the engine's plan, with rows and time per operator, instead of the answer.
+        explain: bool,
     },
     Update {
         text: String,
@@ -41,6 +43,8 @@ struct Params {
     using_named_graph_uri: Vec<String>,
     /// `format=` (Fuseki) or `output=` (Virtuoso): a format name overriding `Accept`.
     format: Option<String>,
+    /// `explain=`: `true` asks for the query's plan instead of its answer.
+    explain: Option<String>,
 }
 
 impl Params {
@@ -55,6 +59,7 @@ impl Params {
                 "using-graph-uri" => self.using_graph_uri.push(value),
                 "using-named-graph-uri" => self.using_named_graph_uri.push(value),
                 "format" | "output" => self.format = Some(value),
+                "explain" => self.explain = Some(value),
                 _ => {} // unknown parameters are ignored, as the protocol allows
             }
         }
@@ -166,10 +171,20 @@ fn build_query(params: Params) -> Result<SparqlRequest, AppError> {
         default_graphs: iris(&params.default_graph_uri, "default-graph-uri")?,
         named_graphs: iris(&params.named_graph_uri, "named-graph-uri")?,
     };
-    Ok(SparqlRequest::Query { text, dataset, format: params.format })
+    let explain = match params.explain.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!("`explain` is `true` or `false`, not {other:?}")));
+        }
+    };
+    Ok(SparqlRequest::Query { text, dataset, format: params.format, explain })
 }
 
 fn build_update(params: Params) -> Result<SparqlRequest, AppError> {
+    if params.explain.is_some() {
+        return Err(AppError::BadRequest("`explain` explains queries; an update has no plan to show".into()));
+    }
     let text = single(params.update, "update")?;
     let dataset = ProtocolDataset {
         default_graphs: iris(&params.using_graph_uri, "using-graph-uri")?,

@@ -6,7 +6,7 @@
 use super::change::Written;
 use super::embedded::Embedded;
 use super::error::StoreError;
-use super::job::{GraphTarget, QueryJob, QuerySource, StoreOptions, UpdateJob};
+use super::job::{GraphTarget, GraphWrite, QueryJob, QuerySource, StoreOptions, UpdateJob};
 use super::remote::Remote;
 use super::running::RunningGuard;
 use super::scope;
@@ -193,7 +193,7 @@ impl Backend {
         target: &GraphTarget,
         documents: &[(bytes::Bytes, RdfFormat)],
         base: &str,
-        replace: bool,
+        how: GraphWrite,
         guard: &RunningGuard,
     ) -> Result<(bool, Written), StoreError> {
         let mut quads = Vec::new();
@@ -207,9 +207,9 @@ impl Backend {
             )));
         }
         match self {
-            Backend::Embedded(e) => e.write_graph(target, &quads, replace, guard),
+            Backend::Embedded(e) => e.write_graph(target, &quads, how, guard),
             Backend::Remote(r) => {
-                let (created, former) = r.write_graph(target, &quads, replace, guard)?;
+                let (created, former) = r.write_graph(target, &quads, how, guard)?;
                 let written = quads.into_iter().map(|q| q.subject);
                 Ok((
                     created,
@@ -445,6 +445,28 @@ impl<'a> QuadReader<'a> {
             Backend::Remote(_) => {
                 Box::new(self.quads(None, Some(predicate), None, None).map(|q| q.map(|q| (q.subject, q.object))))
             }
+        }
+    }
+
+    /// The first object each of `subjects` has for `predicate`, in any graph:
+    /// a lookup each on the embedded store, one request for them all to an
+    /// engine (where a lookup each would be a request each).
+    pub fn first_objects(
+        &self,
+        subjects: &[NamedNode],
+        predicate: NamedNodeRef<'_>,
+    ) -> Result<std::collections::HashMap<NamedNode, Term>, StoreError> {
+        match self.backend {
+            Backend::Embedded(_) => {
+                let mut found = std::collections::HashMap::with_capacity(subjects.len());
+                for s in subjects {
+                    if let Some(quad) = self.quads(Some(s.as_ref().into()), Some(predicate), None, None).next() {
+                        found.insert(s.clone(), quad?.object);
+                    }
+                }
+                Ok(found)
+            }
+            Backend::Remote(r) => r.first_objects(subjects, predicate, self.guard),
         }
     }
 

@@ -62,27 +62,19 @@ impl Change {
     }
 
     fn add(&mut self, quad: Quad) {
-        if !self.removed.remove(&quad) {
-            self.added.insert(quad);
-        }
+        cancel_or_keep(&mut self.removed, &mut self.added, quad);
     }
 
     fn remove(&mut self, quad: Quad) {
-        if !self.added.remove(&quad) {
-            self.removed.insert(quad);
-        }
+        cancel_or_keep(&mut self.added, &mut self.removed, quad);
     }
 
     fn create(&mut self, graph: NamedOrBlankNode) {
-        if !self.dropped.remove(&graph) {
-            self.created.insert(graph);
-        }
+        cancel_or_keep(&mut self.dropped, &mut self.created, graph);
     }
 
     fn drop_graph(&mut self, graph: NamedOrBlankNode) {
-        if !self.created.remove(&graph) {
-            self.dropped.insert(graph);
-        }
+        cancel_or_keep(&mut self.created, &mut self.dropped, graph);
     }
 
     /// Both changes, as if made by one write (`later` after `self`).
@@ -424,6 +416,13 @@ impl Written {
     /// A write whose exact change is not known here (a remote engine's).
     pub fn scoped(scope: WriteScope) -> Self {
         Written { scope, publish: Vec::new() }
+    }
+}
+
+/// `item` undoes its opposite, when `opposite` holds it, or else is kept.
+fn cancel_or_keep<T: std::hash::Hash + Eq>(opposite: &mut HashSet<T>, kept: &mut HashSet<T>, item: T) {
+    if !opposite.remove(&item) {
+        kept.insert(item);
     }
 }
 

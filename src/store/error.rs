@@ -129,6 +129,13 @@ impl From<crate::sparql::parse::ParseError> for StoreError {
     }
 }
 
+/// A source file that does not read as RDF is refused as its body would be.
+impl From<crate::sources::SourceError> for StoreError {
+    fn from(e: crate::sources::SourceError) -> Self {
+        StoreError::BadBody(e.to_string())
+    }
+}
+
 impl From<crate::sparql::checkpoints::ServiceError> for StoreError {
     fn from(e: crate::sparql::checkpoints::ServiceError) -> Self {
         use crate::sparql::checkpoints::ServiceError;

@@ -128,6 +128,15 @@ pub fn default_concurrency() -> usize {
     std::thread::available_parallelism().map_or(4, |n| n.get() * 2)
 }
 
+/// What a Graph Store write does to the graph it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphWrite {
+    /// PUT: the graph becomes the body's triples.
+    Replace,
+    /// POST: the body's triples are added to it.
+    Merge,
+}
+
 /// A graph addressed by the Graph Store Protocol.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GraphTarget {

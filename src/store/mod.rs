@@ -61,8 +61,8 @@ pub use change::{Change, Derived, Publish, QuadRead, Recorder};
 pub use derived::{Latest, Pattern};
 pub use error::{engine_count, StoreError};
 pub use job::{
-    default_concurrency, CappedAnswer, Credentials, DefaultGraph, Derivation, GraphTarget, ProtocolDataset, QueryJob,
-    QuerySource, RemoteConfig, SourceSync, StoreLocation, StoreOptions, UpdateJob,
+    default_concurrency, CappedAnswer, Credentials, DefaultGraph, Derivation, GraphTarget, GraphWrite, ProtocolDataset,
+    QueryJob, QuerySource, RemoteConfig, SourceSync, StoreLocation, StoreOptions, UpdateJob,
 };
 pub use pages::TriplePage;
 pub use remote::EngineStats;

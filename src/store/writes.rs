@@ -6,7 +6,8 @@
 use super::change::{Publish, Written};
 use super::running::RunningGuard;
 use super::{
-    exec, GraphTarget, Inner, KgStore, SourceRecord, SourceSync, StoreError, UpdateJob, Work, WorkClass, WriteScope,
+    exec, GraphTarget, GraphWrite, Inner, KgStore, SourceRecord, SourceSync, StoreError, UpdateJob, Work, WorkClass,
+    WriteScope,
 };
 use crate::sources::SourceFile;
 use bytes::Bytes;
@@ -132,7 +133,7 @@ impl KgStore {
         Work { kind: "write", label, class: WorkClass::Write, key: None, timeout: self.inner.options.timeout }
     }
 
-    /// Replaces (`replace = true`, GSP PUT) or merges into (POST) a graph with the
+    /// Replaces (GSP PUT) or merges into (POST) a graph with the
     /// triples of `documents` (a body and its syntax, or the parts of a multipart
     /// body), whose relative IRIs resolve against `base`. Returns whether the
     /// graph was created by this call.
@@ -141,11 +142,15 @@ impl KgStore {
         target: GraphTarget,
         documents: Vec<(Bytes, RdfFormat)>,
         base: String,
-        replace: bool,
+        how: GraphWrite,
     ) -> Result<bool, StoreError> {
-        let work = self.write_work(format!("{} {}", if replace { "PUT" } else { "POST" }, target.label()));
+        let method = match how {
+            GraphWrite::Replace => "PUT",
+            GraphWrite::Merge => "POST",
+        };
+        let work = self.write_work(format!("{method} {}", target.label()));
         self.write(Author::Client, work, move |inner, guard| {
-            inner.backend.write_graph(&target, &documents, &base, replace, guard)
+            inner.backend.write_graph(&target, &documents, &base, how, guard)
         })
         .await
     }

@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::inference::{Inference, INFERRED_GRAPH};
-use crate::store::{GraphTarget, StoreLocation, StoreOptions, UpdateJob};
+use crate::store::{GraphTarget, GraphWrite, StoreLocation, StoreOptions, UpdateJob};
 use bytes::Bytes;
 use oxigraph::io::RdfFormat;
 use oxigraph::model::{GraphName, Quad, Term};
@@ -151,13 +151,23 @@ async fn write(store: &KgStore, kind: u64, next: &mut impl FnMut(u64) -> u64) ->
         }
         6 => {
             store
-                .write_graph(target, turtle(format!("<{subject}> {statement} .")), "http://e/".into(), true)
+                .write_graph(
+                    target,
+                    turtle(format!("<{subject}> {statement} .")),
+                    "http://e/".into(),
+                    GraphWrite::Replace,
+                )
                 .await
                 .unwrap();
         }
         7 => {
             store
-                .write_graph(target, turtle(format!("<{subject}> {statement} .")), "http://e/".into(), false)
+                .write_graph(
+                    target,
+                    turtle(format!("<{subject}> {statement} .")),
+                    "http://e/".into(),
+                    GraphWrite::Merge,
+                )
                 .await
                 .unwrap();
         }

@@ -5,18 +5,6 @@
 
 use crate::common::*;
 
-const GEO: &str = "
-PREFIX geo: <http://www.opengis.net/ont/geosparql#>
-PREFIX geof: <http://www.opengis.net/def/function/geosparql/>
-PREFIX uom: <http://www.opengis.net/def/uom/OGC/1.0/>
-PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>
-PREFIX st: <https://w3id.org/treaty-kg/id/state/>
-";
-
-fn q(body: &str) -> String {
-    format!("{GEO}\n{body}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn geosparql_functions_answer() {
     let server = knowledge_graph_server().await;

@@ -9,34 +9,7 @@
 use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
 
-const PREFIXES: &str = "
-PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX prov: <http://www.w3.org/ns/prov#>
-PREFIX org: <http://www.w3.org/ns/org#>
-PREFIX schema: <https://schema.org/>
-PREFIX owl: <http://www.w3.org/2002/07/owl#>
-PREFIX dcterms: <http://purl.org/dc/terms/>
-PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>
-PREFIX st: <https://w3id.org/treaty-kg/id/state/>
-PREFIX treaty: <https://w3id.org/treaty-kg/id/treaty/>
-PREFIX evt: <https://w3id.org/treaty-kg/id/event/>
-PREFIX wd: <https://w3id.org/treaty-kg/id/withdrawal/>
-PREFIX body: <https://w3id.org/treaty-kg/id/organization/>
-PREFIX concept: <https://w3id.org/treaty-kg/id/concept/>
-PREFIX quote: <https://w3id.org/treaty-kg/id/quotation/>
-PREFIX art: <https://w3id.org/treaty-kg/id/article/>
-PREFIX src: <https://w3id.org/treaty-kg/graph/source/>
-";
-
-const ID: &str = "https://w3id.org/treaty-kg/id/";
 const DERIVED: &str = "https://w3id.org/treaty-kg/graph/derived/grouping-members";
-
-fn q(body: &str) -> String {
-    format!("{PREFIXES}\n{body}")
-}
 
 fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()

@@ -285,6 +285,29 @@ async fn queries_explain_their_plan() {
     let mut counts = Vec::new();
     rows(&plan["plan"], &mut counts);
     assert!(counts.contains(&10), "ten states with labels: {counts:?} in {plan}");
+    // A three-pattern join: each of its patterns is an operator with its own
+    // row count; the same plan through `/sparql?…&explain=true`.
+    let join = "SELECT ?s ?label ?n WHERE { ?s a <https://w3id.org/treaty-kg/ontology#SovereignState> ; <http://www.w3.org/2000/01/rdf-schema#label> ?label ; <https://w3id.org/treaty-kg/ontology#borders> ?n }";
+    let through_sparql =
+        server.call(server.client.get(server.url("/sparql")).query(&[("query", join), ("explain", "true")])).await;
+    assert_eq!(through_sparql.status, 200, "{}", through_sparql.text());
+    let plan = through_sparql.json();
+    fn patterns(node: &serde_json::Value, out: &mut Vec<(String, u64)>) {
+        let children = node["children"].as_array().unwrap();
+        if children.is_empty() {
+            out.push((node["name"].as_str().unwrap().to_owned(), node["number of results"].as_u64().unwrap()));
+        }
+        children.iter().for_each(|c| patterns(c, out));
+    }
+    let mut leaves = Vec::new();
+    patterns(&plan["plan"], &mut leaves);
+    for predicate in ["SovereignState", "rdf-schema#label", "ontology#borders"] {
+        assert!(leaves.iter().any(|(name, _)| name.contains(predicate)), "a pattern on {predicate}: {leaves:?}");
+    }
+    let bad_flag =
+        server.call(server.client.get(server.url("/sparql")).query(&[("query", join), ("explain", "yes")])).await;
+    assert_eq!(bad_flag.status, 400);
+    assert!(bad_flag.text().contains("`explain` is `true` or `false`"), "{}", bad_flag.text());
     // The form POST the editor sends.
     let posted = server.call(server.client.post(server.url("/sparql/explain")).form(&[("query", "ASK {}")])).await;
     assert_eq!(posted.status, 200);

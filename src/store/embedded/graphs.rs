@@ -7,7 +7,7 @@ use super::{Embedded, CHECK_EVERY};
 use crate::sparql::results;
 use crate::store::change::Written;
 use crate::store::error::StoreError;
-use crate::store::job::GraphTarget;
+use crate::store::job::{GraphTarget, GraphWrite};
 use crate::store::running::RunningGuard;
 use oxigraph::io::RdfFormat;
 use oxigraph::model::{GraphNameRef, Quad, QuadRef};
@@ -37,14 +37,14 @@ impl Embedded {
         }
     }
 
-    /// Replaces (`replace`, GSP PUT) or merges into (POST) a graph with the
+    /// Replaces (GSP PUT) or merges into (POST) a graph with the
     /// triples of `quads` (parsed from the request's body or parts). Returns
     /// whether the graph was created by this call.
     pub fn write_graph(
         &self,
         target: &GraphTarget,
         quads: &[Quad],
-        replace: bool,
+        how: GraphWrite,
         guard: &RunningGuard,
     ) -> Result<(bool, Written), StoreError> {
         self.write(Some(guard), |recorder| {
@@ -52,7 +52,7 @@ impl Embedded {
                 GraphTarget::Default => true,
                 GraphTarget::Named(g) => !recorder.create_graph(g.into())?,
             };
-            if replace && existed {
+            if how == GraphWrite::Replace && existed {
                 recorder.clear_graph(target.as_ref())?;
             }
             for (i, quad) in quads.iter().enumerate() {

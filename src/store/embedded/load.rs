@@ -31,7 +31,7 @@ impl Embedded {
         bytes: &[u8],
         previous: Option<&SourceRecord>,
     ) -> Result<(SourceRecord, usize, Written), StoreError> {
-        let quads = sources::parse(file, bytes).map_err(StoreError::BadBody)?;
+        let quads = sources::parse(file, bytes)?;
         let graph = file.graph.as_ref();
         let mut contained = Vec::new();
         let mut added = 0u64;
@@ -73,7 +73,7 @@ impl Embedded {
         graph: Option<&NamedNode>,
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<u64, StoreError> {
-        let parser = sources::read_file(path, graph).map_err(StoreError::BadBody)?;
+        let parser = sources::read_file(path, graph)?;
         // Nothing but the file goes into the load: a small write after it (the
         // write counter, once) left a tiny extra SST file in every column family,
         // and every query then paid a seek in each (BENCHMARKS.md, "Store layout

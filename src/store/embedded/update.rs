@@ -72,8 +72,8 @@ pub fn apply(
             GraphUpdateOperation::Load { .. } => {
                 return Err(StoreError::Refused("LOAD is switched off: this server makes no outbound requests".into()))
             }
-            GraphUpdateOperation::Clear { graph, silent } => clear(recorder, graph, *silent, false)?,
-            GraphUpdateOperation::Drop { graph, silent } => clear(recorder, graph, *silent, true)?,
+            GraphUpdateOperation::Clear { graph, silent } => clear(recorder, graph, *silent, Emptying::Clear)?,
+            GraphUpdateOperation::Drop { graph, silent } => clear(recorder, graph, *silent, Emptying::Drop)?,
             GraphUpdateOperation::Create { graph, silent } => {
                 if !recorder.create_graph(graph.as_ref().into())? && !silent {
                     return Err(StoreError::Request(format!("The graph {graph} already exists")));
@@ -91,8 +91,15 @@ fn checkpoint(i: usize, guard: &RunningGuard) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// `CLEAR` (`drop = false`) or `DROP` of a graph target.
-fn clear(recorder: &mut Recorder<'_>, target: &GraphTarget, silent: bool, drop: bool) -> Result<(), StoreError> {
+/// What `CLEAR` and `DROP` do to a named graph: empty it, or remove it too.
+#[derive(Clone, Copy, PartialEq)]
+enum Emptying {
+    Clear,
+    Drop,
+}
+
+/// `CLEAR` or `DROP` of a graph target.
+fn clear(recorder: &mut Recorder<'_>, target: &GraphTarget, silent: bool, how: Emptying) -> Result<(), StoreError> {
     match target {
         GraphTarget::NamedNode(graph) => {
             if !recorder.graph_exists(graph.as_ref().into())? {
@@ -102,7 +109,7 @@ fn clear(recorder: &mut Recorder<'_>, target: &GraphTarget, silent: bool, drop: 
                     Err(StoreError::Request(format!("The graph {graph} does not exist")))
                 };
             }
-            if drop {
+            if how == Emptying::Drop {
                 recorder.drop_graph(graph.as_ref().into())?;
             } else {
                 recorder.clear_graph(graph.as_ref().into())?;
@@ -114,7 +121,7 @@ fn clear(recorder: &mut Recorder<'_>, target: &GraphTarget, silent: bool, drop: 
                 recorder.clear_graph(oxigraph::model::GraphNameRef::DefaultGraph)?;
             }
             for graph in recorder.named_graphs()? {
-                if drop {
+                if how == Emptying::Drop {
                     recorder.drop_graph(graph.as_ref())?;
                 } else {
                     recorder.clear_graph(graph.as_ref().into())?;

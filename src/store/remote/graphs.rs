@@ -57,9 +57,10 @@ impl Remote {
         &self,
         target: &GraphTarget,
         quads: &[Quad],
-        replace: bool,
+        how: GraphWrite,
         guard: &RunningGuard,
     ) -> Result<(bool, Option<Vec<NamedOrBlankNode>>), StoreError> {
+        let replace = how == GraphWrite::Replace;
         let existed = self.graph_exists(target, Some(guard))?;
         let former = match (replace, existed) {
             (true, true) => self.subjects_of(target, guard)?,

@@ -114,7 +114,7 @@ impl Remote {
         bytes: &[u8],
         previous: Option<&SourceRecord>,
     ) -> Result<(SourceRecord, usize), StoreError> {
-        let quads = crate::sources::parse(file, bytes).map_err(StoreError::BadBody)?;
+        let quads = crate::sources::parse(file, bytes)?;
         let graph = file.graph.as_str();
         let mut text = String::new();
         for old in previous.map(|r| r.contains.as_slice()).unwrap_or_default() {
@@ -167,7 +167,7 @@ impl Remote {
         graph: Option<&NamedNode>,
         progress: impl Fn(u64),
     ) -> Result<u64, StoreError> {
-        let parser = crate::sources::read_file(path, graph).map_err(StoreError::BadBody)?;
+        let parser = crate::sources::read_file(path, graph)?;
         let mut batcher = Batcher { remote: self, size: FIRST_BATCH };
         let (mut plain, mut with_blank) = (Vec::new(), Vec::new());
         let mut count = 0u64;

@@ -26,7 +26,7 @@ mod reads;
 pub use client::EngineStats;
 
 use super::error::{BadAnswer, StoreError};
-use super::job::{GraphTarget, ProtocolDataset, RemoteConfig};
+use super::job::{GraphTarget, GraphWrite, ProtocolDataset, RemoteConfig};
 use super::running::RunningGuard;
 use super::version::{Ledger, SourceRecord};
 use crate::sources::SourceFile;

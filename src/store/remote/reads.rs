@@ -2,6 +2,8 @@
 //! pages, named graphs, its size, the data version, whether a graph exists.
 
 use super::*;
+use oxigraph::model::NamedNodeRef;
+use std::collections::HashMap;
 
 /// The solutions of a SELECT read past an engine's row limit: when the engine
 /// said it cut the answer at `cap` rows (Virtuoso's `ResultSetMaxRows`), the
@@ -98,6 +100,30 @@ impl Remote {
             };
             Ok(Quad::new(s, p, o, g))
         })))
+    }
+
+    /// The first object each of `subjects` has for `predicate` in the engine's
+    /// named graphs, in one query.
+    pub fn first_objects(
+        &self,
+        subjects: &[NamedNode],
+        predicate: NamedNodeRef<'_>,
+        guard: &RunningGuard,
+    ) -> Result<HashMap<NamedNode, Term>, StoreError> {
+        let mut found = HashMap::with_capacity(subjects.len());
+        if subjects.is_empty() {
+            return Ok(found);
+        }
+        let values: Vec<String> = subjects.iter().map(ToString::to_string).collect();
+        let text =
+            format!("SELECT ?s ?o WHERE {{ VALUES ?s {{ {} }} GRAPH ?g {{ ?s {predicate} ?o }} }}", values.join(" "));
+        for solution in self.select(text, &ProtocolDataset::default(), Some(guard))? {
+            let solution = solution.map_err(crate::store::error::from_query_error)?;
+            if let (Some(Term::NamedNode(s)), Some(o)) = (solution.get("s"), solution.get("o")) {
+                found.entry(s.clone()).or_insert_with(|| o.clone());
+            }
+        }
+        Ok(found)
     }
 
     /// One page of the distinct triples matching a pattern over the engine's

@@ -87,6 +87,46 @@ impl Default for Options {
 /// The 20 statements of the two fixture files, in their graphs: what a test
 /// counts instead of `?s ?p ?o` over the default graph (which, in Virtuoso,
 /// also holds its own system graphs).
+/// The prefixes of the knowledge graph's own vocabulary and of those it uses,
+/// for the tests that ask it questions.
+pub const PREFIXES: &str = "
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX org: <http://www.w3.org/ns/org#>
+PREFIX schema: <https://schema.org/>
+PREFIX time: <http://www.w3.org/2006/time#>
+PREFIX owl: <http://www.w3.org/2002/07/owl#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX geo: <http://www.opengis.net/ont/geosparql#>
+PREFIX geof: <http://www.opengis.net/def/function/geosparql/>
+PREFIX uom: <http://www.opengis.net/def/uom/OGC/1.0/>
+PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>
+PREFIX st: <https://w3id.org/treaty-kg/id/state/>
+PREFIX treaty: <https://w3id.org/treaty-kg/id/treaty/>
+PREFIX evt: <https://w3id.org/treaty-kg/id/event/>
+PREFIX wd: <https://w3id.org/treaty-kg/id/withdrawal/>
+PREFIX body: <https://w3id.org/treaty-kg/id/organization/>
+PREFIX person: <https://w3id.org/treaty-kg/id/person/>
+PREFIX concept: <https://w3id.org/treaty-kg/id/concept/>
+PREFIX threat: <https://w3id.org/treaty-kg/id/threat/>
+PREFIX plan: <https://w3id.org/treaty-kg/id/plan/>
+PREFIX grp: <https://w3id.org/treaty-kg/id/grouping/>
+PREFIX quote: <https://w3id.org/treaty-kg/id/quotation/>
+PREFIX art: <https://w3id.org/treaty-kg/id/article/>
+PREFIX src: <https://w3id.org/treaty-kg/graph/source/>
+";
+
+/// Where the knowledge graph's resources are minted.
+pub const ID: &str = "https://w3id.org/treaty-kg/id/";
+
+/// `body` after [`PREFIXES`].
+pub fn q(body: &str) -> String {
+    format!("{PREFIXES}\n{body}")
+}
+
 pub const FIXTURE_TRIPLES: &str = "SELECT * WHERE { GRAPH ?g { ?s ?p ?o } VALUES ?g { <https://w3id.org/treaty-kg/graph/sample> <https://w3id.org/treaty-kg/graph/extra> } }";
 
 impl TestServer {
