@@ -1,6 +1,7 @@
 //! Building the index from the store: one pass over every quad, in whatever
 //! order the backend gives them (an engine's own, over `--remote`), a document
-//! per run of quads with one subject in one graph.
+//! per run of quads with one subject in one graph; and the sources of the
+//! graphs a page of hits comes from, read when the page is shown.
 
 use super::schema::{key, Fields};
 use crate::inference::INFERRED_GRAPH;
@@ -46,16 +47,9 @@ pub fn graph_term(graph: &GraphName) -> Option<&str> {
 /// Longer texts are indexed up to this many bytes (a sentence is ~300).
 const MAX_TEXT: usize = 8 * 1024;
 
-/// Graphs whose sources are read together (one request to an engine). Their
-/// documents wait for it: this bounds what waits in memory, whatever the
-/// store's size.
-const GRAPHS_PER_LOOKUP: usize = 256;
-/// Documents that wait for their graphs' sources at most.
-const WAITING_DOCUMENTS: usize = 4096;
-
 /// What each of `graphs` was derived from (a sentence, a web page) and its
 /// text: the source's `schema:text`, else the graph's own label.
-fn sources_of(
+pub fn sources_of(
     reader: &QuadReader<'_>,
     graphs: &[NamedNode],
 ) -> Result<HashMap<NamedNode, (String, String)>, StoreError> {
@@ -137,18 +131,26 @@ fn truncated(text: &str) -> String {
 /// bounds what can wait in memory (a sentence-sized document each).
 const BATCH: usize = 32;
 
-/// Adds the documents of every quad `quads` yields to `writer`, with their
-/// graphs' sources read through `reader`; returns how many.
+/// Adds the documents of every quad `quads` yields to `writer`; returns how many.
 pub fn add_documents(
-    reader: &QuadReader<'_>,
     quads: impl Iterator<Item = Result<Quad, StoreError>>,
     fields: Fields,
     writer: &IndexWriter,
 ) -> Result<u64, StoreError> {
     let mut current: Option<(NamedOrBlankNode, GraphName)> = None;
     let mut gathered = Gathered::default();
-    let mut waiting = Waiting::default();
+    let mut batch: Vec<UserOperation> = Vec::with_capacity(BATCH);
     let mut added = 0;
+    let mut hand = |doc: Option<TantivyDocument>, batch: &mut Vec<UserOperation>| -> Result<(), StoreError> {
+        if let Some(doc) = doc {
+            batch.push(UserOperation::Add(doc));
+            added += 1;
+            if batch.len() == BATCH {
+                hand_over(batch, writer)?;
+            }
+        }
+        Ok(())
+    };
     for quad in quads {
         let quad = quad?;
         if matches!(&quad.graph_name, GraphName::NamedNode(g) if g.as_str() == INFERRED_GRAPH) {
@@ -157,70 +159,17 @@ pub fn add_documents(
         let same = current.as_ref().is_some_and(|(s, g)| *s == quad.subject && *g == quad.graph_name);
         if !same {
             if let Some((subject, graph)) = current.take() {
-                if let Some(doc) = document(&subject, &graph, std::mem::take(&mut gathered), fields) {
-                    added += 1;
-                    waiting.push(doc, graph);
-                    if waiting.is_full() {
-                        waiting.hand_over(reader, fields, writer)?;
-                    }
-                }
+                hand(document(&subject, &graph, std::mem::take(&mut gathered), fields), &mut batch)?;
             }
             current = Some((quad.subject.clone(), quad.graph_name.clone()));
         }
         gathered.see(&quad);
     }
     if let Some((subject, graph)) = current {
-        if let Some(doc) = document(&subject, &graph, gathered, fields) {
-            added += 1;
-            waiting.push(doc, graph);
-        }
+        hand(document(&subject, &graph, gathered, fields), &mut batch)?;
     }
-    waiting.hand_over(reader, fields, writer)?;
+    hand_over(&mut batch, writer)?;
     Ok(added)
-}
-
-/// Documents waiting for their graphs' sources.
-#[derive(Default)]
-struct Waiting {
-    documents: Vec<(TantivyDocument, GraphName)>,
-    graphs: Vec<NamedNode>,
-}
-
-impl Waiting {
-    fn push(&mut self, doc: TantivyDocument, graph: GraphName) {
-        if let GraphName::NamedNode(g) = &graph {
-            if self.graphs.last() != Some(g) && !self.graphs.contains(g) {
-                self.graphs.push(g.clone());
-            }
-        }
-        self.documents.push((doc, graph));
-    }
-
-    fn is_full(&self) -> bool {
-        self.graphs.len() >= GRAPHS_PER_LOOKUP || self.documents.len() >= WAITING_DOCUMENTS
-    }
-
-    /// Reads the waiting graphs' sources, adds them to their documents and
-    /// gives the documents to the writer, in their order.
-    fn hand_over(&mut self, reader: &QuadReader<'_>, f: Fields, writer: &IndexWriter) -> Result<(), StoreError> {
-        let sources = sources_of(reader, &self.graphs)?;
-        self.graphs.clear();
-        let mut batch: Vec<UserOperation> = Vec::with_capacity(BATCH);
-        for (mut doc, graph) in self.documents.drain(..) {
-            if let Some((source, text)) = match &graph {
-                GraphName::NamedNode(g) => sources.get(g),
-                _ => None,
-            } {
-                doc.add_text(f.source, source);
-                doc.add_text(f.source_text, text);
-            }
-            batch.push(UserOperation::Add(doc));
-            if batch.len() == BATCH {
-                hand_over(&mut batch, writer)?;
-            }
-        }
-        hand_over(&mut batch, writer)
-    }
 }
 
 /// Gives the batched documents to the writer, in their order.

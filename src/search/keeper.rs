@@ -138,7 +138,7 @@ impl SearchIndex {
             .scan("building the search index", move |reader| {
                 let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_HEAP).map_err(io)?;
                 writer.delete_all_documents().map_err(io)?;
-                let added = build::add_documents(reader, reader.quads(None, None, None, None), fields, &writer)?;
+                let added = build::add_documents(reader.quads(None, None, None, None), fields, &writer)?;
                 // Cancelled after the last quad was read: nothing is committed.
                 reader.check()?;
                 commit(&mut writer, &payload)?;
@@ -179,14 +179,13 @@ impl SearchIndex {
                 for g in &graphs {
                     let Some(term) = graph_term(g) else { continue };
                     writer.delete_term(Term::from_field_text(f.graph, term));
-                    added +=
-                        build::add_documents(reader, reader.quads(None, None, None, Some(g.as_ref())), f, &writer)?;
+                    added += build::add_documents(reader.quads(None, None, None, Some(g.as_ref())), f, &writer)?;
                 }
                 for (s, g) in &subjects {
                     let (NamedOrBlankNode::NamedNode(iri), Some(term)) = (s, graph_term(g)) else { continue };
                     writer.delete_query(Box::new(subject_in_graph(f, iri.as_str(), term))).map_err(io)?;
                     let quads = reader.quads(Some(s.as_ref()), None, None, Some(g.as_ref()));
-                    added += build::add_documents(reader, quads, f, &writer)?;
+                    added += build::add_documents(quads, f, &writer)?;
                 }
                 Ok((writer, added))
             };

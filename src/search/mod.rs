@@ -25,6 +25,8 @@ pub mod query;
 pub mod schema;
 pub mod service;
 pub mod snippet;
+#[cfg(test)]
+mod tests;
 
 use crate::store::{KgStore, StoreError};
 use schema::{Fields, FOLDED};
@@ -81,7 +83,10 @@ pub struct Hit {
     pub types: Vec<String>,
     pub snippet: Snippet,
     pub score: f32,
-    /// What the statement that matched was derived from: (IRI, text).
+    /// The named graphs its documents come from, the best-ranked first.
+    pub graphs: Vec<String>,
+    /// What the first of them with a source was derived from: (IRI, text),
+    /// read from the store when the hit is shown.
     pub source: Option<(String, String)>,
 }
 
@@ -234,17 +239,36 @@ impl SearchIndex {
         let (searcher, version, stale) = self.searcher(WAIT).await?;
         let this = self.clone();
         let text = text.to_owned();
-        let (total, hits) = tokio::task::spawn_blocking(move || this.hits(&searcher, &text, offset, limit)).await??;
+        let (total, mut hits) =
+            tokio::task::spawn_blocking(move || this.hits(&searcher, &text, offset, limit)).await??;
+        if hits.iter().any(|h| !h.graphs.is_empty()) {
+            hits = self
+                .store
+                .read("search: the hits' sources", "search-sources", move |reader| {
+                    add_sources(&mut hits, reader)?;
+                    Ok(hits)
+                })
+                .await?;
+        }
         Ok(Answer { total, hits, version, stale })
     }
 
-    /// The hits of `text` from the index as it is now (no waiting: the SPARQL service).
-    pub fn search_now(&self, text: &str, offset: usize, limit: usize) -> Result<(usize, Vec<Hit>), SearchError> {
+    /// The hits of `text` from the index as it is now, their sources read
+    /// through `reader` (no waiting: the SPARQL service, inside a query).
+    pub fn search_now(
+        &self,
+        text: &str,
+        offset: usize,
+        limit: usize,
+        reader: &crate::store::QuadReader<'_>,
+    ) -> Result<(usize, Vec<Hit>), SearchError> {
         check_text(text)?;
         if self.built.borrow().is_none() {
             return Err(SearchError::NotReady);
         }
-        self.hits(&self.reader.searcher(), text, offset, limit)
+        let (total, mut hits) = self.hits(&self.reader.searcher(), text, offset, limit)?;
+        add_sources(&mut hits, reader)?;
+        Ok((total, hits))
     }
 
     fn hits(
@@ -286,11 +310,13 @@ impl SearchIndex {
             .map(|text| snippet::snippet(&self.index, text, highlight, 200))
             .find(|s| s.html.contains("<b>"))
             .unwrap_or_else(|| snippet::snippet(&self.index, &label, highlight, 200));
-        let source = docs.iter().find_map(|d| {
-            let source = query::values(d, f.source).next()?;
-            Some((source.to_owned(), query::values(d, f.source_text).next().unwrap_or_default().to_owned()))
-        });
-        Hit { iri, label, types, snippet, score, source }
+        let mut graphs: Vec<String> = Vec::new();
+        for g in all(f.graph).filter(|g| *g != build::DEFAULT_GRAPH) {
+            if !graphs.iter().any(|x| x == g) {
+                graphs.push(g.to_owned());
+            }
+        }
+        Hit { iri, label, types, snippet, score, graphs, source: None }
     }
 
     /// Up to `limit` resources whose names start with what `text` holds (the last
@@ -342,6 +368,23 @@ impl SearchIndex {
         found.truncate(limit);
         Ok(found)
     }
+}
+
+/// Each hit's source: that of the first of its graphs that has one.
+fn add_sources(hits: &mut [Hit], reader: &crate::store::QuadReader<'_>) -> Result<(), StoreError> {
+    let mut graphs: Vec<oxigraph::model::NamedNode> =
+        hits.iter().flat_map(|h| &h.graphs).map(|g| oxigraph::model::NamedNode::new_unchecked(g.as_str())).collect();
+    graphs.sort_unstable();
+    graphs.dedup();
+    let sources = build::sources_of(reader, &graphs)?;
+    for hit in hits {
+        hit.source = hit
+            .graphs
+            .iter()
+            .find_map(|g| sources.get(&oxigraph::model::NamedNode::new_unchecked(g.as_str())))
+            .cloned();
+    }
+    Ok(())
 }
 
 fn check_text(text: &str) -> Result<(), SearchError> {

@@ -2,9 +2,12 @@
 //!
 //! One document per resource per graph that speaks of it (the run of quads
 //! with one subject in one graph): its labels, alternative labels and other
-//! texts (quotations, sentences, comments), its types, and the graph, whose
-//! source is stored beside it. A resource described in several graphs has
-//! several documents; searches collapse them by the resource's key.
+//! texts (quotations, sentences, comments), its types, and the graph. What the
+//! graph was derived from is not stored: a hit's source is read from the store
+//! when the hit is shown, so it is always the store's (a sentence's text
+//! edited, a derivation changed), whatever the write touched. A resource
+//! described in several graphs has several documents; searches collapse them
+//! by the resource's key.
 
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
@@ -37,9 +40,6 @@ pub struct Fields {
     pub types: Field,
     /// The graph the document comes from (stored).
     pub graph: Field,
-    /// The IRI of what the graph was derived from (a sentence, a web page) and its text.
-    pub source: Field,
-    pub source_text: Field,
 }
 
 fn text(analyzer: &str, stored: bool) -> TextOptions {
@@ -66,8 +66,6 @@ pub fn schema() -> (Schema, Fields) {
         suggest: b.add_text_field("suggest", text(FOLDED, false)),
         types: b.add_text_field("types", STRING | STORED),
         graph: b.add_text_field("graph", STRING | STORED),
-        source: b.add_text_field("source", STORED),
-        source_text: b.add_text_field("source_text", STORED),
     };
     (b.build(), fields)
 }

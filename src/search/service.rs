@@ -118,11 +118,16 @@ impl crate::store::InProcessService for SearchService {
         iri == SERVICE
     }
 
-    fn solve(&self, pattern: &GraphPattern, bindings: &[(Variable, Term)]) -> Result<GraphPattern, ServiceError> {
+    fn solve(
+        &self,
+        pattern: &GraphPattern,
+        bindings: &[(Variable, Term)],
+        reader: &crate::store::QuadReader<'_>,
+    ) -> Result<GraphPattern, ServiceError> {
         let request = request(pattern, bindings)?;
         let text =
             request.text.ok_or_else(|| ServiceError::Request(format!("SERVICE <{SERVICE}> needs search:query")))?;
-        let (_, hits) = self.0.search_now(&text, request.offset, request.limit).map_err(|e| match e {
+        let (_, hits) = self.0.search_now(&text, request.offset, request.limit, reader).map_err(|e| match e {
             SearchError::BadRequest(message) => ServiceError::Request(message),
             SearchError::NotReady => ServiceError::Busy("the search index is being built; try again shortly"),
             other => ServiceError::Failed(Box::new(other)),

@@ -32,12 +32,14 @@ pub trait InProcessService: Send + Sync {
     /// Whether `SERVICE <iri>` is this one.
     fn answers(&self, iri: &str) -> bool;
     /// The `VALUES` block for the pattern inside it; `bindings` are the values
-    /// bound into the query (a saved query's parameters). `Err`: why the
-    /// pattern cannot be answered, or that the service failed.
+    /// bound into the query (a saved query's parameters); `reader` reads the
+    /// store as the query's own work. `Err`: why the pattern cannot be
+    /// answered, or that the service failed.
     fn solve(
         &self,
         pattern: &spargebra::algebra::GraphPattern,
         bindings: &[(Variable, Term)],
+        reader: &QuadReader<'_>,
     ) -> Result<spargebra::algebra::GraphPattern, ServiceError>;
 }
 
@@ -47,7 +49,7 @@ fn prepared_query(
     job: QueryJob,
     options: &StoreOptions,
     graph_form: Option<bool>,
-    in_process: Option<&dyn InProcessService>,
+    in_process: Option<(&dyn InProcessService, QuadReader<'_>)>,
 ) -> Result<(spargebra::Query, Option<String>), StoreError> {
     // An engine gets the user's own text when nothing was bound into it (with
     // the base made explicit): engines' parsers differ on what they accept of
@@ -57,9 +59,9 @@ fn prepared_query(
         _ => None,
     };
     let mut query = bound_query(job.query, &job.bindings, options.max_depth, graph_form)?;
-    if let Some(service) = in_process {
+    if let Some((service, reader)) = in_process {
         let answer = |iri: &NamedNode, pattern: &spargebra::algebra::GraphPattern| {
-            service.answers(iri.as_str()).then(|| service.solve(pattern, &job.bindings))
+            service.answers(iri.as_str()).then(|| service.solve(pattern, &job.bindings, &reader))
         };
         let (substituted, changed) = crate::sparql::checkpoints::substitute_services(query, &answer)?;
         query = substituted;
@@ -87,7 +89,7 @@ impl Backend {
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
         let dataset = job.dataset.clone();
-        let (query, own_text) = prepared_query(job, options, graph_form, in_process)?;
+        let (query, own_text) = prepared_query(job, options, graph_form, in_process.map(|s| (s, self.reader(guard))))?;
         match self {
             Backend::Embedded(e) => {
                 let prepared = e.prepare(query, &dataset, options, guard)?;
@@ -107,7 +109,7 @@ impl Backend {
         guard: &RunningGuard,
     ) -> Result<Vec<u8>, StoreError> {
         let dataset = job.dataset.clone();
-        let (query, _) = prepared_query(job, options, None, in_process)?;
+        let (query, _) = prepared_query(job, options, None, in_process.map(|s| (s, self.reader(guard))))?;
         match self {
             Backend::Embedded(e) => e.explain(query, &dataset, options, guard),
             Backend::Remote(_) => Err(StoreError::NotSupported(
@@ -449,7 +451,7 @@ impl<'a> QuadReader<'a> {
     }
 
     /// The first object each of `subjects` has for `predicate`, in any graph:
-    /// a lookup each on the embedded store, one request for them all to an
+    /// a lookup each on the embedded store, one request per 256 of them to an
     /// engine (where a lookup each would be a request each).
     pub fn first_objects(
         &self,

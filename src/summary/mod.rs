@@ -380,4 +380,4 @@ fn lock_read(cell: &Cell) -> Arc<Snapshot> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

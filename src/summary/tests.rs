@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 const TKG: &str = "https://w3id.org/treaty-kg/ontology#";
 const RDFS: &str = "http://www.w3.org/2000/01/rdf-schema#";
 
-async fn update(store: &KgStore, text: &str) {
+pub(crate) async fn update(store: &KgStore, text: &str) {
     let job = UpdateJob { text: text.to_owned(), base: None, dataset: Default::default() };
     store.update(job).await.unwrap_or_else(|e| panic!("{text}: {}", e.chain()));
 }
@@ -73,7 +73,7 @@ fn inferred_now(store: &KgStore) -> BTreeSet<String> {
 
 /// A store with axioms (`A ⊂ B ⊂ C`, `A ⊂ tkg:Event`, `p ⊂ q`), kept by the
 /// inferred graph's and the summaries' keepers.
-async fn kept_store() -> (KgStore, Arc<Summary>) {
+pub(crate) async fn kept_store() -> (KgStore, Arc<Summary>) {
     let store = KgStore::open(&StoreLocation::Memory, StoreOptions::default()).unwrap();
     update(
         &store,
@@ -95,7 +95,7 @@ async fn kept_store() -> (KgStore, Arc<Summary>) {
 }
 
 /// One write of a kind picked by `pick`, about subjects and graphs picked by `next`.
-async fn write(store: &KgStore, kind: u64, next: &mut impl FnMut(u64) -> u64) -> String {
+pub(crate) async fn write(store: &KgStore, kind: u64, next: &mut impl FnMut(u64) -> u64) -> String {
     let subject = format!("http://e/s{}", next(4));
     let graph = match next(3) {
         0 => None,

@@ -103,7 +103,7 @@ impl Remote {
     }
 
     /// The first object each of `subjects` has for `predicate` in the engine's
-    /// named graphs, in one query.
+    /// named graphs, in one query per 256 of them.
     pub fn first_objects(
         &self,
         subjects: &[NamedNode],
@@ -111,16 +111,17 @@ impl Remote {
         guard: &RunningGuard,
     ) -> Result<HashMap<NamedNode, Term>, StoreError> {
         let mut found = HashMap::with_capacity(subjects.len());
-        if subjects.is_empty() {
-            return Ok(found);
-        }
-        let values: Vec<String> = subjects.iter().map(ToString::to_string).collect();
-        let text =
-            format!("SELECT ?s ?o WHERE {{ VALUES ?s {{ {} }} GRAPH ?g {{ ?s {predicate} ?o }} }}", values.join(" "));
-        for solution in self.select(text, &ProtocolDataset::default(), Some(guard))? {
-            let solution = solution.map_err(crate::store::error::from_query_error)?;
-            if let (Some(Term::NamedNode(s)), Some(o)) = (solution.get("s"), solution.get("o")) {
-                found.entry(s.clone()).or_insert_with(|| o.clone());
+        for chunk in subjects.chunks(256) {
+            let values: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+            let text = format!(
+                "SELECT ?s ?o WHERE {{ VALUES ?s {{ {} }} GRAPH ?g {{ ?s {predicate} ?o }} }}",
+                values.join(" ")
+            );
+            for solution in self.select(text, &ProtocolDataset::default(), Some(guard))? {
+                let solution = solution.map_err(crate::store::error::from_query_error)?;
+                if let (Some(Term::NamedNode(s)), Some(o)) = (solution.get("s"), solution.get("o")) {
+                    found.entry(s.clone()).or_insert_with(|| o.clone());
+                }
             }
         }
         Ok(found)

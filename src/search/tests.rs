@@ -1,0 +1,90 @@
+//! The index kept from writes holds the documents an index built whole from
+//! the same store holds, after every kind of write (the summaries' own
+//! generator of writes: to the default graph and to named graphs, SPARQL
+//! Update of every form, Graph Store replacements and merges, deletions,
+//! dataset POSTs); and a hit's source is the store's, whatever changed it.
+
+use super::*;
+use crate::summary::tests::{kept_store, update, write};
+use std::collections::BTreeMap;
+
+/// Waits until `search`'s index describes the store's current data version.
+async fn current(search: &SearchIndex) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while search.status() != (true, true) {
+        assert!(tokio::time::Instant::now() < deadline, "the index is still not current");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// What the index holds of each resource in each graph: every stored field's
+/// values, merged over its documents (a whole build over a store that does not
+/// give a subject's quads together, an engine or the in-memory store, may
+/// write them as several documents; searches collapse them by resource).
+fn documents(search: &SearchIndex) -> BTreeMap<(String, String), Vec<(&'static str, String)>> {
+    let searcher = search.reader.searcher();
+    let f = search.fields;
+    let mut all: BTreeMap<(String, String), Vec<(&'static str, String)>> = BTreeMap::new();
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        for id in segment.doc_ids_alive() {
+            let doc: TantivyDocument = searcher.doc(tantivy::DocAddress::new(ord as u32, id)).unwrap();
+            let one = |field| query::values(&doc, field).next().unwrap_or_default().to_owned();
+            let held = all.entry((one(f.iri), one(f.graph))).or_default();
+            for (name, field) in [("label", f.label), ("alt", f.alt), ("text", f.text), ("types", f.types)] {
+                held.extend(query::values(&doc, field).map(|v| (name, v.to_owned())));
+            }
+            held.sort_unstable();
+        }
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_kept_from_writes_equals_one_built_whole() {
+    let (store, _summary) = kept_store().await;
+    let kept = SearchIndex::start(store.clone(), IndexLocation::Memory, None).unwrap();
+    current(&kept).await;
+    let mut seed: u64 = 11;
+    let mut next = move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n.max(1)
+    };
+    for step in 0..60 {
+        let kind = next(11);
+        let label = write(&store, kind, &mut next).await;
+        current(&kept).await;
+        let whole = SearchIndex::start(store.clone(), IndexLocation::Memory, None).unwrap();
+        current(&whole).await;
+        assert_eq!(documents(&kept), documents(&whole), "step {step} ({label})");
+    }
+    assert!(!documents(&kept).is_empty(), "the writes left something to find");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hits_source_is_the_stores_whatever_changed_it() {
+    let (store, _summary) = kept_store().await;
+    let search = SearchIndex::start(store.clone(), IndexLocation::Memory, None).unwrap();
+    update(
+        &store,
+        "INSERT DATA { GRAPH <http://e/g> { <http://e/x> <http://www.w3.org/2000/01/rdf-schema#label> \"Kestrel\" }
+                       GRAPH <http://e/prov> { <http://e/g> <http://www.w3.org/ns/prov#wasDerivedFrom> <http://e/s1> .
+                                               <http://e/s1> <https://schema.org/text> \"first text\" .
+                                               <http://e/s2> <https://schema.org/text> \"second text\" } }",
+    )
+    .await;
+    current(&search).await;
+    let source = |search: Arc<SearchIndex>| async move {
+        let answer = search.search("kestrel", 0, 10).await.unwrap();
+        assert_eq!(answer.hits.len(), 1, "{:?}", answer.hits);
+        answer.hits[0].source.clone()
+    };
+    assert_eq!(source(search.clone()).await, Some(("http://e/s1".into(), "first text".into())));
+    // The source's text edited: no statement of the hit's graph changed.
+    update(&store, "DELETE DATA { GRAPH <http://e/prov> { <http://e/s1> <https://schema.org/text> \"first text\" } } ; INSERT DATA { GRAPH <http://e/prov> { <http://e/s1> <https://schema.org/text> \"edited text\" } }").await;
+    current(&search).await;
+    assert_eq!(source(search.clone()).await, Some(("http://e/s1".into(), "edited text".into())));
+    // The graph derived from another source.
+    update(&store, "DELETE WHERE { GRAPH <http://e/prov> { <http://e/g> <http://www.w3.org/ns/prov#wasDerivedFrom> ?s } } ; INSERT DATA { GRAPH <http://e/prov> { <http://e/g> <http://www.w3.org/ns/prov#wasDerivedFrom> <http://e/s2> } }").await;
+    current(&search).await;
+    assert_eq!(source(search.clone()).await, Some(("http://e/s2".into(), "second text".into())));
+}
