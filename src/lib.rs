@@ -47,13 +47,13 @@
 //!   pages, editor, search page, small graphs as pages (VoID, service description), SVG
 //!   pictures (timeline, neighbourhood) and maps drawn from WKT (`ui::map`).
 //! - [`search`] — full-text search (tantivy) over the store's texts: built by one
-//!   scan of the quad reader (the graphs' sources first, by two predicate scans
-//!   that read only subjects and objects), documents handed over in batches;
-//!   updated after every write from what the write names (`store::WriteScope`)
-//!   through one index writer kept from update to update,
-//!   the data version in its commit; `/search`, suggestions, and
-//!   `SERVICE <…/search>` turned into a `VALUES` block before either backend
-//!   evaluates the query.
+//!   scan of the quad reader, documents handed over in batches; updated after
+//!   every write from what the write names (`store::WriteScope`) through one
+//!   index writer kept from update to update, the data version in its commit;
+//!   a hit's source (what its graph was derived from) read from the store when
+//!   the hit is shown; `/search`, suggestions, and `SERVICE <…/search>` turned
+//!   into a `VALUES` block before either backend evaluates the query (the
+//!   service reads the store through the query's own reader).
 //! - [`validate`] — SHACL validation of the repository's RDF (rudof's engine).
 //! - [`generate`] — deterministic synthetic data for benchmarks.
 //! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump/validate).
