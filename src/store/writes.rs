@@ -93,8 +93,12 @@ impl KgStore {
             let read = exec::run(move || inner.backend.engine_version());
             match read.await {
                 Ok(Some(Ok(version))) => self.inner.versioning.observe(version),
-                other => {
-                    tracing::warn!(outcome = ?other.err(), "the engine's data version could not be read after a write")
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(error = %e.chain(), "the engine's data version could not be read after a write")
+                }
+                Ok(None) => tracing::warn!("the engine's data version could not be read after a write: it has none"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the engine's data version could not be read after a write")
                 }
             }
             return Ok(outcome);

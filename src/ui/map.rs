@@ -306,8 +306,8 @@ fn place_labels(drawn: &[Drawn<'_>]) -> Vec<(String, f64, f64, bool)> {
 pub const WKT_LITERAL: &str = "http://www.opengis.net/ont/geosparql#wktLiteral";
 
 /// The map of an answer's WKT values, or `None` when it has none: one shape per
-/// row (its first WKT value), named by the row's first other value, linked to
-/// the page of its first IRI.
+/// row (its first WKT value), named by the row's first other literal (else the
+/// last segment of its first IRI), linked to the page of its first IRI.
 pub fn from_rows(title: &str, rows: &[Vec<Option<oxigraph::model::Term>>]) -> Option<Markup> {
     use oxigraph::model::Term;
     let is_wkt = |t: &Option<Term>| matches!(t, Some(Term::Literal(l)) if l.datatype().as_str() == WKT_LITERAL);
@@ -315,10 +315,14 @@ pub fn from_rows(title: &str, rows: &[Vec<Option<oxigraph::model::Term>>]) -> Op
         .iter()
         .filter_map(|row| {
             let Some(Term::Literal(wkt)) = row.iter().find(|t| is_wkt(t))? else { return None };
-            let label = row.iter().filter(|t| !is_wkt(t)).find_map(|t| match t {
-                Some(Term::Literal(l)) => Some(l.value().to_owned()),
-                Some(Term::NamedNode(n)) => Some(n.as_str().rsplit(['/', '#']).next().unwrap_or_default().to_owned()),
-                _ => None,
+            let others = || row.iter().filter(|t| !is_wkt(t)).flatten();
+            let literal =
+                others().find_map(|t| if let Term::Literal(l) = t { Some(l.value().to_owned()) } else { None });
+            let label = literal.or_else(|| {
+                others().find_map(|t| match t {
+                    Term::NamedNode(n) => Some(n.as_str().rsplit(['/', '#']).next().unwrap_or_default().to_owned()),
+                    _ => None,
+                })
             });
             let href = row.iter().find_map(|t| match t {
                 Some(Term::NamedNode(n)) => Some(crate::linked_data::iri::page_href(n.as_str())),
@@ -337,6 +341,22 @@ pub fn from_rows(title: &str, rows: &[Vec<Option<oxigraph::model::Term>>]) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answers_shape_is_named_by_its_label_before_its_iri() {
+        use oxigraph::model::{Literal, NamedNode, Term};
+        let row = vec![
+            Some(Term::NamedNode(NamedNode::new_unchecked("https://w3id.org/treaty-kg/id/state/latvia"))),
+            Some(Term::Literal(Literal::new_simple_literal("Latvia"))),
+            Some(Term::Literal(Literal::new_typed_literal(
+                "POLYGON((21 56, 28 56, 28 58, 21 58, 21 56))",
+                NamedNode::new_unchecked(WKT_LITERAL),
+            ))),
+        ];
+        let svg = from_rows("t", &[row]).unwrap().into_string();
+        assert!(svg.contains(">Latvia<"), "{svg}");
+        assert!(!svg.contains(">latvia<"), "{svg}");
+    }
 
     fn shape(label: &str, wkt: &str, focus: bool) -> Shape {
         Shape { label: label.into(), href: None, wkt: wkt.into(), class: 0, focus }
