@@ -181,12 +181,21 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     // that the source files' changes flow into it like any write; what must be
     // computed whole (after `treaty-kg load`) is computed once they are in. An
     // engine's writes are not seen inside: there, the source files first.
-    let (inference, summary) = match store.derivation() {
+    // The search index's first build starts once the derived graphs are
+    // written (a write after it would make it stale) and runs, on the
+    // background pool, beside the summaries' first count.
+    let search = |inference: Option<&Arc<inference::Inference>>| match &config.search {
+        Some(location) => start_search(&store, location, inference).map(Some),
+        None => Ok(None),
+    };
+    let (inference, summary, search) = match store.derivation() {
         Derivation::AfterWrite => {
             sync()?;
-            start_derived(&store, rules, config.inference)?
+            let (inference, summary) = start_derived(&store, rules, config.inference)?;
+            let search = search(inference.as_ref())?;
+            (inference, summary, search)
         }
-        Derivation::InWrite => start_embedded_derived(&store, rules, config.inference, sync)?,
+        Derivation::InWrite => start_embedded_derived(&store, rules, config.inference, sync, search)?,
     };
     let loading = std::time::Instant::now();
     let queries = queries::Registry::open(config.queries_dir.clone())
@@ -197,10 +206,6 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         "saved queries loaded"
     );
     let config_query_cache = config.query_cache;
-    let search = match &config.search {
-        Some(location) => Some(start_search(&store, location, inference.as_ref())?),
-        None => None,
-    };
     Ok(AppState {
         search,
         store,
@@ -288,13 +293,15 @@ fn start_derived(
 /// The embedded store's derived data: the rules' graphs, and what is current
 /// of the inferred graph and the summaries, kept from now on; then `sync`;
 /// then what was behind, computed whole (so a store changed by `treaty-kg
-/// load` is materialized and counted once, with the source files in).
-fn start_embedded_derived(
+/// load` is materialized and counted once, with the source files in). The
+/// search index (`search`) starts before the summaries are counted.
+fn start_embedded_derived<S>(
     store: &KgStore,
     rules: Vec<rules::Rule>,
     inference: bool,
     sync: impl FnOnce() -> anyhow::Result<()>,
-) -> anyhow::Result<(Option<Arc<inference::Inference>>, Arc<summary::Summary>)> {
+    search: impl FnOnce(Option<&Arc<inference::Inference>>) -> anyhow::Result<S>,
+) -> anyhow::Result<(Option<Arc<inference::Inference>>, Arc<summary::Summary>, S)> {
     let runtime = tokio::runtime::Handle::current();
     let failed = |what: &'static str| move |e: store::StoreError| anyhow::anyhow!("{}", e.chain()).context(what);
     runtime
@@ -321,13 +328,15 @@ fn start_embedded_derived(
             "inferred graph ready"
         );
     }
+    let inference = inference.map(|(inference, _)| inference);
+    let search = search(inference.as_ref())?;
     let summary = match kept {
         Some(summary) => summary,
         None => summary::Summary::start(store.clone()).map_err(failed("computing the dataset summaries failed"))?,
     };
     store.flush().map_err(failed("writing the store's buffers failed"))?;
     exec::release_free_memory();
-    Ok((inference.map(|(inference, _)| inference), summary))
+    Ok((inference, summary, search))
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight

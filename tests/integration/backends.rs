@@ -314,7 +314,8 @@ async fn two_front_ends_over_one_engine_agree() {
     assert_eq!(run(b.0.base.clone()).await, "l\r\nthree\r\n", "the other front end saw the write");
 }
 
-/// `backup` is the engine's job: 501 with a pointer to its own tool.
+/// `backup` is the engine's job: 501 with a pointer to its own tool; so is
+/// explaining a query's plan.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_is_the_engines_job() {
     let server = TestServer::with(Options { backend: Backend::Oxigraph, ..Options::default() }).await;
@@ -323,6 +324,10 @@ async fn backup_is_the_engines_job() {
         .await;
     assert_eq!(r.status, 501);
     assert!(r.text().contains("oxigraph backup"));
+    // So is a query's plan: explain says so rather than guessing.
+    let explained =
+        server.call(server.client.get(server.url("/sparql")).query(&[("query", "ASK {}"), ("explain", "true")])).await;
+    assert_eq!(explained.status, 501, "{}", explained.text());
 }
 
 on_every_backend! {

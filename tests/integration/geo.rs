@@ -33,6 +33,18 @@ async fn geosparql_functions_answer() {
     // The service description lists them.
     let description = server.get_text("/sparql", "text/turtle").await;
     assert!(description.contains("http://www.opengis.net/def/function/geosparql/distance"), "{description}");
+    // The editor completes them, and their prefix.
+    let vocabulary: serde_json::Value =
+        server.get("/editor/vocabulary.json", "application/json").await.json().await.unwrap();
+    let functions: Vec<&str> = vocabulary["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "GeoSPARQL function")
+        .filter_map(|t| t["iri"].as_str())
+        .collect();
+    assert!(functions.contains(&"http://www.opengis.net/def/function/geosparql/sfTouches"), "{functions:?}");
+    assert!(vocabulary["prefixes"].as_array().unwrap().iter().any(|p| p["prefix"] == "geof"), "{vocabulary}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
