@@ -253,21 +253,24 @@ impl SearchIndex {
         Ok(Answer { total, hits, version, stale })
     }
 
-    /// The hits of `text` from the index as it is now, their sources read
-    /// through `reader` (no waiting: the SPARQL service, inside a query).
+    /// The hits of `text` from the index as it is now, with their sources
+    /// when a `reader` is given to read them (no waiting: the SPARQL service,
+    /// inside a query).
     pub fn search_now(
         &self,
         text: &str,
         offset: usize,
         limit: usize,
-        reader: &crate::store::QuadReader<'_>,
+        reader: Option<&crate::store::QuadReader<'_>>,
     ) -> Result<(usize, Vec<Hit>), SearchError> {
         check_text(text)?;
         if self.built.borrow().is_none() {
             return Err(SearchError::NotReady);
         }
         let (total, mut hits) = self.hits(&self.reader.searcher(), text, offset, limit)?;
-        add_sources(&mut hits, reader)?;
+        if let Some(reader) = reader {
+            add_sources(&mut hits, reader)?;
+        }
         Ok((total, hits))
     }
 

@@ -127,7 +127,9 @@ impl crate::store::InProcessService for SearchService {
         let request = request(pattern, bindings)?;
         let text =
             request.text.ok_or_else(|| ServiceError::Request(format!("SERVICE <{SERVICE}> needs search:query")))?;
-        let (_, hits) = self.0.search_now(&text, request.offset, request.limit, reader).map_err(|e| match e {
+        // The sources are read only when the pattern asks for them.
+        let sources = request.outputs.iter().any(|(name, _)| name.starts_with("source")).then_some(reader);
+        let (_, hits) = self.0.search_now(&text, request.offset, request.limit, sources).map_err(|e| match e {
             SearchError::BadRequest(message) => ServiceError::Request(message),
             SearchError::NotReady => ServiceError::Busy("the search index is being built; try again shortly"),
             other => ServiceError::Failed(Box::new(other)),

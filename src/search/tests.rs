@@ -5,7 +5,7 @@
 //! dataset POSTs); and a hit's source is the store's, whatever changed it.
 
 use super::*;
-use crate::summary::tests::{kept_store, update, write};
+use crate::summary::tests::{kept_store, picks, update, write};
 use std::collections::BTreeMap;
 
 /// Waits until `search`'s index describes the store's current data version.
@@ -44,11 +44,7 @@ async fn the_index_kept_from_writes_equals_one_built_whole() {
     let (store, _summary) = kept_store().await;
     let kept = SearchIndex::start(store.clone(), IndexLocation::Memory, None).unwrap();
     current(&kept).await;
-    let mut seed: u64 = 11;
-    let mut next = move |n: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (seed >> 33) % n.max(1)
-    };
+    let mut next = picks(11);
     for step in 0..60 {
         let kind = next(11);
         let label = write(&store, kind, &mut next).await;

@@ -15,9 +15,7 @@ use crate::sources::SourceFile;
 use crate::sparql::checkpoints::ServiceError;
 use crate::sparql::parse;
 use oxigraph::io::{RdfFormat, RdfParser};
-use oxigraph::model::{
-    GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, Term, TermRef, Variable,
-};
+use oxigraph::model::{GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNodeRef, Quad, Term, TermRef, Variable};
 use oxigraph::sparql::QueryResults;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -428,24 +426,6 @@ impl<'a> QuadReader<'a> {
                     Ok(quads) => quads,
                     Err(e) => Box::new(std::iter::once(Err(e))),
                 }
-            }
-        }
-    }
-
-    /// The subjects and objects of every statement with `predicate`, in any
-    /// graph and in no set order: cheaper than [`Self::quads`] on the embedded
-    /// store, which then reads neither the predicate nor the graph of each.
-    pub fn subjects_and_objects(
-        &self,
-        predicate: NamedNodeRef<'_>,
-    ) -> Box<dyn Iterator<Item = Result<(NamedOrBlankNode, Term), StoreError>> + 'a> {
-        match self.backend {
-            Backend::Embedded(e) => match e.subjects_and_objects(predicate, self.guard) {
-                Ok(pairs) => Box::new(pairs),
-                Err(e) => Box::new(std::iter::once(Err(e))),
-            },
-            Backend::Remote(_) => {
-                Box::new(self.quads(None, Some(predicate), None, None).map(|q| q.map(|q| (q.subject, q.object))))
             }
         }
     }

@@ -94,6 +94,15 @@ pub(crate) async fn kept_store() -> (KgStore, Arc<Summary>) {
     (store, summary)
 }
 
+/// A repeatable stream of picks below `n` (a linear congruential generator
+/// seeded with `seed`): the same writes on every run.
+pub(crate) fn picks(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n.max(1)
+    }
+}
+
 /// One write of a kind picked by `pick`, about subjects and graphs picked by `next`.
 pub(crate) async fn write(store: &KgStore, kind: u64, next: &mut impl FnMut(u64) -> u64) -> String {
     let subject = format!("http://e/s{}", next(4));
@@ -197,11 +206,7 @@ pub(crate) async fn write(store: &KgStore, kind: u64, next: &mut impl FnMut(u64)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_view_kept_from_changes_equals_the_view_computed_from_scratch() {
     let (store, summary) = kept_store().await;
-    let mut seed: u64 = 7;
-    let mut next = move |n: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (seed >> 33) % n.max(1)
-    };
+    let mut next = picks(7);
     for step in 0..150 {
         let kind = next(11);
         let label = write(&store, kind, &mut next).await;

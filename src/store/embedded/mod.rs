@@ -19,7 +19,7 @@ use super::version::{Ledger, SourceRecord};
 use crate::sparql::checkpoints;
 use crate::vocab;
 use oxigraph::model::{
-    GraphName, GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, Term, TermRef,
+    GraphName, GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, TermRef,
 };
 use oxigraph::sparql::{PreparedSparqlQuery, QueryDatasetSpecification, QueryResults, SparqlEvaluator};
 use oxigraph::store::Store;
@@ -285,38 +285,6 @@ impl Embedded {
             }
             Ok(quad?)
         })
-    }
-
-    /// The subjects and objects of every statement with `predicate`, in any
-    /// graph, in no set order. Read through the engine, which keeps terms
-    /// encoded until they are projected: the predicate and the graph of each
-    /// statement are never looked up (a quad-pattern scan decodes all four
-    /// terms, each a dictionary read).
-    pub fn subjects_and_objects<'a>(
-        &'a self,
-        predicate: NamedNodeRef<'_>,
-        guard: &'a RunningGuard,
-    ) -> Result<impl Iterator<Item = Result<(NamedOrBlankNode, Term), StoreError>> + 'a, StoreError> {
-        let text =
-            format!("SELECT ?s ?o WHERE {{ {{ ?s {predicate} ?o }} UNION {{ GRAPH ?g {{ ?s {predicate} ?o }} }} }}");
-        let results = SparqlEvaluator::new()
-            .with_cancellation_token(guard.token.clone())
-            .parse_query(&text)
-            .map_err(|e| StoreError::Request(format!("{text}: {e}")))?
-            .on_store(&self.store)
-            .execute()
-            .map_err(from_query_error)?;
-        let QueryResults::Solutions(solutions) = results else {
-            return Err(StoreError::Request(format!("{text}: not a SELECT")));
-        };
-        Ok(solutions.map(move |solution| {
-            let solution = solution.map_err(from_query_error)?;
-            match (solution.get("s"), solution.get("o")) {
-                (Some(Term::NamedNode(s)), Some(o)) => Ok((NamedOrBlankNode::NamedNode(s.clone()), o.clone())),
-                (Some(Term::BlankNode(s)), Some(o)) => Ok((NamedOrBlankNode::BlankNode(s.clone()), o.clone())),
-                _ => Err(StoreError::Request(format!("{text}: a solution without a subject and an object"))),
-            }
-        }))
     }
 
     /// Up to `limit` named graphs, in store order.
