@@ -85,7 +85,13 @@ fn timeline_events(views: &Views) -> Vec<svg::Event> {
     views
         .events()
         .into_iter()
-        .map(|e| svg::Event { href: page_href(&e.iri), label: e.label, date: e.date, stated: e.stated })
+        .map(|e| svg::Event {
+            href: page_href(&e.iri),
+            label: e.label,
+            date: e.date,
+            stated: e.stated,
+            precision: e.precision,
+        })
         .collect()
 }
 

@@ -39,11 +39,25 @@ pub struct Event {
     pub date: Option<String>,
     /// The date as the source words it ("Tuesday", "next week").
     pub stated: Option<String>,
+    /// How precise `date` is, when the data says: the last segment of its
+    /// `tkg:datePrecision` concept (`day`, `week`).
+    #[serde(default)]
+    pub precision: Option<String>,
 }
 
 /// The predicates an event is read from: a change to one of them re-reads its subject.
-pub const EVENT_PREDICATES: [&str; 4] =
-    [RDF_TYPE, LABEL, "https://w3id.org/treaty-kg/ontology#date", "https://w3id.org/treaty-kg/ontology#dateAsStated"];
+pub const EVENT_PREDICATES: [&str; 5] = [
+    RDF_TYPE,
+    LABEL,
+    "https://w3id.org/treaty-kg/ontology#date",
+    "https://w3id.org/treaty-kg/ontology#dateAsStated",
+    "https://w3id.org/treaty-kg/ontology#datePrecision",
+];
+
+/// The last segment of a concept's IRI (`…/concept/week` is `week`).
+fn last_segment(iri: &str) -> String {
+    iri.rsplit(['/', '#']).next().unwrap_or(iri).to_owned()
+}
 
 /// The events (of `only`, or all), each with its calendar date when known
 /// and its date as stated.
@@ -53,12 +67,13 @@ pub fn events_query(only: Option<&[NamedNode]>) -> String {
         "PREFIX tkg: <https://w3id.org/treaty-kg/ontology#>
         PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
         PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
-        SELECT ?e (MIN(?l) AS ?label) (MIN(?d) AS ?date) (MIN(?s) AS ?stated) WHERE {{
+        SELECT ?e (MIN(?l) AS ?label) (MIN(?d) AS ?date) (MIN(?s) AS ?stated) (MIN(STR(?p)) AS ?precision) WHERE {{
           {only}
           ?e a ?type ; rdfs:label ?l . ?type rdfs:subClassOf* tkg:Event .
           FILTER(LANG(?l) = 'en' || LANG(?l) = '')
           OPTIONAL {{ ?e tkg:date ?d FILTER(DATATYPE(?d) = xsd:date) }}
           OPTIONAL {{ ?e tkg:dateAsStated ?s }}
+          OPTIONAL {{ ?e tkg:datePrecision ?p }}
         }} GROUP BY ?e"
     )
 }
@@ -68,7 +83,8 @@ pub fn events_from(rows: Rows) -> BTreeMap<String, Event> {
     rows.into_iter()
         .filter_map(|r| {
             let iri = text(&r[0])?;
-            Some((iri.clone(), Event { iri, label: text(&r[1])?, date: text(&r[2]), stated: text(&r[3]) }))
+            let precision = r.get(4).and_then(text).map(|p| last_segment(&p));
+            Some((iri.clone(), Event { iri, label: text(&r[1])?, date: text(&r[2]), stated: text(&r[3]), precision }))
         })
         .collect()
 }
@@ -290,6 +306,7 @@ pub mod direct {
     const SUB_CLASS_OF: &str = "http://www.w3.org/2000/01/rdf-schema#subClassOf";
     const DATE: &str = "https://w3id.org/treaty-kg/ontology#date";
     const DATE_AS_STATED: &str = "https://w3id.org/treaty-kg/ontology#dateAsStated";
+    const DATE_PRECISION: &str = "https://w3id.org/treaty-kg/ontology#datePrecision";
     const XSD_DATE: &str = "http://www.w3.org/2001/XMLSchema#date";
 
     /// Where the pages read: every graph, or the default graph alone.
@@ -399,7 +416,13 @@ pub mod direct {
                 _ => None,
             })
             .min();
-        Ok(Some(Event { iri: s.as_str().to_owned(), label, date, stated }))
+        let precision = scope
+            .objects(r, s, DATE_PRECISION)?
+            .into_iter()
+            .filter_map(|o| if let Term::NamedNode(n) = o { Some(n.into_string()) } else { None })
+            .min()
+            .map(|p| super::last_segment(&p));
+        Ok(Some(Event { iri: s.as_str().to_owned(), label, date, stated, precision }))
     }
 
     /// Calls `each` with every resource of `class`, streamed (a resource

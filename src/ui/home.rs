@@ -150,7 +150,7 @@ fn timeline_section(events: &[Event]) -> Markup {
             (svg::timeline(events, false))
             details {
                 summary { "The events as a list" }
-                ol { @for e in events { li { a href=(e.href) { (e.label) } " — " (e.date.clone().or(e.stated.clone()).unwrap_or_else(|| "undated".into())) } } }
+                ol { @for e in events { li { a href=(e.href) { (e.label) } " — " (e.when()) } } }
             }
         }
     }

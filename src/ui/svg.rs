@@ -16,6 +16,20 @@ pub struct Event {
     pub date: Option<String>,
     /// The date as the source words it ("Tuesday", "next week").
     pub stated: Option<String>,
+    /// How precise `date` is (`day`, `week`), when the data says.
+    pub precision: Option<String>,
+}
+
+impl Event {
+    /// When it happened, as precisely as the data knows: "2025-06-25", "week
+    /// of 2025-07-24", the date as stated, or "undated".
+    pub fn when(&self) -> String {
+        match (&self.date, self.precision.as_deref()) {
+            (Some(date), Some("week")) => format!("week of {date}"),
+            (Some(date), _) => date.clone(),
+            (None, _) => self.stated.clone().unwrap_or_else(|| "undated".into()),
+        }
+    }
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian).
@@ -149,7 +163,7 @@ fn lanes<'a>(dated: &[(&'a Event, i64)], axis: &Axis) -> Vec<Placed<'a>> {
     let mut placed = Vec::new();
     for (event, d) in dated {
         let x = axis.x(event.date.as_deref().unwrap_or_default(), *d);
-        let text = format!("{} {}", event.date.clone().unwrap_or_default(), truncate(&event.label, 34));
+        let text = format!("{} {}", event.when(), truncate(&event.label, 34));
         let w = text_width(&text, 12.0);
         // Past the right edge, the label ends at its event instead.
         let end = x + w > 960.0 - 4.0;
@@ -182,11 +196,8 @@ pub fn timeline(events: &[Event], standalone: bool) -> Markup {
     let lane_y = |lane: usize| 24.0 + 18.0 * (lane_count - 1 - lane) as f64;
     let axis = 24.0 + 18.0 * lane_count as f64 + 10.0;
     let height = axis + 40.0 + 20.0 * undated.len() as f64 + 10.0;
-    let description: String = events
-        .iter()
-        .map(|e| format!("{}: {}", e.date.clone().or(e.stated.clone()).unwrap_or_else(|| "undated".into()), e.label))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let description: String =
+        events.iter().map(|e| format!("{}: {}", e.when(), e.label)).collect::<Vec<_>>().join("; ");
     html! {
         svg xmlns=[standalone.then_some("http://www.w3.org/2000/svg")] class="timeline" viewBox={ "0 0 " (width) " " (height) }
             width="100%" role="img" aria-labelledby="timeline-title timeline-desc" {
@@ -205,14 +216,14 @@ pub fn timeline(events: &[Event], standalone: bool) -> Markup {
             // Leader lines and dots first, then every label over them (with a halo).
             @for p in &placed {
                 a href=(p.event.href) {
-                    title { (p.event.date.clone().unwrap_or_default()) " " (p.event.label) }
+                    title { (p.event.when()) " " (p.event.label) }
                     line x1=(p.x) y1=(lane_y(p.lane) + 4.0) x2=(p.x) y2=(axis) stroke="#b8c0cc" stroke-width="1" {}
                     circle cx=(p.x) cy=(axis) r="5" fill="#0b5cad" {}
                 }
             }
             @for p in &placed {
                 a href=(p.event.href) {
-                    title { (p.event.date.clone().unwrap_or_default()) " " (p.event.label) }
+                    title { (p.event.when()) " " (p.event.label) }
                     text class="timeline-label" x=(p.x) y=(lane_y(p.lane)) font-size="12" fill="currentColor"
                         stroke="#fff" stroke-width="3" paint-order="stroke"
                         text-anchor=(if p.end { "end" } else { "start" }) { (p.text) }
@@ -392,6 +403,7 @@ mod tests {
             label: "<script>alert(1)</script>".into(),
             date: Some("2020-01-01".into()),
             stated: None,
+            precision: None,
         }];
         let svg = timeline(&events, true).into_string();
         assert!(!svg.contains("<script>"));

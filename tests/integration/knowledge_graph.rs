@@ -531,9 +531,13 @@ async fn the_timeline_shows_what_happened_after_the_article() {
         "2025-06-27: Lithuania notifies the UN Secretary-General of its withdrawal from the Ottawa Convention",
         "2025-12-27: Estonia's withdrawal from the Ottawa Convention takes effect",
         "2026-02-20: Poland's withdrawal from the Ottawa Convention takes effect",
+        // Known to the week only: said so, not printed as a day.
+        "week of 2025-07-24: The President of Poland signs the law on withdrawing from the Ottawa Convention",
     ] {
         assert!(svg.contains(step), "missing {step:?}");
     }
+    let (shown, as_week) = (svg.matches("2025-07-24").count(), svg.matches("week of 2025-07-24").count());
+    assert_eq!(shown, as_week, "a date known to the week printed as a day");
 }
 
 /// Standard classes answer: the RDFS subclass and subproperty closure is in
