@@ -84,7 +84,7 @@ pub struct Hit {
     pub snippet: Snippet,
     pub score: f32,
     /// The named graphs its documents come from, the best-ranked first.
-    pub graphs: Vec<String>,
+    pub graphs: Vec<oxigraph::model::NamedNode>,
     /// What the first of them with a source was derived from: (IRI, text),
     /// read from the store when the hit is shown.
     pub source: Option<(String, String)>,
@@ -313,10 +313,10 @@ impl SearchIndex {
             .map(|text| snippet::snippet(&self.index, text, highlight, 200))
             .find(|s| s.html.contains("<b>"))
             .unwrap_or_else(|| snippet::snippet(&self.index, &label, highlight, 200));
-        let mut graphs: Vec<String> = Vec::new();
+        let mut graphs: Vec<oxigraph::model::NamedNode> = Vec::new();
         for g in all(f.graph).filter(|g| *g != build::DEFAULT_GRAPH) {
-            if !graphs.iter().any(|x| x == g) {
-                graphs.push(g.to_owned());
+            if !graphs.iter().any(|x| x.as_str() == g) {
+                graphs.push(oxigraph::model::NamedNode::new_unchecked(g));
             }
         }
         Hit { iri, label, types, snippet, score, graphs, source: None }
@@ -375,17 +375,12 @@ impl SearchIndex {
 
 /// Each hit's source: that of the first of its graphs that has one.
 fn add_sources(hits: &mut [Hit], reader: &crate::store::QuadReader<'_>) -> Result<(), StoreError> {
-    let mut graphs: Vec<oxigraph::model::NamedNode> =
-        hits.iter().flat_map(|h| &h.graphs).map(|g| oxigraph::model::NamedNode::new_unchecked(g.as_str())).collect();
+    let mut graphs: Vec<oxigraph::model::NamedNode> = hits.iter().flat_map(|h| h.graphs.iter().cloned()).collect();
     graphs.sort_unstable();
     graphs.dedup();
     let sources = build::sources_of(reader, &graphs)?;
     for hit in hits {
-        hit.source = hit
-            .graphs
-            .iter()
-            .find_map(|g| sources.get(&oxigraph::model::NamedNode::new_unchecked(g.as_str())))
-            .cloned();
+        hit.source = hit.graphs.iter().find_map(|g| sources.get(g)).cloned();
     }
     Ok(())
 }

@@ -54,11 +54,6 @@ pub const EVENT_PREDICATES: [&str; 5] = [
     "https://w3id.org/treaty-kg/ontology#datePrecision",
 ];
 
-/// The last segment of a concept's IRI (`…/concept/week` is `week`).
-fn last_segment(iri: &str) -> String {
-    iri.rsplit(['/', '#']).next().unwrap_or(iri).to_owned()
-}
-
 /// The events (of `only`, or all), each with its calendar date when known
 /// and its date as stated.
 pub fn events_query(only: Option<&[NamedNode]>) -> String {
@@ -83,7 +78,7 @@ pub fn events_from(rows: Rows) -> BTreeMap<String, Event> {
     rows.into_iter()
         .filter_map(|r| {
             let iri = text(&r[0])?;
-            let precision = r.get(4).and_then(text).map(|p| last_segment(&p));
+            let precision = r.get(4).and_then(text).map(|p| crate::linked_data::document::local_name(&p));
             Some((iri.clone(), Event { iri, label: text(&r[1])?, date: text(&r[2]), stated: text(&r[3]), precision }))
         })
         .collect()
@@ -421,7 +416,7 @@ pub mod direct {
             .into_iter()
             .filter_map(|o| if let Term::NamedNode(n) = o { Some(n.into_string()) } else { None })
             .min()
-            .map(|p| super::last_segment(&p));
+            .map(|p| crate::linked_data::document::local_name(&p));
         Ok(Some(Event { iri: s.as_str().to_owned(), label, date, stated, precision }))
     }
 

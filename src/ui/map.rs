@@ -320,7 +320,7 @@ pub fn from_rows(title: &str, rows: &[Vec<Option<oxigraph::model::Term>>]) -> Op
                 others().find_map(|t| if let Term::Literal(l) = t { Some(l.value().to_owned()) } else { None });
             let label = literal.or_else(|| {
                 others().find_map(|t| match t {
-                    Term::NamedNode(n) => Some(n.as_str().rsplit(['/', '#']).next().unwrap_or_default().to_owned()),
+                    Term::NamedNode(n) => Some(crate::linked_data::document::local_name(n.as_str())),
                     _ => None,
                 })
             });

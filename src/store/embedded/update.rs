@@ -17,7 +17,9 @@ use crate::store::change::Recorder;
 use crate::store::error::{from_query_error, StoreError};
 use crate::store::job::{ProtocolDataset, StoreOptions};
 use crate::store::running::RunningGuard;
-use oxigraph::model::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term, Triple, Variable};
+use oxigraph::model::{
+    BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, Term, Triple, Variable,
+};
 use oxigraph::sparql::{QueryResults, QuerySolution};
 use spargebra::algebra::{GraphPattern, GraphTarget, QueryDataset};
 use spargebra::term::{
@@ -98,6 +100,15 @@ enum Emptying {
     Drop,
 }
 
+impl Emptying {
+    fn apply(self, recorder: &mut Recorder<'_>, graph: NamedOrBlankNodeRef<'_>) -> Result<(), StoreError> {
+        match self {
+            Emptying::Clear => recorder.clear_graph(graph.into()),
+            Emptying::Drop => recorder.drop_graph(graph).map(|_| ()),
+        }
+    }
+}
+
 /// `CLEAR` or `DROP` of a graph target.
 fn clear(recorder: &mut Recorder<'_>, target: &GraphTarget, silent: bool, how: Emptying) -> Result<(), StoreError> {
     match target {
@@ -109,11 +120,7 @@ fn clear(recorder: &mut Recorder<'_>, target: &GraphTarget, silent: bool, how: E
                     Err(StoreError::Request(format!("The graph {graph} does not exist")))
                 };
             }
-            if how == Emptying::Drop {
-                recorder.drop_graph(graph.as_ref().into())?;
-            } else {
-                recorder.clear_graph(graph.as_ref().into())?;
-            }
+            how.apply(recorder, graph.as_ref().into())?;
         }
         GraphTarget::DefaultGraph => recorder.clear_graph(oxigraph::model::GraphNameRef::DefaultGraph)?,
         GraphTarget::NamedGraphs | GraphTarget::AllGraphs => {
@@ -121,11 +128,7 @@ fn clear(recorder: &mut Recorder<'_>, target: &GraphTarget, silent: bool, how: E
                 recorder.clear_graph(oxigraph::model::GraphNameRef::DefaultGraph)?;
             }
             for graph in recorder.named_graphs()? {
-                if how == Emptying::Drop {
-                    recorder.drop_graph(graph.as_ref())?;
-                } else {
-                    recorder.clear_graph(graph.as_ref().into())?;
-                }
+                how.apply(recorder, graph.as_ref())?;
             }
         }
     }
