@@ -3,9 +3,19 @@
 //!
 //! The parser recurses, so these functions must run on the deep-stack pool
 //! ([`crate::exec`]); the pre-scan guarantees the recursion fits its stack.
+//!
+//! A query text parsed once is kept, parsed, for the next time it is asked
+//! ([`KEPT`] texts of at most [`KEPT_TEXT`] bytes, least recently asked first
+//! out): a script looping over the same query, or a query the answer cache
+//! cannot keep (it calls `NOW()` or `RAND()`, or the cache is off), is not
+//! scanned and parsed again. For a point lookup the parse was a sixth of the
+//! server's own work (BENCHMARKS.md, "The front end's tax, again").
 
 use super::depth::{self, TooDeep};
 use spargebra::{Query, SparqlParser, SparqlSyntaxError, Update};
+use std::hash::{Hash, Hasher};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Why SPARQL text was refused.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +28,12 @@ pub enum ParseError {
     Base(String),
 }
 
+/// How many parsed query texts are kept.
+pub const KEPT: usize = 1024;
+/// The longest text kept parsed, in bytes: a long text's parse is a small
+/// share of its evaluation.
+pub const KEPT_TEXT: usize = 4096;
+
 fn parser(base: Option<&str>) -> Result<SparqlParser, ParseError> {
     let parser = SparqlParser::new();
     match base {
@@ -28,12 +44,94 @@ fn parser(base: Option<&str>) -> Result<SparqlParser, ParseError> {
 
 /// Parses a query whose structure is at most `max_depth` deep.
 pub fn query(text: &str, base: Option<&str>, max_depth: usize) -> Result<Query, ParseError> {
+    let asked = Asked { text, base, max_depth };
+    if let Some(query) = kept().find(&asked) {
+        return Ok(query);
+    }
     depth::scan(text, max_depth)?;
-    Ok(parser(base)?.parse_query(text)?)
+    let query = parser(base)?.parse_query(text)?;
+    if text.len() <= KEPT_TEXT {
+        kept().keep(&asked, &query);
+    }
+    Ok(query)
 }
 
 /// Parses an update whose structure is at most `max_depth` deep.
 pub fn update(text: &str, base: Option<&str>, max_depth: usize) -> Result<Update, ParseError> {
     depth::scan(text, max_depth)?;
     Ok(parser(base)?.parse_update(text)?)
+}
+
+/// What a parse depends on.
+#[derive(Hash, PartialEq)]
+struct Asked<'a> {
+    text: &'a str,
+    base: Option<&'a str>,
+    max_depth: usize,
+}
+
+/// A parse kept: what was asked, owned, and its query.
+struct Kept {
+    text: Box<str>,
+    base: Option<Box<str>>,
+    max_depth: usize,
+    query: Arc<Query>,
+}
+
+impl Kept {
+    fn answers(&self, asked: &Asked<'_>) -> bool {
+        *self.text == *asked.text && self.base.as_deref() == asked.base && self.max_depth == asked.max_depth
+    }
+}
+
+/// Parsed queries by a hash of what was asked; a hash shared by two texts
+/// only costs a parse (the text is compared).
+struct KeptParses(Mutex<lru::LruCache<u64, Kept>>);
+
+fn kept() -> &'static KeptParses {
+    static KEPT_PARSES: OnceLock<KeptParses> = OnceLock::new();
+    KEPT_PARSES.get_or_init(|| KeptParses(Mutex::new(lru::LruCache::new(NonZeroUsize::new(KEPT).expect("non-zero")))))
+}
+
+fn key(asked: &Asked<'_>) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    asked.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl KeptParses {
+    fn find(&self, asked: &Asked<'_>) -> Option<Query> {
+        let key = key(asked);
+        let found = crate::memo::lock(&self.0).get(&key).filter(|k| k.answers(asked)).map(|k| k.query.clone());
+        // Cloned outside the lock.
+        found.map(|query| (*query).clone())
+    }
+
+    fn keep(&self, asked: &Asked<'_>, query: &Query) {
+        let kept = Kept {
+            text: asked.text.into(),
+            base: asked.base.map(Into::into),
+            max_depth: asked.max_depth,
+            query: Arc::new(query.clone()),
+        };
+        crate::memo::lock(&self.0).put(key(asked), kept);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_asked_again_is_the_same_query_and_a_different_base_is_not() {
+        let text = "SELECT ?s WHERE { ?s <p> ?o } LIMIT 3";
+        let first = query(text, Some("http://a.example/"), 100).unwrap();
+        let again = query(text, Some("http://a.example/"), 100).unwrap();
+        assert_eq!(first, again);
+        let elsewhere = query(text, Some("http://b.example/"), 100).unwrap();
+        assert_ne!(first, elsewhere, "the base resolves <p> differently");
+        assert!(query("SELECT * WHERE { { { ?s ?p ?o } } }", None, 2).is_err(), "too deep, kept or not");
+        assert!(query("SELECT * WHERE { { { ?s ?p ?o } } }", None, 10).is_ok());
+        assert!(query("SELECT * WHERE { { { ?s ?p ?o } } }", None, 2).is_err(), "kept at 10 deep, still too deep at 2");
+    }
 }
