@@ -10,11 +10,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-tokio::task_local! {
-    /// The id of the request being answered (set by the request middleware).
-    pub static REQUEST_ID: String;
-}
-
 /// An error answered to an HTTP client.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
@@ -131,7 +126,7 @@ impl AppError {
 
     /// The body sent to the client.
     fn message(&self) -> String {
-        let request = REQUEST_ID.try_with(Clone::clone).ok();
+        let request = crate::log_line::current_id();
         let text = if matches!(self, AppError::Internal(_)) {
             "internal server error; the details are in the server log".to_owned()
         } else {

@@ -254,21 +254,21 @@ impl TaskFailed {
 }
 
 /// Runs `work` on the deep-stack pool and waits for it without blocking the
-/// caller's runtime. The current tracing span (the request's) goes along, so
-/// what the work logs carries the request id.
+/// caller's runtime. The request it works for goes along
+/// ([`crate::log_line::current`]), so what the work logs carries the request id.
 pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, TaskFailed> {
-    let span = tracing::Span::current();
+    let request = crate::log_line::current();
     let (tx, rx) = tokio::sync::oneshot::channel();
     pool().submit(Box::new(move || {
-        let _ = tx.send(span.in_scope(work));
+        let _ = tx.send(crate::log_line::on_thread(request, work));
     }));
     rx.await.map_err(|_| TaskFailed::lost())
 }
 
 /// Starts `work` on the deep-stack pool without waiting for it (streamed answers).
 pub fn spawn(work: impl FnOnce() + Send + 'static) {
-    let span = tracing::Span::current();
-    pool().submit(Box::new(move || span.in_scope(work)));
+    let request = crate::log_line::current();
+    pool().submit(Box::new(move || crate::log_line::on_thread(request, work)));
 }
 
 /// Runs `work` on the deep-stack pool from synchronous code (start-up, the
@@ -276,9 +276,9 @@ pub fn spawn(work: impl FnOnce() + Send + 'static) {
 /// from an async task: it blocks the calling thread.
 pub fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, TaskFailed> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let span = tracing::Span::current();
+    let request = crate::log_line::current();
     pool().submit(Box::new(move || {
-        let _ = tx.send(span.in_scope(work));
+        let _ = tx.send(crate::log_line::on_thread(request, work));
     }));
     rx.recv().map_err(|_| TaskFailed::lost())
 }

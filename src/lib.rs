@@ -37,7 +37,9 @@
 //! - [`conneg`] — `Accept`/`format=` negotiation, table-driven and pure.
 //! - [`http`] — thin handlers, one sub-router per concern, and the layers.
 //! - [`error`] — `AppError`, the one place errors become status codes.
-//! - [`log_writer`] — the log, written in batches by one background thread.
+//! - [`log_writer`] — the log, written in batches by one background thread;
+//!   [`log_line`] — what a line says, the request it belongs to included
+//!   (a task-local value carried to the pool, not a tracing span).
 //! - [`memo`] — shared computations, once per data version, single-flight,
 //!   one at a time per key.
 //! - [`linked_data`] — dereferenceable IRIs (303, RDF documents, HTML pages), how a
@@ -63,7 +65,7 @@
 //! were made services once at start (not per connection). Then, for
 //! `GET /sparql?query=…` with `Accept: text/csv`:
 //!
-//! 1. The `ops::track` middleware opens the request's span: its id goes into
+//! 1. The `ops::track` middleware names the request (`log_line`): its id goes into
 //!    every log line, `X-Request-Id` and any 5xx body. The body-limit layer has
 //!    checked the size.
 //! 2. `http::sparql` calls `sparql::protocol::from_get` (400/405/415 for
@@ -143,6 +145,7 @@ pub mod generate;
 pub mod http;
 pub mod inference;
 pub mod linked_data;
+pub mod log_line;
 pub mod log_writer;
 pub mod memo;
 pub mod metrics;

@@ -22,6 +22,7 @@ fn main() {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("treaty_kg=info")))
         .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .event_format(treaty_kg::log_line::LineFormat)
         .init();
     let code = treaty_kg::exec::server_runtime(None).map_or(2, |runtime| runtime.block_on(run()));
     drop(flush_on_exit);

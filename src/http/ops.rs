@@ -4,7 +4,7 @@
 use super::AppState;
 use crate::auth;
 use crate::error::AppError;
-use crate::error::REQUEST_ID;
+use crate::log_line;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
-use tracing::Instrument;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -101,7 +101,7 @@ async fn backup(
         .into_response())
 }
 
-/// One span per request (its id, method and route), one structured log line
+/// One request label (its id, method and route: `log_line`), one structured log line
 /// and one metrics sample. The id goes back in `X-Request-Id` and into the body
 /// of every 5xx, and every log line of the request carries it. Logs the path
 /// only, never the query string or headers, so tokens and parameter values stay
@@ -116,16 +116,16 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(request).instrument(span.clone())).await;
+    let labels = Arc::new(log_line::Request { id, method, route });
+    let mut response = log_line::scope(labels.clone(), next.run(request)).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+    if let Ok(value) = axum::http::HeaderValue::from_str(&labels.id) {
         response.headers_mut().insert("x-request-id", value);
     }
     let timed_out = response.extensions().get::<crate::error::TimedOut>().is_some();
-    state.metrics.record(&route, method.as_str(), status, elapsed.as_secs_f64(), timed_out);
-    span.in_scope(|| {
+    state.metrics.record(&labels.route, labels.method.as_str(), status, elapsed.as_secs_f64(), timed_out);
+    log_line::in_scope(labels, || {
         tracing::info!(path = %path, status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request");
     });
     response

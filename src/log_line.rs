@@ -1,0 +1,162 @@
+//! What a log line says: the time, the level, the request it was written for
+//! (`request{id=… method=… route=…}`), where it comes from, and its fields.
+//!
+//! The request a line belongs to is not a tracing span. A span per request
+//! (created, its fields formatted, entered and left at every poll of the
+//! request's future, closed) was about a twentieth of the server's work on a
+//! point lookup (BENCHMARKS.md, "The front end's tax, again"). The request is a
+//! task-local value instead, set by the request middleware ([`scope`]), carried
+//! to the deep-stack pool by `exec` ([`current`], [`on_thread`]), and written by
+//! this module's format ([`LineFormat`]) in the place the span's name was:
+//! lines look as they did.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The request a line is written for.
+#[derive(Debug)]
+pub struct Request {
+    /// Unique across restarts; sent back as `X-Request-Id`.
+    pub id: String,
+    pub method: axum::http::Method,
+    /// The route's pattern (`/sparql`, `/page/{*path}`), or `unmatched`.
+    pub route: String,
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "request{{id={} method={} route={}}}", self.id, self.method, self.route)
+    }
+}
+
+tokio::task_local! {
+    /// The request the running task answers.
+    static REQUEST: Arc<Request>;
+}
+
+thread_local! {
+    /// The request whose work runs on this (pool) thread.
+    static ON_THREAD: RefCell<Option<Arc<Request>>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` as the task answering `request`.
+pub async fn scope<F: Future>(request: Arc<Request>, work: F) -> F::Output {
+    REQUEST.scope(request, work).await
+}
+
+/// Runs `work` (synchronous) as answering `request`: what it logs names it.
+pub fn in_scope<T>(request: Arc<Request>, work: impl FnOnce() -> T) -> T {
+    REQUEST.sync_scope(request, work)
+}
+
+/// The request the calling task or thread works for, if any.
+pub fn current() -> Option<Arc<Request>> {
+    REQUEST.try_with(Arc::clone).ok().or_else(|| ON_THREAD.with(|r| r.borrow().clone()))
+}
+
+/// The id of the request the calling task or thread works for.
+pub fn current_id() -> Option<String> {
+    current().map(|r| r.id.clone())
+}
+
+/// Runs `work` on this thread as working for `request` (the pool's side of
+/// [`current`]).
+pub fn on_thread<T>(request: Option<Arc<Request>>, work: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Arc<Request>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ON_THREAD.with(|r| *r.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(ON_THREAD.with(|r| std::mem::replace(&mut *r.borrow_mut(), request)));
+    work()
+}
+
+/// `2026-12-07T03:30:51.362688Z  INFO request{id=… method=GET route=/sparql}: treaty_kg::http::ops: request path=/sparql status=200`
+/// (tracing-subscriber's own layout; only the fields are coloured on a terminal).
+pub struct LineFormat;
+
+impl<S, N> FormatEvent<S, N> for LineFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        SystemTime.format_time(&mut writer)?;
+        let metadata = event.metadata();
+        write!(writer, " {:>5} ", metadata.level())?;
+        if let Some(request) = current() {
+            write!(writer, "{request}: ")?;
+        }
+        write!(writer, "{}: ", metadata.target())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_names_its_request_on_the_task_and_on_the_pool_and_none_outside() {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .event_format(LineFormat)
+            .with_writer(move || sink.clone())
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let request =
+                Arc::new(Request { id: "abc-1".into(), method: axum::http::Method::GET, route: "/sparql".into() });
+            in_scope(request.clone(), || tracing::info!(status = 200, "request"));
+            let carried = in_scope(request, current);
+            on_thread(carried, || tracing::warn!("on the pool"));
+            tracing::info!("outside");
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(
+            lines[0].ends_with(
+                "  INFO request{id=abc-1 method=GET route=/sparql}: treaty_kg::log_line::tests: request status=200"
+            ),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].ends_with(
+                "  WARN request{id=abc-1 method=GET route=/sparql}: treaty_kg::log_line::tests: on the pool"
+            ),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].ends_with("  INFO treaty_kg::log_line::tests: outside"), "{}", lines[2]);
+        let stamp = lines[0].split(' ').next().unwrap();
+        assert!(stamp.len() == 27 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T', "RFC 3339: {stamp}");
+    }
+}
