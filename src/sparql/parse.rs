@@ -4,12 +4,14 @@
 //! The parser recurses, so these functions must run on the deep-stack pool
 //! ([`crate::exec`]); the pre-scan guarantees the recursion fits its stack.
 //!
-//! A query text parsed once is kept, parsed, for the next time it is asked
+//! A query text asked a second time is kept, parsed, for the times after
 //! ([`KEPT`] texts of at most [`KEPT_TEXT`] bytes, least recently asked first
 //! out): a script looping over the same query, or a query the answer cache
 //! cannot keep (it calls `NOW()` or `RAND()`, or the cache is off), is not
-//! scanned and parsed again. For a point lookup the parse was a sixth of the
-//! server's own work (BENCHMARKS.md, "The front end's tax, again").
+//! scanned and parsed again. A text asked once (a crawler's lookups of
+//! distinct IRIs) only leaves its hash behind, so it pays no copy of its
+//! parse. For a point lookup the parse was a sixth of the server's own work
+//! (BENCHMARKS.md, "The front end's tax, again").
 
 use super::depth::{self, TooDeep};
 use spargebra::{Query, SparqlParser, SparqlSyntaxError, Update};
@@ -84,13 +86,25 @@ impl Kept {
     }
 }
 
-/// Parsed queries by a hash of what was asked; a hash shared by two texts
-/// only costs a parse (the text is compared).
-struct KeptParses(Mutex<lru::LruCache<u64, Kept>>);
+/// Parsed queries by a hash of what was asked (a hash shared by two texts
+/// only costs a parse: the text is compared), and the hashes of texts asked
+/// once.
+struct KeptParses(Mutex<Parses>);
+
+struct Parses {
+    kept: lru::LruCache<u64, Kept>,
+    seen: lru::LruCache<u64, ()>,
+}
 
 fn kept() -> &'static KeptParses {
     static KEPT_PARSES: OnceLock<KeptParses> = OnceLock::new();
-    KEPT_PARSES.get_or_init(|| KeptParses(Mutex::new(lru::LruCache::new(NonZeroUsize::new(KEPT).expect("non-zero")))))
+    KEPT_PARSES.get_or_init(|| {
+        let size = |n| NonZeroUsize::new(n).expect("non-zero");
+        KeptParses(Mutex::new(Parses {
+            kept: lru::LruCache::new(size(KEPT)),
+            seen: lru::LruCache::new(size(4 * KEPT)),
+        }))
+    })
 }
 
 fn key(asked: &Asked<'_>) -> u64 {
@@ -102,19 +116,24 @@ fn key(asked: &Asked<'_>) -> u64 {
 impl KeptParses {
     fn find(&self, asked: &Asked<'_>) -> Option<Query> {
         let key = key(asked);
-        let found = crate::memo::lock(&self.0).get(&key).filter(|k| k.answers(asked)).map(|k| k.query.clone());
+        let found = crate::memo::lock(&self.0).kept.get(&key).filter(|k| k.answers(asked)).map(|k| k.query.clone());
         // Cloned outside the lock.
         found.map(|query| (*query).clone())
     }
 
+    /// Keeps `query` if its text was asked before; otherwise notes that it was.
     fn keep(&self, asked: &Asked<'_>, query: &Query) {
+        let key = key(asked);
+        if crate::memo::lock(&self.0).seen.put(key, ()).is_none() {
+            return;
+        }
         let kept = Kept {
             text: asked.text.into(),
             base: asked.base.map(Into::into),
             max_depth: asked.max_depth,
             query: Arc::new(query.clone()),
         };
-        crate::memo::lock(&self.0).put(key(asked), kept);
+        crate::memo::lock(&self.0).kept.put(key, kept);
     }
 }
 
@@ -125,9 +144,14 @@ mod tests {
     #[test]
     fn a_text_asked_again_is_the_same_query_and_a_different_base_is_not() {
         let text = "SELECT ?s WHERE { ?s <p> ?o } LIMIT 3";
+        let asked = Asked { text, base: Some("http://a.example/"), max_depth: 100 };
         let first = query(text, Some("http://a.example/"), 100).unwrap();
+        assert!(kept().find(&asked).is_none(), "asked once: only its hash is noted");
         let again = query(text, Some("http://a.example/"), 100).unwrap();
+        assert_eq!(kept().find(&asked), Some(first.clone()), "asked twice: kept");
+        let third = query(text, Some("http://a.example/"), 100).unwrap();
         assert_eq!(first, again);
+        assert_eq!(first, third);
         let elsewhere = query(text, Some("http://b.example/"), 100).unwrap();
         assert_ne!(first, elsewhere, "the base resolves <p> differently");
         assert!(query("SELECT * WHERE { { { ?s ?p ?o } } }", None, 2).is_err(), "too deep, kept or not");
