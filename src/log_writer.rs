@@ -134,12 +134,12 @@ impl Drop for FlushGuard {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// A destination the test can read back.
+    /// A destination the test can read back (the log's format's tests too).
     #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct Sink(pub(crate) Arc<Mutex<Vec<u8>>>);
 
     impl Write for Sink {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -151,7 +151,7 @@ mod tests {
         }
     }
 
-    fn text(sink: &Sink) -> String {
+    pub(crate) fn text(sink: &Sink) -> String {
         String::from_utf8(lock(&sink.0).clone()).unwrap()
     }
 
