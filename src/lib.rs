@@ -50,7 +50,8 @@
 //!   pictures (timeline, neighbourhood) and maps drawn from WKT (`ui::map`).
 //! - [`search`] — full-text search (tantivy) over the store's texts: built by one
 //!   scan of the quad reader, documents handed over in batches; updated after
-//!   every write from what the write names (`store::WriteScope`) through one
+//!   every write from what the write names (`store::WriteScope`; a large graph
+//!   the write created comes with its statements, not read back) through one
 //!   index writer kept from update to update, the data version in its commit;
 //!   a hit's source (what its graph was derived from) read from the store when
 //!   the hit is shown; `/search`, suggestions, and `SERVICE <…/search>` turned

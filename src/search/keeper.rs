@@ -1,13 +1,15 @@
 //! Keeping the index current: after a write, the documents of what it may
 //! have changed (its `WriteScope`: subjects in graphs, whole graphs) are
-//! replaced; a write that cannot be bounded, a failed update, or an index from
-//! another data version gets a whole rebuild. One at a time, in the background.
+//! replaced, read from the store, or for a large graph the write created (a
+//! Graph Store PUT of a new graph) from the statements its scope carries; a
+//! write that cannot be bounded, a failed update, or an index from another
+//! data version gets a whole rebuild. One at a time, in the background.
 
 use super::build::{self, graph_term};
 use super::schema::Fields;
 use super::{SearchError, SearchIndex};
 use crate::inference::INFERRED_GRAPH;
-use crate::store::{StoreError, WriteScope};
+use crate::store::{GraphContents, StoreError, WriteScope};
 use oxigraph::model::{GraphName, NamedOrBlankNode};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -158,7 +160,7 @@ impl SearchIndex {
     async fn update(&self, scope: WriteScope) -> Result<(), SearchError> {
         let started = std::time::Instant::now();
         let version = self.store.data_version();
-        let Changed { graphs, subjects } = Changed::of(scope);
+        let Changed { graphs, subjects, mut contents } = Changed::of(scope);
         let (f, payload) = (self.fields, version.clone());
         let nothing = graphs.is_empty() && subjects.is_empty();
         let (changed_graphs, changed_subjects) = (graphs.len(), subjects.len());
@@ -179,7 +181,14 @@ impl SearchIndex {
                 for g in &graphs {
                     let Some(term) = graph_term(g) else { continue };
                     writer.delete_term(Term::from_field_text(f.graph, term));
-                    added += build::add_documents(reader.quads(None, None, None, Some(g.as_ref())), f, &writer)?;
+                    added += match contents.remove(g) {
+                        // A graph the write created: its statements came with the scope.
+                        Some(GraphContents(quads)) => {
+                            let quads = Arc::try_unwrap(quads).unwrap_or_else(|shared| (*shared).clone());
+                            build::add_documents(quads.into_iter().map(Ok), f, &writer)?
+                        }
+                        None => build::add_documents(reader.quads(None, None, None, Some(g.as_ref())), f, &writer)?,
+                    };
                 }
                 for (s, g) in &subjects {
                     let (NamedOrBlankNode::NamedNode(iri), Some(term)) = (s, graph_term(g)) else { continue };
@@ -208,11 +217,13 @@ impl SearchIndex {
     }
 }
 
-/// What a write changed that the index holds: whole graphs, and subjects
-/// named by IRI in graphs not already whole.
+/// What a write changed that the index holds: whole graphs (with the
+/// statements of those the write created), and subjects named by IRI in
+/// graphs not already whole.
 struct Changed {
     graphs: Vec<GraphName>,
     subjects: Vec<(NamedOrBlankNode, GraphName)>,
+    contents: std::collections::HashMap<GraphName, GraphContents>,
 }
 
 impl Changed {
@@ -223,7 +234,8 @@ impl Changed {
             .into_iter()
             .filter(|(s, g)| indexed(g) && matches!(s, NamedOrBlankNode::NamedNode(_)) && !graphs.contains(g))
             .collect();
-        Changed { graphs, subjects }
+        let contents = scope.contents.into_iter().filter(|(g, _)| graphs.contains(g)).collect();
+        Changed { graphs, subjects, contents }
     }
 }
 

@@ -84,3 +84,36 @@ async fn a_hits_source_is_the_stores_whatever_changed_it() {
     current(&search).await;
     assert_eq!(source(search.clone()).await, Some(("http://e/s2".into(), "second text".into())));
 }
+
+/// A Graph Store PUT of a new graph of 1,200 resources (past what the index
+/// re-reads subject by subject) is indexed from the statements the write
+/// created; the same PUT again (a graph that existed) and a write into the
+/// graph after it are read back. Each leaves what a whole build holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_graph_put_whole_is_indexed_from_its_own_write() {
+    let (store, _summary) = kept_store().await;
+    let kept = SearchIndex::start(store.clone(), IndexLocation::Memory, None).unwrap();
+    current(&kept).await;
+    let body = |n: usize| -> String {
+        (0..1_200)
+            .map(|i| format!("<http://e/r{i}> <http://www.w3.org/2000/01/rdf-schema#label> \"resource {i} take {n}\" ; a <http://e/A> .\n"))
+            .collect()
+    };
+    let target = crate::store::GraphTarget::Named(oxigraph::model::NamedNode::new_unchecked("http://e/bulk"));
+    for (step, n) in [(0, 1), (1, 2)] {
+        let turtle = vec![(bytes::Bytes::from(body(n)), oxigraph::io::RdfFormat::Turtle)];
+        store.write_graph(target.clone(), turtle, "http://e/".into(), crate::store::GraphWrite::Replace).await.unwrap();
+        current(&kept).await;
+        let whole = SearchIndex::start(store.clone(), IndexLocation::Memory, None).unwrap();
+        current(&whole).await;
+        assert_eq!(documents(&kept), documents(&whole), "step {step}");
+    }
+    update(&store, "INSERT DATA { GRAPH <http://e/bulk> { <http://e/r7> <http://www.w3.org/2000/01/rdf-schema#label> \"another\" } }").await;
+    current(&kept).await;
+    let whole = SearchIndex::start(store.clone(), IndexLocation::Memory, None).unwrap();
+    current(&whole).await;
+    assert_eq!(documents(&kept), documents(&whole), "a write after");
+    let held = documents(&kept);
+    let r7 = &held[&("http://e/r7".to_owned(), "http://e/bulk".to_owned())];
+    assert!(r7.contains(&("label", "resource 7 take 2".to_owned())) && r7.contains(&("label", "another".to_owned())));
+}

@@ -12,7 +12,7 @@
 //! that graph's quads until it commits.
 
 use super::error::{from_query_error, StoreError};
-use super::scope::WriteScope;
+use super::scope::{GraphContents, WriteScope};
 use oxigraph::model::{GraphName, GraphNameRef, NamedOrBlankNode, NamedOrBlankNodeRef, Quad, QuadRef, Term, TermRef};
 use oxigraph::sparql::{QueryResults, SparqlEvaluator};
 use oxigraph::store::Transaction;
@@ -116,6 +116,47 @@ impl Change {
 
 /// Past this many touched subjects in one graph, the search index re-reads the graph whole.
 const WHOLE_GRAPH_PAST: usize = 1_000;
+
+/// The most statements of a new graph handed on with its scope (about 200
+/// bytes each); a larger one is read back from the store.
+const MOST_CONTENTS: usize = 250_000;
+
+impl Change {
+    /// [`Self::scope`], with the statements of every graph it names whole and
+    /// this write created: all such a graph holds is what the write added to
+    /// it, so whoever keeps data derived from it (the search index) need not
+    /// read them back. A graph that existed (even one the write replaced)
+    /// keeps statements the change does not list.
+    pub fn into_scope(self) -> WriteScope {
+        let mut scope = self.scope();
+        let new: Vec<GraphName> = scope
+            .graphs
+            .iter()
+            .filter(|g| match g {
+                GraphName::NamedNode(n) => self.created.contains(&NamedOrBlankNode::NamedNode(n.clone())),
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return scope;
+        }
+        let mut held: HashMap<GraphName, HashMap<NamedOrBlankNode, Vec<Quad>>> = HashMap::new();
+        for quad in self.added {
+            if new.contains(&quad.graph_name) {
+                let graph = held.entry(quad.graph_name.clone()).or_default();
+                graph.entry(quad.subject.clone()).or_default().push(quad);
+            }
+        }
+        for (graph, by_subject) in held {
+            if by_subject.values().map(Vec::len).sum::<usize>() <= MOST_CONTENTS {
+                let quads: Vec<Quad> = by_subject.into_values().flatten().collect();
+                scope.contents.push((graph, GraphContents(std::sync::Arc::new(quads))));
+            }
+        }
+        scope
+    }
+}
 
 /// A transaction that records its exact change. Reads see the transaction's
 /// own writes.

@@ -67,7 +67,7 @@ pub use job::{
 pub use pages::TriplePage;
 pub use remote::EngineStats;
 pub use running::{RunningInfo, RunningQueries};
-pub use scope::WriteScope;
+pub use scope::{GraphContents, WriteScope};
 pub use stream::ByteReceiver;
 pub use version::{SourceRecord, Stamp};
 

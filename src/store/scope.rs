@@ -4,10 +4,11 @@
 //! Graph Store request and the statements it replaced; anything it cannot bound
 //! is `everything`.
 
-use oxigraph::model::{GraphName, NamedOrBlankNode, QuadRef};
+use oxigraph::model::{GraphName, NamedOrBlankNode, Quad, QuadRef};
 use spargebra::term::{GraphNamePattern, GroundTermPattern, TermPattern};
 use spargebra::{GraphUpdateOperation, Update};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// More (subject, graph) pairs than this count as whole graphs or everything.
 pub(crate) const MAX_SUBJECTS: usize = 10_000;
@@ -21,6 +22,21 @@ pub struct WriteScope {
     pub graphs: Vec<GraphName>,
     /// The statements of these subjects in these graphs.
     pub subjects: Vec<(NamedOrBlankNode, GraphName)>,
+    /// Of `graphs`, those whose every statement is known without reading the
+    /// store: graphs the write created (a Graph Store PUT of a new graph), with
+    /// all they hold, a subject's statements together. Dropped once a later
+    /// write touches the graph ([`Self::merge`]).
+    pub contents: Vec<(GraphName, GraphContents)>,
+}
+
+/// Every statement of one graph, a subject's statements next to each other.
+#[derive(Clone, PartialEq)]
+pub struct GraphContents(pub Arc<Vec<Quad>>);
+
+impl std::fmt::Debug for GraphContents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} statements", self.0.len())
+    }
 }
 
 impl WriteScope {
@@ -32,8 +48,16 @@ impl WriteScope {
         WriteScope { graphs: vec![graph], ..Self::default() }
     }
 
-    /// Both scopes, in one.
+    /// Whether this write may have changed statements of `graph`.
+    fn touches(&self, graph: &GraphName) -> bool {
+        self.everything || self.graphs.contains(graph) || self.subjects.iter().any(|(_, g)| g == graph)
+    }
+
+    /// Both scopes, in one (`other` the later write).
     pub fn merge(&mut self, other: WriteScope) {
+        // What an earlier write said a graph holds is stale once a later one touches it.
+        self.contents.retain(|(g, _)| !other.touches(g));
+        self.contents.extend(other.contents);
         self.everything |= other.everything;
         for g in other.graphs {
             if !self.graphs.contains(&g) {
@@ -49,6 +73,7 @@ impl WriteScope {
         if self.everything {
             self.graphs.clear();
             self.subjects.clear();
+            self.contents.clear();
         }
     }
 
@@ -188,6 +213,42 @@ mod tests {
         assert!(scope("CLEAR ALL").everything);
         let s = scope("DROP GRAPH <http://g> ; INSERT DATA { GRAPH <http://g> { <http://s> <http://p> 1 } }");
         assert_eq!((s.graphs.len(), s.subjects.len()), (1, 1));
+    }
+
+    #[test]
+    fn a_graph_the_write_created_comes_with_its_statements_until_a_later_write_touches_it() {
+        let g = NamedNode::new_unchecked("http://e/new");
+        let graph = GraphName::NamedNode(g.clone());
+        let quad = |i: usize, n: usize| {
+            let label = oxigraph::model::Literal::new_simple_literal(format!("{i} {n}"));
+            Quad::new(
+                NamedNode::new_unchecked(format!("http://e/s{i}")),
+                NamedNode::new_unchecked("http://p"),
+                label,
+                g.clone(),
+            )
+        };
+        let quads: Vec<Quad> = (0..1_500).flat_map(|i| [quad(i, 0), quad(i, 1)]).collect();
+        let change = |created: &[NamedOrBlankNode]| super::super::change::Change::test_from(&quads, &[], created);
+        let created = change(&[g.clone().into()]).into_scope();
+        assert_eq!(created.graphs, vec![graph.clone()], "1,500 subjects: named whole");
+        assert_eq!(created.contents.len(), 1);
+        let held = &created.contents[0].1 .0;
+        assert_eq!(held.len(), 3_000);
+        assert!(held.chunks(2).all(|pair| pair[0].subject == pair[1].subject), "a subject's statements together");
+        assert!(change(&[]).into_scope().contents.is_empty(), "a graph that existed holds statements the change omits");
+
+        let mut pending = WriteScope::default();
+        pending.merge(created.clone());
+        pending.merge(WriteScope::graph(GraphName::DefaultGraph));
+        assert_eq!(pending.contents.len(), 1, "a write to another graph leaves them");
+        pending.merge(of_quads([quad(7, 2).as_ref()]));
+        assert!(pending.contents.is_empty(), "a later write to the graph makes them stale");
+        assert!(pending.graphs.contains(&graph), "the graph is still read whole");
+        let mut pending = WriteScope::default();
+        pending.merge(created);
+        pending.merge(WriteScope::everything());
+        assert!(pending.contents.is_empty());
     }
 
     #[test]

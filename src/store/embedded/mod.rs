@@ -253,7 +253,7 @@ impl Embedded {
             publish.extend(d.prepare(&recorder)?);
         }
         let change = recorder.commit()?;
-        Ok((outcome, Some(Written { scope: change.scope(), publish })))
+        Ok((outcome, Some(Written { scope: change.into_scope(), publish })))
     }
 
     /// Applies a parsed update in one transaction, recording its exact change.
