@@ -13,6 +13,11 @@ use std::sync::Arc;
 /// More (subject, graph) pairs than this count as whole graphs or everything.
 pub(crate) const MAX_SUBJECTS: usize = 10_000;
 
+/// The most statements of created graphs one scope holds (the writes waiting
+/// for the search index merged): past it the oldest graphs' are dropped, and
+/// those graphs are read back from the store.
+const MOST_HELD: usize = 500_000;
+
 /// What a write may have changed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WriteScope {
@@ -58,6 +63,9 @@ impl WriteScope {
         // What an earlier write said a graph holds is stale once a later one touches it.
         self.contents.retain(|(g, _)| !other.touches(g));
         self.contents.extend(other.contents);
+        while self.contents.iter().map(|(_, c)| c.0.len()).sum::<usize>() > MOST_HELD {
+            self.contents.remove(0);
+        }
         self.everything |= other.everything;
         for g in other.graphs {
             if !self.graphs.contains(&g) {
@@ -246,9 +254,22 @@ mod tests {
         assert!(pending.contents.is_empty(), "a later write to the graph makes them stale");
         assert!(pending.graphs.contains(&graph), "the graph is still read whole");
         let mut pending = WriteScope::default();
-        pending.merge(created);
+        pending.merge(created.clone());
         pending.merge(WriteScope::everything());
         assert!(pending.contents.is_empty());
+
+        // Writes waiting hold a bounded number of statements, the newest.
+        let mut pending = WriteScope::default();
+        for n in 0..(MOST_HELD / 3_000 + 1) {
+            let mut next = created.clone();
+            next.contents[0].0 = GraphName::NamedNode(NamedNode::new_unchecked(format!("http://e/new{n}")));
+            pending.merge(next);
+        }
+        assert_eq!(pending.contents.len(), MOST_HELD / 3_000);
+        assert!(pending
+            .contents
+            .last()
+            .is_some_and(|(g, _)| g.to_string().contains(&format!("new{}", MOST_HELD / 3_000))));
     }
 
     #[test]
