@@ -46,15 +46,21 @@ fn parser(base: Option<&str>) -> Result<SparqlParser, ParseError> {
 
 /// Parses a query whose structure is at most `max_depth` deep.
 pub fn query(text: &str, base: Option<&str>, max_depth: usize) -> Result<Query, ParseError> {
+    let parse = || -> Result<Query, ParseError> {
+        depth::scan(text, max_depth)?;
+        Ok(parser(base)?.parse_query(text)?)
+    };
+    // A long text is never kept: not even hashed.
+    if text.len() > KEPT_TEXT {
+        return parse();
+    }
     let asked = Asked { text, base, max_depth };
-    if let Some(query) = kept().find(&asked) {
+    let key = key(&asked);
+    if let Some(query) = kept().find(key, &asked) {
         return Ok(query);
     }
-    depth::scan(text, max_depth)?;
-    let query = parser(base)?.parse_query(text)?;
-    if text.len() <= KEPT_TEXT {
-        kept().keep(&asked, &query);
-    }
+    let query = parse()?;
+    kept().keep(key, &asked, &query);
     Ok(query)
 }
 
@@ -114,16 +120,14 @@ fn key(asked: &Asked<'_>) -> u64 {
 }
 
 impl KeptParses {
-    fn find(&self, asked: &Asked<'_>) -> Option<Query> {
-        let key = key(asked);
+    fn find(&self, key: u64, asked: &Asked<'_>) -> Option<Query> {
         let found = crate::memo::lock(&self.0).kept.get(&key).filter(|k| k.answers(asked)).map(|k| k.query.clone());
         // Cloned outside the lock.
         found.map(|query| (*query).clone())
     }
 
     /// Keeps `query` if its text was asked before; otherwise notes that it was.
-    fn keep(&self, asked: &Asked<'_>, query: &Query) {
-        let key = key(asked);
+    fn keep(&self, key: u64, asked: &Asked<'_>, query: &Query) {
         if crate::memo::lock(&self.0).seen.put(key, ()).is_none() {
             return;
         }
@@ -146,9 +150,9 @@ mod tests {
         let text = "SELECT ?s WHERE { ?s <p> ?o } LIMIT 3";
         let asked = Asked { text, base: Some("http://a.example/"), max_depth: 100 };
         let first = query(text, Some("http://a.example/"), 100).unwrap();
-        assert!(kept().find(&asked).is_none(), "asked once: only its hash is noted");
+        assert!(kept().find(key(&asked), &asked).is_none(), "asked once: only its hash is noted");
         let again = query(text, Some("http://a.example/"), 100).unwrap();
-        assert_eq!(kept().find(&asked), Some(first.clone()), "asked twice: kept");
+        assert_eq!(kept().find(key(&asked), &asked), Some(first.clone()), "asked twice: kept");
         let third = query(text, Some("http://a.example/"), 100).unwrap();
         assert_eq!(first, again);
         assert_eq!(first, third);
