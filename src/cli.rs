@@ -42,6 +42,7 @@ pub fn load(args: LoadArgs) -> anyhow::Result<()> {
         // The bulk loader writes around the inferred graph: the next start materializes it.
         tokio::runtime::Handle::current().block_on(store.set_note(crate::inference::STATE, "stale".into()))?;
     }
+    let mut index = load_indexer(&args, &location, &store)?;
     let started = Instant::now();
     let mut loaded = 0u64;
     for file in &files {
@@ -55,7 +56,11 @@ pub fn load(args: LoadArgs) -> anyhow::Result<()> {
         let progress = bar.clone();
         let file_started = Instant::now();
         let graph = into.clone().unwrap_or_else(|| Some(file.graph.clone()));
-        store.bulk_load(&file.path, graph.as_ref(), move |n| progress.set_position(n))?;
+        store.bulk_load(&file.path, graph.as_ref(), move |n| progress.set_position(n), &mut |quad| {
+            if let Some(index) = &mut index {
+                index.see(quad);
+            }
+        })?;
         let count = bar.position();
         bar.finish_and_clear();
         loaded += count;
@@ -74,7 +79,37 @@ pub fn load(args: LoadArgs) -> anyhow::Result<()> {
         files.len(),
         loaded as f64 / seconds.max(1e-9),
     );
+    if let Some(index) = index {
+        let started = Instant::now();
+        match index.commit(&store.data_version()) {
+            Ok(documents) => {
+                eprintln!("search index: {documents} documents, written in {:.1} s", started.elapsed().as_secs_f64())
+            }
+            Err(e) => eprintln!("the search index was not written ({}); `serve` builds it", e.chain()),
+        }
+    }
     Ok(())
+}
+
+/// The search index a load into an empty embedded store builds as it reads
+/// (`None` when the store held data: `serve` then updates or rebuilds its own).
+fn load_indexer(
+    args: &LoadArgs,
+    location: &StoreLocation,
+    store: &KgStore,
+) -> anyhow::Result<Option<crate::search::loading::LoadIndexer>> {
+    let StoreLocation::Directory(dir) = location else { return Ok(None) };
+    if args.no_search || !store.is_empty()? {
+        return Ok(None);
+    }
+    let at = args.search_index.clone().unwrap_or_else(|| dir.join("search-index"));
+    match crate::search::loading::LoadIndexer::create(&at) {
+        Ok(index) => Ok(Some(index)),
+        Err(e) => {
+            eprintln!("{}: the search index cannot be written ({e}); `serve` builds it", at.display());
+            Ok(None)
+        }
+    }
 }
 
 /// `treaty-kg dump [--format nquads|trig] [--graph IRI]`

@@ -185,21 +185,37 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
     // that the source files' changes flow into it like any write; what must be
     // computed whole (after `treaty-kg load`) is computed once they are in. An
     // engine's writes are not seen inside: there, the source files first.
-    // The search index's first build starts once the derived graphs are
-    // written (a write after it would make it stale) and runs, on the
-    // background pool, beside the summaries' first count.
-    let search = |inference: Option<&Arc<inference::Inference>>| match &config.search {
-        Some(location) => start_search(&store, location, inference).map(Some),
+    // The search index is opened before the source files and the derived
+    // graphs are written, and follows their writes: an index current when
+    // opened (`treaty-kg load` builds one) is updated, not rebuilt. Its
+    // updates, or its first build (a write after it would make it stale),
+    // start once the derived graphs are written, and run on the background
+    // pool beside the summaries' first count.
+    let search = || match &config.search {
+        Some(location) => open_search(&store, location).map(Some),
         None => Ok(None),
+    };
+    let begin = |search: &Option<Arc<search::SearchIndex>>, inference: Option<&Arc<inference::Inference>>| {
+        if let Some(search) = search {
+            // A build waits for the inferred graph's regeneration that follows a write.
+            let busy = inference.cloned().map(|inference| -> search::Busy { Box::new(move || inference.is_busy()) });
+            search.clone().begin(busy);
+        }
     };
     let (inference, summary, search) = match store.derivation() {
         Derivation::AfterWrite => {
             sync()?;
             let (inference, summary) = start_derived(&store, rules, config.inference)?;
-            let search = search(inference.as_ref())?;
+            let search = search()?;
+            begin(&search, inference.as_ref());
             (inference, summary, search)
         }
-        Derivation::InWrite => start_embedded_derived(&store, rules, config.inference, sync, search)?,
+        Derivation::InWrite => {
+            let search = search()?;
+            let (inference, summary) =
+                start_embedded_derived(&store, rules, config.inference, sync, |inference| begin(&search, inference))?;
+            (inference, summary, search)
+        }
     };
     let loading = std::time::Instant::now();
     let queries = queries::Registry::open(config.queries_dir.clone())
@@ -240,17 +256,11 @@ fn sync_sources(store: &KgStore, paths: &[std::path::PathBuf]) -> anyhow::Result
     Ok(())
 }
 
-/// Opens (or starts building) the search index, and answers its SPARQL
-/// service in this process.
-fn start_search(
-    store: &KgStore,
-    location: &search::IndexLocation,
-    inference: Option<&Arc<inference::Inference>>,
-) -> anyhow::Result<Arc<search::SearchIndex>> {
-    // A build waits for the inferred graph's regeneration that follows a write.
-    let busy = inference.cloned().map(|inference| -> search::Busy { Box::new(move || inference.is_busy()) });
+/// Opens the search index (updated once [`search::SearchIndex::begin`] is
+/// called), and answers its SPARQL service in this process.
+fn open_search(store: &KgStore, location: &search::IndexLocation) -> anyhow::Result<Arc<search::SearchIndex>> {
     let search =
-        search::SearchIndex::start(store.clone(), location.clone(), busy).context("opening the search index failed")?;
+        search::SearchIndex::open(store.clone(), location.clone()).context("opening the search index failed")?;
     store.answer_in_process(Arc::new(search::service::SearchService(search.clone())));
     Ok(search)
 }
@@ -299,13 +309,13 @@ fn start_derived(
 /// then what was behind, computed whole (so a store changed by `treaty-kg
 /// load` is materialized and counted once, with the source files in). The
 /// search index (`search`) starts before the summaries are counted.
-fn start_embedded_derived<S>(
+fn start_embedded_derived(
     store: &KgStore,
     rules: Vec<rules::Rule>,
     inference: bool,
     sync: impl FnOnce() -> anyhow::Result<()>,
-    search: impl FnOnce(Option<&Arc<inference::Inference>>) -> anyhow::Result<S>,
-) -> anyhow::Result<(Option<Arc<inference::Inference>>, Arc<summary::Summary>, S)> {
+    search: impl FnOnce(Option<&Arc<inference::Inference>>),
+) -> anyhow::Result<(Option<Arc<inference::Inference>>, Arc<summary::Summary>)> {
     let runtime = tokio::runtime::Handle::current();
     let failed = |what: &'static str| move |e: store::StoreError| anyhow::anyhow!("{}", e.chain()).context(what);
     runtime
@@ -333,14 +343,14 @@ fn start_embedded_derived<S>(
         );
     }
     let inference = inference.map(|(inference, _)| inference);
-    let search = search(inference.as_ref())?;
+    search(inference.as_ref());
     let summary = match kept {
         Some(summary) => summary,
         None => summary::Summary::start(store.clone()).map_err(failed("computing the dataset summaries failed"))?,
     };
     store.flush().map_err(failed("writing the store's buffers failed"))?;
     exec::release_free_memory();
-    Ok((inference, summary, search))
+    Ok((inference, summary))
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight

@@ -210,6 +210,15 @@ pub struct LoadArgs {
     /// with `serve --data` (quads keep their graph either way).
     #[arg(long, value_name = "IRI|default")]
     pub graph: Option<String>,
+    /// Build no full-text index while loading. Into an empty `--store`, the
+    /// load builds the index from what it reads, so the server starts on a
+    /// current one instead of reading the whole store back to build it.
+    #[arg(long)]
+    pub no_search: bool,
+    /// Where that index goes (default: `search-index` inside the `--store`
+    /// directory, where `serve` looks for it).
+    #[arg(long, value_name = "DIR")]
+    pub search_index: Option<PathBuf>,
     #[command(flatten)]
     pub remote: RemoteArgs,
 }

@@ -76,9 +76,22 @@ pub fn sources_of(
         .collect())
 }
 
+/// Whether `quad` adds to a document: a named subject's text or type,
+/// outside the inferred graph.
+pub(super) fn matters(quad: &Quad) -> bool {
+    let relevant = match &quad.object {
+        Term::NamedNode(_) => quad.predicate.as_str() == RDF_TYPE,
+        Term::Literal(l) => is_text(l),
+        _ => false,
+    };
+    relevant
+        && quad.subject.is_named_node()
+        && !matches!(&quad.graph_name, GraphName::NamedNode(g) if g.as_str() == INFERRED_GRAPH)
+}
+
 /// The document being gathered for one subject in one graph.
 #[derive(Default)]
-struct Gathered {
+pub(super) struct Gathered {
     labels: Vec<String>,
     alts: Vec<String>,
     texts: Vec<String>,
@@ -86,7 +99,7 @@ struct Gathered {
 }
 
 impl Gathered {
-    fn see(&mut self, quad: &Quad) {
+    pub(super) fn see(&mut self, quad: &Quad) {
         let p = quad.predicate.as_str();
         match &quad.object {
             Term::NamedNode(t) if p == RDF_TYPE => self.types.push(t.as_str().to_owned()),
@@ -129,7 +142,7 @@ fn truncated(text: &str) -> String {
 /// scanning thread a futex wake-up per document (about a tenth of a first build
 /// in a profile). The channel holds up to 10,000 hand-offs, so this also
 /// bounds what can wait in memory (a sentence-sized document each).
-const BATCH: usize = 32;
+pub(super) const BATCH: usize = 32;
 
 /// Adds the documents of every quad `quads` yields to `writer`; returns how many.
 pub fn add_documents(
@@ -173,7 +186,7 @@ pub fn add_documents(
 }
 
 /// Gives the batched documents to the writer, in their order.
-fn hand_over(batch: &mut Vec<UserOperation>, writer: &IndexWriter) -> Result<(), StoreError> {
+pub(super) fn hand_over(batch: &mut Vec<UserOperation>, writer: &IndexWriter) -> Result<(), StoreError> {
     if !batch.is_empty() {
         writer
             .run(batch.drain(..))
@@ -183,7 +196,12 @@ fn hand_over(batch: &mut Vec<UserOperation>, writer: &IndexWriter) -> Result<(),
 }
 
 /// The document of `subject` in `graph`, when it has something to find it by.
-fn document(subject: &NamedOrBlankNode, graph: &GraphName, gathered: Gathered, f: Fields) -> Option<TantivyDocument> {
+pub(super) fn document(
+    subject: &NamedOrBlankNode,
+    graph: &GraphName,
+    gathered: Gathered,
+    f: Fields,
+) -> Option<TantivyDocument> {
     // Blank nodes have no address a hit could link to.
     let (NamedOrBlankNode::NamedNode(iri), false) = (subject, gathered.is_empty()) else { return None };
     let mut doc = TantivyDocument::default();

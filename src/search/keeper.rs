@@ -24,14 +24,14 @@ const RETRY_FIRST: Duration = Duration::from_secs(5);
 const RETRY_DOUBLINGS: u32 = 8;
 
 /// The index writer's memory budget.
-const WRITER_HEAP: usize = 64 * 1024 * 1024;
+pub(super) const WRITER_HEAP: usize = 64 * 1024 * 1024;
 
-fn io(e: tantivy::TantivyError) -> StoreError {
+pub(super) fn io(e: tantivy::TantivyError) -> StoreError {
     StoreError::io("writing the search index", std::io::Error::other(e))
 }
 
 /// Commits what `writer` holds under the data version `payload`.
-fn commit(writer: &mut IndexWriter, payload: &str) -> Result<(), StoreError> {
+pub(super) fn commit(writer: &mut IndexWriter, payload: &str) -> Result<(), StoreError> {
     let mut commit = writer.prepare_commit().map_err(io)?;
     commit.set_payload(payload);
     commit.commit().map_err(io)?;
@@ -67,7 +67,7 @@ impl SearchIndex {
     /// Runs an update in the background, or asks the running one to run again.
     pub(super) fn schedule(self: Arc<Self>) {
         self.again.store(true, Ordering::SeqCst);
-        if self.running.swap(true, Ordering::SeqCst) {
+        if self.held.load(Ordering::SeqCst) || self.running.swap(true, Ordering::SeqCst) {
             return;
         }
         // Background work: its scans run at a lower OS priority than visitors' requests.
@@ -78,7 +78,7 @@ impl SearchIndex {
                 // after the wait, so writes made meanwhile are covered by this one.
                 // An update of what writes name does not wait: it takes
                 // milliseconds, and the inferred graph is not indexed.
-                while self.pending_everything() && self.busy.as_ref().is_some_and(|busy| busy()) {
+                while self.pending_everything() && self.busy.get().is_some_and(|busy| busy()) {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 if !self.again.swap(false, Ordering::SeqCst) {

@@ -7,7 +7,8 @@
 //! - `snippet`: highlighted windows of text;
 //! - `service`: `SERVICE <https://w3id.org/treaty-kg/search>` in SPARQL.
 //!
-//! - `keeper`: updates after writes (what each write names), whole rebuilds.
+//! - `keeper`: updates after writes (what each write names), whole rebuilds;
+//! - `loading`: the index `treaty-kg load` builds into an empty store.
 //!
 //! Rules: the index says which data version it was built from (the commit's
 //! payload). After every write (the server's own included) the documents of
@@ -21,6 +22,7 @@
 
 pub mod build;
 mod keeper;
+pub mod loading;
 pub mod query;
 pub mod schema;
 pub mod service;
@@ -130,11 +132,13 @@ pub struct SearchIndex {
     pending: std::sync::Mutex<crate::store::WriteScope>,
     /// While this says so, a build waits (the inferred graph is being
     /// regenerated: its write would make the build stale at once).
-    busy: Option<Busy>,
+    busy: std::sync::OnceLock<Busy>,
     /// The writer of the updates after writes, kept from one to the next: a
     /// writer's threads and memory cost more than a small update does.
     /// Dropped before a whole rebuild, which writes with its own.
     writer: std::sync::Mutex<Option<tantivy::IndexWriter>>,
+    /// Until [`Self::begin`], what writes changed is only noted.
+    held: AtomicBool,
 }
 
 /// Says whether derived data is being written.
@@ -170,6 +174,17 @@ impl SearchIndex {
     /// Opens the index, rebuilds it in the background when it is missing or
     /// from another data version, and again after every write to `store`.
     pub fn start(store: KgStore, location: IndexLocation, busy: Option<Busy>) -> Result<Arc<Self>, SearchError> {
+        let search = Self::open(store, location)?;
+        search.clone().begin(busy);
+        Ok(search)
+    }
+
+    /// Opens the index and follows the store's writes from now on, but
+    /// updates nothing until [`Self::begin`]: at start, the writes of the
+    /// source files and the derived graphs come first, and what they changed
+    /// is applied to an index that was current when it was opened (one
+    /// `treaty-kg load` built) instead of rebuilding it.
+    pub fn open(store: KgStore, location: IndexLocation) -> Result<Arc<Self>, SearchError> {
         let index = open_index(&location)?;
         let (_, fields) = schema::schema();
         let payload = index.load_metas()?.payload;
@@ -187,8 +202,9 @@ impl SearchIndex {
             retrying: AtomicBool::new(false),
             rebuilding: AtomicBool::new(false),
             pending: Default::default(),
-            busy,
+            busy: Default::default(),
             writer: Default::default(),
+            held: AtomicBool::new(true),
         });
         let weak = Arc::downgrade(&search);
         store.after_writes(true, move |scope| {
@@ -200,6 +216,19 @@ impl SearchIndex {
             search.clone().changed(&crate::store::WriteScope::everything());
         }
         Ok(search)
+    }
+
+    /// Starts updating the index: with what the writes since [`Self::open`]
+    /// changed, or a whole rebuild when it was not current then. A rebuild
+    /// waits while `busy` says derived data is being written.
+    pub fn begin(self: Arc<Self>, busy: Option<Busy>) {
+        if let Some(busy) = busy {
+            let _ = self.busy.set(busy);
+        }
+        self.held.store(false, Ordering::SeqCst);
+        if self.again.load(Ordering::SeqCst) {
+            self.schedule();
+        }
     }
 
     /// Whether a first build has ended, and whether the index is current.

@@ -117,3 +117,45 @@ async fn a_new_graph_put_whole_is_indexed_from_its_own_write() {
     let r7 = &held[&("http://e/r7".to_owned(), "http://e/bulk".to_owned())];
     assert!(r7.contains(&("label", "resource 7 take 2".to_owned())) && r7.contains(&("label", "another".to_owned())));
 }
+
+/// `treaty-kg load`'s index, built from the quads as they are read: it holds
+/// what a build from the store holds (a subject whose statements lie further
+/// apart than the documents gathered at once included), and an index opened
+/// on it is current at once, with no build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_built_while_loading_equals_one_built_from_the_store() {
+    use crate::store::{StoreLocation, StoreOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("generated.nq");
+    crate::generate::generate(5_000, 7, std::fs::File::create(&generated).unwrap()).unwrap();
+    // 5,000 labels, then the same subjects' descriptions: each subject's two
+    // statements are 5,000 subjects apart.
+    let scattered = dir.path().join("scattered.nt");
+    let label = "<http://www.w3.org/2000/01/rdf-schema#label>";
+    let mut text = String::new();
+    for i in 0..5_000 {
+        text.push_str(&format!("<http://e/s{i}> {label} \"Kestrel {i}\"@en .\n"));
+    }
+    for i in 0..5_000 {
+        text.push_str(&format!("<http://e/s{i}> <https://schema.org/description> \"seen at dawn {i}\" .\n"));
+    }
+    std::fs::write(&scattered, text).unwrap();
+    let store = KgStore::open(&StoreLocation::Directory(dir.path().join("store")), StoreOptions::default()).unwrap();
+    let at = dir.path().join("index");
+    let mut loading = loading::LoadIndexer::create(&at).unwrap();
+    for file in [&generated, &scattered] {
+        store.bulk_load(file, None, |_| {}, &mut |quad| loading.see(quad)).unwrap();
+    }
+    let written = loading.commit(&store.data_version()).unwrap();
+    assert!(written > 5_000, "{written} documents");
+
+    let loaded = SearchIndex::open(store.clone(), IndexLocation::Directory(at)).unwrap();
+    assert_eq!(loaded.status(), (true, true), "current when opened, before any build");
+    let whole = SearchIndex::start(store.clone(), IndexLocation::Memory, None).unwrap();
+    current(&whole).await;
+    let (held, expected) = (documents(&loaded), documents(&whole));
+    assert_eq!(held.len(), expected.len());
+    assert_eq!(held, expected);
+    let s0 = held.iter().find(|((iri, _), _)| iri == "http://e/s0").map(|(_, values)| values);
+    assert_eq!(s0.map(Vec::len), Some(2), "both statements of a scattered subject: {s0:?}");
+}

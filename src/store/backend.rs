@@ -282,10 +282,11 @@ impl Backend {
         path: &std::path::Path,
         graph: Option<&NamedNode>,
         progress: impl Fn(u64) + Send + Sync + 'static,
+        see: &mut dyn FnMut(&Quad),
     ) -> Result<u64, StoreError> {
         match self {
-            Backend::Embedded(e) => e.bulk_load(path, graph, progress),
-            Backend::Remote(r) => r.bulk_load(path, graph, progress),
+            Backend::Embedded(e) => e.bulk_load(path, graph, progress, see),
+            Backend::Remote(r) => r.bulk_load(path, graph, progress, see),
         }
     }
 

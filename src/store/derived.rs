@@ -4,8 +4,11 @@
 //! synchronous: they run at start, or on a blocking thread.
 
 use super::change::Recorder;
-use super::{KgStore, StoreError};
+use super::{KgStore, StoreError, WriteScope};
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
+
+/// Past this many graphs, a bulk write's listeners are told it wrote anything.
+const MOST_GRAPHS: usize = 64;
 
 /// What a batch rewrite does with each batch of quads read.
 pub type Rewrite<'a> = dyn Fn(&mut Recorder<'_>, &[Quad]) -> Result<(), StoreError> + 'a;
@@ -65,19 +68,25 @@ impl KgStore {
     /// state, through the bulk loader: sorted runs of bounded memory,
     /// committed at the end (one new data version; nothing when none was
     /// added). The derived data's hooks are not called: for the first
-    /// materialization of a derived graph, before they are registered.
-    /// Returns how many quads were handed.
+    /// materialization of a derived graph, before they are registered. The
+    /// listeners of the server's own writes are told the graphs written (all
+    /// of them, past [`MOST_GRAPHS`]). Returns how many quads were handed.
     pub fn bulk_write(&self, produce: &mut Produce<'_>) -> Result<u64, StoreError> {
         const BATCH: usize = 100_000;
         let embedded = self.embedded()?;
         let _in_order = crate::memo::lock(&self.inner.writing);
         let mut loader = embedded.raw_store().bulk_loader();
         let (mut batch, mut handed, mut number) = (Vec::with_capacity(BATCH), 0u64, None);
+        let mut written = WriteScope::default();
         {
             let latest = Latest { store: embedded.raw_store() };
             let mut sink = |quad: Quad| -> Result<(), StoreError> {
                 if number.is_none() {
                     number = Some(self.inner.versioning.reserve()?);
+                }
+                if !written.everything && !written.graphs.contains(&quad.graph_name) {
+                    written.merge(WriteScope::graph(quad.graph_name.clone()));
+                    written.everything |= written.graphs.len() > MOST_GRAPHS;
                 }
                 batch.push(quad);
                 handed += 1;
@@ -92,6 +101,10 @@ impl KgStore {
         loader.commit()?;
         if let Some(number) = number {
             self.inner.versioning.committed(number, None);
+            if written.everything {
+                written = WriteScope::everything();
+            }
+            self.tell_own_write(&written);
         }
         Ok(handed)
     }
@@ -130,6 +143,7 @@ impl KgStore {
         let embedded = self.embedded()?;
         let _in_order = crate::memo::lock(&self.inner.writing);
         let (mut changed, mut number, mut publish) = (0u64, None, Vec::new());
+        let mut told = WriteScope::default();
         let mut flush = |pending: &mut Vec<Quad>| -> Result<(), StoreError> {
             let mut reserve = |change: &super::change::Change| -> Result<bool, StoreError> {
                 if change.is_empty() {
@@ -142,7 +156,10 @@ impl KgStore {
                 Ok(true)
             };
             let ((), written) = embedded.write_when(None, |recorder| apply(recorder, pending), &mut reserve)?;
-            publish.extend(written.map(|w| w.publish).unwrap_or_default());
+            if let Some(written) = written {
+                publish.extend(written.publish);
+                told.merge(written.scope);
+            }
             pending.clear();
             Ok(())
         };
@@ -170,6 +187,7 @@ impl KgStore {
         if let Some(number) = number {
             self.inner.versioning.committed(number, None);
             super::writes::publish(&self.inner, publish);
+            self.tell_own_write(&told);
         }
         Ok(changed)
     }

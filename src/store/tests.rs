@@ -12,9 +12,9 @@ async fn bulk_loads_and_writes_both_advance_the_write_counter() {
     let store = KgStore::open(&StoreLocation::Directory(dir.path().join("store")), StoreOptions::default()).unwrap();
     let mut versions = vec![store.data_version()];
 
-    store.bulk_load(&file, None, |_| {}).unwrap();
+    store.bulk_load(&file, None, |_| {}, &mut |_| {}).unwrap();
     versions.push(store.data_version());
-    store.bulk_load(&file, None, |_| {}).unwrap();
+    store.bulk_load(&file, None, |_| {}, &mut |_| {}).unwrap();
     versions.push(store.data_version());
 
     let update = UpdateJob {

@@ -38,15 +38,27 @@ impl KgStore {
         work: Work,
         f: impl FnOnce(&Inner, &RunningGuard) -> Result<(T, Written), StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let internal = author == Author::Server;
         let (outcome, scope) = self.write_and_version(work, f).await?;
+        self.tell(author, &scope);
+        Ok(outcome)
+    }
+
+    /// Tells the [`Self::after_writes`] listeners what a committed write may have changed.
+    fn tell(&self, author: Author, scope: &WriteScope) {
+        let internal = author == Author::Server;
         let listeners = self.inner.after_writes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (also_internal, tell) in listeners.iter() {
             if *also_internal || !internal {
-                tell(&scope);
+                tell(scope);
             }
         }
-        Ok(outcome)
+    }
+
+    /// Tells the listeners that follow the server's own writes (the search
+    /// index) what one made outside the write lane may have changed: the
+    /// source files' loads at start, the derived graphs' rewrites and bulk writes.
+    pub(super) fn tell_own_write(&self, scope: &WriteScope) {
+        self.tell(Author::Server, scope);
     }
 
     /// `f` is called after every committed write made through this store, but
@@ -190,6 +202,7 @@ impl KgStore {
     pub fn sync_sources(&self, files: &[SourceFile]) -> Result<Vec<SourceSync>, StoreError> {
         let versioning = &self.inner.versioning;
         let mut report = Vec::new();
+        let mut changed = WriteScope::default();
         for file in files {
             let bytes =
                 std::fs::read(&file.path).map_err(|e| StoreError::io(format!("{}: cannot read", file.display), e))?;
@@ -204,6 +217,7 @@ impl KgStore {
             let (record, quads, written) = self.inner.backend.load_source(file, &bytes, previous.as_ref())?;
             versioning.committed(number, Some((graph.clone(), record)));
             publish(&self.inner, written.publish);
+            changed.merge(written.scope);
             report.push(SourceSync::Loaded { graph, quads });
         }
         // An engine keeps the version: take it now, or the first poll would see a
@@ -212,8 +226,14 @@ impl KgStore {
             if let Some(version) = self.inner.backend.engine_version() {
                 versioning.observe(version?);
             }
+            self.tell_own_write(&changed);
         }
         Ok(report)
+    }
+
+    /// Whether the embedded store holds no quad (an error over an engine).
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        self.inner.backend.embedded()?.is_empty()
     }
 
     /// The source files loaded into the store, by the IRI of their graph.
@@ -222,15 +242,17 @@ impl KgStore {
     }
 
     /// Bulk-loads one file (CLI `load`): into the embedded store atomically,
-    /// into an engine in batches; returns the quads read.
+    /// into an engine in batches; `see` is shown each quad read. Returns the
+    /// quads read.
     pub fn bulk_load(
         &self,
         path: &Path,
         graph: Option<&NamedNode>,
         progress: impl Fn(u64) + Send + Sync + 'static,
+        see: &mut dyn FnMut(&oxigraph::model::Quad),
     ) -> Result<u64, StoreError> {
         let number = self.inner.versioning.reserve()?;
-        let count = self.inner.backend.bulk_load(path, graph, progress)?;
+        let count = self.inner.backend.bulk_load(path, graph, progress, see)?;
         self.inner.versioning.committed(number, None);
         Ok(count)
     }

@@ -66,12 +66,14 @@ impl Embedded {
 
     /// Bulk-loads one file (any RDF syntax by extension, `.gz` accepted) with
     /// Oxigraph's bulk loader, atomically (committed at the end). `progress` is
-    /// called with the running quad count; returns the number of quads read.
+    /// called with the running quad count, `see` with each quad read; returns
+    /// the number of quads read.
     pub fn bulk_load(
         &self,
         path: &Path,
         graph: Option<&NamedNode>,
         progress: impl Fn(u64) + Send + Sync + 'static,
+        see: &mut dyn FnMut(&oxigraph::model::Quad),
     ) -> Result<u64, StoreError> {
         let parser = sources::read_file(path, graph)?;
         // Nothing but the file goes into the load: a small write after it (the
@@ -79,7 +81,10 @@ impl Embedded {
         // and every query then paid a seek in each (BENCHMARKS.md, "Store layout
         // after `treaty-kg load`"). The counter now lives in the ledger.
         let mut count = 0u64;
-        let quads = parser.inspect(|_| {
+        let quads = parser.inspect(|quad| {
+            if let Ok(quad) = quad {
+                see(quad);
+            }
             count += 1;
             if count.is_multiple_of(10_000) {
                 progress(count);

@@ -329,6 +329,11 @@ impl Embedded {
     pub fn len(&self) -> Result<usize, StoreError> {
         Ok(self.store.len()?)
     }
+
+    /// Whether the store holds no quad (a seek).
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.store.is_empty()?)
+    }
 }
 
 /// The payload a cancelled evaluation unwinds with.

@@ -166,6 +166,7 @@ impl Remote {
         path: &std::path::Path,
         graph: Option<&NamedNode>,
         progress: impl Fn(u64),
+        see: &mut dyn FnMut(&Quad),
     ) -> Result<u64, StoreError> {
         let parser = crate::sources::read_file(path, graph)?;
         let mut batcher = Batcher { remote: self, size: FIRST_BATCH };
@@ -174,6 +175,7 @@ impl Remote {
         for quad in parser {
             let quad = quad.map_err(|e| StoreError::BadBody(format!("{}: {e}", path.display())))?;
             count += 1;
+            see(&quad);
             if quad.subject.is_blank_node() || quad.object.is_blank_node() {
                 with_blank.push(quad);
             } else {
