@@ -16,7 +16,7 @@ fn engine(c: &mut Criterion) {
     let data = dir.path().join("data.nq");
     treaty_kg::generate::generate(size, 42, std::fs::File::create(&data).unwrap()).unwrap();
     let store = KgStore::open(&StoreLocation::Directory(dir.path().join("store")), StoreOptions::default()).unwrap();
-    store.bulk_load(&data, None, |_| {}).unwrap();
+    store.bulk_load(&data, None, |_| {}, &mut |_| {}).unwrap();
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries");
     let mut files: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();

@@ -49,7 +49,9 @@
 //!   pages, editor, search page, small graphs as pages (VoID, service description), SVG
 //!   pictures (timeline, neighbourhood) and maps drawn from WKT (`ui::map`).
 //! - [`search`] — full-text search (tantivy) over the store's texts: built by one
-//!   scan of the quad reader, documents handed over in batches; updated after
+//!   scan of the quad reader, documents handed over in batches, or by
+//!   `treaty-kg load` from the quads it reads into an empty store; opened at
+//!   start before the start's own writes, which it follows; updated after
 //!   every write from what the write names (`store::WriteScope`; a large graph
 //!   the write created comes with its statements, not read back) through one
 //!   index writer kept from update to update, the data version in its commit;

@@ -240,3 +240,76 @@ async fn a_failed_build_is_retried_without_waiting_for_a_write() {
     let answer = call(client.get(format!("{}/search?q=state&format=json", served.0.base))).await;
     assert_eq!(answer.status, 200);
 }
+
+/// The hits of each of `searches` at `base`: each one's total, its first
+/// page's IRIs and their scores (to four decimals), and whether the index
+/// answering said it was current.
+async fn hits_at(base: &str, searches: &[&str]) -> Vec<(u64, Vec<String>, Vec<i64>, bool)> {
+    let client = reqwest::Client::new();
+    let mut all = Vec::new();
+    for q in searches {
+        let answer =
+            call(client.get(format!("{base}/search")).query(&[("q", *q), ("format", "json"), ("per_page", "100")]))
+                .await
+                .expect(200, q)
+                .json();
+        let scores = answer["hits"].as_array().unwrap().iter();
+        let scores = scores.map(|h| (h["score"].as_f64().unwrap() * 1e4).round() as i64).collect();
+        all.push((answer["total"].as_u64().unwrap(), iris(&answer), scores, answer["stale"] == false));
+    }
+    all
+}
+
+/// `treaty-kg load` into an empty store builds the search index from what it
+/// reads: the first start then updates it with what the source files and the
+/// inferred graph changed, and builds nothing. Its hits are those of the index
+/// the server builds whole from the same store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_loaded_from_the_command_line_starts_with_its_search_index_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("generated.nq");
+    treaty_kg::generate::generate(20_000, 5, std::fs::File::create(&data).unwrap()).unwrap();
+    let store = dir.path().join("store");
+    let loaded = std::process::Command::new(BIN).args(["load", "--store"]).arg(&store).arg(&data).output().unwrap();
+    let report = String::from_utf8_lossy(&loaded.stderr);
+    assert!(loaded.status.success() && report.contains("search index: "), "{report}");
+    let args = [
+        "--store",
+        &store.display().to_string(),
+        "--data",
+        &repo("ontology").display().to_string(),
+        "--data",
+        &repo("data").display().to_string(),
+        "--no-default-data",
+    ]
+    .map(str::to_owned);
+    // Names from the generated data, the repository's data, and both.
+    let searches = ["State 17", "Silina", "landmine production", "treaty", "Latvia", "alliance"];
+    let wait = std::time::Duration::from_secs(120);
+
+    let first = KillOnDrop(spawn_server(&args, &[]));
+    let updated = first.0.line("search index updated", wait).await;
+    assert!(updated.is_some(), "the loaded index is updated: {}", first.0.log().join("\n"));
+    let from_load = hits_at(&first.0.base, &searches).await;
+    assert!(!first.0.log().iter().any(|l| l.contains("search index built")), "{}", first.0.log().join("\n"));
+    drop(first);
+
+    std::fs::remove_dir_all(store.join("search-index")).unwrap();
+    let second = KillOnDrop(spawn_server(&args, &[]));
+    assert!(second.0.line("search index built", wait).await.is_some(), "{}", second.0.log().join("\n"));
+    let rebuilt = hits_at(&second.0.base, &searches).await;
+    for ((search, loaded), built) in searches.iter().zip(&from_load).zip(&rebuilt) {
+        assert!(loaded.3 && built.3, "{search}: both indexes are current");
+        assert!(loaded.0 > 0, "{search}: found in the loaded index");
+        assert_eq!(loaded.0, built.0, "{search}: totals");
+        assert_eq!(loaded.2, built.2, "{search}: the scores of the first page");
+        // Hits of equal score come in either order, and past one page ties may
+        // be cut at another place: the whole set when it fits on the page.
+        if loaded.0 <= 100 {
+            let (mut a, mut b) = (loaded.1.clone(), built.1.clone());
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{search}: hits");
+        }
+    }
+}
