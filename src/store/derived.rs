@@ -64,6 +64,40 @@ impl KgStore {
         self.embedded()?.read_consistently(read)
     }
 
+    /// Runs `first` and `second` at once, on two threads, each on a consistent
+    /// view of its own: both views are taken while no write can commit, so
+    /// they see the same data (the first computation of the summaries, whose
+    /// count and pages read apart).
+    pub fn read_consistently_twice<A: Send, B: Send>(
+        &self,
+        first: impl FnOnce(&Recorder<'_>) -> Result<A, StoreError> + Send,
+        second: impl FnOnce(&Recorder<'_>) -> Result<B, StoreError> + Send,
+    ) -> Result<(A, B), StoreError> {
+        let embedded = self.embedded()?;
+        let in_order = crate::memo::lock(&self.inner.writing);
+        let (taken, has_taken) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            let other = std::thread::Builder::new()
+                .name("treaty-kg-view".into())
+                .spawn_scoped(scope, move || {
+                    embedded.read_consistently(|recorder| {
+                        drop(taken);
+                        second(recorder)
+                    })
+                })
+                .map_err(|e| StoreError::io("starting a reading thread", e))?;
+            // This view is taken once the other is (or failed to be). The memory
+            // backend's transactions exclude each other: there, the two run in turn.
+            let _ = has_taken.recv();
+            let first = embedded.read_consistently(|recorder| {
+                drop(in_order);
+                first(recorder)
+            });
+            let second = other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((first?, second?))
+        })
+    }
+
     /// Adds the quads `produce` hands its sink, reading the store's latest
     /// state, through the bulk loader: sorted runs of bounded memory,
     /// committed at the end (one new data version; nothing when none was

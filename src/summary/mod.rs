@@ -200,10 +200,15 @@ pub fn compute(store: &KgStore) -> Result<Views, StoreError> {
             tokio::runtime::Handle::current().block_on(crate::linked_data::void::statistics_by_sparql(store))?;
         return read_pages(&Reader::Engine(store), stats);
     }
-    store.read_consistently(|recorder| {
+    // The counts and the pages' reads take about as long at 10M quads: on two
+    // cores, at once, each on a view of the same data.
+    let counted = |recorder: &Recorder<'_>| {
         let started = std::time::Instant::now();
         let stats = count(recorder)?;
         tracing::info!(ms = started.elapsed().as_millis() as u64, "dataset counted");
+        Ok(stats)
+    };
+    let read = |recorder: &Recorder<'_>| {
         let scope = direct::Scope(union);
         let events = direct::events(recorder, scope)?;
         let mut kinds = BTreeMap::new();
@@ -212,8 +217,10 @@ pub fn compute(store: &KgStore) -> Result<Views, StoreError> {
         }
         let reader = Reader::Transaction(recorder, union);
         let terms = pages::terms_from(reader.select(pages::terms_query())?, reader.select(pages::relations_query())?);
-        Ok(Views { stats: Arc::new(stats), events: Arc::new(events), kinds: Arc::new(kinds), terms: Arc::new(terms) })
-    })
+        Ok((events, kinds, terms))
+    };
+    let (stats, (events, kinds, terms)) = store.read_consistently_twice(counted, read)?;
+    Ok(Views { stats: Arc::new(stats), events: Arc::new(events), kinds: Arc::new(kinds), terms: Arc::new(terms) })
 }
 
 /// The counts of the embedded store, by queries over one consistent view
