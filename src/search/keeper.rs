@@ -7,7 +7,7 @@
 
 use super::build::{self, graph_term};
 use super::schema::Fields;
-use super::{SearchError, SearchIndex};
+use super::{Busy, SearchError, SearchIndex};
 use crate::inference::INFERRED_GRAPH;
 use crate::store::{GraphContents, StoreError, WriteScope};
 use oxigraph::model::{GraphName, NamedOrBlankNode};
@@ -52,6 +52,19 @@ impl SearchIndex {
         self.reader.reload()?;
         self.built.send_replace(Some(version));
         Ok(())
+    }
+
+    /// Starts updating the index: with what the writes since [`Self::open`]
+    /// changed, or a whole rebuild when it was not current then. A rebuild
+    /// waits while `busy` says derived data is being written.
+    pub fn begin(self: Arc<Self>, busy: Option<Busy>) {
+        if let Some(busy) = busy {
+            let _ = self.busy.set(busy);
+        }
+        self.held.store(false, Ordering::SeqCst);
+        if self.again.load(Ordering::SeqCst) {
+            self.schedule();
+        }
     }
 
     /// Notes what a write may have changed, and schedules the update.

@@ -12,8 +12,9 @@
 
 use super::build::{self, Gathered};
 use super::keeper::{commit, io, WRITER_HEAP};
+use super::schema::open_index;
 use super::schema::Fields;
-use super::{open_index, IndexLocation, SearchError};
+use super::{IndexLocation, SearchError};
 use crate::store::StoreError;
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad};
 use std::path::Path;

@@ -33,7 +33,7 @@ mod tests;
 use crate::store::{KgStore, StoreError};
 use schema::{Fields, FOLDED};
 use snippet::Snippet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,32 +144,6 @@ pub struct SearchIndex {
 /// Says whether derived data is being written.
 pub type Busy = Box<dyn Fn() -> bool + Send + Sync>;
 
-fn open_index(location: &IndexLocation) -> Result<Index, SearchError> {
-    let (schema, _) = schema::schema();
-    let index = match location {
-        IndexLocation::Memory => Index::create_in_ram(schema),
-        IndexLocation::Directory(dir) => open_dir(dir, schema)?,
-    };
-    schema::register(&index);
-    Ok(index)
-}
-
-/// Opens the index in `dir`, or creates it there; an index of another schema
-/// (an older treaty-kg) is replaced.
-fn open_dir(dir: &Path, schema: tantivy::schema::Schema) -> Result<Index, SearchError> {
-    let io = |e: std::io::Error| SearchError::Store(StoreError::io(format!("{}: the search index", dir.display()), e));
-    if dir.join("meta.json").exists() {
-        let index = Index::open_in_dir(dir)?;
-        if index.schema() == schema {
-            return Ok(index);
-        }
-        tracing::info!(dir = %dir.display(), "the search index has another schema; rebuilding it");
-        std::fs::remove_dir_all(dir).map_err(io)?;
-    }
-    std::fs::create_dir_all(dir).map_err(io)?;
-    Ok(Index::create_in_dir(dir, schema)?)
-}
-
 impl SearchIndex {
     /// Opens the index, rebuilds it in the background when it is missing or
     /// from another data version, and again after every write to `store`.
@@ -185,7 +159,7 @@ impl SearchIndex {
     /// is applied to an index that was current when it was opened (one
     /// `treaty-kg load` built) instead of rebuilding it.
     pub fn open(store: KgStore, location: IndexLocation) -> Result<Arc<Self>, SearchError> {
-        let index = open_index(&location)?;
+        let index = schema::open_index(&location)?;
         let (_, fields) = schema::schema();
         let payload = index.load_metas()?.payload;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
@@ -216,19 +190,6 @@ impl SearchIndex {
             search.clone().changed(&crate::store::WriteScope::everything());
         }
         Ok(search)
-    }
-
-    /// Starts updating the index: with what the writes since [`Self::open`]
-    /// changed, or a whole rebuild when it was not current then. A rebuild
-    /// waits while `busy` says derived data is being written.
-    pub fn begin(self: Arc<Self>, busy: Option<Busy>) {
-        if let Some(busy) = busy {
-            let _ = self.busy.set(busy);
-        }
-        self.held.store(false, Ordering::SeqCst);
-        if self.again.load(Ordering::SeqCst) {
-            self.schedule();
-        }
     }
 
     /// Whether a first build has ended, and whether the index is current.

@@ -9,12 +9,16 @@
 //! described in several graphs has several documents; searches collapse them
 //! by the resource's key.
 
+use super::{IndexLocation, SearchError};
+use crate::store::StoreError;
+use std::path::Path;
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
 };
+use tantivy::Index;
 
 /// Words folded to ASCII and lower case, then stemmed (English): "Siliņa"
 /// is `silina`, "productions" is `product`.
@@ -86,4 +90,30 @@ pub fn register(index: &tantivy::Index) {
 /// The key documents of one resource share (FNV-1a: stable across runs and builds).
 pub fn key(iri: &str) -> u64 {
     iri.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+pub(super) fn open_index(location: &IndexLocation) -> Result<Index, SearchError> {
+    let (schema, _) = schema();
+    let index = match location {
+        IndexLocation::Memory => Index::create_in_ram(schema),
+        IndexLocation::Directory(dir) => open_dir(dir, schema)?,
+    };
+    register(&index);
+    Ok(index)
+}
+
+/// Opens the index in `dir`, or creates it there; an index of another schema
+/// (an older treaty-kg) is replaced.
+fn open_dir(dir: &Path, schema: tantivy::schema::Schema) -> Result<Index, SearchError> {
+    let io = |e: std::io::Error| SearchError::Store(StoreError::io(format!("{}: the search index", dir.display()), e));
+    if dir.join("meta.json").exists() {
+        let index = Index::open_in_dir(dir)?;
+        if index.schema() == schema {
+            return Ok(index);
+        }
+        tracing::info!(dir = %dir.display(), "the search index has another schema; rebuilding it");
+        std::fs::remove_dir_all(dir).map_err(io)?;
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    Ok(Index::create_in_dir(dir, schema)?)
 }

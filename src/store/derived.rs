@@ -7,7 +7,7 @@ use super::change::Recorder;
 use super::{KgStore, StoreError, WriteScope};
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 
-/// Past this many graphs, a bulk write's listeners are told it wrote anything.
+/// Past this many graphs, a bulk write's listeners are told it may have written anything.
 const MOST_GRAPHS: usize = 64;
 
 /// What a batch rewrite does with each batch of quads read.
@@ -119,8 +119,11 @@ impl KgStore {
                     number = Some(self.inner.versioning.reserve()?);
                 }
                 if !written.everything && !written.graphs.contains(&quad.graph_name) {
-                    written.merge(WriteScope::graph(quad.graph_name.clone()));
-                    written.everything |= written.graphs.len() > MOST_GRAPHS;
+                    if written.graphs.len() < MOST_GRAPHS {
+                        written.graphs.push(quad.graph_name.clone());
+                    } else {
+                        written = WriteScope::everything();
+                    }
                 }
                 batch.push(quad);
                 handed += 1;
@@ -135,9 +138,6 @@ impl KgStore {
         loader.commit()?;
         if let Some(number) = number {
             self.inner.versioning.committed(number, None);
-            if written.everything {
-                written = WriteScope::everything();
-            }
             self.tell_own_write(&written);
         }
         Ok(handed)
