@@ -201,7 +201,10 @@ on_every_backend! {
 async fn a_failed_build_is_retried_without_waiting_for_a_write() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("generated.nq");
-    treaty_kg::generate::generate(50_000, 3, std::fs::File::create(&data).unwrap()).unwrap();
+    // Large enough that the build is still reading when the server starts
+    // answering (the summaries' first count, on two threads, comes first):
+    // a cancellation after its last read is too late to stop it.
+    treaty_kg::generate::generate(200_000, 3, std::fs::File::create(&data).unwrap()).unwrap();
     let args = [
         "--no-default-data",
         "--no-inference",
