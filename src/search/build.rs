@@ -142,7 +142,38 @@ fn truncated(text: &str) -> String {
 /// scanning thread a futex wake-up per document (about a tenth of a first build
 /// in a profile). The channel holds up to 10,000 hand-offs, so this also
 /// bounds what can wait in memory (a sentence-sized document each).
-pub(super) const BATCH: usize = 32;
+const BATCH: usize = 32;
+
+/// Documents on their way to the index writer, [`BATCH`] at a time, and how
+/// many went.
+#[derive(Default)]
+pub(super) struct Batch {
+    operations: Vec<UserOperation>,
+    pub(super) added: u64,
+}
+
+impl Batch {
+    /// Adds `doc`, if there is one; hands the batch over once it is full.
+    pub(super) fn add(&mut self, doc: Option<TantivyDocument>, writer: &IndexWriter) -> Result<(), StoreError> {
+        let Some(doc) = doc else { return Ok(()) };
+        self.operations.push(UserOperation::Add(doc));
+        self.added += 1;
+        if self.operations.len() >= BATCH {
+            self.hand_over(writer)?;
+        }
+        Ok(())
+    }
+
+    /// Gives the batched documents to the writer, in their order.
+    pub(super) fn hand_over(&mut self, writer: &IndexWriter) -> Result<(), StoreError> {
+        if !self.operations.is_empty() {
+            writer
+                .run(self.operations.drain(..))
+                .map_err(|e| StoreError::io("writing the search index", std::io::Error::other(e)))?;
+        }
+        Ok(())
+    }
+}
 
 /// Adds the documents of every quad `quads` yields to `writer`; returns how many.
 pub fn add_documents(
@@ -152,47 +183,26 @@ pub fn add_documents(
 ) -> Result<u64, StoreError> {
     let mut current: Option<(NamedOrBlankNode, GraphName)> = None;
     let mut gathered = Gathered::default();
-    let mut batch: Vec<UserOperation> = Vec::with_capacity(BATCH);
-    let mut added = 0;
-    let mut hand = |doc: Option<TantivyDocument>, batch: &mut Vec<UserOperation>| -> Result<(), StoreError> {
-        if let Some(doc) = doc {
-            batch.push(UserOperation::Add(doc));
-            added += 1;
-            if batch.len() == BATCH {
-                hand_over(batch, writer)?;
-            }
-        }
-        Ok(())
-    };
+    let mut batch = Batch::default();
     for quad in quads {
         let quad = quad?;
-        if matches!(&quad.graph_name, GraphName::NamedNode(g) if g.as_str() == INFERRED_GRAPH) {
+        if !matters(&quad) {
             continue;
         }
         let same = current.as_ref().is_some_and(|(s, g)| *s == quad.subject && *g == quad.graph_name);
         if !same {
             if let Some((subject, graph)) = current.take() {
-                hand(document(&subject, &graph, std::mem::take(&mut gathered), fields), &mut batch)?;
+                batch.add(document(&subject, &graph, std::mem::take(&mut gathered), fields), writer)?;
             }
             current = Some((quad.subject.clone(), quad.graph_name.clone()));
         }
         gathered.see(&quad);
     }
     if let Some((subject, graph)) = current {
-        hand(document(&subject, &graph, gathered, fields), &mut batch)?;
+        batch.add(document(&subject, &graph, gathered, fields), writer)?;
     }
-    hand_over(&mut batch, writer)?;
-    Ok(added)
-}
-
-/// Gives the batched documents to the writer, in their order.
-pub(super) fn hand_over(batch: &mut Vec<UserOperation>, writer: &IndexWriter) -> Result<(), StoreError> {
-    if !batch.is_empty() {
-        writer
-            .run(batch.drain(..))
-            .map_err(|e| StoreError::io("writing the search index", std::io::Error::other(e)))?;
-    }
-    Ok(())
+    batch.hand_over(writer)?;
+    Ok(batch.added)
 }
 
 /// The document of `subject` in `graph`, when it has something to find it by.

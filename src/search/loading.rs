@@ -18,7 +18,6 @@ use super::{IndexLocation, SearchError};
 use crate::store::StoreError;
 use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Quad};
 use std::path::Path;
-use tantivy::indexer::UserOperation;
 use tantivy::IndexWriter;
 
 /// Subjects whose documents are gathered at once (the least recently seen
@@ -30,8 +29,7 @@ pub struct LoadIndexer {
     writer: IndexWriter,
     fields: Fields,
     open: lru::LruCache<(NamedNode, GraphName), Gathered>,
-    batch: Vec<UserOperation>,
-    documents: u64,
+    batch: build::Batch,
     /// The first failure; the index is then left as it was.
     failed: Option<StoreError>,
 }
@@ -47,8 +45,7 @@ impl LoadIndexer {
             writer,
             fields,
             open: lru::LruCache::new(std::num::NonZeroUsize::new(OPEN).expect("OPEN is not zero")),
-            batch: Vec::with_capacity(build::BATCH),
-            documents: 0,
+            batch: build::Batch::default(),
             failed: None,
         })
     }
@@ -72,13 +69,9 @@ impl LoadIndexer {
     }
 
     fn write(&mut self, (subject, graph): (NamedNode, GraphName), gathered: Gathered) {
-        let Some(doc) = build::document(&subject.into(), &graph, gathered, self.fields) else { return };
-        self.batch.push(UserOperation::Add(doc));
-        self.documents += 1;
-        if self.batch.len() >= build::BATCH {
-            if let Err(e) = build::hand_over(&mut self.batch, &self.writer) {
-                self.failed = Some(e);
-            }
+        let doc = build::document(&subject.into(), &graph, gathered, self.fields);
+        if let Err(e) = self.batch.add(doc, &self.writer) {
+            self.failed = Some(e);
         }
     }
 
@@ -91,10 +84,10 @@ impl LoadIndexer {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
-        build::hand_over(&mut self.batch, &self.writer)?;
+        self.batch.hand_over(&self.writer)?;
         commit(&mut self.writer, version)?;
         // Merges finish before the writer goes (no half-merged files left).
         self.writer.wait_merging_threads().map_err(io)?;
-        Ok(self.documents)
+        Ok(self.batch.added)
     }
 }
