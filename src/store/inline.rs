@@ -55,19 +55,49 @@ pub fn record(answered: bool) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// How many checks of an attempt pass between two readings of the clock.
+///
+/// The watchdog cancels an attempt's token when its time is up, so a check is
+/// an atomic load. The clock is read as well, but only this seldom, for the
+/// case where the watchdog could not start: it was every check, and on a point
+/// lookup, whose JSON writer makes a check at every small write, reading the
+/// clock was 12 % of the request (BENCHMARKS.md, "Where a small query's time
+/// went, found by a bare server").
+const CHECKS_PER_CLOCK: u32 = 256;
+
+/// An attempt running on a thread: its token, when its time is up, and the
+/// checks made since the clock was last read.
+struct Attempt {
+    token: CancellationToken,
+    until: Instant,
+    checks: u32,
+}
+
 thread_local! {
-    /// The attempt running on this thread: its token and when its time is up.
-    static ATTEMPT: RefCell<Option<(CancellationToken, Instant)>> = const { RefCell::new(None) };
+    /// The attempt running on this thread.
+    static ATTEMPT: RefCell<Option<Attempt>> = const { RefCell::new(None) };
 }
 
 /// The token of the attempt on this thread, if one runs.
 pub fn token() -> Option<CancellationToken> {
-    ATTEMPT.with(|a| a.borrow().as_ref().map(|(t, _)| t.clone()))
+    ATTEMPT.with(|a| a.borrow().as_ref().map(|a| a.token.clone()))
 }
 
 /// Whether an attempt runs on this thread and its time is up (or it was cancelled).
 pub fn spent() -> bool {
-    ATTEMPT.with(|a| a.borrow().as_ref().is_some_and(|(t, until)| t.is_cancelled() || Instant::now() >= *until))
+    ATTEMPT.with(|a| {
+        a.borrow_mut().as_mut().is_some_and(|a| {
+            if a.token.is_cancelled() {
+                return true;
+            }
+            a.checks += 1;
+            if a.checks < CHECKS_PER_CLOCK {
+                return false;
+            }
+            a.checks = 0;
+            Instant::now() >= a.until
+        })
+    })
 }
 
 /// Whether an attempt runs on this thread.
@@ -85,14 +115,14 @@ pub fn attempt<T>(outer: &CancellationToken, work: impl FnOnce() -> T) -> T {
     impl Drop for Clear {
         fn drop(&mut self) {
             ATTEMPT.with(|a| {
-                if let Some((token, _)) = a.borrow_mut().take() {
+                if let Some(attempt) = a.borrow_mut().take() {
                     // Done: the watchdog forgets it at its next look.
-                    token.cancel();
+                    attempt.token.cancel();
                 }
             });
         }
     }
-    ATTEMPT.with(|a| *a.borrow_mut() = Some((token, until)));
+    ATTEMPT.with(|a| *a.borrow_mut() = Some(Attempt { token, until, checks: 0 }));
     let _clear = Clear;
     work()
 }
