@@ -228,7 +228,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         "saved queries loaded"
     );
     let config_query_cache = config.query_cache;
-    Ok(AppState {
+    Ok(AppState::new(http::Parts {
         search,
         store,
         config: Arc::new(config),
@@ -239,7 +239,7 @@ pub fn build_state(config: Config) -> anyhow::Result<AppState> {
         query_cache: config_query_cache.then(Arc::default),
         inference,
         summary,
-    })
+    }))
 }
 
 /// Loads the source files that changed since they were last loaded.
@@ -388,7 +388,7 @@ pub async fn serve(
     // per query, such as SPARQLWrapper, pays each time: BENCHMARKS.md, "A
     // connection per request").
     let summary = state.summary.clone();
-    let served = axum::serve(listener, router(state).into_make_service()).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(router(state))).with_graceful_shutdown(shutdown).await;
     kept_every.abort();
     let _ = tokio::task::spawn_blocking(move || summary.keep()).await;
     served
