@@ -388,7 +388,9 @@ pub async fn serve(
     // per query, such as SPARQLWrapper, pays each time: BENCHMARKS.md, "A
     // connection per request").
     let summary = state.summary.clone();
-    let served = axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(router(state))).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(router(state)))
+        .with_graceful_shutdown(shutdown)
+        .await;
     kept_every.abort();
     let _ = tokio::task::spawn_blocking(move || summary.keep()).await;
     served

@@ -124,7 +124,7 @@ impl KgStore {
         });
         let answered = matches!(done, Ok(Ok(())));
         super::inline::record(answered);
-        answered.then(|| Bytes::from(out.bytes))
+        answered.then(|| Bytes::from(out.into_bytes()))
     }
 
     /// Evaluates `job` into memory, writing at most `cap` solutions or triples in
