@@ -189,16 +189,21 @@ fn answer_key(
 }
 
 /// Whether the text calls `NOW`, `RAND`, `UUID`, `STRUUID` or `BNODE`: a name
-/// (not part of a longer one, such as `foaf:knows`) followed by `(`.
+/// (not part of a longer one, such as `foaf:knows`) followed by `(`. Compared
+/// in place, ignoring case (no upper-cased copy of the text per request).
 fn calls_volatile_function(text: &str) -> bool {
-    let upper = text.to_ascii_uppercase();
-    let bytes = upper.as_bytes();
+    let bytes = text.as_bytes();
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
     ["NOW", "RAND", "UUID", "BNODE"].iter().any(|name| {
-        upper.match_indices(name).any(|(at, _)| {
-            let before = at.checked_sub(1).map(|i| bytes[i]);
-            let standalone = !before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
-            let after = upper[at + name.len()..].trim_start();
-            (standalone || (*name == "UUID" && upper[..at].ends_with("STR"))) && after.starts_with('(')
+        let name = name.as_bytes();
+        (0..=bytes.len().saturating_sub(name.len())).any(|at| {
+            if !bytes[at..].get(..name.len()).is_some_and(|w| w.eq_ignore_ascii_case(name)) {
+                return false;
+            }
+            let standalone = at.checked_sub(1).is_none_or(|i| !word_byte(bytes[i]));
+            let struuid = name == b"UUID" && at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"STR");
+            // The matched bytes are ASCII, so `at + len` is a character boundary.
+            (standalone || struuid) && text[at + name.len()..].trim_start().starts_with('(')
         })
     })
 }

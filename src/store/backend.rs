@@ -41,19 +41,21 @@ pub trait InProcessService: Send + Sync {
     ) -> Result<spargebra::algebra::GraphPattern, ServiceError>;
 }
 
-/// The query a job asks, bound and with in-process services answered; and the
-/// user's own text when an engine may be given it unchanged.
+/// The query a job asks, bound and with in-process services answered; and,
+/// when `for_engine`, the user's own text if an engine may be given it unchanged.
 fn prepared_query(
     job: QueryJob,
     options: &StoreOptions,
     graph_form: Option<bool>,
     in_process: Option<(&dyn InProcessService, QuadReader<'_>)>,
+    for_engine: bool,
 ) -> Result<(spargebra::Query, Option<String>), StoreError> {
     // An engine gets the user's own text when nothing was bound into it (with
     // the base made explicit): engines' parsers differ on what they accept of
     // a serializer's output (Virtuoso refuses `GRAPH <g> { … } .` in a template).
+    // The embedded store evaluates the parsed query: no copy of the text.
     let mut own_text = match (&job.query, job.bindings.is_empty()) {
-        (QuerySource::Text { text, base }, true) => Some(with_base(text, base.as_deref())),
+        (QuerySource::Text { text, base }, true) if for_engine => Some(with_base(text, base.as_deref())),
         _ => None,
     };
     let mut query = bound_query(job.query, &job.bindings, options.max_depth, graph_form)?;
@@ -87,7 +89,9 @@ impl Backend {
         guard: &RunningGuard,
     ) -> Result<QueryResults<'static>, StoreError> {
         let dataset = job.dataset.clone();
-        let (query, own_text) = prepared_query(job, options, graph_form, in_process.map(|s| (s, self.reader(guard))))?;
+        let for_engine = matches!(self, Backend::Remote(_));
+        let reader = in_process.map(|s| (s, self.reader(guard)));
+        let (query, own_text) = prepared_query(job, options, graph_form, reader, for_engine)?;
         match self {
             Backend::Embedded(e) => {
                 let prepared = e.prepare(query, &dataset, options, guard)?;
@@ -107,7 +111,7 @@ impl Backend {
         guard: &RunningGuard,
     ) -> Result<Vec<u8>, StoreError> {
         let dataset = job.dataset.clone();
-        let (query, _) = prepared_query(job, options, None, in_process.map(|s| (s, self.reader(guard))))?;
+        let (query, _) = prepared_query(job, options, None, in_process.map(|s| (s, self.reader(guard))), false)?;
         match self {
             Backend::Embedded(e) => e.explain(query, &dataset, options, guard),
             Backend::Remote(_) => Err(StoreError::NotSupported(
