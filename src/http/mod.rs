@@ -246,7 +246,7 @@ impl axum::extract::FromRequestParts<AppState> for UpdateGate {
 /// An answer that is already complete (the usual case for small ones: the store
 /// closes the channel before it releases the head) goes out as one body with a
 /// `Content-Length`; anything else streams chunk by chunk.
-fn stream_response(media_type: &str, body: ByteReceiver) -> Response {
+fn stream_response(media_type: &'static str, body: ByteReceiver) -> Response {
     stream_response_teed(media_type, body, None)
 }
 
@@ -286,7 +286,7 @@ impl Collecting {
 }
 
 /// [`stream_response`], handing the whole answer to `tee` when it is complete.
-fn stream_response_teed(media_type: &str, body: ByteReceiver, tee: Option<Tee>) -> Response {
+fn stream_response_teed(media_type: &'static str, body: ByteReceiver, tee: Option<Tee>) -> Response {
     let mut body = body;
     let first = body.try_recv().ok();
     let second = body.try_recv();
@@ -315,10 +315,15 @@ fn stream_response_teed(media_type: &str, body: ByteReceiver, tee: Option<Tee>) 
     response
 }
 
-fn set_content_type(headers: &mut HeaderMap, media_type: &str) {
-    let value =
-        if media_type.starts_with("text/") { format!("{media_type}; charset=utf-8") } else { media_type.to_owned() };
-    if let Ok(v) = HeaderValue::from_str(&value) {
+/// Sets `Content-Type`: a text type says its charset; any other is the
+/// static string itself (no copy, no check per response).
+fn set_content_type(headers: &mut HeaderMap, media_type: &'static str) {
+    let value = if media_type.starts_with("text/") {
+        HeaderValue::from_str(&format!("{media_type}; charset=utf-8")).ok()
+    } else {
+        Some(HeaderValue::from_static(media_type))
+    };
+    if let Some(v) = value {
         headers.insert(header::CONTENT_TYPE, v);
     }
 }

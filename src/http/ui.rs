@@ -28,7 +28,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn asset(body: &'static str, media_type: &str) -> Response {
+fn asset(body: &'static str, media_type: &'static str) -> Response {
     let mut response = body.into_response();
     set_content_type(response.headers_mut(), media_type);
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));

@@ -128,17 +128,31 @@ pub fn attempt<T>(outer: &CancellationToken, work: impl FnOnce() -> T) -> T {
 }
 
 /// One thread that cancels attempts whose time is up, or whose request was
-/// cancelled. It sleeps until the earliest deadline; with no attempt, until one starts.
+/// cancelled. While attempts come it looks every millisecond (at most); once
+/// none has come for [`LINGER`] it sleeps until one does. A wake-up per
+/// attempt (a futex call, two context switches) was most of what a one-client
+/// loop of `ASK {}` spent in the kernel beyond `oxigraph serve`.
 struct Watchdog {
-    watched: Mutex<Vec<(Instant, CancellationToken, CancellationToken)>>,
+    watched: Mutex<Watched>,
     changed: Condvar,
 }
+
+#[derive(Default)]
+struct Watched {
+    /// Each attempt's end of time, its own token and its request's.
+    attempts: Vec<(Instant, CancellationToken, CancellationToken)>,
+    /// The watchdog waits to be told of an attempt.
+    asleep: bool,
+}
+
+/// How long the watchdog goes on looking after the last attempt ended.
+const LINGER: Duration = Duration::from_millis(20);
 
 fn watchdog() -> &'static Watchdog {
     static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
     WATCHDOG.get_or_init(|| {
         let dog: &'static Watchdog =
-            Box::leak(Box::new(Watchdog { watched: Mutex::new(Vec::new()), changed: Condvar::new() }));
+            Box::leak(Box::new(Watchdog { watched: Mutex::new(Watched::default()), changed: Condvar::new() }));
         let started = std::thread::Builder::new().name("treaty-kg-inline-watchdog".into()).spawn(move || dog.run());
         if let Err(e) = started {
             // Without it, attempts still stop at their own checks of the time.
@@ -151,21 +165,20 @@ fn watchdog() -> &'static Watchdog {
 impl Watchdog {
     fn watch(&self, until: Instant, token: CancellationToken, outer: CancellationToken) {
         let mut watched = crate::memo::lock(&self.watched);
-        let asleep = watched.is_empty();
-        watched.push((until, token, outer));
+        watched.attempts.push((until, token, outer));
+        let wake = std::mem::take(&mut watched.asleep);
         drop(watched);
-        // While it watches anything it looks every millisecond anyway: a wake-up
-        // per request would cost what the attempt saves.
-        if asleep {
+        if wake {
             self.changed.notify_one();
         }
     }
 
     fn run(&self) {
         let mut watched = crate::memo::lock(&self.watched);
+        let mut last_seen = Instant::now();
         loop {
             let now = Instant::now();
-            watched.retain(|(until, token, outer)| {
+            watched.attempts.retain(|(until, token, outer)| {
                 if token.is_cancelled() {
                     return false;
                 }
@@ -175,9 +188,17 @@ impl Watchdog {
                 }
                 true
             });
+            if !watched.attempts.is_empty() {
+                last_seen = now;
+            } else if now.duration_since(last_seen) >= LINGER {
+                watched.asleep = true;
+                watched = self.changed.wait_while(watched, |w| w.asleep).unwrap_or_else(std::sync::PoisonError::into_inner);
+                last_seen = Instant::now();
+                continue;
+            }
             // An outer cancellation is seen within a millisecond.
-            let wait = watched.iter().map(|(until, _, _)| until.saturating_duration_since(now)).min();
-            let wait = wait.map_or(Duration::from_secs(3600), |w| w.min(Duration::from_millis(1)));
+            let wait = watched.attempts.iter().map(|(until, _, _)| until.saturating_duration_since(now)).min();
+            let wait = wait.map_or(Duration::from_millis(1), |w| w.min(Duration::from_millis(1)));
             watched = self.changed.wait_timeout(watched, wait).unwrap_or_else(std::sync::PoisonError::into_inner).0;
         }
     }

@@ -213,7 +213,7 @@ impl RunningQueries {
         let started = Instant::now();
         let entry = RunningEntry {
             kind,
-            label: label.chars().take(2000).collect(),
+            label: first_chars(label, 2000).to_owned(),
             started_at: SystemTime::now(),
             started,
             deadline: started + timeout,
@@ -319,5 +319,28 @@ impl Drop for RunningGuard {
         // The entry (and its ticket) is dropped outside the lock.
         let entry = self.registry.registry().entries.remove(&self.id);
         drop(entry);
+    }
+}
+
+/// The first `n` characters of `text` (a slice: no character-by-character copy).
+fn first_chars(text: &str, n: usize) -> &str {
+    if text.len() <= n {
+        // Never more characters than bytes.
+        return text;
+    }
+    text.char_indices().nth(n).map_or(text, |(at, _)| &text[..at])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_chars;
+
+    #[test]
+    fn first_chars_counts_characters_not_bytes() {
+        assert_eq!(first_chars("abc", 2), "ab");
+        assert_eq!(first_chars("abc", 3), "abc");
+        assert_eq!(first_chars("Siliņa", 5), "Siliņ");
+        assert_eq!(first_chars("ņņņ", 2), "ņņ");
+        assert_eq!(first_chars("", 2), "");
     }
 }
