@@ -64,8 +64,11 @@
 //! - [`auth`], [`metrics`], [`vocab`] (IRI constants), [`cli`] (load/query/dump/validate).
 //!
 //! ## How a request flows
-//! [`serve`] accepts the connection and hands it a clone of the router, whose routes
-//! were made services once at start (not per connection). Then, for
+//! [`serve`] accepts the connection and hands it a clone of the application
+//! ([`http::router`]): the layers every request goes through (the body limits,
+//! CORS, compression, the security headers) wrap the router once, and only
+//! `ops::track` sits on each route, since it names the route that matched.
+//! Everything the handlers reach is one shared [`http::AppState`]. Then, for
 //! `GET /sparql?query=…` with `Accept: text/csv`:
 //!
 //! 1. The `ops::track` middleware names the request (`log_line`): its id goes into

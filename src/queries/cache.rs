@@ -26,9 +26,8 @@ impl CacheKey {
     pub fn etag(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut digest = Sha256::new();
-        for (i, part) in [self.query_version.as_str(), &self.bindings, self.media_type, &self.data_version]
-            .into_iter()
-            .enumerate()
+        for (i, part) in
+            [self.query_version.as_str(), &self.bindings, self.media_type, &self.data_version].into_iter().enumerate()
         {
             if i > 0 {
                 digest.update(b"|");

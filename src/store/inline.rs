@@ -192,7 +192,8 @@ impl Watchdog {
                 last_seen = now;
             } else if now.duration_since(last_seen) >= LINGER {
                 watched.asleep = true;
-                watched = self.changed.wait_while(watched, |w| w.asleep).unwrap_or_else(std::sync::PoisonError::into_inner);
+                watched =
+                    self.changed.wait_while(watched, |w| w.asleep).unwrap_or_else(std::sync::PoisonError::into_inner);
                 last_seen = Instant::now();
                 continue;
             }
