@@ -231,9 +231,7 @@ impl BudgetWriter {
         self.bytes.shrink_to_fit();
         self.bytes
     }
-}
 
-impl BudgetWriter {
     /// A write that reaches the budget or crosses a [`CHECK_BYTES`] mark: the
     /// slow path, kept out of line so that the JSON writer's many small writes
     /// inline to a copy (a call per write was 3 % of a point lookup).
