@@ -55,20 +55,21 @@ pub fn json_ld() -> RdfFormat {
     RdfFormat::JsonLd { profile: JsonLdProfileSet::empty() }
 }
 
-/// One media range of an `Accept` header.
+/// One media range of an `Accept` header, borrowed from it (compared
+/// ignoring case, never copied).
 #[derive(Debug, Clone, PartialEq)]
-struct MediaRange {
-    kind: String,
-    subtype: String,
+struct MediaRange<'a> {
+    kind: &'a str,
+    subtype: &'a str,
     q: f32,
 }
 
-impl MediaRange {
+impl MediaRange<'_> {
     /// How specifically this range matches `media_type` (2 exact, 1 `type/*`, 0 `*/*`),
     /// or `None` when it does not match.
     fn specificity(&self, media_type: &str) -> Option<u8> {
         let (kind, subtype) = media_type.split_once('/')?;
-        match (self.kind.as_str(), self.subtype.as_str()) {
+        match (self.kind, self.subtype) {
             ("*", "*") => Some(0),
             (k, "*") if k.eq_ignore_ascii_case(kind) => Some(1),
             (k, s) if k.eq_ignore_ascii_case(kind) && s.eq_ignore_ascii_case(subtype) => Some(2),
@@ -79,7 +80,7 @@ impl MediaRange {
 
 /// Parses an `Accept` header leniently: malformed ranges are skipped, not fatal
 /// (browsers and old tools send odd headers; refusing them helps nobody).
-fn parse_accept(header: &str) -> Vec<MediaRange> {
+fn parse_accept(header: &str) -> Vec<MediaRange<'_>> {
     header
         .split(',')
         .filter_map(|part| {
@@ -98,7 +99,7 @@ fn parse_accept(header: &str) -> Vec<MediaRange> {
                     }
                 }
             }
-            Some(MediaRange { kind: kind.to_ascii_lowercase(), subtype: subtype.to_ascii_lowercase(), q })
+            Some(MediaRange { kind, subtype, q })
         })
         .collect()
 }

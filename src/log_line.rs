@@ -26,13 +26,31 @@ pub struct Request {
     /// Unique across restarts; sent back as `X-Request-Id`.
     pub id: String,
     pub method: axum::http::Method,
-    /// The route's pattern (`/sparql`, `/page/{*path}`), or `unmatched`.
-    pub route: String,
+    /// The route's pattern (`/sparql`, `/page/{*path}`); `None` when none matched.
+    pub route: Option<axum::extract::MatchedPath>,
+}
+
+impl Request {
+    /// The route's pattern, or `unmatched`.
+    pub fn route(&self) -> &str {
+        self.route.as_ref().map_or("unmatched", axum::extract::MatchedPath::as_str)
+    }
 }
 
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "request{{id={} method={} route={}}}", self.id, self.method, self.route)
+        write!(f, "request{{id={} method={} route={}}}", self.id, self.method, self.route())
+    }
+}
+
+/// A duration in milliseconds with three decimals (`12.345`), written
+/// without formatting a float.
+pub struct Millis(pub std::time::Duration);
+
+impl fmt::Display for Millis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = self.0.as_micros();
+        write!(f, "{}.{:03}", micros / 1000, micros % 1000)
     }
 }
 
@@ -117,8 +135,7 @@ mod tests {
             .with_max_level(tracing::Level::INFO)
             .finish();
         tracing::subscriber::with_default(subscriber, || {
-            let request =
-                Arc::new(Request { id: "abc-1".into(), method: axum::http::Method::GET, route: "/sparql".into() });
+            let request = Arc::new(Request { id: "abc-1".into(), method: axum::http::Method::GET, route: None });
             in_scope(request.clone(), || tracing::info!(status = 200, "request"));
             let carried = in_scope(request, current);
             on_thread(carried, || tracing::warn!("on the pool"));
@@ -129,14 +146,14 @@ mod tests {
         assert_eq!(lines.len(), 3, "{text}");
         assert!(
             lines[0].ends_with(
-                "  INFO request{id=abc-1 method=GET route=/sparql}: treaty_kg::log_line::tests: request status=200"
+                "  INFO request{id=abc-1 method=GET route=unmatched}: treaty_kg::log_line::tests: request status=200"
             ),
             "{}",
             lines[0]
         );
         assert!(
             lines[1].ends_with(
-                "  WARN request{id=abc-1 method=GET route=/sparql}: treaty_kg::log_line::tests: on the pool"
+                "  WARN request{id=abc-1 method=GET route=unmatched}: treaty_kg::log_line::tests: on the pool"
             ),
             "{}",
             lines[1]

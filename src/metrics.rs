@@ -12,7 +12,9 @@ use std::sync::atomic::AtomicI64;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub route: String,
-    pub method: String,
+    /// A standard method's name, or `other`: a stranger's made-up methods
+    /// must not grow the metrics without bound.
+    pub method: &'static str,
     pub status: u16,
 }
 
@@ -78,9 +80,9 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn record(&self, route: &str, method: &str, status: u16, seconds: f64, timed_out: bool) {
+    pub fn record(&self, route: &str, method: &axum::http::Method, status: u16, seconds: f64, timed_out: bool) {
         self.requests
-            .get_or_create(&RequestLabels { route: route.to_owned(), method: method.to_owned(), status })
+            .get_or_create(&RequestLabels { route: route.to_owned(), method: method_label(method), status })
             .inc();
         self.latency.get_or_create(&RouteLabels { route: route.to_owned() }).observe(seconds);
         if timed_out {
@@ -110,6 +112,23 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// The label of a request's method: its name when it is one of HTTP's own,
+/// `other` for an extension method.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        "TRACE" => "TRACE",
+        "CONNECT" => "CONNECT",
+        _ => "other",
     }
 }
 

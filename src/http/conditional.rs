@@ -3,7 +3,7 @@
 //! client holds it, and the validators every answer carries.
 
 use crate::queries::cache::matches_if_none_match;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// Where an answer came from, as `x-cache` says it (when a cache is on).
@@ -12,6 +12,9 @@ pub enum Cache {
     Hit,
     Miss,
 }
+
+/// `x-cache`: `hit` or `miss`.
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// `304 Not Modified` with its validators, when `If-None-Match` names `etag`.
 pub fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> {
@@ -32,7 +35,7 @@ pub fn with_validators(mut response: Response, etag: &str, cache: Option<Cache>)
             Cache::Hit => "hit",
             Cache::Miss => "miss",
         };
-        response.headers_mut().insert("x-cache", HeaderValue::from_static(label));
+        response.headers_mut().insert(X_CACHE, HeaderValue::from_static(label));
     }
     response
 }

@@ -109,7 +109,7 @@ impl AppState {
 /// The whole application: the routes, and around them the layers every request
 /// goes through.
 ///
-/// Only the request log and metrics (`ops::track`) sit on each route, since
+/// Only the request log and metrics ([`ops::Track`]) sit on each route, since
 /// they name the route that matched. The other layers wrap the router once:
 /// layered on the router, each of them would be boxed around every route and
 /// cloned, allocated and called through a box per request. On `ASK {}` the
@@ -145,7 +145,7 @@ pub fn router(
         .merge(linked_data::routes())
         .merge(search::routes())
         .merge(ui::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
+        .layer(ops::Track::new(state.metrics.clone()))
         .with_state(state);
     tower::ServiceBuilder::new()
         .map_response(|response: Response<_>| response.map(Body::new))
@@ -360,11 +360,11 @@ fn security_headers(mut response: Response) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("text/html") || t.starts_with("image/svg+xml"));
     let h = response.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if is_page {
-        h.insert("content-security-policy", HeaderValue::from_static(CONTENT_SECURITY_POLICY));
-        h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-        h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     response
 }

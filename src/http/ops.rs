@@ -1,19 +1,24 @@
-//! Operations routes (`/health`, `/metrics`, `/admin/queries`) and the middleware
+//! Operations routes (`/health`, `/metrics`, `/admin/queries`) and the layer
 //! that logs one line per request and feeds the metrics.
 
 use super::AppState;
 use crate::auth;
 use crate::error::AppError;
 use crate::log_line;
+use crate::metrics::Metrics;
 use axum::extract::{MatchedPath, Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware::Next;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
+use tower::{Layer, Service};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -101,35 +106,81 @@ async fn backup(
         .into_response())
 }
 
-/// One request label (its id, method and route: `log_line`), one structured log line
-/// and one metrics sample. The id goes back in `X-Request-Id` and into the body
-/// of every 5xx, and every log line of the request carries it. Logs the path
-/// only, never the query string or headers, so tokens and parameter values stay
-/// out of logs.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = request_id();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let labels = Arc::new(log_line::Request { id, method, route });
-    let mut response = log_line::scope(labels.clone(), next.run(request)).await;
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    if let Ok(value) = axum::http::HeaderValue::from_str(&labels.id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    let timed_out = response.extensions().get::<crate::error::TimedOut>().is_some();
-    state.metrics.record(&labels.route, labels.method.as_str(), status, elapsed.as_secs_f64(), timed_out);
-    log_line::in_scope(labels, || {
-        tracing::info!(path = %path, status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request");
-    });
-    response
+/// The layer on every route that gives each request a label (its id, method
+/// and route: `log_line`), one structured log line and one metrics sample.
+/// The id goes back in `X-Request-Id` and into the body of every 5xx, and
+/// every log line of the request carries it. Logs the path only, never the
+/// query string or headers, so tokens and parameter values stay out of logs.
+///
+/// A tower layer of its own rather than `axum::middleware::from_fn`, which
+/// boxed the route's service, extracted the state and built a `Next` for
+/// every request.
+#[derive(Clone)]
+pub struct Track {
+    metrics: Arc<Metrics>,
 }
+
+impl Track {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Track { metrics }
+    }
+}
+
+impl<S> Layer<S> for Track {
+    type Service = Tracked<S>;
+
+    fn layer(&self, inner: S) -> Tracked<S> {
+        Tracked { inner, metrics: self.metrics.clone() }
+    }
+}
+
+/// A route's service, tracked ([`Track`]).
+#[derive(Clone)]
+pub struct Tracked<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> Service<Request> for Tracked<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let labels = Arc::new(log_line::Request { id: request_id(), method, route });
+        let answer = self.inner.call(request);
+        let metrics = self.metrics.clone();
+        Box::pin(async move {
+            let Ok(mut response) = log_line::scope(labels.clone(), answer).await;
+            let elapsed = started.elapsed();
+            let status = response.status().as_u16();
+            if let Ok(value) = HeaderValue::from_str(&labels.id) {
+                response.headers_mut().insert(REQUEST_ID, value);
+            }
+            let timed_out = response.extensions().get::<crate::error::TimedOut>().is_some();
+            metrics.record(labels.route(), &labels.method, status, elapsed.as_secs_f64(), timed_out);
+            log_line::in_scope(labels, || {
+                tracing::info!(path = %path, status, duration_ms = %log_line::Millis(elapsed), "request");
+            });
+            Ok(response)
+        })
+    }
+}
+
+/// `X-Request-Id`.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A request id unique across restarts: the process's start time, then a counter.
 fn request_id() -> String {

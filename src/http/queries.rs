@@ -359,7 +359,7 @@ async fn evaluate(
     let job = QueryJob {
         bindings,
         timeout: query.timeout,
-        cost_key: Some(crate::store::cost_key(&["saved", &query.name, &key.bindings])),
+        cost_key: Some(crate::store::cost_key(["saved", &query.name, &key.bindings])),
         ..QueryJob::new(query.query.clone(), &query.name)
     };
     let capped = state.store.query_capped(job, output, query.row_cap).await?;

@@ -118,7 +118,9 @@ fn with_vary(outcome: Result<Response, AppError>) -> Response {
 
 /// The IRI relative IRIs of a query or update resolve against: the endpoint's URL.
 fn endpoint(state: &AppState, headers: &HeaderMap) -> String {
-    format!("{}/sparql", public_base(&state.config, headers))
+    let mut base = public_base(&state.config, headers);
+    base.push_str("/sparql");
+    base
 }
 
 async fn respond(state: &AppState, request: SparqlRequest, headers: &HeaderMap) -> Result<Response, AppError> {
@@ -180,9 +182,12 @@ fn answer_key(
     if calls_volatile_function(text) {
         return None;
     }
+    // The usual empty dataset adds nothing to the base (its debug form, which
+    // a named dataset gets, never starts like a URL).
+    let bindings = if dataset.is_empty() { base.to_owned() } else { format!("{dataset:?} {base}") };
     Some(CacheKey {
         query_version: format!("sparql {}", crate::sources::content_hash(text.as_bytes())),
-        bindings: format!("{dataset:?} {base}"),
+        bindings,
         media_type,
         data_version,
     })
@@ -194,17 +199,22 @@ fn answer_key(
 fn calls_volatile_function(text: &str) -> bool {
     let bytes = text.as_bytes();
     let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
-    ["NOW", "RAND", "UUID", "BNODE"].iter().any(|name| {
-        let name = name.as_bytes();
-        (0..=bytes.len().saturating_sub(name.len())).any(|at| {
-            if !bytes[at..].get(..name.len()).is_some_and(|w| w.eq_ignore_ascii_case(name)) {
-                return false;
-            }
-            let standalone = at.checked_sub(1).is_none_or(|i| !word_byte(bytes[i]));
-            let struuid = name == b"UUID" && at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"STR");
-            // The matched bytes are ASCII, so `at + len` is a character boundary.
-            (standalone || struuid) && text[at + name.len()..].trim_start().starts_with('(')
-        })
+    // One pass: only a byte that starts a name is looked at further.
+    bytes.iter().enumerate().any(|(at, &b)| {
+        let name: &[u8] = match b.to_ascii_uppercase() {
+            b'N' => b"NOW",
+            b'R' => b"RAND",
+            b'U' => b"UUID",
+            b'B' => b"BNODE",
+            _ => return false,
+        };
+        if !bytes[at..].get(..name.len()).is_some_and(|w| w.eq_ignore_ascii_case(name)) {
+            return false;
+        }
+        let standalone = at.checked_sub(1).is_none_or(|i| !word_byte(bytes[i]));
+        let struuid = name == b"UUID" && at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"STR");
+        // The matched bytes are ASCII, so `at + len` is a character boundary.
+        (standalone || struuid) && text[at + name.len()..].trim_start().starts_with('(')
     })
 }
 

@@ -70,6 +70,9 @@ pub fn form(text: &str) -> Option<QueryForm> {
     Scanner::new(text).run(usize::MAX, true).ok().and_then(|scan| scan.form)
 }
 
+/// The keywords that chain what follows them in their level.
+const CHAINING: [&str; 9] = ["UNION", "OPTIONAL", "MINUS", "FILTER", "BIND", "GRAPH", "SERVICE", "IN", "EXISTS"];
+
 struct Scanner<'a> {
     bytes: &'a [u8],
     text: &'a str,
@@ -83,7 +86,8 @@ struct Scanner<'a> {
     seen_keyword: bool,
     /// A VALUES or INSERT/DELETE DATA keyword makes the next `{` a data block.
     data_next: bool,
-    last_word: String,
+    /// The last keyword was INSERT or DELETE (so `DATA` opens a data block).
+    after_insert_or_delete: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -98,7 +102,7 @@ impl<'a> Scanner<'a> {
             form: None,
             seen_keyword: false,
             data_next: false,
-            last_word: String::new(),
+            after_insert_or_delete: false,
         }
     }
 
@@ -186,32 +190,34 @@ impl<'a> Scanner<'a> {
     /// after the prologue), a keyword that opens a data block, or one that
     /// chains what follows it.
     fn keyword(&mut self, start: usize, limit: usize) -> Result<(), TooDeep> {
-        let word = self.word().to_owned();
-        if self.peek(0) == Some(b':') || word.contains(':') {
+        let from = self.at;
+        self.word();
+        let word = &self.bytes[from..self.at];
+        if self.peek(0) == Some(b':') || word.contains(&b':') {
             // A prefixed name (or a prefix declaration): not a keyword.
             self.skip_name();
             return Ok(());
         }
-        let upper = word.to_ascii_uppercase();
-        if !self.seen_keyword && !matches!(upper.as_str(), "BASE" | "PREFIX" | "VERSION") {
+        // Compared in place, ignoring case: a copy of each word (and an
+        // upper-cased one) was an allocation per word of every query.
+        let is = |keyword: &str| word.eq_ignore_ascii_case(keyword.as_bytes());
+        if !self.seen_keyword && !["BASE", "PREFIX", "VERSION"].into_iter().any(is) {
             self.seen_keyword = true;
-            self.form = match upper.as_str() {
-                "SELECT" => Some(QueryForm::Select),
-                "ASK" => Some(QueryForm::Ask),
-                "CONSTRUCT" => Some(QueryForm::Construct),
-                "DESCRIBE" => Some(QueryForm::Describe),
-                _ => None,
-            };
+            self.form = [
+                ("SELECT", QueryForm::Select),
+                ("ASK", QueryForm::Ask),
+                ("CONSTRUCT", QueryForm::Construct),
+                ("DESCRIBE", QueryForm::Describe),
+            ]
+            .into_iter()
+            .find_map(|(keyword, form)| is(keyword).then_some(form));
         }
-        match upper.as_str() {
-            "VALUES" => self.data_next = true,
-            "DATA" if matches!(self.last_word.as_str(), "INSERT" | "DELETE") => self.data_next = true,
-            "UNION" | "OPTIONAL" | "MINUS" | "FILTER" | "BIND" | "GRAPH" | "SERVICE" | "IN" | "EXISTS" => {
-                self.chain(start, limit)?;
-            }
-            _ => {}
+        if is("VALUES") || (is("DATA") && self.after_insert_or_delete) {
+            self.data_next = true;
+        } else if CHAINING.into_iter().any(is) {
+            self.chain(start, limit)?;
         }
-        self.last_word = upper;
+        self.after_insert_or_delete = is("INSERT") || is("DELETE");
         Ok(())
     }
 

@@ -268,9 +268,9 @@ impl Drop for Ticket {
     }
 }
 
-/// A stable key for remembered costs.
-pub fn cost_key(parts: &[&str]) -> u64 {
-    use std::hash::{Hash, Hasher};
+/// A stable key for remembered costs: a hash of what identifies the work.
+pub fn cost_key(parts: impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     parts.hash(&mut hasher);
     hasher.finish()

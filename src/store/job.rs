@@ -163,7 +163,7 @@ impl GraphTarget {
 
 /// The RDF dataset a request names through the protocol
 /// (`default-graph-uri`/`named-graph-uri`, or `using-…` for updates).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ProtocolDataset {
     pub default_graphs: Vec<NamedNode>,
     pub named_graphs: Vec<NamedNode>,
@@ -261,12 +261,9 @@ impl QueryJob {
 
     /// The key of this work's remembered cost.
     pub(crate) fn cost_key(&self) -> u64 {
-        self.cost_key.unwrap_or_else(|| {
-            let dataset = format!("{:?}", self.dataset);
-            match &self.query {
-                QuerySource::Text { text, .. } => super::admission::cost_key(&[text, &dataset]),
-                QuerySource::Parsed(_) => super::admission::cost_key(&[&self.label, &dataset]),
-            }
+        self.cost_key.unwrap_or_else(|| match &self.query {
+            QuerySource::Text { text, .. } => super::admission::cost_key((text, &self.dataset)),
+            QuerySource::Parsed(_) => super::admission::cost_key((&self.label, &self.dataset)),
         })
     }
 }

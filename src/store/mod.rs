@@ -338,7 +338,7 @@ impl KgStore {
         }
         let lane = self.inner.admission.lane_for(work.class, work.key);
         let ticket = self.inner.admission.admit(lane, work.key).await?;
-        Ok(self.inner.running.start(work.kind, &work.label, work.timeout, ticket))
+        Ok(self.inner.running.start(work.kind, std::mem::take(&mut work.label), work.timeout, ticket))
     }
 
     /// Runs `f` as admitted, registered work on the deep-stack pool. A read is

@@ -204,7 +204,7 @@ impl KgStore {
             kind: "read",
             label: label.to_owned(),
             class: WorkClass::Read,
-            key: Some(admission::cost_key(&["read", key])),
+            key: Some(admission::cost_key(["read", key])),
             timeout: self.inner.options.timeout,
         };
         self.run(work, move |inner, guard| f(&inner.backend.reader(guard))).await
@@ -233,7 +233,7 @@ impl KgStore {
             kind: "read",
             label: label.to_owned(),
             class: WorkClass::Read,
-            key: Some(admission::cost_key(&["small", label])),
+            key: Some(admission::cost_key(["small", label])),
             timeout: self.inner.options.timeout,
         }
     }

@@ -206,14 +206,22 @@ impl RunningQueries {
     }
 
     /// Registers work holding `ticket`, with a deadline `timeout` from now.
-    pub fn start(self: &Arc<Self>, kind: &'static str, label: &str, timeout: Duration, ticket: Ticket) -> RunningGuard {
+    pub fn start(
+        self: &Arc<Self>,
+        kind: &'static str,
+        mut label: String,
+        timeout: Duration,
+        ticket: Ticket,
+    ) -> RunningGuard {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let token = CancellationToken::new();
         let reason = Arc::new(AtomicU8::new(NOT_CANCELLED));
         let started = Instant::now();
+        // Cut in place: the label is the query's own copy.
+        label.truncate(first_chars(&label, 2000).len());
         let entry = RunningEntry {
             kind,
-            label: first_chars(label, 2000).to_owned(),
+            label,
             started_at: SystemTime::now(),
             started,
             deadline: started + timeout,
