@@ -70,9 +70,6 @@ pub fn form(text: &str) -> Option<QueryForm> {
     Scanner::new(text).run(usize::MAX, true).ok().and_then(|scan| scan.form)
 }
 
-/// The keywords that chain what follows them in their level.
-const CHAINING: [&str; 9] = ["UNION", "OPTIONAL", "MINUS", "FILTER", "BIND", "GRAPH", "SERVICE", "IN", "EXISTS"];
-
 struct Scanner<'a> {
     bytes: &'a [u8],
     text: &'a str,
@@ -198,26 +195,37 @@ impl<'a> Scanner<'a> {
             self.skip_name();
             return Ok(());
         }
-        // Compared in place, ignoring case: a copy of each word (and an
-        // upper-cased one) was an allocation per word of every query.
-        let is = |keyword: &str| word.eq_ignore_ascii_case(keyword.as_bytes());
-        if !self.seen_keyword && !["BASE", "PREFIX", "VERSION"].into_iter().any(is) {
+        // Upper-cased into a buffer on the stack (no word longer than the
+        // longest keyword can be one): a copy of each word, and an upper-cased
+        // one, were two allocations per word of every query.
+        let mut buffer = [0u8; 9];
+        let upper: &[u8] = match buffer.get_mut(..word.len()) {
+            Some(slot) => {
+                slot.copy_from_slice(word);
+                slot.make_ascii_uppercase();
+                slot
+            }
+            None => b"",
+        };
+        if !self.seen_keyword && !matches!(upper, b"BASE" | b"PREFIX" | b"VERSION") {
             self.seen_keyword = true;
-            self.form = [
-                ("SELECT", QueryForm::Select),
-                ("ASK", QueryForm::Ask),
-                ("CONSTRUCT", QueryForm::Construct),
-                ("DESCRIBE", QueryForm::Describe),
-            ]
-            .into_iter()
-            .find_map(|(keyword, form)| is(keyword).then_some(form));
+            self.form = match upper {
+                b"SELECT" => Some(QueryForm::Select),
+                b"ASK" => Some(QueryForm::Ask),
+                b"CONSTRUCT" => Some(QueryForm::Construct),
+                b"DESCRIBE" => Some(QueryForm::Describe),
+                _ => None,
+            };
         }
-        if is("VALUES") || (is("DATA") && self.after_insert_or_delete) {
-            self.data_next = true;
-        } else if CHAINING.into_iter().any(is) {
-            self.chain(start, limit)?;
+        match upper {
+            b"VALUES" => self.data_next = true,
+            b"DATA" if self.after_insert_or_delete => self.data_next = true,
+            b"UNION" | b"OPTIONAL" | b"MINUS" | b"FILTER" | b"BIND" | b"GRAPH" | b"SERVICE" | b"IN" | b"EXISTS" => {
+                self.chain(start, limit)?;
+            }
+            _ => {}
         }
-        self.after_insert_or_delete = is("INSERT") || is("DELETE");
+        self.after_insert_or_delete = matches!(upper, b"INSERT" | b"DELETE");
         Ok(())
     }
 
