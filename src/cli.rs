@@ -171,16 +171,16 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let store = KgStore::open_read_only(&args.store.store, options)?;
     let job = QueryJob::text(text.clone(), text);
     // The embedded store (read-only): no engine cuts the answer.
-    let (mut rx, _) = store.query(job, output).await.map_err(|e| anyhow!("{}", e.chain()))?;
+    let (mut answer, _) = store.query(job, output).await.map_err(|e| anyhow!("{}", e.chain()))?;
     let mut stdout = std::io::stdout().lock();
     if format == CliFormat::Table && !is_graph {
         let mut json = Vec::new();
-        while let Some(chunk) = rx.recv().await {
+        while let Some(chunk) = answer.next_chunk().await {
             json.extend_from_slice(&chunk?);
         }
         stdout.write_all(render_table(&json)?.as_bytes())?;
     } else {
-        while let Some(chunk) = rx.recv().await {
+        while let Some(chunk) = answer.next_chunk().await {
             stdout.write_all(&chunk?)?;
         }
     }

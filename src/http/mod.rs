@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::memo::Memo;
 use crate::metrics::Metrics;
-use crate::store::{ByteReceiver, KgStore, StoreError};
+use crate::store::{Answer, ByteReceiver, KgStore, StoreError};
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
@@ -247,7 +247,7 @@ impl axum::extract::FromRequestParts<AppState> for UpdateGate {
 /// closes the channel before it releases the head) goes out as one body with a
 /// `Content-Length`; anything else streams chunk by chunk.
 fn stream_response(media_type: &'static str, body: ByteReceiver) -> Response {
-    stream_response_teed(media_type, body, None)
+    stream_response_teed(media_type, Answer::Streamed(body), None)
 }
 
 /// Where a whole answer goes once it has been sent (the ad-hoc answer cache):
@@ -286,16 +286,16 @@ impl Collecting {
 }
 
 /// [`stream_response`], handing the whole answer to `tee` when it is complete.
-fn stream_response_teed(media_type: &'static str, body: ByteReceiver, tee: Option<Tee>) -> Response {
-    let mut body = body;
+fn stream_response_teed(media_type: &'static str, answer: Answer, tee: Option<Tee>) -> Response {
+    let mut body = match answer {
+        Answer::Whole(whole) => return whole_response(media_type, whole, tee),
+        Answer::Streamed(body) => body,
+    };
     let first = body.try_recv().ok();
     let second = body.try_recv();
     let body = match (first, second) {
         (Some(Ok(whole)), Err(mpsc::error::TryRecvError::Disconnected)) => {
-            if let Some(tee) = tee.filter(|t| whole.len() <= t.limit) {
-                (tee.keep)(whole.clone());
-            }
-            Body::from(whole)
+            return whole_response(media_type, whole, tee);
         }
         (first, second) => {
             let ready = first.into_iter().chain(second.ok());
@@ -311,6 +311,17 @@ fn stream_response_teed(media_type: &'static str, body: ByteReceiver, tee: Optio
         }
     };
     let mut response = Response::new(body);
+    set_content_type(response.headers_mut(), media_type);
+    response
+}
+
+/// A complete answer: one body with a `Content-Length`, kept by `tee` when
+/// it fits.
+fn whole_response(media_type: &'static str, whole: bytes::Bytes, tee: Option<Tee>) -> Response {
+    if let Some(tee) = tee.filter(|t| whole.len() <= t.limit) {
+        (tee.keep)(whole.clone());
+    }
+    let mut response = Response::new(Body::from(whole));
     set_content_type(response.headers_mut(), media_type);
     response
 }

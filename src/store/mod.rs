@@ -68,7 +68,7 @@ pub use pages::TriplePage;
 pub use remote::EngineStats;
 pub use running::{RunningInfo, RunningQueries};
 pub use scope::{GraphContents, WriteScope};
-pub use stream::ByteReceiver;
+pub use stream::{Answer, ByteReceiver};
 pub use version::{SourceRecord, Stamp};
 
 use crate::exec;

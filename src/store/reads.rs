@@ -7,7 +7,7 @@ use super::embedded;
 use super::error::from_query_error;
 use super::running::RunningGuard;
 use super::{
-    admission, exec, results, stream, stream_error, ByteReceiver, CappedAnswer, GraphTarget, Inner, KgStore,
+    admission, exec, results, stream, stream_error, Answer, ByteReceiver, CappedAnswer, GraphTarget, Inner, KgStore,
     OutputFormat, Peeked, QuadReader, QueryJob, QuerySource, StoreError, Work, WorkClass, GRACE,
 };
 use bytes::Bytes;
@@ -51,19 +51,13 @@ impl KgStore {
     /// background into the receiver, with back-pressure.
     ///
     /// Also returns the row limit an engine cut the answer at, if it said so.
-    pub async fn query(
-        &self,
-        job: QueryJob,
-        format: OutputFormat,
-    ) -> Result<(ByteReceiver, Option<usize>), StoreError> {
+    pub async fn query(&self, job: QueryJob, format: OutputFormat) -> Result<(Answer, Option<usize>), StoreError> {
         let mut work = self.query_work("query", &job);
         let guard = self.admit(&mut work).await?;
         // Tried on this thread when its last run fit the budget, or it never ran.
         let cheap = work.key.and_then(|k| self.inner.admission.remembered(k)).is_none_or(|c| c < super::inline::TIME);
         if let Some(answer) = cheap.then(|| Self::inline(&self.inner, &job, format.clone(), &guard)).flatten() {
-            let (tx, rx) = mpsc::channel(1);
-            let _ = tx.try_send(Ok(answer));
-            return Ok((rx, None));
+            return Ok((Answer::Whole(answer), None));
         }
         let row_cap = guard.engine_row_cap.clone();
         let inner = self.inner.clone();
@@ -103,7 +97,7 @@ impl KgStore {
             Err(_) => return Err(StoreError::Timeout(work.timeout.as_secs())),
         }
         let cap = row_cap.load(std::sync::atomic::Ordering::SeqCst);
-        Ok((rx, (cap > 0).then_some(cap)))
+        Ok((Answer::Streamed(rx), (cap > 0).then_some(cap)))
     }
 
     /// The whole answer to `job`, when the embedded store can give it on this

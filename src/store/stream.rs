@@ -12,6 +12,26 @@ use tokio::sync::{mpsc, oneshot};
 /// Body chunks of a streamed answer. Dropping it stops the work.
 pub type ByteReceiver = mpsc::Receiver<io::Result<Bytes>>;
 
+/// A query's answer: whole (a small one, answered on the request's thread),
+/// or streamed chunk by chunk. A whole answer needs no channel: making one
+/// (and its first block of slots) for every small answer was an allocation
+/// and a zeroing of about a kilobyte per request.
+pub enum Answer {
+    Whole(Bytes),
+    Streamed(ByteReceiver),
+}
+
+impl Answer {
+    /// The next chunk, in order, and `None` after the last.
+    pub async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        match self {
+            Answer::Whole(bytes) if bytes.is_empty() => None,
+            Answer::Whole(bytes) => Some(Ok(std::mem::take(bytes))),
+            Answer::Streamed(rx) => rx.recv().await,
+        }
+    }
+}
+
 /// Says that the answer has started (`Ok`) or failed before its first byte.
 pub type HeadSender = oneshot::Sender<Result<(), StoreError>>;
 
