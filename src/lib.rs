@@ -67,11 +67,12 @@
 //! [`serve`] accepts the connection and hands it a clone of the application
 //! ([`http::router`]): the layers every request goes through (the body limits,
 //! CORS, compression, the security headers) wrap the router once, and only
-//! `ops::track` sits on each route, since it names the route that matched.
+//! the `ops::Track` layer sits on each route, since it names the route that
+//! matched.
 //! Everything the handlers reach is one shared [`http::AppState`]. Then, for
 //! `GET /sparql?query=…` with `Accept: text/csv`:
 //!
-//! 1. The `ops::track` middleware names the request (`log_line`): its id goes into
+//! 1. The `ops::Track` layer names the request (`log_line`): its id goes into
 //!    every log line, `X-Request-Id` and any 5xx body. The body-limit layer has
 //!    checked the size.
 //! 2. `http::sparql` calls `sparql::protocol::from_get` (400/405/415 for
@@ -81,8 +82,8 @@
 //!    cost (503 and `Retry-After` when the lane's queue is full).
 //! 4. On the embedded store, a query whose last run fitted the inline budget
 //!    (or that never ran) is first tried on the worker itself (`store::inline`:
-//!    2 ms, 64 KiB, no `SERVICE`). Finished within it, its whole answer goes out
-//!    at once.
+//!    2 ms, 64 KiB, no `SERVICE`). Finished within it, its whole answer
+//!    (`store::Answer::Whole`, no channel) goes out at once.
 //! 5. Otherwise, and always over an engine, on the deep-stack pool: the text's
 //!    depth is scanned (400 with the position past the limit), it is parsed
 //!    (400 with the position), on the embedded engine `FILTER NOT EXISTS`

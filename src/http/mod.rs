@@ -322,6 +322,9 @@ fn whole_response(media_type: &'static str, whole: bytes::Bytes, tee: Option<Tee
         (tee.keep)(whole.clone());
     }
     let mut response = Response::new(Body::from(whole));
+    // Room for the headers every answer gets (validators, CORS, security, the
+    // request id): one allocation instead of growing twice.
+    response.headers_mut().reserve(16);
     set_content_type(response.headers_mut(), media_type);
     response
 }

@@ -30,7 +30,8 @@ fn rewritten(query: Query, rewriter: &mut Rewriter<'_>) -> Query {
 }
 
 /// Adds checkpoints to every pattern of `query`; also returns the custom
-/// functions the query calls (`sparql::checkpoints::unknown_functions`).
+/// functions the query calls (`sparql::checkpoints::unknown_functions`),
+/// [`CHECKPOINT`] among them when a checkpoint was added.
 pub fn query(query: Query) -> (Query, Vec<NamedNode>) {
     let mut rewriter = Rewriter::default();
     let query = rewritten(query, &mut rewriter);
@@ -142,11 +143,18 @@ pub fn update_calls_service(update: &Update) -> bool {
     rewriter.services > 0
 }
 
-fn checkpoint() -> Expression {
-    Expression::FunctionCall(Function::Custom(NamedNode::new_unchecked(CHECKPOINT)), Vec::new())
-}
-
 impl Rewriter<'_> {
+    /// A call of the checkpoint function, which the query now calls: it joins
+    /// [`Rewriter::functions`] once, so that an evaluator registers it only
+    /// for a query that has checkpoints.
+    fn checkpoint(&mut self) -> Expression {
+        let name = NamedNode::new_unchecked(CHECKPOINT);
+        if !self.functions.contains(&name) {
+            self.functions.push(name.clone());
+        }
+        Expression::FunctionCall(Function::Custom(name), Vec::new())
+    }
+
     /// A `BIND(checkpoint() AS ?fresh)` above `inner`.
     fn bind(&mut self, inner: GraphPattern) -> GraphPattern {
         if self.plain {
@@ -155,7 +163,7 @@ impl Rewriter<'_> {
         self.next += 1;
         // `?` variables cannot start with a hyphen in SPARQL text, so no query can name it.
         let variable = Variable::new_unchecked(format!("-treaty-kg-checkpoint-{}", self.next));
-        GraphPattern::Extend { inner: Box::new(inner), variable, expression: checkpoint() }
+        GraphPattern::Extend { inner: Box::new(inner), variable, expression: self.checkpoint() }
     }
 
     fn boxed(&mut self, pattern: GraphPattern, in_join: bool) -> Box<GraphPattern> {
@@ -281,7 +289,7 @@ impl Rewriter<'_> {
         }
         let inner = self.expression(expression);
         Expression::If(
-            Box::new(checkpoint()),
+            Box::new(self.checkpoint()),
             Box::new(inner),
             Box::new(Expression::Literal(spargebra::term::Literal::from(false))),
         )

@@ -17,6 +17,7 @@ use super::depth::{self, TooDeep};
 use spargebra::{Query, SparqlParser, SparqlSyntaxError, Update};
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Why SPARQL text was refused.
@@ -93,24 +94,27 @@ impl Kept {
 }
 
 /// Parsed queries by a hash of what was asked (a hash shared by two texts
-/// only costs a parse: the text is compared), and the hashes of texts asked
-/// once.
-struct KeptParses(Mutex<Parses>);
-
-struct Parses {
-    kept: lru::LruCache<u64, Kept>,
-    seen: lru::LruCache<u64, ()>,
-}
+/// only costs a parse: the text is compared).
+struct KeptParses(Mutex<lru::LruCache<u64, Kept>>);
 
 fn kept() -> &'static KeptParses {
     static KEPT_PARSES: OnceLock<KeptParses> = OnceLock::new();
-    KEPT_PARSES.get_or_init(|| {
-        let size = |n| NonZeroUsize::new(n).expect("non-zero");
-        KeptParses(Mutex::new(Parses {
-            kept: lru::LruCache::new(size(KEPT)),
-            seen: lru::LruCache::new(size(4 * KEPT)),
-        }))
-    })
+    KEPT_PARSES.get_or_init(|| KeptParses(Mutex::new(lru::LruCache::new(NonZeroUsize::new(KEPT).expect("non-zero")))))
+}
+
+/// How many hashes of texts asked once are remembered.
+const SEEN_SLOTS: usize = 4 * KEPT;
+
+/// The hash of a text asked once, in the slot its hash picks: a text whose
+/// hash is found in its slot was asked before. A slot taken over by another
+/// text costs the first one more parse, no more. Atomics, not a second LRU
+/// under the lock: a crawler's lookups of distinct IRIs each put a new hash.
+static SEEN: [AtomicU64; SEEN_SLOTS] = [const { AtomicU64::new(0) }; SEEN_SLOTS];
+
+/// Notes that the text of `key` was asked; says whether it had been before.
+fn seen_before(key: u64) -> bool {
+    let slot = usize::try_from(key % SEEN_SLOTS as u64).unwrap_or_default();
+    SEEN[slot].swap(key, Ordering::Relaxed) == key
 }
 
 fn key(asked: &Asked<'_>) -> u64 {
@@ -121,14 +125,14 @@ fn key(asked: &Asked<'_>) -> u64 {
 
 impl KeptParses {
     fn find(&self, key: u64, asked: &Asked<'_>) -> Option<Query> {
-        let found = crate::memo::lock(&self.0).kept.get(&key).filter(|k| k.answers(asked)).map(|k| k.query.clone());
+        let found = crate::memo::lock(&self.0).get(&key).filter(|k| k.answers(asked)).map(|k| k.query.clone());
         // Cloned outside the lock.
         found.map(|query| (*query).clone())
     }
 
     /// Keeps `query` if its text was asked before; otherwise notes that it was.
     fn keep(&self, key: u64, asked: &Asked<'_>, query: &Query) {
-        if crate::memo::lock(&self.0).seen.put(key, ()).is_none() {
+        if !seen_before(key) {
             return;
         }
         let kept = Kept {
@@ -137,7 +141,7 @@ impl KeptParses {
             max_depth: asked.max_depth,
             query: Arc::new(query.clone()),
         };
-        crate::memo::lock(&self.0).kept.put(key, kept);
+        crate::memo::lock(&self.0).put(key, kept);
     }
 }
 

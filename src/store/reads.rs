@@ -44,11 +44,13 @@ impl KgStore {
         *self.inner.in_process.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(service);
     }
 
-    /// Evaluates `job` and streams its results in `format`. Returns once the first
-    /// chunk (64 KiB) is serialized or the whole answer is, whichever comes first,
-    /// so that errors and timeouts before it get a proper status and a small answer
-    /// crosses threads once; the rest of a large answer is serialized in the
-    /// background into the receiver, with back-pressure.
+    /// Evaluates `job` and streams its results in `format`. A query answered
+    /// on the request's thread within the inline budget comes back whole.
+    /// Otherwise this returns once the first chunk (64 KiB) is serialized or
+    /// the whole answer is, whichever comes first, so that errors and timeouts
+    /// before it get a proper status and a small answer crosses threads once;
+    /// the rest of a large answer is serialized in the background into the
+    /// receiver, with back-pressure.
     ///
     /// Also returns the row limit an engine cut the answer at, if it said so.
     pub async fn query(&self, job: QueryJob, format: OutputFormat) -> Result<(Answer, Option<usize>), StoreError> {

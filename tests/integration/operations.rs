@@ -20,6 +20,18 @@ async fn health_and_metrics() {
     );
     assert!(metrics.contains("treaty_kg_http_requests_total{route=\"/sparql\",method=\"GET\",status=\"400\"} 1"));
     assert!(metrics.contains("treaty_kg_http_request_duration_seconds_bucket"));
+    // Made-up methods are counted as `other`: a stranger cannot grow the metrics.
+    for method in ["FOO1", "FOO2"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = server.call(server.client.request(method, server.url("/sparql"))).await;
+        assert_eq!(r.status, 405, "{}", r.text());
+    }
+    let metrics = server.fetch("/metrics", "").await.text();
+    assert!(!metrics.contains("FOO1"), "{metrics}");
+    assert!(
+        metrics.contains("treaty_kg_http_requests_total{route=\"/sparql\",method=\"other\",status=\"405\"} 2"),
+        "{metrics}"
+    );
     // The quad count is a full scan, made in the background: a later scrape has it.
     let mut metrics = metrics;
     for _ in 0..50 {

@@ -131,6 +131,7 @@ impl Embedded {
         // An attempt on the request's own thread has a token of its own.
         let token = super::inline::token().unwrap_or_else(|| guard.token.clone());
         let mut evaluator = SparqlEvaluator::new();
+        let checkpointed = functions.iter().any(|f| f.as_str() == checkpoints::CHECKPOINT);
         // Only those the text calls: registering all of them cost every query.
         for (name, function) in spargeo::GEOSPARQL_EXTENSION_FUNCTIONS {
             if functions.iter().any(|f| f.as_ref() == name) {
@@ -140,16 +141,19 @@ impl Embedded {
         for unknown in checkpoints::unknown_functions(functions) {
             evaluator = evaluator.with_custom_function(unknown, |_| None);
         }
-        evaluator.with_cancellation_token(token.clone()).with_custom_function(
-            NamedNode::new_unchecked(checkpoints::CHECKPOINT),
-            move |_| {
-                if token.is_cancelled() || super::inline::spent() {
-                    // Not a panic: `resume_unwind` skips the panic hook; `unwound` catches it.
-                    std::panic::resume_unwind(Box::new(Unwound));
-                }
-                Some(oxigraph::model::Literal::from(true).into())
-            },
-        )
+        let evaluator = evaluator.with_cancellation_token(token.clone());
+        // Registered for a query that calls it: a custom function is a map
+        // entry and an allocation for every query that is prepared.
+        if !checkpointed {
+            return evaluator;
+        }
+        evaluator.with_custom_function(NamedNode::new_unchecked(checkpoints::CHECKPOINT), move |_| {
+            if token.is_cancelled() || super::inline::spent() {
+                // Not a panic: `resume_unwind` skips the panic hook; `unwound` catches it.
+                std::panic::resume_unwind(Box::new(Unwound));
+            }
+            Some(oxigraph::model::Literal::from(true).into())
+        })
     }
 
     /// Prepares a (bound) query on its dataset, with cancellation checkpoints.
