@@ -127,18 +127,25 @@ impl Admission {
 
     /// The lane for work of `class` identified by `key`.
     pub fn lane_for(&self, class: WorkClass, key: Option<u64>) -> Lane {
+        let remembered = match class {
+            WorkClass::Read => key.and_then(|k| self.remembered(k)),
+            _ => None,
+        };
+        self.lane_by_cost(class, remembered)
+    }
+
+    /// The lane for work of `class` whose last run took `remembered` (looked
+    /// up once by the caller, which needs it too).
+    pub fn lane_by_cost(&self, class: WorkClass, remembered: Option<Duration>) -> Lane {
         match class {
             WorkClass::Bulk => Lane::Bulk,
             WorkClass::Write => Lane::Write,
             WorkClass::Background => Lane::Background,
-            WorkClass::Read => {
-                let remembered = key.and_then(|k| self.remembered(k));
-                match remembered {
-                    Some(cost) if cost < self.options.fast_below => Lane::Fast,
-                    Some(cost) if cost >= self.options.heavy_after => Lane::Heavy,
-                    _ => Lane::Normal,
-                }
-            }
+            WorkClass::Read => match remembered {
+                Some(cost) if cost < self.options.fast_below => Lane::Fast,
+                Some(cost) if cost >= self.options.heavy_after => Lane::Heavy,
+                _ => Lane::Normal,
+            },
         }
     }
 

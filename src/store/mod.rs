@@ -331,14 +331,18 @@ impl KgStore {
     /// Admits and registers work; the returned guard holds the slot. The
     /// server's own reads (inside [`exec::background`]) go to the background
     /// lane, with [`BACKGROUND_DEADLINE`].
-    async fn admit(&self, work: &mut Work) -> Result<RunningGuard, StoreError> {
+    /// Admits and registers `work`; also returns how long its last run took,
+    /// if that is remembered (looked up once, for the lane and the caller).
+    async fn admit(&self, work: &mut Work) -> Result<(RunningGuard, Option<Duration>), StoreError> {
         if work.class != WorkClass::Write && exec::in_background() {
             work.class = WorkClass::Background;
             work.timeout = work.timeout.max(BACKGROUND_DEADLINE);
         }
-        let lane = self.inner.admission.lane_for(work.class, work.key);
+        let remembered = work.key.and_then(|k| self.inner.admission.remembered(k));
+        let lane = self.inner.admission.lane_by_cost(work.class, remembered);
         let ticket = self.inner.admission.admit(lane, work.key).await?;
-        Ok(self.inner.running.start(work.kind, std::mem::take(&mut work.label), work.timeout, ticket))
+        let guard = self.inner.running.start(work.kind, std::mem::take(&mut work.label), work.timeout, ticket);
+        Ok((guard, remembered))
     }
 
     /// Runs `f` as admitted, registered work on the deep-stack pool. A read is
@@ -349,7 +353,7 @@ impl KgStore {
         mut work: Work,
         f: impl FnOnce(&Inner, &RunningGuard) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let guard = self.admit(&mut work).await?;
+        let (guard, _) = self.admit(&mut work).await?;
         let inner = self.inner.clone();
         let task = exec::run(move || {
             embedded::unwound(&guard, || f(&inner, &guard)).and_then(|outcome| outcome).map_err(|e| guard.resolve(e))

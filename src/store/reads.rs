@@ -55,9 +55,9 @@ impl KgStore {
     /// Also returns the row limit an engine cut the answer at, if it said so.
     pub async fn query(&self, job: QueryJob, format: OutputFormat) -> Result<(Answer, Option<usize>), StoreError> {
         let mut work = self.query_work("query", &job);
-        let guard = self.admit(&mut work).await?;
+        let (guard, remembered) = self.admit(&mut work).await?;
         // Tried on this thread when its last run fit the budget, or it never ran.
-        let cheap = work.key.and_then(|k| self.inner.admission.remembered(k)).is_none_or(|c| c < super::inline::TIME);
+        let cheap = remembered.is_none_or(|c| c < super::inline::TIME);
         if let Some(answer) = cheap.then(|| Self::inline(&self.inner, &job, format.clone(), &guard)).flatten() {
             return Ok((Answer::Whole(answer), None));
         }
@@ -289,7 +289,7 @@ impl KgStore {
         label: &str,
         write: impl FnOnce(&Backend, &RunningGuard, &mut stream::ChunkWriter) -> io::Result<()> + Send + 'static,
     ) -> Result<ByteReceiver, StoreError> {
-        let guard = self.admit(&mut self.bulk(label)).await?;
+        let (guard, _) = self.admit(&mut self.bulk(label)).await?;
         let inner = self.inner.clone();
         let (tx, rx) = mpsc::channel(8);
         exec::spawn(move || {
