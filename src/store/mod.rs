@@ -330,9 +330,9 @@ impl KgStore {
 
     /// Admits and registers work; the returned guard holds the slot. The
     /// server's own reads (inside [`exec::background`]) go to the background
-    /// lane, with [`BACKGROUND_DEADLINE`].
-    /// Admits and registers `work`; also returns how long its last run took,
-    /// if that is remembered (looked up once, for the lane and the caller).
+    /// lane, with [`BACKGROUND_DEADLINE`]. Also returns how long the work's
+    /// last run took, if that is remembered (looked up once, for the lane
+    /// and the caller).
     async fn admit(&self, work: &mut Work) -> Result<(RunningGuard, Option<Duration>), StoreError> {
         if work.class != WorkClass::Write && exec::in_background() {
             work.class = WorkClass::Background;
