@@ -111,6 +111,19 @@ pub fn negotiate<T: Clone>(accept: Option<&str>, offers: &[(&'static str, T)]) -
     let Some(accept) = accept else {
         return offers.first().cloned();
     };
+    // The usual header of a script or client library: one media type, no
+    // parameters, offered as it is. Only that type matches, with weight 1,
+    // so its first offer wins; anything else takes the general way.
+    if !accept.contains([',', ';', '*']) {
+        if let Some(offer) = offers.iter().find(|(media_type, _)| media_type.eq_ignore_ascii_case(accept)) {
+            return Some(offer.clone());
+        }
+    }
+    by_ranges(accept, offers)
+}
+
+/// [`negotiate`]'s general way: every range parsed and weighed.
+fn by_ranges<T: Clone>(accept: &str, offers: &[(&'static str, T)]) -> Option<(&'static str, T)> {
     let ranges = parse_accept(accept);
     if ranges.is_empty() {
         // Nothing parseable: behave as if no preference was given.
@@ -195,6 +208,20 @@ mod tests {
     fn exact_type_wins() {
         assert_eq!(results(Some("text/csv")), Some("text/csv"));
         assert_eq!(results(Some("application/sparql-results+xml")), Some("application/sparql-results+xml"));
+    }
+
+    #[test]
+    fn one_plain_type_takes_the_short_way_to_the_same_choice() {
+        let rdf = rdf_formats();
+        let mut headers: Vec<&str> = RESULTS_FORMATS.iter().map(|(m, _)| *m).collect();
+        headers.extend(rdf.iter().map(|(m, _)| *m));
+        headers.extend(["TEXT/CSV", "Application/Sparql-Results+JSON", "image/png", "text/csvx", "text"]);
+        for header in headers {
+            let results = negotiate(Some(header), RESULTS_FORMATS).map(|(m, _)| m);
+            assert_eq!(results, by_ranges(header, RESULTS_FORMATS).map(|(m, _)| m), "{header}");
+            let graphs = negotiate(Some(header), &rdf).map(|(m, _)| m);
+            assert_eq!(graphs, by_ranges(header, &rdf).map(|(m, _)| m), "{header}");
+        }
     }
 
     #[test]
