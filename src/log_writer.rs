@@ -94,6 +94,18 @@ pub fn batched(
 
 impl Write for BatchedWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.append(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl BatchedWriter {
+    /// Appends `buf` to the batch (what `write` does, through a shared reference).
+    pub fn append(&self, buf: &[u8]) {
         let mut pending = lock(&self.0.pending);
         let was_empty = pending.bytes.is_empty();
         pending.bytes.extend_from_slice(buf);
@@ -104,11 +116,6 @@ impl Write for BatchedWriter {
         } else if was_empty {
             self.0.wake.notify_one();
         }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

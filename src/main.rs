@@ -18,10 +18,16 @@ fn main() {
         treaty_kg::log_writer::INTERVAL,
         treaty_kg::log_writer::MAX_PENDING,
     );
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if !ansi {
+        // Access lines skip tracing's field formatting (the same text; on a
+        // terminal the event's coloured fields are kept).
+        treaty_kg::log_line::write_access_lines_to(writer.clone());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("treaty_kg=info")))
         .with_writer(writer)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi)
         .event_format(treaty_kg::log_line::LineFormat)
         .init();
     let code = treaty_kg::exec::server_runtime(None).map_or(2, |runtime| runtime.block_on(run()));

@@ -355,10 +355,18 @@ fn public_base(config: &Config, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
-        .map(str::to_owned)
-        .unwrap_or_else(|| config.bind.to_string());
-    format!("http://{host}")
+        .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')));
+    // One allocation, with room for the path callers add (`/sparql`).
+    let mut base = String::with_capacity(48 + host.map_or(0, str::len));
+    base.push_str("http://");
+    match host {
+        Some(host) => base.push_str(host),
+        None => {
+            use std::fmt::Write as _;
+            let _ = write!(base, "{}", config.bind);
+        }
+    }
+    base
 }
 
 /// The Content-Security-Policy of every HTML page: scripts and styles only from

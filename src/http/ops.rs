@@ -171,9 +171,13 @@ where
             }
             let timed_out = response.extensions().get::<crate::error::TimedOut>().is_some();
             metrics.record(labels.route(), &labels.method, status, elapsed.as_secs_f64(), timed_out);
-            log_line::in_scope(labels, || {
-                tracing::info!(path = %path, status, duration_ms = %log_line::Millis(elapsed), "request");
-            });
+            if tracing::enabled!(tracing::Level::INFO)
+                && !log_line::access(&labels, module_path!(), &path, status, elapsed)
+            {
+                log_line::in_scope(labels, || {
+                    tracing::info!(path = %path, status, duration_ms = %log_line::Millis(elapsed), "request");
+                });
+            }
             Ok(response)
         })
     }
