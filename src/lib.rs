@@ -39,7 +39,9 @@
 //! - [`error`] — `AppError`, the one place errors become status codes.
 //! - [`log_writer`] — the log, written in batches by one background thread;
 //!   [`log_line`] — what a line says, the request it belongs to included
-//!   (a task-local value carried to the pool, not a tracing span).
+//!   (a task-local value carried to the pool, not a tracing span); without
+//!   colours, the access line is written by `log_line::access` itself, the
+//!   same text as its tracing event.
 //! - [`memo`] — shared computations, once per data version, single-flight,
 //!   one at a time per key.
 //! - [`linked_data`] — dereferenceable IRIs (303, RDF documents, HTML pages), how a
