@@ -213,16 +213,21 @@ mod tests {
     use super::*;
     use crate::log_writer::tests::{text, Sink};
 
-    #[test]
-    fn a_line_names_its_request_on_the_task_and_on_the_pool_and_none_outside() {
-        let lines = Sink::default();
+    /// A subscriber writing lines as the server does (no colours) into `lines`.
+    fn subscriber_into(lines: &Sink) -> impl tracing::Subscriber + Send + Sync {
         let sink = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
+        tracing_subscriber::fmt()
             .with_ansi(false)
             .event_format(LineFormat)
             .with_writer(move || sink.clone())
             .with_max_level(tracing::Level::INFO)
-            .finish();
+            .finish()
+    }
+
+    #[test]
+    fn a_line_names_its_request_on_the_task_and_on_the_pool_and_none_outside() {
+        let lines = Sink::default();
+        let subscriber = subscriber_into(&lines);
         tracing::subscriber::with_default(subscriber, || {
             let request = Arc::new(Request { id: "abc-1".into(), method: axum::http::Method::GET, route: None });
             in_scope(request.clone(), || tracing::info!(status = 200, "request"));
@@ -258,13 +263,7 @@ mod tests {
     #[test]
     fn an_access_line_written_directly_is_the_event_s_line() {
         let lines = Sink::default();
-        let sink = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .event_format(LineFormat)
-            .with_writer(move || sink.clone())
-            .with_max_level(tracing::Level::INFO)
-            .finish();
+        let subscriber = subscriber_into(&lines);
         let route = None;
         let request = Arc::new(Request { id: "abc-2".into(), method: axum::http::Method::POST, route });
         let elapsed = std::time::Duration::from_micros(12_345_678);
