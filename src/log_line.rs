@@ -140,17 +140,9 @@ fn access_line(
     status: u16,
     elapsed: std::time::Duration,
 ) -> fmt::Result {
-    use std::fmt::Write as _;
-    write_time(&mut Writer::new(line))?;
-    line.push_str("  INFO ");
-    write!(line, "{request}")?;
-    line.push_str(": ");
-    line.push_str(target);
-    line.push_str(": request path=");
-    line.push_str(path);
-    write!(line, " status={status} duration_ms={}", Millis(elapsed))?;
-    line.push('\n');
-    Ok(())
+    let mut writer = Writer::new(line);
+    write_head(&mut writer, &tracing::Level::INFO, Some(request), target)?;
+    writeln!(writer, "request path={path} status={status} duration_ms={}", Millis(elapsed))
 }
 
 /// `2026-12-07T03:30:51.362688Z  INFO request{id=… method=GET route=/sparql}: treaty_kg::http::ops: request path=/sparql status=200`
@@ -163,16 +155,22 @@ where
     N: for<'a> FormatFields<'a> + 'static,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        write_time(&mut writer)?;
         let metadata = event.metadata();
-        write!(writer, " {:>5} ", metadata.level())?;
-        if let Some(request) = current() {
-            write!(writer, "{request}: ")?;
-        }
-        write!(writer, "{}: ", metadata.target())?;
+        write_head(&mut writer, metadata.level(), current().as_deref(), metadata.target())?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
     }
+}
+
+/// What comes before a line's fields: the time, the level, the request and
+/// the target (one layout for [`LineFormat`] and [`access`]).
+fn write_head(writer: &mut Writer<'_>, level: &tracing::Level, request: Option<&Request>, target: &str) -> fmt::Result {
+    write_time(writer)?;
+    write!(writer, " {level:>5} ")?;
+    if let Some(request) = request {
+        write!(writer, "{request}: ")?;
+    }
+    write!(writer, "{target}: ")
 }
 
 /// The time of a line as tracing-subscriber's `SystemTime` writes it (RFC

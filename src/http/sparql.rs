@@ -185,19 +185,8 @@ fn answer_key(
     // The usual empty dataset adds nothing to the base (its debug form, which
     // a named dataset gets, never starts like a URL).
     let bindings = if dataset.is_empty() { base.to_owned() } else { format!("{dataset:?} {base}") };
-    Some(CacheKey { query_version: query_version(text), bindings, media_type, data_version })
-}
-
-/// `sparql ` and the text's SHA-256 in hex, built in one allocation.
-fn query_version(text: &str) -> String {
-    use sha2::Digest;
-    let mut hex = [0u8; 64];
-    // 32 bytes make 64 hex digits, which is the buffer's exact length.
-    let _ = hex::encode_to_slice(sha2::Sha256::digest(text.as_bytes()), &mut hex);
-    let mut version = String::with_capacity(7 + hex.len());
-    version.push_str("sparql ");
-    version.extend(hex.iter().map(|&b| char::from(b)));
-    version
+    let query_version = format!("sparql {}", crate::sources::content_hash(text.as_bytes()));
+    Some(CacheKey { query_version, bindings, media_type, data_version })
 }
 
 /// Whether the text calls `NOW`, `RAND`, `UUID`, `STRUUID` or `BNODE`: a name
