@@ -70,10 +70,11 @@ pub fn form(text: &str) -> Option<QueryForm> {
     Scanner::new(text).run(usize::MAX, true).ok().and_then(|scan| scan.form)
 }
 
-struct Scanner<'a> {
-    bytes: &'a [u8],
+/// The scan's tokenizer, shared with the IRI slots' ([`super::template::slots`]).
+pub(super) struct Scanner<'a> {
+    pub(super) bytes: &'a [u8],
     text: &'a str,
-    at: usize,
+    pub(super) at: usize,
     frames: Vec<Frame>,
     /// The current structural depth: the open frames plus their chained operators.
     depth: usize,
@@ -88,7 +89,7 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
-    fn new(text: &'a str) -> Self {
+    pub(super) fn new(text: &'a str) -> Self {
         Scanner {
             bytes: text.as_bytes(),
             text,
@@ -229,7 +230,7 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    fn peek(&self, ahead: usize) -> Option<u8> {
+    pub(super) fn peek(&self, ahead: usize) -> Option<u8> {
         self.bytes.get(self.at + ahead).copied()
     }
 
@@ -276,14 +277,14 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    fn skip_line(&mut self) {
+    pub(super) fn skip_line(&mut self) {
         while self.at < self.bytes.len() && self.bytes[self.at] != b'\n' {
             self.at += 1;
         }
     }
 
     /// Skips a short or long string literal, honouring backslash escapes.
-    fn skip_string(&mut self, quote: u8) {
+    pub(super) fn skip_string(&mut self, quote: u8) {
         let long = self.peek(1) == Some(quote) && self.peek(2) == Some(quote);
         self.at += if long { 3 } else { 1 };
         while self.at < self.bytes.len() {
@@ -304,7 +305,7 @@ impl<'a> Scanner<'a> {
 
     /// Skips an IRI reference (`<…>` with no space or forbidden character)
     /// and says whether there was one; `<` alone is an operator.
-    fn skip_iri(&mut self) -> bool {
+    pub(super) fn skip_iri(&mut self) -> bool {
         let mut i = self.at + 1;
         while let Some(&b) = self.bytes.get(i) {
             match b {
@@ -321,7 +322,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Reads a name (letters, digits, `_`, `-`, `.`, non-ASCII) and returns it.
-    fn word(&mut self) -> &str {
+    pub(super) fn word(&mut self) -> &str {
         let start = self.at;
         while let Some(&b) = self.bytes.get(self.at) {
             if b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 {
@@ -340,7 +341,7 @@ impl<'a> Scanner<'a> {
 
     /// Skips the rest of a prefixed name (its local part may hold `-`, `.`,
     /// `:`, `%xx` and `\\` escapes, but does not end with a dot).
-    fn skip_name(&mut self) {
+    pub(super) fn skip_name(&mut self) {
         let start = self.at;
         while let Some(&b) = self.bytes.get(self.at) {
             if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'%' | b'\\') || b >= 0x80 {

@@ -11,6 +11,7 @@ pub mod parse;
 pub mod protocol;
 pub mod results;
 pub mod service_description;
+pub mod template;
 
 use spargebra::algebra::GraphPattern;
 use spargebra::Query;
