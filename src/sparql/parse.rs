@@ -20,8 +20,8 @@ use oxiri::Iri;
 use spargebra::{Query, SparqlParser, SparqlSyntaxError, Update};
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
-use std::ops::Range;
 use std::num::NonZeroUsize;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 

@@ -235,7 +235,9 @@ impl Fill<'_> {
                 self.pattern(inner);
                 self.expression(expression);
             }
-            GraphPattern::Values { bindings, .. } => bindings.iter_mut().flatten().flatten().for_each(|g| self.ground(g)),
+            GraphPattern::Values { bindings, .. } => {
+                bindings.iter_mut().flatten().flatten().for_each(|g| self.ground(g))
+            }
             GraphPattern::OrderBy { inner, expression } => {
                 self.pattern(inner);
                 for order in expression {
