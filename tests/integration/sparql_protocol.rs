@@ -264,6 +264,31 @@ async fn the_query_cache_can_be_switched_off() {
     assert_eq!(revalidated.status, 304);
 }
 
+/// Texts that differ only in an IRI share one kept parse (a template), and
+/// each still gets its own answer: subjects asked in turn, over and over, an
+/// ASK that is true for one IRI and false for the next, and an IRI the parser
+/// refuses, refused as before.
+#[tokio::test]
+async fn texts_that_differ_only_in_an_iri_each_get_their_own_answer() {
+    let server = TestServer::with(Options { query_cache: false, ..Options::default() }).await;
+    let labelled = server.table(LABELS).await;
+    let subjects: Vec<&Vec<String>> = labelled.iter().filter(|row| row[0].starts_with("http://")).collect();
+    assert!(subjects.len() >= 3, "{labelled:?}");
+    let label = |s: &str| format!("SELECT ?l WHERE {{ <{s}> <http://www.w3.org/2000/01/rdf-schema#label> ?l }}");
+    let ask = |s: &str| format!("ASK {{ <{s}> ?p ?o }}");
+    for round in 0..3 {
+        for row in &subjects {
+            let labels = server.table(&label(&row[0])).await;
+            assert!(labels.contains(&vec![row[1].clone()]), "round {round}, {}: {labels:?}", row[0]);
+            assert!(server.ask(&ask(&row[0])).await, "round {round}, {}", row[0]);
+            assert!(!server.ask(&ask(&format!("{}-missing", row[0]))).await, "round {round}");
+        }
+    }
+    let refused = server.query(&ask("http://example.org:port/"), "application/sparql-results+json").await;
+    let body = Reply::read(refused).await.expect(400, "an IRI the parser refuses");
+    assert!(body.text().contains("IRI"), "{}", body.text());
+}
+
 /// `/sparql/explain`: the engine's plan with each operator's rows and time, on
 /// the embedded store; a clear refusal for what it cannot explain.
 #[tokio::test]
