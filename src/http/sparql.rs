@@ -38,9 +38,12 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-async fn query_by_get(State(state): State<AppState>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
-    let outcome = match protocol::from_get(raw.as_deref()) {
-        Ok(request) => respond(&state, request, &headers).await,
+/// Takes the request's head whole: the `HeaderMap` and `RawQuery` extractors
+/// copy the headers and the query string of every request.
+async fn query_by_get(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (head, _) = request.into_parts();
+    let outcome = match protocol::from_get(head.uri.query()) {
+        Ok(request) => respond(&state, request, &head.headers).await,
         Err(e) => Err(e),
     };
     with_vary(outcome)
@@ -190,27 +193,16 @@ fn answer_key(
 }
 
 /// Whether the text calls `NOW`, `RAND`, `UUID`, `STRUUID` or `BNODE`: a name
-/// (not part of a longer one, such as `foaf:knows`) followed by `(`. Compared
-/// in place, ignoring case (no upper-cased copy of the text per request).
+/// (not part of a longer one, such as `foaf:knows`) followed by `(`. Read
+/// back from each `(`, which most small queries have few of or none (a pass
+/// looking at every letter that could start a name was 1 µs of a point
+/// lookup with three `PREFIX` lines); compared ignoring case, in place.
 fn calls_volatile_function(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
-    // One pass: only a byte that starts a name is looked at further.
-    bytes.iter().enumerate().any(|(at, &b)| {
-        let name: &[u8] = match b.to_ascii_uppercase() {
-            b'N' => b"NOW",
-            b'R' => b"RAND",
-            b'U' => b"UUID",
-            b'B' => b"BNODE",
-            _ => return false,
-        };
-        if !bytes[at..].get(..name.len()).is_some_and(|w| w.eq_ignore_ascii_case(name)) {
-            return false;
-        }
-        let standalone = at.checked_sub(1).is_none_or(|i| !word_byte(bytes[i]));
-        let struuid = name == b"UUID" && at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"STR");
-        // The matched bytes are ASCII, so `at + len` is a character boundary.
-        (standalone || struuid) && text[at + name.len()..].trim_start().starts_with('(')
+    let word_byte = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b':';
+    text.match_indices('(').any(|(at, _)| {
+        let before = text[..at].trim_end().as_bytes();
+        let name = &before[before.iter().rposition(|b| !word_byte(b)).map_or(0, |i| i + 1)..];
+        [&b"NOW"[..], b"RAND", b"UUID", b"STRUUID", b"BNODE"].iter().any(|n| name.eq_ignore_ascii_case(n))
     })
 }
 
@@ -349,6 +341,7 @@ mod tests {
             "SELECT (rand () AS ?r) {}",
             "SELECT (STRUUID() AS ?u) {}",
             "SELECT * { BIND(bnode() AS ?b) }",
+            "SELECT * { BIND(Now\n  ( ) AS ?b) }",
         ] {
             assert!(calls_volatile_function(text), "{text}");
         }
@@ -356,6 +349,7 @@ mod tests {
             "SELECT * { ?a foaf:knows ?b }",
             "SELECT ?now { ?s ?p ?now }",
             "PREFIX rand: <x:> SELECT * { ?s rand:x ?o }",
+            "SELECT * { ?s ?p ?o FILTER(foaf:now(?o) || xrand(?o) || ?now) }",
         ] {
             assert!(!calls_volatile_function(text), "{text}");
         }
