@@ -384,12 +384,8 @@ pub async fn serve(
             }
         }
     });
-    // TCP_NODELAY: a streamed answer is written as a head and body chunks; without
-    // it, Nagle's algorithm holds the small writes and adds tens of milliseconds.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    // TCP_NODELAY, and a response's head and body sent as one buffer.
+    let listener = http::conn::FlatListener(listener);
     // `into_make_service` turns every route into a service once, here. Serving the
     // `Router` itself redoes that for each connection (axum clones and converts
     // the whole route table per connection, which a client opening a connection

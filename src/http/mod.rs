@@ -5,6 +5,7 @@
 //! `Result<_, AppError>`. Store errors become `AppError`s in one place (below).
 
 mod conditional;
+pub mod conn;
 mod gsp;
 mod linked_data;
 mod ops;
