@@ -4,14 +4,17 @@
 //! The parser recurses, so these functions must run on the deep-stack pool
 //! ([`crate::exec`]); the pre-scan guarantees the recursion fits its stack.
 //!
-//! A query text asked a second time is kept, parsed, for the times after
-//! ([`KEPT`] texts of at most [`KEPT_TEXT`] bytes, least recently asked first
-//! out): a script looping over the same query, or a query the answer cache
-//! cannot keep (it calls `NOW()` or `RAND()`, or the cache is off), is not
-//! scanned and parsed again. A text asked once (a crawler's lookups of
-//! distinct IRIs) only leaves its hash behind, so it pays no copy of its
-//! parse. For a point lookup the parse was a sixth of the server's own work
-//! (BENCHMARKS.md, "The front end's tax, again").
+//! A query *shape* asked a second time is kept, parsed, for the times after
+//! ([`KEPT`] shapes of texts of at most [`KEPT_TEXT`] bytes, least recently
+//! asked first out). A shape is the text with the absolute IRIs of its body
+//! left open ([`super::template`]): a script or a crawler looping over
+//! entities with one query, a query the answer cache cannot keep (it calls
+//! `NOW()` or `RAND()`), or any query while the cache is off, is not scanned
+//! and parsed again; its IRIs are filled into the kept parse. A text with no
+//! such IRI is its own shape. A shape asked once only leaves its hash behind,
+//! so it pays no copy of its parse. For a point lookup the parse was a sixth
+//! of the server's own work (BENCHMARKS.md, "The front end's tax, again"), and
+//! for an ASK of one IRI 15 µs ("a parse for every shape, not every text").
 
 use super::depth::{self, TooDeep};
 use super::template;
