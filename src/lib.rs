@@ -90,8 +90,8 @@
 //!    depth is scanned (400 with the position past the limit), it is parsed
 //!    (400 with the position; a text whose shape was asked before, differing
 //!    at most in the absolute IRIs of its body, is filled into that shape's
-//!    kept parse instead: `sparql::parse`, `sparql::template`), on the embedded engine `FILTER NOT EXISTS`
-//!    becomes a left join where that means the same (`sparql::antijoin`) and
+//!    kept parse instead: `sparql::parse`, `sparql::template`), on the
+//!    embedded engine `FILTER NOT EXISTS` becomes a left join where that means the same (`sparql::antijoin`) and
 //!    the cancellation checkpoints are added (`sparql::checkpoints`).
 //! 6. It is evaluated with a deadline: the watcher thread cancels overdue work
 //!    and moves long work to the heavy lane, or, when that is full, sheds it

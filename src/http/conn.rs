@@ -6,9 +6,8 @@
 //! the small answers most requests get, copying the body behind the head and
 //! sending one buffer took 1–5 µs less system time per request and was 2–4 %
 //! faster (BENCHMARKS.md, "The front end's tax: a parse for every shape, not
-//! every text"). So the
-//! stream is wrapped in [`Flat`], which does not say it takes vectored writes,
-//! and hyper copies. Large answers stream in chunks of at most 64 KiB, so the
+//! every text"). So the stream is wrapped in [`Flat`], which does not say it
+//! takes vectored writes, and hyper copies. Large answers stream in chunks of at most 64 KiB, so the
 //! copy stays small beside their serialization.
 
 use axum::serve::Listener;

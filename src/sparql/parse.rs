@@ -63,7 +63,7 @@ pub fn query(text: &str, base: Option<&str>, max_depth: usize) -> Result<Query, 
     if text.len() > KEPT_TEXT {
         return parse();
     }
-    let slots = template::slots(text).unwrap_or_default();
+    let slots = template::slots(text);
     let asked = Asked { key: template::key(text, &slots), base, max_depth };
     let hash = hash(&asked);
     match kept().find(hash, &asked) {
@@ -208,7 +208,7 @@ mod tests {
     use super::*;
 
     fn asked<'a>(text: &'a str, base: Option<&'a str>, max_depth: usize) -> (u64, Asked<'a>) {
-        let slots = template::slots(text).unwrap_or_default();
+        let slots = template::slots(text);
         let asked = Asked { key: template::key(text, &slots), base, max_depth };
         (hash(&asked), asked)
     }

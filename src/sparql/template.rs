@@ -64,14 +64,15 @@ pub fn key<'a>(text: &'a str, slots: &[Range<usize>]) -> Cow<'a, [u8]> {
 /// ranges of their contents (between `<` and `>`), in order. These are what a
 /// kept template leaves open ([`super::parse`]). Not included: IRIs of the
 /// prologue (`BASE`, `PREFIX`), relative ones, datatypes and inverse paths
-/// (after `^`), and function names (before `(`). `None` when the text holds a
-/// `\u` or `\U` escape, which the parser decodes before it reads anything.
-pub fn slots(text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+/// (after `^`), and function names (before `(`). None at all when the text
+/// holds a `\u` or `\U` escape, which the parser decodes before it reads
+/// anything: such a text is kept by its exact text.
+pub fn slots(text: &str) -> Vec<Range<usize>> {
+    let mut slots = Vec::new();
     if text.as_bytes().windows(2).any(|w| w[0] == b'\\' && matches!(w[1], b'u' | b'U')) {
-        return None;
+        return slots;
     }
     let mut scanner = Scanner::new(text);
-    let mut slots = Vec::new();
     let mut prologue = true;
     // The last byte that was not space, outside comments.
     let mut last = 0u8;
@@ -119,7 +120,7 @@ pub fn slots(text: &str) -> Option<Vec<std::ops::Range<usize>>> {
             }
         }
     }
-    Some(slots)
+    slots
 }
 
 /// Whether an IRI reference starts with a scheme (`http:`, `urn:`): absolute.
@@ -386,7 +387,7 @@ mod tests {
     use super::*;
 
     fn slotted(text: &str) -> Vec<&str> {
-        slots(text).unwrap().into_iter().map(|r| &text[r]).collect()
+        slots(text).into_iter().map(|r| &text[r]).collect()
     }
 
     #[test]
@@ -397,12 +398,12 @@ mod tests {
         assert_eq!(slotted("ASK { ?s ?p \"<http://x>\" } # <http://y>\n"), Vec::<&str>::new());
         assert_eq!(slotted("ASK { ?s ?p ?o FILTER(?o<?p && ?p>?o) }"), Vec::<&str>::new());
         assert_eq!(slotted("ask { <<( <http://s> <http://p> ?o )>> ?q ?r }"), ["http://s", "http://p"]);
-        assert!(slots("ASK { <http://a\\u0041> ?p ?o }").is_none(), "\\u escapes are decoded before parsing");
+        assert!(slots("ASK { <http://a\\u0041> ?p ?o }").is_empty(), "\\u escapes are decoded before parsing");
     }
 
     #[test]
     fn keys_differ_where_the_text_does_and_not_in_slots() {
-        let key_of = |t: &str| key(t, &slots(t).unwrap()).into_owned();
+        let key_of = |t: &str| key(t, &slots(t)).into_owned();
         assert_eq!(key_of("ASK { <http://a> ?p ?o }"), key_of("ASK { <urn:b> ?p ?o }"));
         assert_ne!(key_of("ASK { <http://a> ?p ?o }"), key_of("ASK { <http://a> ?p ?q }"));
         // A relative `<>` is text, not a slot.
